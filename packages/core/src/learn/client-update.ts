@@ -1,0 +1,150 @@
+import { concatExamples, type Examples } from '../data/dataset.js';
+import { secondOrderBlocker } from '../model/forward.js';
+import { disposeAll, fromTensors, toTensors } from '../model/params.js';
+import type { ModelSpec } from '../model/spec.js';
+import { createRng } from '../rng.js';
+import { tf } from '../tf.js';
+import { epochBatches, featureLength, sampleIndices, toBatch } from './batch.js';
+import type { Algorithm, ClientHyper } from './hyper.js';
+import { applyStep, fomamlGradient, mamlGradient, sgdStep } from './steps.js';
+
+export interface ClientUpdateInput {
+  readonly spec: ModelSpec;
+  readonly algorithm: Algorithm;
+  readonly hyper: ClientHyper;
+  /** The global weights this round starts from (flat layout order). */
+  readonly global: Float32Array;
+  readonly support: Examples;
+  readonly query: Examples;
+  /** Seeds minibatch sampling, so a round is reproducible. */
+  readonly seed: number;
+  /** Called after each local step; awaited, so a browser can repaint its progress bar. */
+  readonly onProgress?: (done: number, total: number) => void | Promise<void>;
+}
+
+export interface ClientUpdateResult {
+  /** local − global, in flat layout order. */
+  readonly delta: Float32Array;
+  /** Local training examples: the FedAvg weight of this update. */
+  readonly numExamples: number;
+  /** Mean training loss over the round (query loss after adaptation for the MAML family). */
+  readonly loss: number;
+  readonly steps: number;
+}
+
+/** Total local steps an update will take (for progress bars). */
+export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCount: number): number {
+  switch (algorithm) {
+    case 'fedavg':
+      return hyper.localEpochs * Math.ceil(trainCount / hyper.batchSize);
+    case 'reptile':
+      return hyper.metaSteps * hyper.innerSteps;
+    case 'fomaml':
+    case 'maml':
+      return hyper.metaSteps;
+    default: {
+      const unknown: never = algorithm;
+      throw new Error(`unknown algorithm ${String(unknown)}`);
+    }
+  }
+}
+
+/**
+ * One participant's contribution to a round: global weights + local data + hyper-parameters -> delta.
+ * Pure apart from TF.js: every tensor it creates is disposed before it returns.
+ */
+export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpdateResult> {
+  const { spec, algorithm, hyper, global, support, query } = input;
+  if (algorithm === 'maml') {
+    const blocker = secondOrderBlocker(spec);
+    if (blocker) throw new Error(blocker);
+  }
+  const train = concatExamples([support, query], featureLength(spec));
+  if (train.count === 0) throw new Error('this participant has no training examples');
+  if ((algorithm === 'maml' || algorithm === 'fomaml') && (support.count === 0 || query.count === 0)) {
+    throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
+  }
+  const rng = createRng(input.seed);
+  const total = plannedSteps(algorithm, hyper, train.count);
+  let params = toTensors(spec, global);
+  let lossSum = tf.scalar(0);
+  let lossTerms = 0;
+  let done = 0;
+  const addLoss = (loss: tf.Scalar) => {
+    const next = tf.add(lossSum, loss) as tf.Scalar;
+    lossSum.dispose();
+    loss.dispose();
+    lossSum = next;
+    lossTerms++;
+  };
+  const replaceParams = (next: tf.Tensor[]) => {
+    disposeAll(params);
+    params = next;
+  };
+  const progress = async () => {
+    done++;
+    await input.onProgress?.(done, total);
+  };
+
+  try {
+    switch (algorithm) {
+      case 'fedavg':
+        for (let epoch = 0; epoch < hyper.localEpochs; epoch++) {
+          for (const rows of epochBatches(train.count, hyper.batchSize, rng)) {
+            const [x, y] = toBatch(spec, train, rows);
+            const step = sgdStep(spec, params, x, y, hyper.lr);
+            tf.dispose([x, y]);
+            replaceParams(step.params);
+            addLoss(step.loss);
+            await progress();
+          }
+        }
+        break;
+      case 'reptile':
+        for (let meta = 0; meta < hyper.metaSteps; meta++) {
+          let fast = params.map((p) => p.clone());
+          for (let s = 0; s < hyper.innerSteps; s++) {
+            const [x, y] = toBatch(spec, train, sampleIndices(train.count, hyper.batchSize, rng));
+            const step = sgdStep(spec, fast, x, y, hyper.innerLr);
+            tf.dispose([x, y]);
+            disposeAll(fast);
+            fast = step.params;
+            addLoss(step.loss);
+            await progress();
+          }
+          // θ ← θ + ε(θ' − θ), written as a step along (θ − θ') with rate ε.
+          const direction = tf.tidy(() => params.map((p, i) => tf.sub(p, fast[i] as tf.Tensor)));
+          replaceParams(applyStep(params, direction, hyper.outerLr));
+          disposeAll(direction);
+          disposeAll(fast);
+        }
+        break;
+      case 'fomaml':
+      case 'maml':
+        for (let meta = 0; meta < hyper.metaSteps; meta++) {
+          const s = toBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
+          const q = toBatch(spec, query, sampleIndices(query.count, hyper.batchSize, rng));
+          const gradient = algorithm === 'maml' ? mamlGradient : fomamlGradient;
+          const { grads, loss } = gradient(spec, params, s, q, hyper.innerLr, hyper.innerSteps);
+          tf.dispose([...s, ...q]);
+          replaceParams(applyStep(params, grads, hyper.outerLr));
+          disposeAll(grads);
+          addLoss(loss);
+          await progress();
+        }
+        break;
+      default: {
+        const unknown: never = algorithm;
+        throw new Error(`unknown algorithm ${String(unknown)}`);
+      }
+    }
+    const local = fromTensors(params);
+    const delta = new Float32Array(local.length);
+    for (let i = 0; i < local.length; i++) delta[i] = (local[i] as number) - (global[i] as number);
+    const loss = (await lossSum.data())[0]! / Math.max(1, lossTerms);
+    return { delta, numExamples: train.count, loss, steps: done };
+  } finally {
+    disposeAll(params);
+    lossSum.dispose();
+  }
+}

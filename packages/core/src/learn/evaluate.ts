@@ -1,0 +1,91 @@
+import type { Examples } from '../data/dataset.js';
+import { forward } from '../model/forward.js';
+import { disposeAll, toTensors } from '../model/params.js';
+import type { ModelSpec } from '../model/spec.js';
+import { tf } from '../tf.js';
+import { toBatch } from './batch.js';
+import { scoreSum, taskLoss } from './loss.js';
+import { sgdStep } from './steps.js';
+
+/** accuracy (classification) or mse (regression), plus the mean loss, on one example set. */
+export interface Score {
+  readonly loss: number;
+  readonly accuracy?: number;
+  readonly mse?: number;
+}
+
+const EVAL_CHUNK = 512;
+
+/** Scores weights (tensors in layout order) on examples, in chunks to bound memory. */
+export function scoreTensors(spec: ModelSpec, params: readonly tf.Tensor[], examples: Examples): Score {
+  if (examples.count === 0) throw new Error('cannot evaluate on an empty example set');
+  let lossSum = 0;
+  let score = 0;
+  for (let start = 0; start < examples.count; start += EVAL_CHUNK) {
+    const rows = Array.from({ length: Math.min(EVAL_CHUNK, examples.count - start) }, (_, i) => start + i);
+    const [l, s] = tf.tidy(() => {
+      const [x, y] = toBatch(spec, examples, rows);
+      const out = forward(spec, params, x);
+      return [tf.mul(taskLoss(spec, out, y), rows.length), scoreSum(spec, out, y)];
+    });
+    lossSum += l.dataSync()[0]!;
+    score += s.dataSync()[0]!;
+    tf.dispose([l, s]);
+  }
+  const loss = lossSum / examples.count;
+  return spec.task === 'regression' ? { loss, mse: score / examples.count } : { loss, accuracy: score / examples.count };
+}
+
+export function score(spec: ModelSpec, weights: Float32Array, examples: Examples): Score {
+  const params = toTensors(spec, weights);
+  try {
+    return scoreTensors(spec, params, examples);
+  } finally {
+    disposeAll(params);
+  }
+}
+
+export interface AdaptationCurve {
+  /** Adaptation step counts, ascending, e.g. [0, 1, 5, 10]. */
+  readonly steps: readonly number[];
+  readonly scores: readonly Score[];
+}
+
+/**
+ * Personalization as a user sees it: adapt the weights with full-batch SGD on this participant's support set
+ * and score them on its held-out test set after each requested number of steps (0 = the global model).
+ */
+export async function adaptationCurve(
+  spec: ModelSpec,
+  weights: Float32Array,
+  support: Examples,
+  test: Examples,
+  options: { steps: readonly number[]; lr: number; onStep?: () => void | Promise<void> },
+): Promise<AdaptationCurve> {
+  const steps = [...new Set(options.steps)].sort((a, b) => a - b);
+  const last = steps[steps.length - 1] ?? 0;
+  if (last > 0 && support.count === 0) throw new Error('cannot adapt without support examples');
+  let params = toTensors(spec, weights);
+  const [sx, sy] = last > 0 ? toBatch(spec, support) : [tf.zeros([1]), tf.zeros([1, 1]) as tf.Tensor2D];
+  const scores: Score[] = [];
+  try {
+    for (let done = 0; done <= last; done++) {
+      if (steps.includes(done)) scores.push(scoreTensors(spec, params, test));
+      if (done === last) break;
+      const next = sgdStep(spec, params, sx, sy, options.lr);
+      next.loss.dispose();
+      disposeAll(params);
+      params = next.params;
+      await options.onStep?.();
+    }
+    return { steps, scores };
+  } finally {
+    disposeAll(params);
+    tf.dispose([sx, sy]);
+  }
+}
+
+/** The number a dashboard shows: accuracy for classification, MSE for regression. */
+export function headline(s: Score): number {
+  return s.accuracy ?? s.mse ?? s.loss;
+}

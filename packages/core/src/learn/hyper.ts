@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+export const ALGORITHMS = ['fedavg', 'fomaml', 'maml', 'reptile'] as const;
+export const AlgorithmSchema = z.enum(ALGORITHMS);
+export type Algorithm = z.infer<typeof AlgorithmSchema>;
+
+/**
+ * A participant's local hyper-parameters for one round. Which fields matter depends on the algorithm:
+ * - fedavg: `localEpochs` epochs of minibatch SGD (`lr`, `batchSize`) over all local training data.
+ * - reptile: `metaSteps` times: `innerSteps` SGD steps (`innerLr`) from the current weights, then move
+ *   `outerLr` of the way to the result (Nichol et al. 2018). With one meta step and outerLr 1 it is FedAvg
+ *   with `innerSteps` local steps: in federated form the two are close relatives (Jiang et al. 2019).
+ * - fomaml / maml: `metaSteps` times: adapt `innerSteps` steps on a support batch, take the gradient of the
+ *   query loss at the adapted weights (first-order) or through the adaptation (second-order), step `outerLr`.
+ * - every algorithm: evaluation adapts `adaptSteps` full-batch SGD steps at `innerLr` on the support set.
+ */
+export const ClientHyperSchema = z.object({
+  batchSize: z.number().int().min(1).max(4096).default(32),
+  lr: z.number().positive().max(10).default(0.05),
+  localEpochs: z.number().int().min(1).max(100).default(1),
+  innerLr: z.number().positive().max(10).default(0.05),
+  innerSteps: z.number().int().min(1).max(100).default(5),
+  outerLr: z.number().positive().max(10).default(0.1),
+  metaSteps: z.number().int().min(1).max(1000).default(5),
+  adaptSteps: z.number().int().min(0).max(100).default(5),
+});
+export type ClientHyper = z.infer<typeof ClientHyperSchema>;
+
+export const DEFAULT_CLIENT_HYPER: ClientHyper = ClientHyperSchema.parse({});

@@ -1,0 +1,57 @@
+import { tf } from '../tf.js';
+import type { ModelSpec } from './spec.js';
+
+/**
+ * The model as a pure function of its weights: meta-learning differentiates through weight updates,
+ * which a stateful LayersModel cannot do. Returns logits (classification) or predictions (regression).
+ * `params` are in layout order (see layout.ts); must be called inside a tidy or gradient scope.
+ */
+export function forward(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor2D {
+  const at = (i: number): tf.Tensor => {
+    const p = params[i];
+    if (!p) throw new Error(`model ${spec.kind}: missing weight tensor ${i}`);
+    return p;
+  };
+  switch (spec.kind) {
+    case 'mlp': {
+      let h: tf.Tensor2D = tf.reshape(x, [x.shape[0] ?? -1, -1]);
+      const layers = spec.hidden.length + 1;
+      for (let l = 0; l < layers; l++) {
+        const z = tf.add(tf.matMul(h, at(2 * l) as tf.Tensor2D), at(2 * l + 1)) as tf.Tensor2D;
+        h = l < layers - 1 ? tf.relu(z) : z;
+      }
+      return h;
+    }
+    case 'cnn': {
+      let h = tf.reshape(x, [x.shape[0] ?? -1, ...spec.inputShape]) as tf.Tensor4D;
+      spec.filters.forEach((_, l) => {
+        const conv = tf.conv2d(h, at(2 * l) as tf.Tensor4D, 1, 'same');
+        h = tf.maxPool(tf.relu(tf.add(conv, at(2 * l + 1))) as tf.Tensor4D, 2, 2, 'same');
+      });
+      const flat = tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+      const d = 2 * spec.filters.length;
+      return tf.add(tf.matMul(flat, at(d) as tf.Tensor2D), at(d + 1)) as tf.Tensor2D;
+    }
+    default: {
+      const unknown: never = spec;
+      throw new Error(`unknown model kind ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Why full (second-order) MAML cannot run on this model, or null when it can. */
+export function secondOrderBlocker(spec: ModelSpec): string | null {
+  switch (spec.kind) {
+    case 'mlp':
+      return null;
+    case 'cnn':
+      return (
+        'second-order MAML cannot differentiate a CNN in TF.js 4.22: the gradients of conv2d filters and ' +
+        'maxPool are not themselves differentiable (tensorflow/tfjs#3252). Use fomaml or reptile for CNNs.'
+      );
+    default: {
+      const unknown: never = spec;
+      throw new Error(`unknown model kind ${JSON.stringify(unknown)}`);
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The only contract between the hub and its participants (browser tabs or Node): typed socket events, the
+ * run configuration, and runtime schemas for everything that crosses a trust boundary. Weights and deltas
+ * travel as binary frames (see wire/); everything else is small JSON.
+ */
+import { z } from 'zod';
+import { AlgorithmSchema, ClientHyperSchema } from './learn/hyper.js';
+import { ModelSpecSchema } from './model/spec.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const CodecSchema = z.enum(['float32', 'float16', 'int8']);
+export type Codec = z.infer<typeof CodecSchema>;
+
+export const ServerOptimizerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sgd'), lr: z.number().positive().max(100).default(1) }),
+  z.object({ kind: z.literal('fedavgm'), lr: z.number().positive().max(100).default(1), momentum: z.number().min(0).max(0.999).default(0.9) }),
+  z.object({
+    kind: z.literal('fedadam'),
+    lr: z.number().positive().max(100).default(0.01),
+    beta1: z.number().min(0).max(0.999).default(0.9),
+    beta2: z.number().min(0).max(0.9999).default(0.99),
+    tau: z.number().positive().max(1).default(1e-3),
+  }),
+]);
+
+export const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
+export const ScenarioNameSchema = z.enum(SCENARIOS);
+
+/** Which simulated data a tab without data of its own is assigned (the hub hands out participant indices). */
+export const ScenarioSpecSchema = z.object({
+  name: ScenarioNameSchema,
+  participants: z.number().int().min(1).max(10_000),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  heldOut: z.number().int().min(0).optional(),
+  dirichletAlpha: z.number().positive().max(1000).optional(),
+  kShot: z.number().int().min(1).max(1000).optional(),
+});
+export type ScenarioSpec = z.infer<typeof ScenarioSpecSchema>;
+
+export const RunConfigSchema = z
+  .object({
+    name: z.string().trim().max(100).default(''),
+    algorithm: AlgorithmSchema,
+    model: ModelSpecSchema,
+    scenario: ScenarioSpecSchema.optional(),
+    rounds: z.number().int().min(1).max(100_000),
+    /** Participants trained per round; `fraction` of the ready ones when absent. */
+    perRound: z.number().int().min(1).max(100_000).optional(),
+    fraction: z.number().positive().max(1).default(1),
+    /** Fewer valid updates than this at the deadline: the round is retried. */
+    minParticipants: z.number().int().min(1).default(1),
+    waitForParticipantsMs: z.number().int().min(0).max(86_400_000).default(60_000),
+    roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(120_000),
+    client: ClientHyperSchema.default(ClientHyperSchema.parse({})),
+    server: ServerOptimizerSchema.default({ kind: 'sgd', lr: 1 }),
+    codec: CodecSchema.default('float32'),
+    /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
+    maxUpdateNorm: z.number().positive().optional(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  })
+  .superRefine((config, ctx) => {
+    if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
+      ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile' });
+    }
+    if (config.perRound !== undefined && config.minParticipants > config.perRound) {
+      ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: `must not exceed perRound (${config.perRound})` });
+    }
+    if (config.scenario && (config.scenario.name === 'sinusoid') !== (config.model.task === 'regression')) {
+      ctx.addIssue({ code: 'custom', path: ['model', 'task'], message: `scenario ${config.scenario.name} needs a ${config.scenario.name === 'sinusoid' ? 'regression' : 'classification'} model` });
+    }
+  });
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+/** What a caller may send: everything with a default is optional. */
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+/** Parses untrusted input into a value of the schema or one readable message naming each bad field. */
+export function parseOrError<S extends z.ZodType>(schema: S, input: unknown): { ok: true; data: z.infer<S> } | { ok: false; error: string } {
+  const result = schema.safeParse(input);
+  if (result.success) return { ok: true, data: result.data };
+  const error = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+  return { ok: false, error };
+}
+
+/** Every acknowledgement: the request either succeeded with data or failed with a reason a person can read. */
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: string };
+
+// ---- participant -> hub -------------------------------------------------------------------------------
+
+export const HelloSchema = z.object({
+  protocolVersion: z.number().int(),
+  /** Kept by the client across reloads, so a reconnecting tab takes its identity back. */
+  participantId: z.string().regex(/^[A-Za-z0-9_-]{4,64}$/).optional(),
+  backend: z.string().max(40),
+  /** Local training examples (0 until a tab has data). */
+  examples: z.number().int().min(0),
+  /** A held-out meta-test participant: evaluates and adapts, never uploads updates. */
+  heldOut: z.boolean().default(false),
+  /** 'assigned': wants a simulation shard from the hub; 'own': brings its own data. */
+  dataSource: z.enum(['assigned', 'own']),
+  /** The shard it already holds, so a reconnecting tab keeps its data. */
+  assignedIndex: z.number().int().min(0).optional(),
+});
+export type Hello = z.infer<typeof HelloSchema>;
+
+export interface Welcome {
+  readonly participantId: string;
+  /** The simulation shard this participant should load, when it asked for one. */
+  readonly assignment: { readonly scenario: ScenarioSpec; readonly index: number } | null;
+}
+
+/** Per-participant evaluation: the global model, and the model after `adaptSteps` local steps. */
+export const EvaluationSchema = z.object({
+  metric: z.enum(['accuracy', 'mse']),
+  before: z.number().finite(),
+  after: z.number().finite(),
+  adaptSteps: z.number().int().min(0),
+  testExamples: z.number().int().min(1),
+});
+export type Evaluation = z.infer<typeof EvaluationSchema>;
+
+export const UpdateMetaSchema = z.object({
+  runId: z.string().min(1).max(64),
+  round: z.number().int().min(1),
+  modelVersion: z.number().int().min(0),
+  numExamples: z.number().int().min(1),
+  loss: z.number().finite(),
+  trainMs: z.number().min(0),
+  evaluation: EvaluationSchema,
+});
+export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
+
+export const EvaluationReportSchema = z.object({
+  runId: z.string().min(1).max(64),
+  round: z.number().int().min(1),
+  modelVersion: z.number().int().min(0),
+  evaluation: EvaluationSchema,
+});
+export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
+
+export interface UpdateReceipt {
+  readonly round: number;
+  /** Updates received for this round so far, this one included. */
+  readonly received: number;
+}
+
+// ---- hub -> participant -------------------------------------------------------------------------------
+
+/** One round's work for one participant; the global weights follow as a binary frame. */
+export interface RoundTask {
+  readonly runId: string;
+  readonly round: number;
+  readonly modelVersion: number;
+  /** 'fit': train and upload a delta; 'evaluate': only report before/after-adaptation metrics. */
+  readonly mode: 'fit' | 'evaluate';
+  readonly algorithm: RunConfig['algorithm'];
+  readonly model: RunConfig['model'];
+  readonly hyper: RunConfig['client'];
+  readonly codec: Codec;
+  /** Seeds this participant's minibatch sampling for the round. */
+  readonly seed: number;
+  /** Epoch milliseconds after which the hub no longer accepts this round's update. */
+  readonly deadline: number;
+}
+
+export type ParticipantState = 'connecting' | 'waiting' | 'downloading' | 'evaluating' | 'training' | 'uploading' | 'done' | 'error';
+
+// ---- socket.io event maps (both ends are typed with these) --------------------------------------------
+
+export interface ServerToClientEvents {
+  'round:start': (task: RoundTask, weights: ArrayBuffer | Uint8Array) => void;
+  'round:cancel': (info: { runId: string; round: number; reason: string }) => void;
+}
+
+export interface ClientToServerEvents {
+  'participant:hello': (hello: Hello, ack: (reply: Ack<Welcome>) => void) => void;
+  'update:submit': (meta: UpdateMeta, frame: ArrayBuffer | Uint8Array, ack: (reply: Ack<UpdateReceipt>) => void) => void;
+  'eval:submit': (report: EvaluationReport, ack: (reply: Ack<UpdateReceipt>) => void) => void;
+}
