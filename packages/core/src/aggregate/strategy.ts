@@ -1,0 +1,164 @@
+import { weightedMetrics } from './metrics';
+import { selectParticipants, validateSelectionOptions, type SelectionOptions } from './select';
+import {
+  createServerOptimizer,
+  type ServerOptimizer,
+  type ServerOptimizerConfig,
+  type ServerOptimizerState,
+} from './server-optimizer';
+import { TrimmedMeanAccumulator } from './trimmed-mean';
+import { WeightedSum, type Accumulator } from './weighted-sum';
+
+/** A participant's successful training answer; its delta went into the round's accumulator. */
+export interface FitResult {
+  readonly participantId: string;
+  readonly numExamples: number;
+  readonly metrics: Record<string, number>;
+}
+
+/** A selected participant that did not deliver a valid update (timeout, disconnect, rejected payload). */
+export interface FitFailure {
+  readonly participantId: string;
+  readonly reason: string;
+}
+
+export interface EvaluateResult {
+  readonly participantId: string;
+  readonly numExamples: number;
+  readonly metrics: Record<string, number>;
+}
+
+/** What a strategy persists so a run resumes exactly. */
+export interface StrategyState {
+  readonly name: string;
+  readonly optimizer: ServerOptimizerState;
+}
+
+/**
+ * Decides who trains and how updates become new global weights (Flower's server/strategy split). The hub's round
+ * loop owns participants, deadlines and persistence; a strategy owns selection, aggregation and optimizer state.
+ */
+export interface Strategy {
+  readonly name: string;
+  /** If set, the hub clips each delta to this L2 norm (`clipToNorm`) before adding it to the accumulator. */
+  readonly clipNorm?: number;
+  /** Which of the available participant ids train this round. */
+  configureFit(round: number, available: readonly string[]): string[];
+  /** A fresh accumulator for one round's deltas; the hub adds each valid delta with weight `numExamples`. */
+  createAccumulator(length: number): Accumulator;
+  /**
+   * New global weights from the accumulator, or null to keep the current ones (nothing valid arrived).
+   * Advances the server optimizer: call it once per round.
+   */
+  aggregateFit(
+    round: number,
+    global: Float32Array,
+    accumulated: Accumulator,
+    results: readonly FitResult[],
+    failures: readonly FitFailure[],
+  ): Float32Array | null;
+  /** Example-weighted mean of each metric over participants (a metric missing in some results averages over those that have it). */
+  aggregateEvaluate(round: number, results: readonly EvaluateResult[]): Record<string, number>;
+  getState(): StrategyState;
+  /** Throws on state from another strategy or optimizer, or with malformed buffers. */
+  setState(state: StrategyState): void;
+}
+
+export interface FedAvgStrategyOptions extends SelectionOptions {
+  readonly seed: number;
+  readonly optimizer: ServerOptimizerConfig;
+  /** L2 bound on each delta, applied by the hub before accumulation. */
+  readonly clipNorm?: number;
+}
+
+/**
+ * Weighted FedAvg with a server optimizer: seeded selection per round, a streaming `WeightedSum`, and
+ * `optimizer.update(global, mean delta)`. With `{ kind: 'sgd', lr: 1 }` it is McMahan's FedAvg.
+ */
+export class FedAvgStrategy implements Strategy {
+  readonly name: string = 'fedavg';
+  readonly clipNorm?: number;
+  private readonly seed: number;
+  private readonly selection: SelectionOptions;
+  private readonly optimizer: ServerOptimizer;
+
+  constructor(options: FedAvgStrategyOptions) {
+    const { seed, optimizer, clipNorm, perRound, fraction, minFit } = options;
+    if (!Number.isInteger(seed)) throw new RangeError(`FedAvgStrategy: seed must be an integer, got ${seed}`);
+    validateSelectionOptions(options, 'FedAvgStrategy');
+    if (clipNorm !== undefined) {
+      if (!Number.isFinite(clipNorm) || clipNorm <= 0) {
+        throw new RangeError(`FedAvgStrategy: clipNorm must be positive and finite, got ${clipNorm}`);
+      }
+      this.clipNorm = clipNorm;
+    }
+    this.seed = seed;
+    this.selection = { perRound, fraction, minFit };
+    this.optimizer = createServerOptimizer(optimizer);
+  }
+
+  configureFit(round: number, available: readonly string[]): string[] {
+    return selectParticipants(this.seed, round, available, this.selection);
+  }
+
+  createAccumulator(length: number): Accumulator {
+    return new WeightedSum(length);
+  }
+
+  aggregateFit(
+    _round: number,
+    global: Float32Array,
+    accumulated: Accumulator,
+    results: readonly FitResult[],
+    _failures: readonly FitFailure[],
+  ): Float32Array | null {
+    if (accumulated.length !== global.length) {
+      throw new RangeError(`${this.name}: accumulator has ${accumulated.length} parameters, global weights ${global.length}`);
+    }
+    if (accumulated.count !== results.length) {
+      // the accumulator and the results must describe the same updates, or weights and metrics disagree
+      throw new Error(`${this.name}: ${accumulated.count} deltas accumulated but ${results.length} results given`);
+    }
+    if (accumulated.count === 0) return null;
+    return this.optimizer.update(global, accumulated.result());
+  }
+
+  aggregateEvaluate(_round: number, results: readonly EvaluateResult[]): Record<string, number> {
+    return weightedMetrics(results);
+  }
+
+  getState(): StrategyState {
+    return { name: this.name, optimizer: this.optimizer.getState() };
+  }
+
+  setState(state: StrategyState): void {
+    if (state.name !== this.name) throw new TypeError(`${this.name}.setState: state is for strategy '${state.name}'`);
+    this.optimizer.setState(state.optimizer);
+  }
+}
+
+export interface TrimmedMeanStrategyOptions extends FedAvgStrategyOptions {
+  /** Share of the largest and of the smallest values dropped per parameter, in [0, 0.5). */
+  readonly trim: number;
+}
+
+/**
+ * FedAvg's selection and server optimizer over a coordinate-wise trimmed mean. Holds every delta of a round:
+ * O(participants × parameters) memory, unlike `FedAvgStrategy`. Example counts do not weight the mean.
+ */
+export class TrimmedMeanStrategy extends FedAvgStrategy {
+  override readonly name: string = 'trimmed-mean';
+  readonly trim: number;
+
+  constructor(options: TrimmedMeanStrategyOptions) {
+    super(options);
+    if (!Number.isFinite(options.trim) || options.trim < 0 || options.trim >= 0.5) {
+      throw new RangeError(`TrimmedMeanStrategy: trim must be in [0, 0.5), got ${options.trim}`);
+    }
+    this.trim = options.trim;
+  }
+
+  override createAccumulator(length: number): Accumulator {
+    return new TrimmedMeanAccumulator(length, this.trim);
+  }
+}

@@ -1,0 +1,58 @@
+import { checkLength, checkUpdate, type Accumulator } from './weighted-sum';
+
+/**
+ * Coordinate-wise trimmed mean (Yin et al. 2018): per parameter, drop the ⌊trim·n⌋ largest and smallest values and
+ * average the rest. Robust to a minority of arbitrary (Byzantine) updates.
+ *
+ * Not streaming: it keeps a copy of every delta, O(participants × parameters) memory, and sorts n values per
+ * parameter. Unweighted by design: trusting example counts would let one participant outweigh the trimming.
+ */
+export class TrimmedMeanAccumulator implements Accumulator {
+  readonly length: number;
+  readonly trim: number;
+  private readonly deltas: Float32Array[] = [];
+  private weights = 0;
+
+  constructor(length: number, trim: number) {
+    checkLength(length, 'TrimmedMeanAccumulator');
+    if (!Number.isFinite(trim) || trim < 0 || trim >= 0.5) {
+      throw new RangeError(`TrimmedMeanAccumulator: trim must be in [0, 0.5), got ${trim}`);
+    }
+    this.length = length;
+    this.trim = trim;
+  }
+
+  get count(): number {
+    return this.deltas.length;
+  }
+
+  get totalWeight(): number {
+    return this.weights;
+  }
+
+  /** Keeps a copy, since callers may reuse their buffer. `weight` is validated and counted, not used. */
+  add(delta: Float32Array, weight: number): void {
+    checkUpdate(delta, weight, this.length, 'TrimmedMeanAccumulator.add');
+    this.deltas.push(delta.slice());
+    this.weights += weight;
+  }
+
+  result(): Float32Array {
+    const n = this.deltas.length;
+    if (n === 0) throw new Error('TrimmedMeanAccumulator.result: no deltas were added');
+    const k = Math.floor(this.trim * n);
+    const kept = n - 2 * k; // ≥ 1 because trim < 0.5
+    const column = new Float64Array(n);
+    const out = new Float32Array(this.length);
+    for (let j = 0; j < this.length; j++) {
+      for (let i = 0; i < n; i++) column[i] = (this.deltas[i] as Float32Array)[j] as number;
+      if (k > 0) column.sort(); // typed-array sort is numeric
+      let sum = 0;
+      for (let i = k; i < n - k; i++) sum += column[i] as number;
+      const v = sum / kept;
+      if (!Number.isFinite(v)) throw new Error(`TrimmedMeanAccumulator.result: non-finite value at parameter ${j}`);
+      out[j] = v;
+    }
+    return out;
+  }
+}

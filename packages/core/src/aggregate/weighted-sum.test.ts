@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../rng';
+import { fedAvg } from './fedavg';
+import { WeightedSum } from './weighted-sum';
+
+function randomUpdates(seed: number, participants: number, length: number) {
+  const rng = createRng(seed);
+  return Array.from({ length: participants }, () => ({
+    delta: Float32Array.from({ length }, () => rng.normal()),
+    numExamples: 1 + rng.int(500),
+  }));
+}
+
+describe('WeightedSum', () => {
+  it('streams to the same weighted mean as fedAvg on random inputs', () => {
+    // Prepare
+    const updates = randomUpdates(7, 25, 1000);
+    const sum = new WeightedSum(1000);
+
+    // Execute
+    for (const u of updates) sum.add(u.delta, u.numExamples);
+    const streamed = sum.mean();
+    const reference = fedAvg(updates);
+
+    // Assert
+    expect(sum.count).toBe(25);
+    expect(sum.totalWeight).toBe(updates.reduce((t, u) => t + u.numExamples, 0));
+    let maxDiff = 0;
+    for (let i = 0; i < 1000; i++) maxDiff = Math.max(maxDiff, Math.abs(streamed[i]! - reference[i]!));
+    expect(maxDiff).toBeLessThan(1e-6);
+    expect(streamed.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('gives the same float32 mean whatever the arrival order', () => {
+    // Prepare
+    const updates = randomUpdates(11, 40, 500);
+    const forward = new WeightedSum(500);
+    const backward = new WeightedSum(500);
+
+    // Execute
+    for (const u of updates) forward.add(u.delta, u.numExamples);
+    for (const u of [...updates].reverse()) backward.add(u.delta, u.numExamples);
+
+    // Assert
+    expect(Array.from(backward.mean())).toEqual(Array.from(forward.mean()));
+  });
+
+  it('does not mutate the delta it folds in', () => {
+    const delta = new Float32Array([1, 2, 3]);
+    const sum = new WeightedSum(3);
+    sum.add(delta, 2);
+    expect(Array.from(delta)).toEqual([1, 2, 3]);
+    expect(Array.from(sum.mean())).toEqual([1, 2, 3]);
+  });
+
+  it('rejects a wrong length or weight and stays unchanged', () => {
+    // Prepare
+    const sum = new WeightedSum(2);
+    sum.add(new Float32Array([1, 1]), 1);
+
+    // Execute / Assert
+    expect(() => sum.add(new Float32Array(3), 1)).toThrow(/delta has 3 parameters, expected 2/);
+    for (const weight of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => sum.add(new Float32Array([9, 9]), weight)).toThrow(/weight must be positive and finite/);
+    }
+    expect(() => sum.add([1, 2] as unknown as Float32Array, 1)).toThrow(/Float32Array/);
+    expect(sum.count).toBe(1);
+    expect(sum.totalWeight).toBe(1);
+    expect(Array.from(sum.mean())).toEqual([1, 1]);
+  });
+
+  it('rejects a bad length at construction', () => {
+    expect(() => new WeightedSum(0)).toThrow(/positive integer/);
+    expect(() => new WeightedSum(2.5)).toThrow(/positive integer/);
+  });
+
+  it('throws on mean() when empty or when a non-finite delta got in', () => {
+    expect(() => new WeightedSum(2).mean()).toThrow(/no deltas/);
+    const sum = new WeightedSum(2);
+    sum.add(new Float32Array([1, Number.NaN]), 1);
+    expect(() => sum.mean()).toThrow(/not finite/);
+  });
+});
