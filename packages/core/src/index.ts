@@ -1,0 +1,21 @@
+// The browser-safe public API of @tabula/core. Node-only helpers (file loading) live in ./node.ts.
+export * from './protocol.js';
+export * from './rng.js';
+export { tf, useBackend } from './tf.js';
+export * from './model/spec.js';
+export * from './model/layout.js';
+export * from './model/params.js';
+export * from './model/forward.js';
+export * from './model/export.js';
+export * from './learn/hyper.js';
+export * from './learn/loss.js';
+export * from './learn/batch.js';
+export * from './learn/steps.js';
+export * from './learn/client-update.js';
+export * from './learn/evaluate.js';
+export * from './aggregate/index.js';
+export * from './wire/index.js';
+export * from './data/index.js';
+export * from './participant.js';
+export * from './presets.js';
+export * from './sim.js';

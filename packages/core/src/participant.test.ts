@@ -1,0 +1,133 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Examples } from './data/dataset.js';
+import { ClientHyperSchema } from './learn/hyper.js';
+import { parameterCount } from './model/layout.js';
+import { initialWeights } from './model/params.js';
+import type { MlpSpec } from './model/spec.js';
+import { Participant, type ParticipantChannel, type ParticipantStatus } from './participant.js';
+import { PROTOCOL_VERSION, type Ack, type EvaluationReport, type RoundTask, type UpdateMeta, type UpdateReceipt } from './protocol.js';
+import { createRng } from './rng.js';
+import { useBackend } from './tf.js';
+import { decodeFrame, encodeFrame } from './wire/index.js';
+
+const model: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [4], outputs: 2, task: 'classification' };
+
+function examples(seed: number, count: number): Examples {
+  const rng = createRng(seed);
+  const x = Float32Array.from({ length: count * 2 }, () => rng.normal());
+  return { count, x, y: Float32Array.from({ length: count }, (_, i) => (x[2 * i]! > 0 ? 1 : 0)) };
+}
+
+function task(overrides: Partial<RoundTask> = {}): RoundTask {
+  return {
+    runId: 'run-1',
+    round: 3,
+    modelVersion: 2,
+    mode: 'fit',
+    algorithm: 'fomaml',
+    model,
+    hyper: ClientHyperSchema.parse({ metaSteps: 3, innerSteps: 2, adaptSteps: 4 }),
+    codec: 'int8',
+    seed: 1,
+    deadline: Date.now() + 60_000,
+    ...overrides,
+  };
+}
+
+function weightsFrame(t: RoundTask, values = initialWeights(model, 1)): Uint8Array {
+  return encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: t.runId, round: t.round, modelVersion: t.modelVersion, dtype: 'float32', values });
+}
+
+/** A channel that records what the participant sends and answers like a hub would. */
+function recordingChannel(reply: Ack<UpdateReceipt> = { ok: true, data: { round: 3, received: 1 } }) {
+  const updates: { meta: UpdateMeta; frame: Uint8Array }[] = [];
+  const evaluations: EvaluationReport[] = [];
+  let handler: ((t: RoundTask, w: Uint8Array | ArrayBuffer) => void) | undefined;
+  const channel: ParticipantChannel = {
+    onTask(h) {
+      handler = h;
+      return () => (handler = undefined);
+    },
+    async submitUpdate(meta, frame) {
+      updates.push({ meta, frame });
+      return reply;
+    },
+    async submitEvaluation(report) {
+      evaluations.push(report);
+      return reply;
+    },
+  };
+  return { channel, updates, evaluations, deliver: (t: RoundTask, w: Uint8Array) => handler?.(t, w) };
+}
+
+const local = { support: examples(1, 20), query: examples(2, 20), test: examples(3, 50), heldOut: false };
+
+describe('Participant', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('trains, uploads a delta frame in the round codec, and reports before/after-adaptation metrics', async () => {
+    // Prepare
+    const { channel, updates } = recordingChannel();
+    const states: ParticipantStatus[] = [];
+    const participant = new Participant({ channel, data: local, onStatus: (s) => states.push(s) });
+    const t = task();
+    // Execute
+    const record = await participant.handleTask(t, weightsFrame(t));
+    // Assert
+    expect(updates).toHaveLength(1);
+    const { meta, frame } = updates[0]!;
+    const decoded = decodeFrame(frame, { kind: 'delta', runId: 'run-1', round: 3, modelVersion: 2, length: parameterCount(model) });
+    expect(decoded.header.dtype).toBe('int8');
+    expect(meta.numExamples).toBe(40);
+    expect(meta.evaluation).toMatchObject({ metric: 'accuracy', adaptSteps: 4, testExamples: 50 });
+    expect(record).toMatchObject({ accepted: true, mode: 'fit', bytesUp: frame.byteLength });
+    expect(states.map((s) => s.state)).toEqual(['downloading', 'evaluating', 'training', 'training', 'training', 'training', 'uploading', 'done']);
+    expect(states.filter((s) => s.state === 'training').map((s) => `${s.step}/${s.totalSteps}`)).toEqual(['0/3', '1/3', '2/3', '3/3']);
+  });
+
+  it('only evaluates when it is a held-out participant, even if asked to fit', async () => {
+    const { channel, updates, evaluations } = recordingChannel();
+    const participant = new Participant({ channel, data: { ...local, heldOut: true } });
+    const t = task();
+    await participant.handleTask(t, weightsFrame(t));
+    expect(updates).toHaveLength(0);
+    expect(evaluations).toHaveLength(1);
+    expect(evaluations[0]).toMatchObject({ runId: 'run-1', round: 3, modelVersion: 2 });
+  });
+
+  it('refuses weights for another round with the reason, and sends nothing', async () => {
+    const { channel, updates } = recordingChannel();
+    const states: ParticipantStatus[] = [];
+    const participant = new Participant({ channel, data: local, onStatus: (s) => states.push(s) });
+    const stale = weightsFrame(task({ round: 2 }));
+    await expect(participant.handleTask(task(), stale)).rejects.toThrow(/round/);
+    expect(updates).toHaveLength(0);
+    expect(states.at(-1)).toMatchObject({ state: 'error', round: 3 });
+    expect(states.at(-1)!.message).toMatch(/round/);
+  });
+
+  it('shows the hub’s rejection as an error state', async () => {
+    const { channel } = recordingChannel({ ok: false, error: 'round 3 is closed' });
+    const states: ParticipantStatus[] = [];
+    const participant = new Participant({ channel, data: local, onStatus: (s) => states.push(s) });
+    const t = task();
+    const record = await participant.handleTask(t, weightsFrame(t));
+    expect(record).toMatchObject({ accepted: false, error: 'round 3 is closed' });
+    expect(states.at(-1)).toEqual({ state: 'error', round: 3, message: 'round 3 is closed' });
+  });
+
+  it('handles tasks delivered through the channel one at a time', async () => {
+    const { channel, updates, deliver } = recordingChannel();
+    const participant = new Participant({ channel, data: local });
+    participant.start();
+    const a = task({ round: 1, modelVersion: 0 });
+    const b = task({ round: 2, modelVersion: 1 });
+    deliver(a, weightsFrame(a));
+    deliver(b, weightsFrame(b));
+    await expect.poll(() => updates.length, { timeout: 20_000 }).toBe(2);
+    expect(updates.map((u) => u.meta.round)).toEqual([1, 2]);
+    expect(participant.history.map((r) => r.round)).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,210 @@
+import type { Examples } from './data/dataset.js';
+import { clientUpdate, plannedSteps } from './learn/client-update.js';
+import { adaptationCurve, headline } from './learn/evaluate.js';
+import { parameterCount, segmentSizes } from './model/layout.js';
+import {
+  PROTOCOL_VERSION,
+  type Ack,
+  type Evaluation,
+  type EvaluationReport,
+  type ParticipantState,
+  type RoundTask,
+  type UpdateMeta,
+  type UpdateReceipt,
+} from './protocol.js';
+import { decodeFrame, ErrorFeedback } from './wire/index.js';
+
+/**
+ * How a participant talks to its hub: the browser wraps a socket.io socket, the simulation a function
+ * call. Tasks arrive through `onTask`; the participant answers with an update frame or an evaluation.
+ */
+export interface ParticipantChannel {
+  /** Registers the task handler; returns a function that unregisters it. */
+  onTask(handler: (task: RoundTask, weights: Uint8Array | ArrayBuffer) => void): () => void;
+  submitUpdate(meta: UpdateMeta, frame: Uint8Array): Promise<Ack<UpdateReceipt>>;
+  submitEvaluation(report: EvaluationReport): Promise<Ack<UpdateReceipt>>;
+}
+
+/** A participant's local data: it adapts on `support`, meta-trains on `support` + `query`, scores on `test`. */
+export interface LocalData {
+  readonly support: Examples;
+  readonly query: Examples;
+  readonly test: Examples;
+  /** Held-out meta-test participants evaluate but never upload updates. */
+  readonly heldOut: boolean;
+}
+
+export interface ParticipantStatus {
+  readonly state: ParticipantState;
+  readonly round?: number;
+  /** Local steps done / planned while training. */
+  readonly step?: number;
+  readonly totalSteps?: number;
+  /** The reason, when state is 'error'. */
+  readonly message?: string;
+}
+
+/** What one round did, as the tab shows it in its history. */
+export interface RoundRecord {
+  readonly runId: string;
+  readonly round: number;
+  readonly mode: RoundTask['mode'];
+  readonly evaluation: Evaluation;
+  readonly loss?: number;
+  readonly trainMs?: number;
+  readonly bytesDown: number;
+  readonly bytesUp: number;
+  /** The hub's answer: accepted, or why not. */
+  readonly accepted: boolean;
+  readonly error?: string;
+}
+
+export interface ParticipantOptions {
+  readonly channel: ParticipantChannel;
+  readonly data: LocalData;
+  readonly onStatus?: (status: ParticipantStatus) => void;
+  readonly onRound?: (record: RoundRecord) => void;
+  /** Awaited after each local step; a browser passes a frame wait so its progress bar repaints. */
+  readonly yieldToUi?: () => Promise<void>;
+  /** Clock for training time; injectable for tests. */
+  readonly now?: () => number;
+}
+
+/**
+ * The participant runtime shared by browser tabs, Node swarms and the in-process simulation: decode the
+ * global weights, evaluate them before and after local adaptation, run the configured client update, and
+ * upload the delta in the configured codec (keeping the quantization error for the next round).
+ */
+export class Participant {
+  private data: LocalData;
+  private feedback: { key: string; ef: ErrorFeedback } | null = null;
+  private busy: Promise<unknown> = Promise.resolve();
+  private readonly now: () => number;
+  readonly history: RoundRecord[] = [];
+
+  constructor(private readonly options: ParticipantOptions) {
+    this.data = options.data;
+    this.now = options.now ?? (() => (typeof performance !== 'undefined' ? performance.now() : Date.now()));
+  }
+
+  /** Listens for tasks; returns a function that stops listening. */
+  start(): () => void {
+    this.status({ state: 'waiting' });
+    return this.options.channel.onTask((task, weights) => {
+      // One task at a time: a tab that is still training queues the next round instead of interleaving.
+      this.busy = this.busy.then(() => this.handleTask(task, weights)).catch(() => undefined);
+    });
+  }
+
+  /** Replaces the local data (a user drew more digits); the next round uses it. */
+  setData(data: LocalData): void {
+    this.data = data;
+  }
+
+  async handleTask(task: RoundTask, weights: Uint8Array | ArrayBuffer): Promise<RoundRecord> {
+    const { channel } = this.options;
+    const data = this.data;
+    const bytesDown = weights.byteLength;
+    try {
+      this.status({ state: 'downloading', round: task.round });
+      const length = parameterCount(task.model);
+      const { values: global } = decodeFrame(weights, {
+        kind: 'weights',
+        protocolVersion: PROTOCOL_VERSION,
+        runId: task.runId,
+        round: task.round,
+        modelVersion: task.modelVersion,
+        length,
+      });
+
+      this.status({ state: 'evaluating', round: task.round });
+      const adaptSteps = task.hyper.adaptSteps;
+      const curve = await adaptationCurve(task.model, global, data.support, data.test, {
+        steps: [0, adaptSteps],
+        lr: task.hyper.innerLr,
+        ...(this.options.yieldToUi ? { onStep: this.options.yieldToUi } : {}),
+      });
+      const first = curve.scores[0]!;
+      const last = curve.scores[curve.scores.length - 1]!;
+      const evaluation: Evaluation = {
+        metric: task.model.task === 'regression' ? 'mse' : 'accuracy',
+        before: headline(first),
+        after: headline(last),
+        adaptSteps,
+        testExamples: data.test.count,
+      };
+
+      if (task.mode === 'evaluate' || data.heldOut) {
+        this.status({ state: 'uploading', round: task.round });
+        const ack = await channel.submitEvaluation({ runId: task.runId, round: task.round, modelVersion: task.modelVersion, evaluation });
+        return this.finish({ runId: task.runId, round: task.round, mode: 'evaluate', evaluation, bytesDown, bytesUp: 0, ...ackFields(ack) });
+      }
+
+      const totalSteps = plannedSteps(task.algorithm, task.hyper, data.support.count + data.query.count);
+      this.status({ state: 'training', round: task.round, step: 0, totalSteps });
+      const started = this.now();
+      const update = await clientUpdate({
+        spec: task.model,
+        algorithm: task.algorithm,
+        hyper: task.hyper,
+        global,
+        support: data.support,
+        query: data.query,
+        seed: task.seed,
+        onProgress: async (step, total) => {
+          this.status({ state: 'training', round: task.round, step, totalSteps: total });
+          await this.options.yieldToUi?.();
+        },
+      });
+      const trainMs = this.now() - started;
+
+      this.status({ state: 'uploading', round: task.round });
+      const frame = this.errorFeedback(task, length).encode(update.delta, {
+        kind: 'delta',
+        protocolVersion: PROTOCOL_VERSION,
+        runId: task.runId,
+        round: task.round,
+        modelVersion: task.modelVersion,
+        dtype: task.codec,
+        segments: segmentSizes(task.model),
+      });
+      const meta: UpdateMeta = {
+        runId: task.runId,
+        round: task.round,
+        modelVersion: task.modelVersion,
+        numExamples: update.numExamples,
+        loss: update.loss,
+        trainMs,
+        evaluation,
+      };
+      const ack = await channel.submitUpdate(meta, frame);
+      return this.finish({ runId: task.runId, round: task.round, mode: 'fit', evaluation, loss: update.loss, trainMs, bytesDown, bytesUp: frame.byteLength, ...ackFields(ack) });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.status({ state: 'error', round: task.round, message });
+      throw error;
+    }
+  }
+
+  /** One error-feedback memory per run and model size: a new run or model starts from zero residual. */
+  private errorFeedback(task: RoundTask, length: number): ErrorFeedback {
+    const key = `${task.runId}/${length}`;
+    if (this.feedback?.key !== key) this.feedback = { key, ef: new ErrorFeedback(length) };
+    return this.feedback.ef;
+  }
+
+  private finish(record: RoundRecord): RoundRecord {
+    this.history.push(record);
+    this.options.onRound?.(record);
+    this.status(record.accepted ? { state: 'done', round: record.round } : { state: 'error', round: record.round, message: record.error ?? 'rejected' });
+    return record;
+  }
+
+  private status(status: ParticipantStatus): void {
+    this.options.onStatus?.(status);
+  }
+}
+
+function ackFields(ack: Ack<UpdateReceipt>): { accepted: boolean; error?: string } {
+  return ack.ok ? { accepted: true } : { accepted: false, error: ack.error };
+}

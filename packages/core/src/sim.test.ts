@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parameterCount } from './model/layout.js';
+import { SINUSOID_MLP } from './model/spec.js';
+import { presetRunConfig } from './presets.js';
+import { runSimulation, type SimRound } from './sim.js';
+import { useBackend } from './tf.js';
+import { frameByteLength } from './wire/index.js';
+
+const small = (overrides: object = {}) => ({
+  ...presetRunConfig('sinusoid', 'reptile'),
+  scenario: { name: 'sinusoid' as const, participants: 30, seed: 3, kShot: 5, heldOut: 5 },
+  rounds: 4,
+  perRound: 5,
+  ...overrides,
+});
+
+describe('runSimulation', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('reports every round and a meta-test at 0, 1, 5 and 10 adaptation steps', async () => {
+    const lines: SimRound[] = [];
+    const result = await runSimulation(small(), { onRound: (r) => lines.push(r), evaluateEvery: 2 });
+    expect(lines.map((r) => r.round)).toEqual([1, 2, 3, 4]);
+    expect(result.rounds).toEqual(lines);
+    for (const r of lines) {
+      expect(r.participants).toBe(5);
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.global).toBeGreaterThan(0);
+    }
+    // Held-out participants are evaluated every 2nd round only.
+    expect(lines.map((r) => r.heldOutGlobal !== null)).toEqual([false, true, false, true]);
+    expect(result.metaTest).toMatchObject({ metric: 'mse', participants: 5, steps: [0, 1, 5, 10] });
+    expect(result.metaTest.perParticipant).toHaveLength(5);
+    expect(result.parameters).toBe(parameterCount(SINUSOID_MLP));
+  });
+
+  it('counts the real frame bytes: int8 uploads are about a quarter of float32', async () => {
+    const f32 = await runSimulation(small({ rounds: 1, codec: 'float32' }));
+    const i8 = await runSimulation(small({ rounds: 1, codec: 'int8' }));
+    const n = parameterCount(SINUSOID_MLP);
+    const segments = [40, 40, 1600, 40, 40, 1];
+    expect(f32.rounds[0]!.bytesUp).toBe(5 * frameByteLength(n, 'float32', segments, 'sim'));
+    expect(i8.rounds[0]!.bytesUp).toBe(5 * frameByteLength(n, 'int8', segments, 'sim'));
+    expect(i8.rounds[0]!.bytesUp / f32.rounds[0]!.bytesUp).toBeLessThan(0.3);
+    // Weights go down in float32 to the 5 trainers and the 5 held-out participants (evaluated in the last round).
+    expect(f32.rounds[0]!.bytesDown).toBe(10 * frameByteLength(n, 'float32', 1, 'sim'));
+  });
+
+  it('is deterministic for a seed', async () => {
+    const a = await runSimulation(small({ rounds: 2 }));
+    const b = await runSimulation(small({ rounds: 2 }));
+    expect(b.metaTest.mean).toEqual(a.metaTest.mean);
+    expect(b.rounds.map((r) => r.loss)).toEqual(a.rounds.map((r) => r.loss));
+  });
+
+  it('rejects a configuration that cannot run, naming the field', async () => {
+    await expect(runSimulation(small({ rounds: 0 }))).rejects.toThrow(/rounds/);
+    await expect(runSimulation({ ...small(), scenario: undefined })).rejects.toThrow(/needs a scenario/);
+  });
+});
