@@ -24,6 +24,7 @@ function task(overrides: Partial<RoundTask> = {}): RoundTask {
     round: 3,
     modelVersion: 2,
     mode: 'fit',
+    evaluate: true,
     algorithm: 'fomaml',
     model,
     hyper: ClientHyperSchema.parse({ metaSteps: 3, innerSteps: 2, adaptSteps: 4 }),
@@ -85,6 +86,16 @@ describe('Participant', () => {
     expect(record).toMatchObject({ accepted: true, mode: 'fit', bytesUp: frame.byteLength });
     expect(states.map((s) => s.state)).toEqual(['downloading', 'evaluating', 'training', 'training', 'training', 'training', 'uploading', 'done']);
     expect(states.filter((s) => s.state === 'training').map((s) => `${s.step}/${s.totalSteps}`)).toEqual(['0/3', '1/3', '2/3', '3/3']);
+  });
+
+  it('skips evaluation when the round does not ask for it', async () => {
+    const { channel, updates } = recordingChannel();
+    const states: ParticipantStatus[] = [];
+    const participant = new Participant({ channel, data: local, onStatus: (s) => states.push(s) });
+    const t = task({ evaluate: false });
+    await participant.handleTask(t, weightsFrame(t));
+    expect(updates[0]!.meta.evaluation).toBeUndefined();
+    expect(states.map((s) => s.state)).not.toContain('evaluating');
   });
 
   it('only evaluates when it is a held-out participant, even if asked to fit', async () => {

@@ -49,7 +49,7 @@ export interface RoundRecord {
   readonly runId: string;
   readonly round: number;
   readonly mode: RoundTask['mode'];
-  readonly evaluation: Evaluation;
+  readonly evaluation?: Evaluation;
   readonly loss?: number;
   readonly trainMs?: number;
   readonly bytesDown: number;
@@ -117,24 +117,11 @@ export class Participant {
         length,
       });
 
-      this.status({ state: 'evaluating', round: task.round });
-      const adaptSteps = task.hyper.adaptSteps;
-      const curve = await adaptationCurve(task.model, global, data.support, data.test, {
-        steps: [0, adaptSteps],
-        lr: task.hyper.innerLr,
-        ...(this.options.yieldToUi ? { onStep: this.options.yieldToUi } : {}),
-      });
-      const first = curve.scores[0]!;
-      const last = curve.scores[curve.scores.length - 1]!;
-      const evaluation: Evaluation = {
-        metric: task.model.task === 'regression' ? 'mse' : 'accuracy',
-        before: headline(first),
-        after: headline(last),
-        adaptSteps,
-        testExamples: data.test.count,
-      };
+      const evaluateOnly = task.mode === 'evaluate' || data.heldOut;
+      const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, data) : undefined;
 
-      if (task.mode === 'evaluate' || data.heldOut) {
+      if (evaluateOnly) {
+        if (!evaluation) throw new Error('unreachable: evaluate-only tasks always evaluate');
         this.status({ state: 'uploading', round: task.round });
         const ack = await channel.submitEvaluation({ runId: task.runId, round: task.round, modelVersion: task.modelVersion, evaluation });
         return this.finish({ runId: task.runId, round: task.round, mode: 'evaluate', evaluation, bytesDown, bytesUp: 0, ...ackFields(ack) });
@@ -175,15 +162,33 @@ export class Participant {
         numExamples: update.numExamples,
         loss: update.loss,
         trainMs,
-        evaluation,
+        ...(evaluation ? { evaluation } : {}),
       };
       const ack = await channel.submitUpdate(meta, frame);
-      return this.finish({ runId: task.runId, round: task.round, mode: 'fit', evaluation, loss: update.loss, trainMs, bytesDown, bytesUp: frame.byteLength, ...ackFields(ack) });
+      return this.finish({ runId: task.runId, round: task.round, mode: 'fit', ...(evaluation ? { evaluation } : {}), loss: update.loss, trainMs, bytesDown, bytesUp: frame.byteLength, ...ackFields(ack) });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.status({ state: 'error', round: task.round, message });
       throw error;
     }
+  }
+
+  /** The global model's metric on the test set, before and after `adaptSteps` steps on the support set. */
+  private async evaluate(task: RoundTask, global: Float32Array, data: LocalData): Promise<Evaluation> {
+    this.status({ state: 'evaluating', round: task.round });
+    const adaptSteps = task.hyper.adaptSteps;
+    const curve = await adaptationCurve(task.model, global, data.support, data.test, {
+      steps: [0, adaptSteps],
+      lr: task.hyper.innerLr,
+      ...(this.options.yieldToUi ? { onStep: this.options.yieldToUi } : {}),
+    });
+    return {
+      metric: task.model.task === 'regression' ? 'mse' : 'accuracy',
+      before: headline(curve.scores[0]!),
+      after: headline(curve.scores[curve.scores.length - 1]!),
+      adaptSteps,
+      testExamples: data.test.count,
+    };
   }
 
   /** One error-feedback memory per run and model size: a new run or model starts from zero residual. */

@@ -30,6 +30,7 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
       client,
       server: { kind: 'fedadam', lr: 0.003, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
       seed: 1,
+      evaluateEvery: 50,
     };
   }
   const client: Partial<ClientHyper> = {

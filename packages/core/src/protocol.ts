@@ -58,6 +58,8 @@ export const RunConfigSchema = z
     /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
     maxUpdateNorm: z.number().positive().optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    /** Trainers evaluate (before/after adaptation) every this many rounds, and in the last one. */
+    evaluateEvery: z.number().int().min(1).default(1),
   })
   .superRefine((config, ctx) => {
     if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
@@ -126,7 +128,8 @@ export const UpdateMetaSchema = z.object({
   numExamples: z.number().int().min(1),
   loss: z.number().finite(),
   trainMs: z.number().min(0),
-  evaluation: EvaluationSchema,
+  /** Absent when the round asked for no evaluation. */
+  evaluation: EvaluationSchema.optional(),
 });
 export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
 
@@ -153,6 +156,8 @@ export interface RoundTask {
   readonly modelVersion: number;
   /** 'fit': train and upload a delta; 'evaluate': only report before/after-adaptation metrics. */
   readonly mode: 'fit' | 'evaluate';
+  /** Whether a 'fit' participant also evaluates before training (evaluate tasks always do). */
+  readonly evaluate: boolean;
   readonly algorithm: RunConfig['algorithm'];
   readonly model: RunConfig['model'];
   readonly hyper: RunConfig['client'];

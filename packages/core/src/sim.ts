@@ -20,10 +20,10 @@ export interface SimRound {
   readonly round: number;
   /** Mean training loss reported by the round's participants (example-weighted). */
   readonly loss: number;
-  /** The metric of the global model on the trainers' own test data (accuracy, or MSE for regression). */
-  readonly global: number;
+  /** The metric of the global model on the trainers' own test data (accuracy, or MSE for regression); null in rounds without evaluation. */
+  readonly global: number | null;
   /** The same after `adaptSteps` local steps on each trainer's support set. */
-  readonly personalized: number;
+  readonly personalized: number | null;
   /** Both again for held-out meta-test participants, which never train. */
   readonly heldOutGlobal: number | null;
   readonly heldOutPersonalized: number | null;
@@ -56,8 +56,6 @@ export interface SimOptions {
   readonly onRound?: (round: SimRound) => void;
   /** Adaptation steps for the final meta-test. */
   readonly metaTestSteps?: readonly number[];
-  /** Held-out participants are evaluated every this many rounds (and in the last); default ~20 times a run. */
-  readonly evaluateEvery?: number;
   readonly now?: () => number;
 }
 
@@ -107,7 +105,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
         }
         bytesUp += frame.byteLength;
         fits.push({ participantId: id, numExamples: meta.numExamples, metrics: { loss: meta.loss } });
-        evals.push({ participantId: id, numExamples: meta.evaluation.testExamples, metrics: { before: meta.evaluation.before, after: meta.evaluation.after }, heldOut: false });
+        if (meta.evaluation) evals.push({ participantId: id, numExamples: meta.evaluation.testExamples, metrics: { before: meta.evaluation.before, after: meta.evaluation.after }, heldOut: false });
         return { ok: true, data: { round: meta.round, received: fits.length } };
       },
       async submitEvaluation(report) {
@@ -121,7 +119,6 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     return p;
   };
 
-  const evaluateEvery = Math.max(1, Math.floor(options.evaluateEvery ?? config.rounds / 20));
   let global = initialWeights(config.model, config.seed);
   const trainable = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.has(i));
   const rounds: SimRound[] = [];
@@ -134,10 +131,10 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     bytesUp = 0;
     const selected = strategy.configureFit(round, trainable.map(String)).map(Number);
     const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: RUN_ID, round, modelVersion: round - 1, dtype: 'float32', values: global });
-    const evaluateHeldOut = round % evaluateEvery === 0 || round === config.rounds;
+    const evaluating = round % config.evaluateEvery === 0 || round === config.rounds;
     const targets: [number, RoundTask['mode']][] = [
       ...selected.map((i): [number, RoundTask['mode']] => [i, 'fit']),
-      ...(evaluateHeldOut ? scenario.heldOut.map((i): [number, RoundTask['mode']] => [i, 'evaluate']) : []),
+      ...(evaluating ? scenario.heldOut.map((i): [number, RoundTask['mode']] => [i, 'evaluate']) : []),
     ];
     for (const [index, mode] of targets) {
       const participant = participantFor(index);
@@ -146,6 +143,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
         round,
         modelVersion: round - 1,
         mode,
+        evaluate: evaluating,
         algorithm: config.algorithm,
         model: config.model,
         hyper: config.client,
@@ -163,8 +161,8 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const record: SimRound = {
       round,
       loss,
-      global: trainers.before ?? Number.NaN,
-      personalized: trainers.after ?? Number.NaN,
+      global: trainers.before ?? null,
+      personalized: trainers.after ?? null,
       heldOutGlobal: testers?.before ?? null,
       heldOutPersonalized: testers?.after ?? null,
       participants: fits.length,

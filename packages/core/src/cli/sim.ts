@@ -39,7 +39,7 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --adapt-steps N       adaptation steps for the per-round personalized metric
   --k-shot N            sinusoid support (and query) size          [5]
   --alpha X             dirichlet label-skew concentration         [0.5]
-  --eval-every N        evaluate held-out participants every N rounds [rounds/20]
+  --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 50]
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
   --json FILE           write { config, rounds, metaTest } to FILE
   --quiet               no per-round lines
@@ -124,6 +124,7 @@ async function main(): Promise<void> {
     ...(v['per-round'] !== undefined ? { perRound: num(v['per-round'], 'per-round') } : {}),
     ...(v.rounds !== undefined ? { rounds: num(v.rounds, 'rounds') } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(v['eval-every'] !== undefined ? { evaluateEvery: num(v['eval-every'], 'eval-every') } : {}),
     ...(v.codec !== undefined ? { codec: v.codec as RunConfigInput['codec'] } : {}),
     server: { ...presetServer, ...(serverLr !== undefined ? { lr: serverLr } : {}) } as RunConfigInput['server'],
     client: {
@@ -169,8 +170,7 @@ async function main(): Promise<void> {
       `${String(r.round).padStart(5)} ${r.loss.toFixed(3).padStart(6)}  ${fmt(r.global).padStart(11)}  ${fmt(r.personalized).padStart(15)}  ${fmt(r.heldOutGlobal)} → ${fmt(r.heldOutPersonalized)}  ${kb(r.bytesUp).padStart(8)} ${kb(r.bytesDown).padStart(8)} ${r.ms.toFixed(0).padStart(6)}`,
     );
   };
-  const evaluateEvery = num(v['eval-every'], 'eval-every');
-  const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, ...(evaluateEvery ? { evaluateEvery } : {}) });
+  const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound });
   const mt = result.metaTest;
   console.log(`meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`);
   console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.mean[i]!).trim()}`).join('   '));
