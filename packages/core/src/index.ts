@@ -19,3 +19,4 @@ export * from './data/index.js';
 export * from './participant.js';
 export * from './presets.js';
 export * from './sim.js';
+export * from './socket-channel.js';

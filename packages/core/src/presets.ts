@@ -6,7 +6,8 @@ type ScenarioName = NonNullable<RunConfigInput['scenario']>['name'];
 
 /**
  * Starting points that learn on this project's data in a few minutes on 2 cores. Sinusoid follows MAML's
- * regression setup (1-40-40-1, K=5, inner lr 0.01 and Adam as the outer optimizer, here FedAdam on the hub);
+ * regression setup (1-40-40-1, K=5, inner lr 0.01, a meta-batch of 25 tasks and Adam as the outer optimizer,
+ * here FedAdam on the hub);
  * MNIST uses the 80 k-parameter MLP with plain server SGD.
  */
 export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): RunConfigInput {
@@ -25,12 +26,12 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
       algorithm,
       model: SINUSOID_MLP,
       scenario: { name: 'sinusoid', participants: 1000, seed: 1, kShot: 5, heldOut: 50 },
-      rounds: 300,
-      perRound: 10,
+      rounds: 1000,
+      perRound: 25,
       client,
       server: { kind: 'fedadam', lr: 0.003, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
       seed: 1,
-      evaluateEvery: 50,
+      evaluateEvery: 100,
     };
   }
   const client: Partial<ClientHyper> = {

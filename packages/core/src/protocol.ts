@@ -100,13 +100,17 @@ export const HelloSchema = z.object({
   heldOut: z.boolean().default(false),
   /** 'assigned': wants a simulation shard from the hub; 'own': brings its own data. */
   dataSource: z.enum(['assigned', 'own']),
-  /** The shard it already holds, so a reconnecting tab keeps its data. */
+  /** The shard it already holds (a reconnecting tab, or one opened with ?scenario=...&participant=N). */
   assignedIndex: z.number().int().min(0).optional(),
+  /** The scenario of that shard. */
+  scenario: ScenarioSpecSchema.optional(),
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
 export interface Welcome {
   readonly participantId: string;
+  /** The hub drops any socket message larger than this: a participant checks its frames against it. */
+  readonly maxMessageBytes: number;
   /** The simulation shard this participant should load, when it asked for one. */
   readonly assignment: { readonly scenario: ScenarioSpec; readonly index: number } | null;
 }
@@ -170,15 +174,96 @@ export interface RoundTask {
 
 export type ParticipantState = 'connecting' | 'waiting' | 'downloading' | 'evaluating' | 'training' | 'uploading' | 'done' | 'error';
 
+// ---- what the hub reports (HTTP API and admin events share these shapes) -------------------------------
+
+/** A participant as the hub's registry sees it. */
+export interface ParticipantInfo {
+  readonly id: string;
+  readonly connected: boolean;
+  readonly backend: string;
+  readonly examples: number;
+  readonly heldOut: boolean;
+  readonly dataSource: Hello['dataSource'];
+  readonly assignedIndex: number | null;
+  readonly state: ParticipantState;
+  /** Epoch milliseconds. */
+  readonly lastSeen: number;
+  readonly lastRound: number | null;
+  /** From sending the weights to receiving the update, in the last round it took part in. */
+  readonly lastLatencyMs: number | null;
+}
+
+export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
+
+export interface RunSummary {
+  readonly id: string;
+  readonly status: RunStatus;
+  readonly config: RunConfig;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly completedRounds: number;
+  /** Why the run failed or stopped. */
+  readonly error: string | null;
+}
+
+/** One round's figures. Metrics are example-weighted means; null where nobody reported them. */
+export interface RoundMetrics {
+  /** Training loss reported by the trainers. */
+  readonly loss: number | null;
+  /** Global model on the trainers' own test data: accuracy, or MSE for regression. */
+  readonly global: number | null;
+  /** The same after `adaptSteps` local adaptation steps. */
+  readonly personalized: number | null;
+  /** Both for held-out participants that never train. */
+  readonly heldOutGlobal: number | null;
+  readonly heldOutPersonalized: number | null;
+}
+
+export interface RoundSummary {
+  readonly runId: string;
+  readonly round: number;
+  /** 1 unless the round had to be retried. */
+  readonly attempt: number;
+  readonly status: 'completed' | 'failed';
+  /** Why the attempt failed (too few participants, ...). */
+  readonly reason: string | null;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** Participants whose update was aggregated. */
+  readonly participants: readonly string[];
+  readonly failures: readonly { readonly participantId: string; readonly reason: string }[];
+  readonly metrics: RoundMetrics;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+}
+
+export interface AdminSnapshot {
+  readonly participants: readonly ParticipantInfo[];
+  /** The running run, or the latest one. */
+  readonly run: RunSummary | null;
+  readonly rounds: readonly RoundSummary[];
+}
+
+/** socket.io handshake `auth`: participants send nothing or { role: 'participant' }. */
+export type HandshakeAuth = { role: 'participant' } | { role: 'admin'; token: string };
+
 // ---- socket.io event maps (both ends are typed with these) --------------------------------------------
 
 export interface ServerToClientEvents {
   'round:start': (task: RoundTask, weights: ArrayBuffer | Uint8Array) => void;
   'round:cancel': (info: { runId: string; round: number; reason: string }) => void;
+  'admin:state': (snapshot: AdminSnapshot) => void;
+  'admin:participants': (participants: readonly ParticipantInfo[]) => void;
+  'admin:run': (run: RunSummary) => void;
+  'admin:round': (round: RoundSummary) => void;
 }
 
 export interface ClientToServerEvents {
   'participant:hello': (hello: Hello, ack: (reply: Ack<Welcome>) => void) => void;
+  /** Lets the dashboard show what a tab is doing between rounds. */
+  'participant:status': (status: { state: ParticipantState; round?: number; message?: string }) => void;
   'update:submit': (meta: UpdateMeta, frame: ArrayBuffer | Uint8Array, ack: (reply: Ack<UpdateReceipt>) => void) => void;
   'eval:submit': (report: EvaluationReport, ack: (reply: Ack<UpdateReceipt>) => void) => void;
+  'admin:start-run': (config: RunConfigInput, ack: (reply: Ack<RunSummary>) => void) => void;
+  'admin:stop-run': (request: { runId: string }, ack: (reply: Ack<RunSummary>) => void) => void;
 }

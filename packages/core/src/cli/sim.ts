@@ -23,8 +23,8 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --model NAME          mlp | cnn (MNIST scenarios only)            [mlp]
   --participants N      participants in the scenario                 [40; sinusoid 1000]
   --held-out N          of which held out for the meta-test         [10%; sinusoid 50]
-  --per-round N         participants trained per round              [10]
-  --rounds N            federated rounds                            [30; sinusoid 300]
+  --per-round N         participants trained per round              [10; sinusoid 25]
+  --rounds N            federated rounds                            [30; sinusoid 1000]
   --seed N              seeds data, initial weights and sampling    [1]
   --codec NAME          float32 | float16 | int8                    [float32]
   --server NAME         sgd | fedavgm | fedadam                     [sgd; sinusoid fedadam]
@@ -39,7 +39,7 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --adapt-steps N       adaptation steps for the per-round personalized metric
   --k-shot N            sinusoid support (and query) size          [5]
   --alpha X             dirichlet label-skew concentration         [0.5]
-  --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 50]
+  --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 100]
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
   --json FILE           write { config, rounds, metaTest } to FILE
   --quiet               no per-round lines
