@@ -3,6 +3,7 @@
  * In-process federated simulation: one line per round, then the meta-test on held-out participants.
  */
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../data/mnist-node.js';
 import { ALGORITHMS, type Algorithm } from '../learn/hyper.js';
@@ -175,8 +176,10 @@ async function main(): Promise<void> {
   console.log(`meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`);
   console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.mean[i]!).trim()}`).join('   '));
   if (v.json) {
-    writeFileSync(v.json, JSON.stringify(result, null, 2));
-    console.log(`wrote ${v.json}`);
+    // npm and pnpm run scripts inside the package; INIT_CWD is where the user typed the command.
+    const path = resolve(process.env.INIT_CWD ?? process.cwd(), v.json);
+    writeFileSync(path, JSON.stringify(result, null, 2));
+    console.log(`wrote ${path}`);
   }
 }
 
