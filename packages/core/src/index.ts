@@ -20,3 +20,4 @@ export * from './participant.js';
 export * from './presets.js';
 export * from './sim.js';
 export * from './socket-channel.js';
+export * from './round-collector.js';

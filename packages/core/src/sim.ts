@@ -1,4 +1,4 @@
-import { FedAvgStrategy, type EvaluateResult, type FitResult } from './aggregate/index.js';
+import { FedAvgStrategy } from './aggregate/index.js';
 import { createScenario, type MnistData } from './data/index.js';
 import { adaptationCurve, headline } from './learn/evaluate.js';
 import { parameterCount } from './model/layout.js';
@@ -10,23 +10,17 @@ import {
   type Ack,
   type RunConfig,
   type RunConfigInput,
+  type RoundMetrics,
   type RoundTask,
   type UpdateReceipt,
 } from './protocol.js';
+import { RoundCollector } from './round-collector.js';
 import { deriveSeed } from './rng.js';
-import { decodeFrame, encodeFrame } from './wire/index.js';
+import { encodeFrame } from './wire/index.js';
 
-export interface SimRound {
+/** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
+export interface SimRound extends RoundMetrics {
   readonly round: number;
-  /** Mean training loss reported by the round's participants (example-weighted). */
-  readonly loss: number;
-  /** The metric of the global model on the trainers' own test data (accuracy, or MSE for regression); null in rounds without evaluation. */
-  readonly global: number | null;
-  /** The same after `adaptSteps` local steps on each trainer's support set. */
-  readonly personalized: number | null;
-  /** Both again for held-out meta-test participants, which never train. */
-  readonly heldOutGlobal: number | null;
-  readonly heldOutPersonalized: number | null;
   readonly participants: number;
   readonly bytesUp: number;
   readonly bytesDown: number;
@@ -78,43 +72,25 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     optimizer: config.server,
   });
 
-  // The hub side of every in-process channel: validate each frame where it arrives, fold it in at once.
-  let accumulator = strategy.createAccumulator(length);
-  let fits: FitResult[] = [];
-  let evals: (EvaluateResult & { heldOut: boolean })[] = [];
-  let currentRound = 0;
-  let bytesUp = 0;
-  const handlers = new Map<number, (task: RoundTask, weights: Uint8Array) => void>();
+  // The hub side of every in-process channel: the same RoundCollector the hub uses.
+  let collector: RoundCollector | null = null;
   const participants = new Map<number, Participant>();
   const heldOut = new Set(scenario.heldOut);
+  const closed: Ack<UpdateReceipt> = { ok: false, error: 'no round is open' };
   const participantFor = (index: number): Participant => {
     let p = participants.get(index);
     if (p) return p;
     const id = String(index);
     const channel: ParticipantChannel = {
-      onTask(handler) {
-        handlers.set(index, handler);
-        return () => handlers.delete(index);
-      },
-      async submitUpdate(meta, frame): Promise<Ack<UpdateReceipt>> {
-        try {
-          const { values } = decodeFrame(frame, { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: RUN_ID, round: currentRound, modelVersion: currentRound - 1, length });
-          accumulator.add(values, meta.numExamples);
-        } catch (error) {
-          return { ok: false, error: error instanceof Error ? error.message : String(error) };
-        }
-        bytesUp += frame.byteLength;
-        fits.push({ participantId: id, numExamples: meta.numExamples, metrics: { loss: meta.loss } });
-        if (meta.evaluation) evals.push({ participantId: id, numExamples: meta.evaluation.testExamples, metrics: { before: meta.evaluation.before, after: meta.evaluation.after }, heldOut: false });
-        return { ok: true, data: { round: meta.round, received: fits.length } };
+      onTask: () => () => undefined,
+      async submitUpdate(meta, frame) {
+        return collector ? collector.submitUpdate(id, meta, frame) : closed;
       },
       async submitEvaluation(report) {
-        evals.push({ participantId: id, numExamples: report.evaluation.testExamples, metrics: { before: report.evaluation.before, after: report.evaluation.after }, heldOut: true });
-        return { ok: true, data: { round: report.round, received: fits.length } };
+        return collector ? collector.submitEvaluation(id, report) : closed;
       },
     };
     p = new Participant({ channel, data: scenario.participant(index) });
-    p.start();
     participants.set(index, p);
     return p;
   };
@@ -124,17 +100,14 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const rounds: SimRound[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     const started = now();
-    currentRound = round;
-    accumulator = strategy.createAccumulator(length);
-    fits = [];
-    evals = [];
-    bytesUp = 0;
     const selected = strategy.configureFit(round, trainable.map(String)).map(Number);
     const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: RUN_ID, round, modelVersion: round - 1, dtype: 'float32', values: global });
     const evaluating = round % config.evaluateEvery === 0 || round === config.rounds;
+    const evaluators = evaluating ? scenario.heldOut : [];
+    collector = new RoundCollector({ runId: RUN_ID, round, modelVersion: round - 1, length, trainers: selected.map(String), evaluators: evaluators.map(String), strategy, deadline: Number.MAX_SAFE_INTEGER });
     const targets: [number, RoundTask['mode']][] = [
       ...selected.map((i): [number, RoundTask['mode']] => [i, 'fit']),
-      ...(evaluating ? scenario.heldOut.map((i): [number, RoundTask['mode']] => [i, 'evaluate']) : []),
+      ...evaluators.map((i): [number, RoundTask['mode']] => [i, 'evaluate']),
     ];
     for (const [index, mode] of targets) {
       const participant = participantFor(index);
@@ -153,20 +126,14 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
       };
       await participant.handleTask(task, frame);
     }
-    const next = strategy.aggregateFit(round, global, accumulator, fits, []);
+    collector.close('the round is over');
+    const next = strategy.aggregateFit(round, global, collector.accumulator, collector.fits, collector.failures);
     if (next) global = next;
-    const trainers = strategy.aggregateEvaluate(round, evals.filter((e) => !e.heldOut));
-    const testers = evals.some((e) => e.heldOut) ? strategy.aggregateEvaluate(round, evals.filter((e) => e.heldOut)) : null;
-    const loss = strategy.aggregateEvaluate(round, fits).loss ?? Number.NaN;
     const record: SimRound = {
       round,
-      loss,
-      global: trainers.before ?? null,
-      personalized: trainers.after ?? null,
-      heldOutGlobal: testers?.before ?? null,
-      heldOutPersonalized: testers?.after ?? null,
-      participants: fits.length,
-      bytesUp,
+      ...collector.metrics(),
+      participants: collector.fits.length,
+      bytesUp: collector.bytesUp,
       bytesDown: frame.byteLength * targets.length,
       ms: now() - started,
     };

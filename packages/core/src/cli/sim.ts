@@ -168,7 +168,7 @@ async function main(): Promise<void> {
   const onRound = (r: SimRound) => {
     if (v.quiet) return;
     console.log(
-      `${String(r.round).padStart(5)} ${r.loss.toFixed(3).padStart(6)}  ${fmt(r.global).padStart(11)}  ${fmt(r.personalized).padStart(15)}  ${fmt(r.heldOutGlobal)} → ${fmt(r.heldOutPersonalized)}  ${kb(r.bytesUp).padStart(8)} ${kb(r.bytesDown).padStart(8)} ${r.ms.toFixed(0).padStart(6)}`,
+      `${String(r.round).padStart(5)} ${(r.loss ?? Number.NaN).toFixed(3).padStart(6)}  ${fmt(r.global).padStart(11)}  ${fmt(r.personalized).padStart(15)}  ${fmt(r.heldOutGlobal)} → ${fmt(r.heldOutPersonalized)}  ${kb(r.bytesUp).padStart(8)} ${kb(r.bytesDown).padStart(8)} ${r.ms.toFixed(0).padStart(6)}`,
     );
   };
   const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound });

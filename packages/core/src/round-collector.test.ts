@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { FedAvgStrategy } from './aggregate/index.js';
+import { PROTOCOL_VERSION, type UpdateMeta } from './protocol.js';
+import { RoundCollector, type RoundCollectorOptions } from './round-collector.js';
+import { encodeFrame } from './wire/index.js';
+
+const strategy = () => new FedAvgStrategy({ seed: 1, optimizer: { kind: 'sgd', lr: 1 } });
+const evaluation = { metric: 'accuracy' as const, before: 0.5, after: 0.75, adaptSteps: 5, testExamples: 10 };
+
+function collector(overrides: Partial<RoundCollectorOptions> = {}, clock = { t: 0 }) {
+  return new RoundCollector({ runId: 'r1', round: 2, modelVersion: 1, length: 3, trainers: ['a', 'b'], evaluators: ['h'], strategy: strategy(), deadline: 1000, now: () => clock.t, ...overrides });
+}
+function meta(overrides: Partial<UpdateMeta> = {}): UpdateMeta {
+  return { runId: 'r1', round: 2, modelVersion: 1, numExamples: 1, loss: 0.3, trainMs: 5, evaluation, ...overrides };
+}
+function frame(values: number[], overrides: { round?: number; runId?: string; allowNonFinite?: boolean } = {}) {
+  return encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: overrides.runId ?? 'r1', round: overrides.round ?? 2, modelVersion: 1, dtype: 'float32', values: Float32Array.from(values), allowNonFinite: overrides.allowNonFinite ?? false });
+}
+
+describe('RoundCollector', () => {
+  it('folds valid updates into the example-weighted mean and reports metrics', () => {
+    const c = collector();
+    expect(c.submitUpdate('a', meta({ numExamples: 1 }), frame([1, 2, 3]))).toEqual({ ok: true, data: { round: 2, received: 1 } });
+    expect(c.submitUpdate('b', meta({ numExamples: 3, evaluation: { ...evaluation, before: 0.1, testExamples: 30 } }), frame([5, 6, 7]))).toMatchObject({ ok: true });
+    expect(c.complete).toBe(false);
+    expect(c.submitEvaluation('h', { runId: 'r1', round: 2, modelVersion: 1, evaluation: { ...evaluation, after: 0.9 } })).toMatchObject({ ok: true });
+    expect(c.complete).toBe(true);
+    expect(Array.from(c.accumulator.result())).toEqual([4, 5, 6]);
+    expect(c.metrics()).toEqual({ loss: 0.3, global: 0.2, personalized: 0.75, heldOutGlobal: 0.5, heldOutPersonalized: 0.9 });
+  });
+
+  const bad: [string, (c: RoundCollector) => unknown, RegExp][] = [
+    ['NaN in the delta', (c) => c.submitUpdate('a', meta(), frame([1, Number.NaN, 3], { allowNonFinite: true })), /invalid update frame: .*NaN/],
+    ['Infinity in the delta', (c) => c.submitUpdate('a', meta(), frame([Number.POSITIVE_INFINITY, 0, 0], { allowNonFinite: true })), /invalid update frame: .*Infinity/],
+    ['wrong length', (c) => c.submitUpdate('a', meta(), frame([1, 2])), /invalid update frame: .*2.*3|3.*2/],
+    ['truncated frame', (c) => c.submitUpdate('a', meta(), frame([1, 2, 3]).subarray(0, 30)), /invalid update frame: .*truncated/],
+    ['stale round', (c) => c.submitUpdate('a', meta({ round: 1 }), frame([1, 2, 3], { round: 1 })), /stale: this is for round 1/],
+    ['another run', (c) => c.submitUpdate('a', meta({ runId: 'old' }), frame([1, 2, 3], { runId: 'old' })), /stale: this is for run old/],
+    ['frame for another round than its metadata', (c) => c.submitUpdate('a', meta(), frame([1, 2, 3], { round: 1 })), /invalid update frame: .*round/],
+    ['not selected', (c) => c.submitUpdate('zed', meta(), frame([1, 2, 3])), /not selected/],
+    ['malformed metadata', (c) => c.submitUpdate('a', { runId: 'r1', round: 'two' }, frame([1, 2, 3])), /malformed update: round: /],
+    ['JSON numbers instead of a binary frame', (c) => c.submitUpdate('a', meta(), [1, 2, 3]), /must be binary/],
+    ['inflated example count', (c) => c.submitUpdate('a', meta({ numExamples: 1e9 }), frame([1, 2, 3])), /claims 1000000000 examples/],
+    ['a norm above the bound', (c) => c.submitUpdate('a', meta(), frame([30, 40, 0])), /norm 50.00 exceeds this run's bound of 10/],
+    ['evaluation from a trainer', (c) => c.submitEvaluation('a', { runId: 'r1', round: 2, modelVersion: 1, evaluation }), /not asked to evaluate/],
+  ];
+  for (const [name, submit, message] of bad) {
+    it(`rejects ${name} with a reason and changes nothing`, () => {
+      const c = collector({ maxUpdateNorm: 10, maxExamples: 10_000 });
+      const ack = submit(c) as { ok: boolean; error?: string };
+      expect(ack.ok).toBe(false);
+      expect(ack.error).toMatch(message);
+      expect(c.accumulator.count).toBe(0);
+      expect(c.fits).toHaveLength(0);
+      // The participant can still send a valid update afterwards.
+      expect(c.submitUpdate('a', meta(), frame([1, 1, 1]))).toMatchObject({ ok: true });
+    });
+  }
+
+  it('rejects duplicates, late updates and anything after close', () => {
+    const clock = { t: 0 };
+    const c = collector({}, clock);
+    c.submitUpdate('a', meta(), frame([1, 2, 3]));
+    expect(c.submitUpdate('a', meta(), frame([9, 9, 9]))).toMatchObject({ ok: false, error: expect.stringMatching(/duplicate update/) });
+    clock.t = 1001;
+    expect(c.submitUpdate('b', meta(), frame([1, 2, 3]))).toMatchObject({ ok: false, error: expect.stringMatching(/late update/) });
+    c.close('the deadline passed');
+    expect(c.submitUpdate('b', meta(), frame([1, 2, 3]))).toMatchObject({ ok: false, error: 'round 2 of run r1 is closed (the deadline passed)' });
+    expect(Array.from(c.accumulator.result())).toEqual([1, 2, 3]);
+    expect(c.failures.map((f) => f.participantId)).toEqual(['b']);
+  });
+
+  it('counts a participant that left as answered, so the round need not wait for it', () => {
+    const c = collector({ evaluators: [] });
+    c.submitUpdate('a', meta(), frame([1, 2, 3]));
+    expect(c.pending).toEqual(['b']);
+    c.fail('b', 'disconnected');
+    expect(c.complete).toBe(true);
+    expect(c.failures).toEqual([{ participantId: 'b', reason: 'disconnected' }]);
+  });
+});
