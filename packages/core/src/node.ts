@@ -1,2 +1,2 @@
 // Node-only helpers of @tabula/core: they read files, so browsers must not import them.
-export { loadMnist } from './data/mnist-node.js';
+export { DEFAULT_MNIST_PATH, loadMnist } from './data/mnist-node.js';

@@ -290,3 +290,14 @@ describe('frameByteLength', () => {
     expect(cases).toHaveLength(75);
   });
 });
+
+describe('frames received as Node Buffers', () => {
+  it('decodes a frame that sits at an odd offset inside a pooled Buffer', () => {
+    // socket.io hands binary messages to Node listeners as Buffers that share one larger ArrayBuffer.
+    const frame = encodeFrame({ kind: 'weights', protocolVersion: 1, runId: 'r', round: 1, modelVersion: 0, dtype: 'float32', values: Float32Array.from([1, 2, 3]) });
+    const pool = Buffer.alloc(frame.byteLength + 95);
+    pool.set(frame, 90);
+    const received = pool.subarray(90, 90 + frame.byteLength);
+    expect(Array.from(decodeFrame(received).values)).toEqual([1, 2, 3]);
+  });
+});

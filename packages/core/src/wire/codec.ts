@@ -298,7 +298,7 @@ export function encodeFrame(input: FrameInput): Uint8Array {
 
 function asBytes(frame: Uint8Array | ArrayBuffer): Uint8Array {
   const x: unknown = frame;
-  if (x instanceof Uint8Array) return x;
+  // Always a plain Uint8Array view: a Node Buffer's slice() is a view into a shared pool, not a copy.
   if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
   // toString also recognizes an ArrayBuffer from another realm (a worker, an iframe).
   if (x instanceof ArrayBuffer || Object.prototype.toString.call(x) === '[object ArrayBuffer]') return new Uint8Array(x as ArrayBuffer);

@@ -1,0 +1,354 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
+import {
+  HelloSchema,
+  PROTOCOL_VERSION,
+  RunConfigSchema,
+  createScenario,
+  frameByteLength,
+  parameterCount,
+  parseOrError,
+  useBackend,
+  type Ack,
+  type AdminSnapshot,
+  type ClientToServerEvents,
+  type MnistData,
+  type RunConfig,
+  type RunSummary,
+  type ScenarioSpec,
+  type ServerToClientEvents,
+  type Welcome,
+} from '@tabula/core';
+import { loadMnist } from '@tabula/core/node';
+import { Server, type Socket } from 'socket.io';
+import { createHttpApp } from './http.js';
+import { Registry, scenarioKeyOf, type RegistryEntry } from './registry.js';
+import { RunController } from './rounds.js';
+import { openStore, type Store } from './store.js';
+
+export interface HubOptions {
+  /** SQLite file and checkpoints live here. */
+  readonly dataDir: string;
+  readonly adminToken: string;
+  /** The built web app (apps/web/dist); the hub serves the API alone when absent. */
+  readonly webRoot?: string | undefined;
+  /** Largest model a run may use: it sizes socket.io's message limit. */
+  readonly maxParameters?: number;
+  /** The scenario whose shards are handed to tabs that ask for one while no run says otherwise. */
+  readonly defaultScenario?: ScenarioSpec;
+  readonly log?: (line: string) => void;
+  readonly now?: () => number;
+}
+
+export interface Hub {
+  readonly http: HttpServer;
+  readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  readonly store: Store;
+  readonly registry: Registry;
+  /** The running run, if any. */
+  active(): RunController | null;
+  startRun(input: unknown): Ack<RunSummary> | { ok: false; error: string; status: 400 | 409 };
+  stopRun(runId: string): Promise<Ack<RunSummary>>;
+  /** The global weights a client would download now: the active run's, or the latest checkpoint. */
+  currentModel(): { config: RunConfig; weights: Float32Array; modelVersion: number; runId: string } | null;
+  close(): Promise<void>;
+}
+
+interface SocketData {
+  role: 'participant' | 'admin';
+}
+
+type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+const DEFAULT_MAX_PARAMETERS = 2_000_000;
+const ADMIN_ROOM = 'admins';
+const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
+
+/** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
+export function tokenMatches(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The hub: registry + round loop + store behind socket.io and an HTTP API. Nothing listens until the caller
+ * calls `hub.http.listen(port)`, so tests use port 0.
+ */
+export async function createHub(options: HubOptions): Promise<Hub> {
+  const log = options.log ?? (() => undefined);
+  const now = options.now ?? Date.now;
+  const maxParameters = options.maxParameters ?? DEFAULT_MAX_PARAMETERS;
+  // A full float32 frame of the largest model plus room for the header and socket.io's framing.
+  const maxMessageBytes = frameByteLength(maxParameters, 'float32', 1, 'x'.repeat(64)) + 64 * 1024;
+  const defaultScenario = options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 };
+  await useBackend('cpu'); // exporting the model to TF.js format builds a LayersModel
+
+  mkdirSync(options.dataDir, { recursive: true });
+  const store = openStore(join(options.dataDir, 'tabula.sqlite'));
+  let mnist: MnistData | null = null;
+  const heldOutCache = new Map<string, ReadonlySet<number>>();
+  const heldOutOf = (scenario: ScenarioSpec): ReadonlySet<number> => {
+    const key = scenarioKeyOf(scenario);
+    let set = heldOutCache.get(key);
+    if (!set) {
+      if (scenario.name !== 'sinusoid') mnist ??= loadMnist();
+      set = new Set(createScenario(scenario, mnist ?? undefined).heldOut);
+      heldOutCache.set(key, set);
+    }
+    return set;
+  };
+
+  const http = createServer();
+  const io: Hub['io'] = new Server(http, { maxHttpBufferSize: maxMessageBytes, serveClient: false });
+  let controller: RunController | null = null;
+
+  let participantsTimer: NodeJS.Timeout | null = null;
+  const registry = new Registry(() => {
+    // Many tabs change state at once: batch the dashboard updates.
+    participantsTimer ??= setTimeout(() => {
+      participantsTimer = null;
+      io.to(ADMIN_ROOM).emit('admin:participants', registry.list());
+    }, 200);
+  });
+
+  const socketOf = (participantId: string): HubSocket | null => {
+    const socketId = registry.get(participantId)?.socketId;
+    return socketId ? (io.sockets.sockets.get(socketId) ?? null) : null;
+  };
+
+  const compatible = (entry: RegistryEntry, config: RunConfig): boolean => {
+    const holdsSines = entry.dataSource === 'assigned' && entry.scenario?.name === 'sinusoid';
+    return holdsSines === (config.model.task === 'regression');
+  };
+
+  const makeController = (run: RunSummary) =>
+    new RunController(run, {
+      store,
+      eligible: (config) => registry.connected().filter((e) => compatible(e, config)),
+      send: (id, task, frame) => {
+        const socket = socketOf(id);
+        if (!socket) return false;
+        socket.emit('round:start', task, frame);
+        return true;
+      },
+      onRound: (summary) => {
+        io.to(ADMIN_ROOM).emit('admin:round', summary);
+        const m = summary.metrics;
+        const pct = (x: number | null) => (x === null ? '-' : run.config.model.task === 'regression' ? x.toFixed(3) : `${(100 * x).toFixed(1)}%`);
+        log(
+          summary.status === 'completed'
+            ? `round ${summary.round}/${run.config.rounds} · ${summary.participants.length} participants · loss ${m.loss?.toFixed(3) ?? '-'} · global ${pct(m.global)} · personalized ${pct(m.personalized)} · ${(summary.durationMs / 1000).toFixed(1)} s`
+            : `round ${summary.round}/${run.config.rounds} attempt ${summary.attempt} failed: ${summary.reason}`,
+        );
+      },
+      onRun: (summary) => {
+        io.to(ADMIN_ROOM).emit('admin:run', summary);
+        if (summary.status !== 'running') {
+          log(`run ${summary.id} ${summary.status}${summary.error ? `: ${summary.error}` : ''}`);
+          if (controller?.id === summary.id) controller = null;
+        }
+      },
+      onLatency: (id, round, latencyMs) => registry.update(id, { lastRound: round, lastLatencyMs: latencyMs }),
+      now,
+      log,
+    });
+
+  const startRun: Hub['startRun'] = (input) => {
+    const parsed = parseOrError(RunConfigSchema, input);
+    if (!parsed.ok) return { ok: false, status: 400, error: parsed.error };
+    const config = parsed.data;
+    const parameters = parameterCount(config.model);
+    if (parameters > maxParameters) return { ok: false, status: 400, error: `model: ${parameters} parameters exceed this hub's limit of ${maxParameters}` };
+    if (controller) return { ok: false, status: 409, error: `run ${controller.id} is in progress: stop it first` };
+    const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const run = store.createRun({ id, config, createdAt: now() });
+    controller = makeController(run);
+    void controller.start();
+    log(`run ${id} started: ${config.algorithm} · ${config.model.kind} · ${config.rounds} rounds`);
+    io.to(ADMIN_ROOM).emit('admin:run', run);
+    return { ok: true, data: run };
+  };
+
+  const stopRun: Hub['stopRun'] = async (runId) => {
+    if (!controller || controller.id !== runId) {
+      const run = store.getRun(runId);
+      return { ok: false, error: run ? `run ${runId} is not running (${run.status})` : `no run ${runId}` };
+    }
+    return { ok: true, data: await controller.stop() };
+  };
+
+  const currentModel: Hub['currentModel'] = () => {
+    if (controller) return { config: controller.config, weights: controller.weights, modelVersion: controller.modelVersion, runId: controller.id };
+    for (const run of store.listRuns()) {
+      const checkpoint = store.latestCheckpoint(run.id);
+      if (checkpoint) return { config: run.config, weights: checkpoint.weights, modelVersion: checkpoint.round, runId: run.id };
+    }
+    return null;
+  };
+
+  const snapshot = (): AdminSnapshot => {
+    const run = controller?.summary ?? store.listRuns()[0] ?? null;
+    return { participants: registry.list(), run, rounds: run ? store.listRounds(run.id) : [] };
+  };
+
+  // Resume what was running when the hub stopped: the newest run continues, older ones cannot share the hub.
+  const running = store.runningRuns();
+  for (const [i, run] of running.entries()) {
+    if (i === 0) {
+      controller = makeController(run);
+      log(`run ${run.id} resumes after round ${controller.modelVersion} of ${run.config.rounds}`);
+      void controller.start();
+    } else {
+      store.updateRun(run.id, { status: 'stopped', error: `superseded by run ${running[0]!.id} when the hub restarted`, updatedAt: now() });
+    }
+  }
+
+  io.use((socket, next) => {
+    const auth = (socket.handshake.auth ?? {}) as { role?: unknown; token?: unknown };
+    if (auth.role === 'admin') {
+      if (auth.token === undefined || auth.token === '') return next(new Error('admin token required'));
+      if (!tokenMatches(auth.token, options.adminToken)) return next(new Error('invalid admin token'));
+      socket.data.role = 'admin';
+    } else {
+      socket.data.role = 'participant';
+    }
+    next();
+  });
+
+  io.on('connection', (socket: HubSocket) => {
+    const refuse = (ack: unknown, error: string) => {
+      if (typeof ack === 'function') (ack as (reply: Ack<never>) => void)({ ok: false, error });
+    };
+    const isAdmin = socket.data.role === 'admin';
+    if (isAdmin) {
+      void socket.join(ADMIN_ROOM);
+      socket.emit('admin:state', snapshot());
+    }
+
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (!KNOWN_EVENTS.has(event)) {
+        log(`socket ${socket.id}: unknown event "${event}" ignored`);
+        refuse(args.at(-1), `unknown event "${event}"`);
+      }
+    });
+
+    socket.on('participant:hello', (raw, ack) => {
+      if (typeof ack !== 'function') return;
+      if (isAdmin) return ack({ ok: false, error: 'an admin connection cannot join as a participant' });
+      const version = (raw as { protocolVersion?: unknown } | null)?.protocolVersion;
+      if (version !== PROTOCOL_VERSION) {
+        ack({ ok: false, error: `protocol version ${String(version)} is not supported: this hub speaks version ${PROTOCOL_VERSION}; reload the page` });
+        socket.disconnect(true);
+        return;
+      }
+      const parsed = parseOrError(HelloSchema, raw);
+      if (!parsed.ok) return ack({ ok: false, error: `malformed hello: ${parsed.error}` });
+      const hello = parsed.data;
+      const id = hello.participantId ?? `p-${randomBytes(6).toString('hex')}`;
+      let assignment: Welcome['assignment'] = null;
+      let scenario = hello.scenario ?? null;
+      let index = hello.assignedIndex ?? null;
+      try {
+        if (hello.dataSource === 'assigned') {
+          const previous = registry.get(id);
+          scenario ??= controller?.config.scenario ?? previous?.scenario ?? defaultScenario;
+          if (index === null && previous?.scenario && scenarioKeyOf(previous.scenario) === scenarioKeyOf(scenario)) index = previous.assignedIndex;
+          if (index === null) {
+            const taken = registry.takenIndices(scenarioKeyOf(scenario), id);
+            index = 0;
+            while (taken.has(index)) index++;
+            if (index >= scenario.participants) return ack({ ok: false, error: `all ${scenario.participants} participants of scenario ${scenario.name} are taken` });
+          }
+          if (index >= scenario.participants) return ack({ ok: false, error: `participant ${index} does not exist in a ${scenario.participants}-participant scenario` });
+          assignment = { scenario, index };
+        }
+      } catch (error) {
+        return ack({ ok: false, error: `cannot assign data: ${error instanceof Error ? error.message : String(error)}` });
+      }
+      const heldOut = assignment ? heldOutOf(assignment.scenario).has(assignment.index) : hello.heldOut;
+      const { replacedSocket } = registry.join(socket.id, id, { ...hello, heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) }, now());
+      if (replacedSocket) io.sockets.sockets.get(replacedSocket)?.disconnect(true);
+      ack({ ok: true, data: { participantId: id, maxMessageBytes, assignment } });
+    });
+
+    socket.on('participant:status', (status) => {
+      const id = registry.idOf(socket.id);
+      if (!id || typeof status !== 'object' || status === null) return;
+      const state = (status as { state?: unknown }).state;
+      const allowed = ['waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'];
+      if (typeof state !== 'string' || !allowed.includes(state)) return;
+      registry.update(id, { state: state as RegistryEntry['state'], lastSeen: now() });
+      if (state === 'error' && controller) {
+        const message = (status as { message?: unknown }).message;
+        controller.participantFailed(id, `participant error: ${typeof message === 'string' ? message.slice(0, 200) : 'unknown'}`);
+      }
+    });
+
+    socket.on('update:submit', (meta, frame, ack) => {
+      if (typeof ack !== 'function') return;
+      const id = registry.idOf(socket.id);
+      if (!id) return ack({ ok: false, error: 'say participant:hello first' });
+      if (!controller) return ack({ ok: false, error: 'no run is in progress' });
+      registry.update(id, { lastSeen: now() });
+      const reply = controller.submitUpdate(id, meta, frame);
+      if (!reply.ok) log(`update from ${id} rejected: ${reply.error}`);
+      ack(reply);
+    });
+
+    socket.on('eval:submit', (report, ack) => {
+      if (typeof ack !== 'function') return;
+      const id = registry.idOf(socket.id);
+      if (!id) return ack({ ok: false, error: 'say participant:hello first' });
+      if (!controller) return ack({ ok: false, error: 'no run is in progress' });
+      ack(controller.submitEvaluation(id, report));
+    });
+
+    socket.on('admin:start-run', (config, ack) => {
+      if (typeof ack !== 'function') return;
+      if (!isAdmin) return ack({ ok: false, error: 'admin token required' });
+      const result = startRun(config);
+      ack(result.ok ? result : { ok: false, error: result.error });
+    });
+
+    socket.on('admin:stop-run', (request, ack) => {
+      if (typeof ack !== 'function') return;
+      if (!isAdmin) return ack({ ok: false, error: 'admin token required' });
+      const runId = (request as { runId?: unknown } | null)?.runId;
+      if (typeof runId !== 'string') return ack({ ok: false, error: 'runId: expected a string' });
+      void stopRun(runId).then(ack);
+    });
+
+    socket.on('disconnect', (reason) => {
+      const entry = registry.leave(socket.id, now());
+      if (entry && controller) controller.participantFailed(entry.id, `disconnected (${reason})`);
+      if (entry && reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect') log(`participant ${entry.id} disconnected: ${reason}`);
+    });
+  });
+
+  const hub: Hub = {
+    http,
+    io,
+    store,
+    registry,
+    active: () => controller,
+    startRun,
+    stopRun,
+    currentModel,
+    async close() {
+      // Closing the hub is not stopping the run: it stays 'running' in the store and resumes on restart.
+      const running = controller;
+      controller = null;
+      if (participantsTimer) clearTimeout(participantsTimer);
+      running?.detach();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      store.close();
+    },
+  };
+  http.on('request', createHttpApp(hub, { adminToken: options.adminToken, webRoot: options.webRoot }));
+  return hub;
+}

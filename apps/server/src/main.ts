@@ -1,0 +1,46 @@
+/** Starts the hub: reads the environment, creates it, listens, prints where to go. */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { createHub } from './hub.js';
+
+const Env = z.object({
+  PORT: z.coerce.number({ message: 'PORT must be a number' }).int('PORT must be an integer').min(0).max(65_535).default(8080),
+  TABULA_ADMIN_TOKEN: z.string().min(12, 'TABULA_ADMIN_TOKEN must be at least 12 characters').optional(),
+  TABULA_DATA_DIR: z.string().min(1).default('.tabula'),
+  TABULA_HOST: z.string().min(1).default('0.0.0.0'),
+});
+
+const parsed = Env.safeParse(process.env);
+if (!parsed.success) {
+  for (const issue of parsed.error.issues) console.error(`tabula: invalid environment: ${issue.path.join('.')}: ${issue.message}`);
+  process.exit(2);
+}
+const env = parsed.data;
+const generated = !env.TABULA_ADMIN_TOKEN;
+const adminToken = env.TABULA_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+// npm/pnpm run scripts inside the package; INIT_CWD is where the user typed `npm start`.
+const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), env.TABULA_DATA_DIR);
+const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+const hub = await createHub({ dataDir, adminToken, webRoot, log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`) });
+hub.http.listen(env.PORT, env.TABULA_HOST, () => {
+  const address = hub.http.address();
+  const port = typeof address === 'object' && address ? address.port : env.PORT;
+  console.log(`Tabula hub is running (data in ${dataDir})`);
+  console.log(`  participant page: http://localhost:${port}/`);
+  console.log(`  dashboard:        http://localhost:${port}/admin/`);
+  console.log(`  admin token:      ${adminToken}${generated ? '   (generated; set TABULA_ADMIN_TOKEN to keep one)' : ''}`);
+});
+hub.http.on('error', (error) => {
+  console.error(`tabula: cannot listen on port ${env.PORT}: ${error.message}`);
+  process.exit(1);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.log(`tabula: ${signal}, closing (a running run resumes at its last completed round on restart)`);
+    void hub.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,161 @@
+import {
+  PROTOCOL_VERSION,
+  Participant,
+  createScenario,
+  decodeFrame,
+  encodeFrame,
+  socketChannel,
+  type Ack,
+  type ClientToServerEvents,
+  type Hello,
+  type LocalData,
+  type ParticipantChannel,
+  type ParticipantStatus,
+  type RoundRecord,
+  type ScenarioSpec,
+  type ServerToClientEvents,
+  type SocketLike,
+  type UpdateReceipt,
+  type Welcome,
+} from '@tabula/core';
+import { loadMnist } from '@tabula/core/node';
+import { io, type Socket } from 'socket.io-client';
+
+export const ATTACKS = ['nan', 'scale', 'wrong-length', 'stale', 'oversize', 'flood'] as const;
+export type Attack = (typeof ATTACKS)[number];
+
+export interface NodeParticipantOptions {
+  readonly url: string;
+  /** Kept across reconnects, like a tab's localStorage id. */
+  readonly participantId?: string;
+  /** Ask the hub for a shard (default), or hold this shard of this scenario. */
+  readonly scenario?: ScenarioSpec;
+  readonly assignedIndex?: number;
+  readonly backend?: string;
+  readonly attack?: Attack;
+  readonly onRound?: (record: RoundRecord) => void;
+  readonly onStatus?: (status: ParticipantStatus) => void;
+  readonly onRejected?: (error: string) => void;
+}
+
+export interface NodeParticipant {
+  readonly id: string;
+  readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  readonly participant: Participant;
+  readonly data: LocalData;
+  close(): void;
+}
+
+/**
+ * A participant in Node over a real socket.io connection, running the same core Participant as a browser
+ * tab: hello -> (assigned shard) -> rounds. Reconnects by itself and says hello again with the same id.
+ */
+export async function connectParticipant(options: NodeParticipantOptions): Promise<NodeParticipant> {
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(options.url, { auth: { role: 'participant' }, transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 1000 });
+  let id = options.participantId;
+  let data: LocalData | null = null;
+  let scenario = options.scenario;
+  let index = options.assignedIndex;
+
+  const hello = (): Promise<Ack<Welcome>> => {
+    const message: Hello = {
+      protocolVersion: PROTOCOL_VERSION,
+      ...(id ? { participantId: id } : {}),
+      backend: options.backend ?? 'node',
+      examples: data ? data.support.count + data.query.count : 0,
+      heldOut: data?.heldOut ?? false,
+      dataSource: 'assigned',
+      ...(index !== undefined ? { assignedIndex: index } : {}),
+      ...(scenario ? { scenario } : {}),
+    };
+    return socket.timeout(10_000).emitWithAck('participant:hello', message);
+  };
+
+  const welcome = await new Promise<Welcome>((resolve, reject) => {
+    const onConnect = async () => {
+      try {
+        const reply = await hello();
+        if (!reply.ok) return reject(new Error(`hub refused hello: ${reply.error}`));
+        resolve(reply.data);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    socket.once('connect', () => void onConnect());
+    socket.once('connect_error', (error) => reject(new Error(`cannot connect to ${options.url}: ${error.message}`)));
+  });
+  id = welcome.participantId;
+  if (!welcome.assignment) throw new Error('the hub assigned no data to this participant');
+  scenario = welcome.assignment.scenario;
+  index = welcome.assignment.index;
+  const mnist = scenario.name === 'sinusoid' ? undefined : loadMnist();
+  data = createScenario(scenario, mnist).participant(index);
+  // Tell the hub how many examples this participant now holds (and keep saying so after reconnects).
+  const announced = await hello();
+  if (!announced.ok) throw new Error(`hub refused hello: ${announced.error}`);
+  socket.on('connect', () => void hello());
+
+  let channel: ParticipantChannel = socketChannel(socket as unknown as SocketLike, { maxMessageBytes: welcome.maxMessageBytes });
+  if (options.attack) channel = attackChannel(channel, socket, options.attack, welcome.maxMessageBytes);
+  const reporting: ParticipantChannel = {
+    onTask: channel.onTask,
+    async submitUpdate(meta, frame) {
+      const ack = await channel.submitUpdate(meta, frame);
+      if (!ack.ok) options.onRejected?.(ack.error);
+      return ack;
+    },
+    submitEvaluation: channel.submitEvaluation,
+  };
+  const participant = new Participant({
+    channel: reporting,
+    data,
+    onStatus: (status) => {
+      options.onStatus?.(status);
+      if (socket.connected) socket.emit('participant:status', { state: status.state, ...(status.round !== undefined ? { round: status.round } : {}), ...(status.message ? { message: status.message } : {}) });
+    },
+    ...(options.onRound ? { onRound: options.onRound } : {}),
+  });
+  participant.start();
+  return { id, socket, participant, data, close: () => socket.disconnect() };
+}
+
+/** Misbehaviours for robustness tests: each turns an honest update into a bad one. */
+function attackChannel(honest: ParticipantChannel, socket: Socket<ServerToClientEvents, ClientToServerEvents>, attack: Attack, maxMessageBytes: number): ParticipantChannel {
+  const emit = (meta: unknown, frame: Uint8Array): Promise<Ack<UpdateReceipt>> =>
+    socket
+      .timeout(10_000)
+      .emitWithAck('update:submit', meta as never, frame)
+      .catch((error: unknown) => ({ ok: false as const, error: `no ack: ${error instanceof Error ? error.message : String(error)}` }));
+  return {
+    onTask: honest.onTask,
+    submitEvaluation: honest.submitEvaluation,
+    async submitUpdate(meta, frame) {
+      const { header, values } = decodeFrame(frame);
+      const reencode = (v: Float32Array, round = header.round) =>
+        encodeFrame({ kind: 'delta', protocolVersion: header.protocolVersion, runId: header.runId, round, modelVersion: header.modelVersion, dtype: 'float32', values: v, allowNonFinite: true });
+      switch (attack) {
+        case 'nan':
+          values[0] = Number.NaN;
+          return emit(meta, reencode(values));
+        case 'scale':
+          return emit(meta, reencode(values.map((v) => v * 1e6)));
+        case 'wrong-length':
+          return emit(meta, reencode(values.subarray(0, values.length - 1)));
+        case 'stale':
+          return emit({ ...meta, round: meta.round - 1, modelVersion: meta.modelVersion - 1 }, reencode(values, header.round - 1));
+        case 'oversize':
+          // Bigger than the hub's socket.io limit: socket.io drops the connection; the hub must shrug it off.
+          return emit(meta, new Uint8Array(maxMessageBytes + 1024));
+        case 'flood': {
+          const first = await emit(meta, frame);
+          for (let i = 0; i < 20; i++) await emit(meta, frame);
+          return first;
+        }
+        default: {
+          const unknown: never = attack;
+          throw new Error(`unknown attack ${String(unknown)}`);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,478 @@
+/**
+ * The hub's SQLite store: runs, every round attempt, and the newest checkpoints (global weights + strategy state),
+ * so a run resumes exactly after a restart. better-sqlite3 is synchronous: each call is short, and a round's
+ * writes are one transaction, so a crash never leaves a completed round without its checkpoint.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { RoundMetrics, RoundSummary, RunConfig, RunStatus, RunSummary, StrategyState } from '@tabula/core';
+
+export interface Checkpoint {
+  readonly round: number;
+  readonly weights: Float32Array;
+  readonly strategyState: StrategyState;
+}
+
+export interface Store {
+  /** A new run: status 'running', completedRounds 0, updatedAt = createdAt. Throws if the id exists. */
+  createRun(run: { id: string; config: RunConfig; createdAt: number }): RunSummary;
+  /** Changes status and/or error (null clears it); throws on an unknown id. */
+  updateRun(id: string, patch: { status?: RunStatus; error?: string | null; updatedAt: number }): RunSummary;
+  getRun(id: string): RunSummary | null;
+  /** Newest first. */
+  listRuns(): RunSummary[];
+  /** Runs with status 'running' (to resume after a restart), newest first. */
+  runningRuns(): RunSummary[];
+  /**
+   * One transaction: insert the round row; when status is 'completed' also store the checkpoint, set the run's
+   * completedRounds = round (and updatedAt to the round's end) and prune checkpoints beyond the newest
+   * `keepCheckpoints`. Every attempt must be for round completedRounds + 1. A completed round without a checkpoint,
+   * a checkpoint whose round differs, or a failed attempt with one is an Error, and nothing is written.
+   */
+  recordRound(summary: RoundSummary, checkpoint?: Checkpoint): void;
+  /** Ordered by round, then attempt. */
+  listRounds(runId: string): RoundSummary[];
+  latestCheckpoint(runId: string): Checkpoint | null;
+  /** Idempotent. */
+  close(): void;
+}
+
+export interface StoreOptions {
+  /** Checkpoints kept per run, newest by round; default 5. */
+  readonly keepCheckpoints?: number;
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'completed', 'stopped', 'failed'];
+const ROUND_STATUSES: readonly RoundSummary['status'][] = ['completed', 'failed'];
+
+/**
+ * Migration i takes the schema from version i to i + 1 (PRAGMA user_version). Append, never edit: a database on
+ * disk may be at any earlier version.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE runs (
+    id               TEXT PRIMARY KEY NOT NULL,
+    config           TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('running', 'completed', 'stopped', 'failed')),
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    completed_rounds INTEGER NOT NULL DEFAULT 0,
+    error            TEXT
+  );
+  CREATE INDEX runs_by_created ON runs (created_at);
+  CREATE TABLE rounds (
+    run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    round        INTEGER NOT NULL,
+    attempt      INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('completed', 'failed')),
+    reason       TEXT,
+    started_at   INTEGER NOT NULL,
+    duration_ms  REAL NOT NULL,
+    participants TEXT NOT NULL,
+    failures     TEXT NOT NULL,
+    metrics      TEXT NOT NULL,
+    bytes_up     INTEGER NOT NULL,
+    bytes_down   INTEGER NOT NULL,
+    PRIMARY KEY (run_id, round, attempt)
+  );
+  CREATE TABLE checkpoints (
+    run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    round          INTEGER NOT NULL,
+    weights        BLOB NOT NULL,
+    strategy_state TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    PRIMARY KEY (run_id, round)
+  );
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface RunRow {
+  id: string;
+  config: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  completed_rounds: number;
+  error: string | null;
+}
+
+interface RoundRow {
+  run_id: string;
+  round: number;
+  attempt: number;
+  status: string;
+  reason: string | null;
+  started_at: number;
+  duration_ms: number;
+  participants: string;
+  failures: string;
+  metrics: string;
+  bytes_up: number;
+  bytes_down: number;
+}
+
+interface CheckpointRow {
+  round: number;
+  weights: unknown;
+  strategy_state: string;
+}
+
+/** Opens (creating if needed) the store at a file path or ':memory:', migrating the schema to the current version. */
+export function openStore(path: string, options: StoreOptions = {}): Store {
+  const keep = options.keepCheckpoints ?? 5;
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`openStore: keepCheckpoints must be an integer >= 1, got ${keep}`);
+  const inMemory = path === ':memory:' || path === '';
+  if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    throw new Error(`openStore: cannot open ${path}: ${message(e)}`);
+  }
+  try {
+    // WAL: readers do not block the round loop's writes; NORMAL is durable across process crashes in WAL mode
+    // (a power cut may lose the last transactions, never corrupt the file).
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, path);
+    return createStore(db, keep);
+  } catch (e) {
+    db.close();
+    if (e instanceof StoreError) throw e;
+    throw new Error(`openStore: ${path}: ${message(e)}`);
+  }
+}
+
+class StoreError extends Error {}
+
+function migrate(db: Database.Database, path: string): void {
+  const version = db.pragma('user_version', { simple: true });
+  if (typeof version !== 'number') throw new StoreError(`openStore: ${path}: unreadable schema version`);
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(
+      `openStore: ${path} has schema version ${version}, newer than this hub's ${SCHEMA_VERSION}: ` +
+        'it was written by a newer Tabula; upgrade, or point TABULA_DATA_DIR elsewhere',
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v] as string;
+    // each step with its version bump, so an interrupted upgrade resumes at the step that failed
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+function createStore(db: Database.Database, keep: number): Store {
+  const stmt = {
+    insertRun: db.prepare<[{ id: string; config: string; createdAt: number }]>(
+      `INSERT INTO runs (id, config, status, created_at, updated_at, completed_rounds, error)
+       VALUES (@id, @config, 'running', @createdAt, @createdAt, 0, NULL)`,
+    ),
+    updateRun: db.prepare<[{ id: string; status: string; error: string | null; updatedAt: number }]>(
+      'UPDATE runs SET status = @status, error = @error, updated_at = @updatedAt WHERE id = @id',
+    ),
+    getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
+    listRuns: db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC'),
+    runningRuns: db.prepare<[], RunRow>("SELECT * FROM runs WHERE status = 'running' ORDER BY created_at DESC, rowid DESC"),
+    completeRound: db.prepare<[{ id: string; round: number; finishedAt: number }]>(
+      'UPDATE runs SET completed_rounds = @round, updated_at = MAX(updated_at, @finishedAt) WHERE id = @id',
+    ),
+    hasAttempt: db.prepare<[string, number, number], { one: number }>(
+      'SELECT 1 AS one FROM rounds WHERE run_id = ? AND round = ? AND attempt = ?',
+    ),
+    insertRound: db.prepare<[RoundRow]>(
+      `INSERT INTO rounds (run_id, round, attempt, status, reason, started_at, duration_ms, participants, failures,
+                           metrics, bytes_up, bytes_down)
+       VALUES (@run_id, @round, @attempt, @status, @reason, @started_at, @duration_ms, @participants, @failures,
+               @metrics, @bytes_up, @bytes_down)`,
+    ),
+    listRounds: db.prepare<[string], RoundRow>('SELECT * FROM rounds WHERE run_id = ? ORDER BY round, attempt'),
+    insertCheckpoint: db.prepare<[{ runId: string; round: number; weights: Buffer; state: string; createdAt: number }]>(
+      `INSERT INTO checkpoints (run_id, round, weights, strategy_state, created_at)
+       VALUES (@runId, @round, @weights, @state, @createdAt)`,
+    ),
+    // deletes every checkpoint at or below the (keep + 1)-th newest; none when there are at most `keep`
+    pruneCheckpoints: db.prepare<[{ runId: string; keep: number }]>(
+      `DELETE FROM checkpoints WHERE run_id = @runId AND round <= (
+         SELECT round FROM checkpoints WHERE run_id = @runId ORDER BY round DESC LIMIT 1 OFFSET @keep)`,
+    ),
+    latestCheckpoint: db.prepare<[string], CheckpointRow>(
+      'SELECT round, weights, strategy_state FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1',
+    ),
+  };
+
+  const requireRun = (id: string, where: string): RunSummary => {
+    const row = stmt.getRun.get(id);
+    if (row === undefined) throw new Error(`store.${where}: unknown run '${id}'`);
+    return decodeRun(row);
+  };
+
+  const createRun: Store['createRun'] = ({ id, config, createdAt }) => {
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError('store.createRun: id must be a non-empty string');
+    checkTime(createdAt, 'store.createRun: createdAt');
+    return db.transaction(() => {
+      if (stmt.getRun.get(id) !== undefined) throw new Error(`store.createRun: run '${id}' already exists`);
+      stmt.insertRun.run({ id, config: JSON.stringify(config), createdAt });
+      return requireRun(id, 'createRun');
+    })();
+  };
+
+  const updateRun: Store['updateRun'] = (id, patch) => {
+    if (patch.status !== undefined && !RUN_STATUSES.includes(patch.status)) {
+      throw new TypeError(`store.updateRun: unknown status '${String(patch.status)}'`);
+    }
+    checkTime(patch.updatedAt, 'store.updateRun: updatedAt');
+    return db.transaction(() => {
+      const run = requireRun(id, 'updateRun');
+      stmt.updateRun.run({
+        id,
+        status: patch.status ?? run.status,
+        error: patch.error === undefined ? run.error : patch.error,
+        updatedAt: patch.updatedAt,
+      });
+      return requireRun(id, 'updateRun');
+    })();
+  };
+
+  const recordRound = db.transaction((summary: RoundSummary, checkpoint?: Checkpoint): void => {
+    const where = `store.recordRound: run '${summary.runId}' round ${summary.round} attempt ${summary.attempt}`;
+    if (!Number.isInteger(summary.round) || summary.round < 1) throw new RangeError(`${where}: round must be an integer >= 1`);
+    if (!Number.isInteger(summary.attempt) || summary.attempt < 1) throw new RangeError(`${where}: attempt must be an integer >= 1`);
+    if (!ROUND_STATUSES.includes(summary.status)) throw new TypeError(`${where}: unknown status '${String(summary.status)}'`);
+    checkTime(summary.startedAt, `${where}: startedAt`);
+    if (summary.status === 'completed') {
+      if (checkpoint === undefined) throw new Error(`${where}: a completed round needs a checkpoint`);
+      if (checkpoint.round !== summary.round) throw new Error(`${where}: checkpoint is for round ${checkpoint.round}`);
+      if (!(checkpoint.weights instanceof Float32Array)) throw new TypeError(`${where}: checkpoint weights must be a Float32Array`);
+    } else if (checkpoint !== undefined) {
+      throw new Error(`${where}: a failed attempt has no checkpoint`);
+    }
+    const run = requireRun(summary.runId, 'recordRound');
+    // rounds complete in order, so the latest checkpoint and completedRounds always agree on where to resume
+    if (summary.round !== run.completedRounds + 1) {
+      throw new Error(`${where}: the run has completed ${run.completedRounds} rounds, so the next is ${run.completedRounds + 1}`);
+    }
+    if (stmt.hasAttempt.get(summary.runId, summary.round, summary.attempt) !== undefined) {
+      throw new Error(`${where}: already recorded`);
+    }
+    const finishedAt = Math.round(summary.startedAt + summary.durationMs);
+    stmt.insertRound.run({
+      run_id: summary.runId,
+      round: summary.round,
+      attempt: summary.attempt,
+      status: summary.status,
+      reason: summary.reason,
+      started_at: summary.startedAt,
+      duration_ms: summary.durationMs,
+      participants: JSON.stringify(summary.participants),
+      failures: JSON.stringify(summary.failures),
+      metrics: JSON.stringify(summary.metrics),
+      bytes_up: summary.bytesUp,
+      bytes_down: summary.bytesDown,
+    });
+    if (checkpoint === undefined) return;
+    stmt.insertCheckpoint.run({
+      runId: summary.runId,
+      round: checkpoint.round,
+      weights: float32ToBytes(checkpoint.weights),
+      state: encodeStrategyState(checkpoint.strategyState, where),
+      createdAt: finishedAt,
+    });
+    stmt.completeRound.run({ id: summary.runId, round: summary.round, finishedAt });
+    stmt.pruneCheckpoints.run({ runId: summary.runId, keep });
+  });
+
+  return {
+    createRun,
+    updateRun,
+    getRun: (id) => {
+      const row = stmt.getRun.get(id);
+      return row === undefined ? null : decodeRun(row);
+    },
+    listRuns: () => stmt.listRuns.all().map(decodeRun),
+    runningRuns: () => stmt.runningRuns.all().map(decodeRun),
+    recordRound: (summary, checkpoint) => recordRound(summary, checkpoint),
+    listRounds: (runId) => stmt.listRounds.all(runId).map(decodeRound),
+    latestCheckpoint: (runId) => {
+      const row = stmt.latestCheckpoint.get(runId);
+      if (row === undefined) return null;
+      const where = `store: run '${runId}' checkpoint of round ${row.round}`;
+      return {
+        round: row.round,
+        weights: float32FromBytes(row.weights, `${where}: weights`),
+        strategyState: decodeStrategyState(row.strategy_state, `${where}: strategy_state`),
+      };
+    },
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+// ---- rows -> values: corrupt rows fail with the run and round they belong to ---------------------------
+
+function decodeRun(row: RunRow): RunSummary {
+  const where = `store: run '${row.id}'`;
+  const config = parseJson(row.config, `${where}: config`);
+  if (!isRecord(config)) throw new Error(`${where}: config is not a JSON object`);
+  return {
+    id: row.id,
+    status: oneOf(row.status, RUN_STATUSES, `${where}: status`),
+    config: config as RunConfig,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    completedRounds: row.completed_rounds,
+    error: row.error,
+  };
+}
+
+function decodeRound(row: RoundRow): RoundSummary {
+  const where = `store: run '${row.run_id}' round ${row.round} attempt ${row.attempt}`;
+  const participants = parseJson(row.participants, `${where}: participants`);
+  if (!Array.isArray(participants) || !participants.every((p) => typeof p === 'string')) {
+    throw new Error(`${where}: participants is not an array of strings`);
+  }
+  const failures = parseJson(row.failures, `${where}: failures`);
+  if (
+    !Array.isArray(failures) ||
+    !failures.every((f) => isRecord(f) && typeof f.participantId === 'string' && typeof f.reason === 'string')
+  ) {
+    throw new Error(`${where}: failures is not an array of { participantId, reason }`);
+  }
+  const metrics = parseJson(row.metrics, `${where}: metrics`);
+  if (!isRecord(metrics) || !Object.values(metrics).every((m) => m === null || typeof m === 'number')) {
+    throw new Error(`${where}: metrics is not an object of numbers or nulls`);
+  }
+  return {
+    runId: row.run_id,
+    round: row.round,
+    attempt: row.attempt,
+    status: oneOf(row.status, ROUND_STATUSES, `${where}: status`),
+    reason: row.reason,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    participants: participants as string[],
+    failures: failures as { participantId: string; reason: string }[],
+    metrics: metrics as unknown as RoundMetrics,
+    bytesUp: row.bytes_up,
+    bytesDown: row.bytes_down,
+  };
+}
+
+// ---- float32 <-> bytes: little-endian on disk, whatever the host ---------------------------------------
+
+const BIG_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 0;
+
+function swap32(bytes: Uint8Array): void {
+  for (let i = 0; i < bytes.length; i += 4) {
+    const a = bytes[i] as number;
+    const b = bytes[i + 1] as number;
+    bytes[i] = bytes[i + 3] as number;
+    bytes[i + 1] = bytes[i + 2] as number;
+    bytes[i + 2] = b;
+    bytes[i + 3] = a;
+  }
+}
+
+function float32ToBytes(values: Float32Array): Buffer {
+  // a view over exactly this array's bytes (it may be a subarray of a larger buffer); SQLite copies on bind
+  const view = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  if (!BIG_ENDIAN_HOST) return view;
+  const copy = Buffer.from(view);
+  swap32(copy);
+  return copy;
+}
+
+function float32FromBytes(blob: unknown, what: string): Float32Array {
+  if (!(blob instanceof Uint8Array)) throw new Error(`${what} is not a blob`);
+  if (blob.byteLength % 4 !== 0) throw new Error(`${what} has ${blob.byteLength} bytes, not a whole number of float32 values`);
+  // a fresh ArrayBuffer: the blob may be a view into a shared pool, at an offset not aligned for float32
+  const bytes = new Uint8Array(blob.byteLength);
+  bytes.set(blob);
+  if (BIG_ENDIAN_HOST) swap32(bytes);
+  return new Float32Array(bytes.buffer);
+}
+
+// ---- strategy state: JSON, with each Float32Array as { "$f32le": base64 of its bytes } -----------------
+
+const F32_TAG = '$f32le';
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function encodeStrategyState(state: StrategyState, where: string): string {
+  return JSON.stringify(state, (_key, value: unknown) => {
+    if (value instanceof Float32Array) return { [F32_TAG]: float32ToBytes(value).toString('base64') };
+    // any other typed array would serialize as an index-keyed object and come back as one
+    if (ArrayBuffer.isView(value)) throw new TypeError(`${where}: strategy state holds a ${value.constructor.name}; only Float32Array is stored`);
+    return value;
+  });
+}
+
+function decodeStrategyState(text: string, what: string): StrategyState {
+  const state = reviveFloat32(parseJson(text, what), what);
+  const optimizer = isRecord(state) ? state.optimizer : undefined;
+  if (
+    !isRecord(state) ||
+    typeof state.name !== 'string' ||
+    !isRecord(optimizer) ||
+    typeof optimizer.kind !== 'string' ||
+    !Number.isInteger(optimizer.step) ||
+    !isRecord(optimizer.buffers) ||
+    !Object.values(optimizer.buffers).every((b) => b instanceof Float32Array)
+  ) {
+    throw new Error(`${what} is not { name, optimizer: { kind, step, buffers } }`);
+  }
+  // the strategy's setState validates kind, names and lengths against itself
+  return state as unknown as StrategyState;
+}
+
+function reviveFloat32(value: unknown, what: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => reviveFloat32(v, what));
+  if (!isRecord(value)) return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0] === F32_TAG) {
+    const b64 = value[F32_TAG];
+    if (typeof b64 !== 'string' || b64.length % 4 !== 0 || !BASE64.test(b64)) throw new Error(`${what}: a float32 buffer is not base64`);
+    return float32FromBytes(Buffer.from(b64, 'base64'), `${what}: a float32 buffer`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of keys) out[key] = reviveFloat32(value[key], `${what}.${key}`);
+  return out;
+}
+
+// ---- small helpers ---------------------------------------------------------------------------------------
+
+function parseJson(text: unknown, what: string): unknown {
+  if (typeof text !== 'string') throw new Error(`${what} is not JSON text`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what} is not valid JSON (${message(e)})`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], what: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${what} '${value}' is not one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function checkTime(value: number, what: string): void {
+  if (!Number.isFinite(value)) throw new RangeError(`${what} must be a finite number of epoch milliseconds, got ${value}`);
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
