@@ -96,7 +96,7 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
   socket.on('connect', () => void hello());
 
   let channel: ParticipantChannel = socketChannel(socket as unknown as SocketLike, { maxMessageBytes: welcome.maxMessageBytes });
-  if (options.attack) channel = attackChannel(channel, socket, options.attack, welcome.maxMessageBytes);
+  if (options.attack) channel = attackChannel(channel, socket, options.attack, welcome.maxMessageBytes, (error) => options.onRejected?.(error));
   const reporting: ParticipantChannel = {
     onTask: channel.onTask,
     async submitUpdate(meta, frame) {
@@ -120,7 +120,14 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
 }
 
 /** Misbehaviours for robustness tests: each turns an honest update into a bad one. */
-function attackChannel(honest: ParticipantChannel, socket: Socket<ServerToClientEvents, ClientToServerEvents>, attack: Attack, maxMessageBytes: number): ParticipantChannel {
+function attackChannel(
+  honest: ParticipantChannel,
+  socket: Socket<ServerToClientEvents, ClientToServerEvents>,
+  attack: Attack,
+  maxMessageBytes: number,
+  /** Rejections of the extra messages an attack sends (the participant itself sees only the first). */
+  onExtraRejected: (error: string) => void,
+): ParticipantChannel {
   const emit = (meta: unknown, frame: Uint8Array): Promise<Ack<UpdateReceipt>> =>
     socket
       .timeout(10_000)
@@ -148,7 +155,10 @@ function attackChannel(honest: ParticipantChannel, socket: Socket<ServerToClient
           return emit(meta, new Uint8Array(maxMessageBytes + 1024));
         case 'flood': {
           const first = await emit(meta, frame);
-          for (let i = 0; i < 20; i++) await emit(meta, frame);
+          for (let i = 0; i < 20; i++) {
+            const extra = await emit(meta, frame);
+            if (!extra.ok) onExtraRejected(extra.error);
+          }
           return first;
         }
         default: {

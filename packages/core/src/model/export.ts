@@ -10,11 +10,15 @@ export function toLayersModel(spec: ModelSpec, flat: Float32Array): tf.LayersMod
   const model = tf.sequential();
   const finalActivation = spec.task === 'classification' ? 'softmax' : 'linear';
   switch (spec.kind) {
-    case 'mlp':
-      model.add(tf.layers.flatten({ inputShape: [...spec.inputShape], name: 'flatten' }));
-      spec.hidden.forEach((units, i) => model.add(tf.layers.dense({ units, activation: 'relu', name: `dense_${i + 1}` })));
-      model.add(tf.layers.dense({ units: spec.outputs, activation: finalActivation, name: `dense_${spec.hidden.length + 1}` }));
+    case 'mlp': {
+      // Flatten needs a rank of at least 2 per example; a vector input goes straight into the first dense layer.
+      const flat = spec.inputShape.length > 1;
+      if (flat) model.add(tf.layers.flatten({ inputShape: [...spec.inputShape], name: 'flatten' }));
+      const first = flat ? {} : { inputShape: [...spec.inputShape] };
+      spec.hidden.forEach((units, i) => model.add(tf.layers.dense({ ...(i === 0 ? first : {}), units, activation: 'relu', name: `dense_${i + 1}` })));
+      model.add(tf.layers.dense({ ...(spec.hidden.length === 0 ? first : {}), units: spec.outputs, activation: finalActivation, name: `dense_${spec.hidden.length + 1}` }));
       break;
+    }
     case 'cnn':
       spec.filters.forEach((filters, i) => {
         model.add(

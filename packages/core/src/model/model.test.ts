@@ -63,6 +63,15 @@ describe('model', () => {
     });
   }
 
+  it('exports vector-input models (sinusoid, no hidden layer) too', () => {
+    for (const spec of [SINUSOID_MLP, { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' }] as ModelSpec[]) {
+      const flat = initialWeights(spec, 1);
+      const model = toLayersModel(spec, flat);
+      expect(fromTensors(model.getWeights())).toEqual(flat);
+      model.dispose();
+    }
+  });
+
   it('exports model.json + weights.bin that tf.loadLayersModel reads back over HTTP', async () => {
     // Prepare: serve the two artifacts from an in-memory "server".
     const flat = initialWeights(MNIST_MLP, 11);

@@ -1,0 +1,300 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  initialWeights,
+  type Ack,
+  type ClientToServerEvents,
+  type MlpSpec,
+  type RoundTask,
+  type RunConfigInput,
+  type RunSummary,
+  type ServerToClientEvents,
+  type UpdateMeta,
+  type UpdateReceipt,
+} from '@tabula/core';
+import { io, type Socket } from 'socket.io-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from './hub.js';
+
+const TOKEN = 'test-admin-token-0123';
+const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
+const LENGTH = 6;
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+interface Task {
+  task: RoundTask;
+  weights: Float32Array;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function startHub(options: { dataDir?: string; maxParameters?: number } = {}): Promise<{ hub: Hub; url: string; dataDir: string }> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tabula-hub-'));
+  const hub = await createHub({ dataDir, adminToken: TOKEN, ...(options.maxParameters ? { maxParameters: options.maxParameters } : {}) });
+  await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(hub.http.address() as AddressInfo).port}`;
+  let closed = false;
+  const closeOnce = hub.close.bind(hub);
+  const close = async () => {
+    if (!closed) await closeOnce();
+    closed = true;
+  };
+  cleanups.push(close);
+  if (!options.dataDir) cleanups.unshift(() => rmSync(dataDir, { recursive: true, force: true }));
+  return { hub: Object.assign(hub, { close }), url, dataDir };
+}
+
+/** A participant that speaks the protocol by hand, so the test controls every byte it sends. */
+async function scriptedClient(url: string, id: string, examples = 10) {
+  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  cleanups.push(() => void socket.disconnect());
+  const tasks: Task[] = [];
+  const waiters: ((t: Task) => void)[] = [];
+  socket.on('round:start', (task, frame) => {
+    const t = { task, weights: decodeFrame(frame as Uint8Array).values };
+    const waiter = waiters.shift();
+    if (waiter) waiter(t);
+    else tasks.push(t);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const welcome = await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: id, backend: 'test', examples, heldOut: false, dataSource: 'own' });
+  expect(welcome).toMatchObject({ ok: true, data: { participantId: id } });
+  const nextTask = (): Promise<Task> => {
+    const queued = tasks.shift();
+    return queued ? Promise.resolve(queued) : new Promise((resolve) => waiters.push(resolve));
+  };
+  const submit = (meta: UpdateMeta | Record<string, unknown>, frame: Uint8Array | unknown): Promise<Ack<UpdateReceipt>> =>
+    socket.timeout(5000).emitWithAck('update:submit', meta as UpdateMeta, frame as Uint8Array);
+  return { socket, nextTask, submit };
+}
+
+function deltaFrame(task: RoundTask, values: Float32Array, overrides: { round?: number; allowNonFinite?: boolean } = {}): Uint8Array {
+  return encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: overrides.round ?? task.round, modelVersion: task.modelVersion, dtype: 'float32', values, allowNonFinite: overrides.allowNonFinite ?? false });
+}
+function meta(task: RoundTask, numExamples: number, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
+  return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples, loss: 0.5, trainMs: 1, ...overrides };
+}
+
+function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
+  return { algorithm: 'fedavg', model: tiny, rounds: 1, perRound: 3, minParticipants: 1, waitForParticipantsMs: 5000, roundDeadlineMs: 10_000, server: { kind: 'sgd', lr: 1 }, seed: 7, ...overrides };
+}
+
+async function postRun(url: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: RunSummary & { error?: string } }> {
+  const response = await fetch(`${url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as RunSummary & { error?: string } };
+}
+
+async function waitFor<T>(read: () => T | null | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('hub', () => {
+  it('runs a three-participant round whose new weights are exactly the FedAvg of the deltas', async () => {
+    // Prepare
+    const { hub, url } = await startHub();
+    const clients = await Promise.all(['aaaa', 'bbbb', 'cccc'].map((id) => scriptedClient(url, id)));
+    // Execute
+    const started = await postRun(url, config({ minParticipants: 3 }));
+    expect(started.status).toBe(201);
+    const examples = [1, 1, 2];
+    await Promise.all(
+      clients.map(async (client, k) => {
+        const { task, weights } = await client.nextTask();
+        expect(Array.from(weights)).toEqual(Array.from(initialWeights(tiny, 7)));
+        const ack = await client.submit(meta(task, examples[k]!), deltaFrame(task, new Float32Array(LENGTH).fill(k + 1)));
+        expect(ack).toMatchObject({ ok: true });
+      }),
+    );
+    const run = await waitFor(() => hub.store.getRun(started.body.id)?.status === 'completed' && hub.store.getRun(started.body.id), 'the run to complete');
+    // Assert: (1*1 + 1*2 + 2*3) / 4 = 2.25, added with server lr 1.
+    expect(run.completedRounds).toBe(1);
+    const expected = initialWeights(tiny, 7).map((w) => Math.fround(w + 2.25));
+    expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(expected);
+    const rounds = hub.store.listRounds(run.id);
+    expect(rounds).toHaveLength(1);
+    expect(rounds[0]).toMatchObject({ status: 'completed', participants: ['aaaa', 'bbbb', 'cccc'], metrics: { loss: 0.5 } });
+    // The model endpoint serves the same weights in TF.js format.
+    const response = await fetch(`${url}/api/model/weights.bin`);
+    const bytes = await response.arrayBuffer();
+    expect(response.status, new TextDecoder().decode(bytes)).toBe(200);
+    const bin = new Float32Array(bytes);
+    expect(bin).toEqual(expected);
+  });
+
+  it('completes a round without a participant that disconnects mid-round', async () => {
+    const { hub, url } = await startHub();
+    const [a, b, c] = await Promise.all(['aaaa', 'bbbb', 'cccc'].map((id) => scriptedClient(url, id)));
+    const { body: run } = await postRun(url, config({ roundDeadlineMs: 30_000 }));
+    const [ta, tb] = await Promise.all([a!.nextTask(), b!.nextTask(), c!.nextTask()]);
+    c!.socket.disconnect();
+    await a!.submit(meta(ta!.task, 1), deltaFrame(ta!.task, new Float32Array(LENGTH).fill(1)));
+    await b!.submit(meta(tb!.task, 1), deltaFrame(tb!.task, new Float32Array(LENGTH).fill(3)));
+    await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the run to complete');
+    const [round] = hub.store.listRounds(run.id);
+    expect(round).toMatchObject({ status: 'completed', participants: ['aaaa', 'bbbb'] });
+    expect(round!.failures).toEqual([{ participantId: 'cccc', reason: expect.stringMatching(/disconnected/) }]);
+    expect(round!.durationMs).toBeLessThan(30_000);
+    expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
+  });
+
+  it('rejects a late update with its reason', async () => {
+    const { hub, url } = await startHub();
+    const [a, b] = await Promise.all(['aaaa', 'bbbb'].map((id) => scriptedClient(url, id)));
+    const { body: run } = await postRun(url, config({ perRound: 2, roundDeadlineMs: 400 }));
+    const [ta, tb] = await Promise.all([a!.nextTask(), b!.nextTask()]);
+    expect(await a!.submit(meta(ta!.task, 1), deltaFrame(ta!.task, new Float32Array(LENGTH).fill(1)))).toMatchObject({ ok: true });
+    await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the round to close at its deadline');
+    const late = await b!.submit(meta(tb!.task, 1), deltaFrame(tb!.task, new Float32Array(LENGTH).fill(9)));
+    expect(late).toEqual({ ok: false, error: expect.stringMatching(/no run is in progress|closed|late/) });
+    const [round] = hub.store.listRounds(run.id);
+    expect(round!.participants).toEqual(['aaaa']);
+    expect(round!.failures).toEqual([{ participantId: 'bbbb', reason: 'the deadline passed' }]);
+  });
+
+  it('answers every bad input with a clear error, keeps serving, and leaves the global weights byte-identical', async () => {
+    // Prepare: a round is open with two selected participants.
+    const { hub, url } = await startHub();
+    const [a, b] = await Promise.all(['aaaa', 'bbbb'].map((id) => scriptedClient(url, id)));
+    const { body: run } = await postRun(url, config({ perRound: 2, minParticipants: 2, roundDeadlineMs: 30_000 }));
+    const [ta, tb] = await Promise.all([a!.nextTask(), b!.nextTask()]);
+    const task = ta!.task;
+    const before = Buffer.from(hub.active()!.weights.buffer.slice(0));
+    const good = new Float32Array(LENGTH).fill(1);
+    const nan = good.slice();
+    nan[2] = Number.NaN;
+    const inf = good.slice();
+    inf[0] = Number.POSITIVE_INFINITY;
+    // Execute + Assert: each bad input gets an error ack that says why.
+    const cases: [string, Promise<Ack<UpdateReceipt>>, RegExp][] = [
+      ['NaN', a!.submit(meta(task, 1), deltaFrame(task, nan, { allowNonFinite: true })), /NaN/],
+      ['Infinity', a!.submit(meta(task, 1), deltaFrame(task, inf, { allowNonFinite: true })), /Infinity/],
+      ['wrong length', a!.submit(meta(task, 1), deltaFrame(task, new Float32Array(5))), /5.*6|6.*5/],
+      ['truncated frame', a!.submit(meta(task, 1), deltaFrame(task, good).subarray(0, 40)), /truncated/],
+      ['stale round', a!.submit(meta(task, 1, { round: 2, modelVersion: 1 }), deltaFrame(task, good, { round: 2 })), /stale/],
+      ['malformed metadata', a!.submit({ runId: task.runId, round: 'one' }, deltaFrame(task, good)), /malformed update/],
+      ['JSON weights', a!.submit(meta(task, 1), Array.from(good)), /binary/],
+    ];
+    for (const [name, reply, message] of cases) {
+      const ack = await reply;
+      expect(ack.ok, name).toBe(false);
+      expect(!ack.ok && ack.error, name).toMatch(message);
+    }
+    const unknown = await a!.socket.timeout(5000).emitWithAck('no:such-event' as 'eval:submit', {} as never);
+    expect(unknown).toEqual({ ok: false, error: 'unknown event "no:such-event"' });
+    const adminFromParticipant = await a!.socket.timeout(5000).emitWithAck('admin:start-run', config());
+    expect(adminFromParticipant).toEqual({ ok: false, error: 'admin token required' });
+    expect(Buffer.from(hub.active()!.weights.buffer.slice(0)).equals(before)).toBe(true);
+    // A valid update still works, and a second one is a duplicate.
+    expect(await a!.submit(meta(task, 1), deltaFrame(task, good))).toMatchObject({ ok: true });
+    expect(await a!.submit(meta(task, 1), deltaFrame(task, good))).toEqual({ ok: false, error: expect.stringMatching(/duplicate/) });
+    expect(await b!.submit(meta(tb!.task, 1), deltaFrame(tb!.task, new Float32Array(LENGTH).fill(3)))).toMatchObject({ ok: true });
+    await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the run to complete');
+    // Only the two valid updates count: mean 2.
+    expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+  });
+
+  it('refuses bad configs, missing or wrong tokens and old protocol versions with clear errors', async () => {
+    const { url } = await startHub();
+    expect(await postRun(url, config(), null)).toMatchObject({ status: 401, body: { error: expect.stringMatching(/admin token required/) } });
+    expect(await postRun(url, config(), 'wrong-token-xxxxxxx')).toMatchObject({ status: 401, body: { error: 'invalid admin token' } });
+    expect(await postRun(url, { ...config(), rounds: -1, algorithm: 'sgd' })).toMatchObject({ status: 400, body: { error: expect.stringMatching(/algorithm: .*rounds: /) } });
+    expect(await postRun(url, '{"rounds": ')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/invalid JSON body/) } });
+    expect(await postRun(url, config({ algorithm: 'maml', model: { kind: 'cnn', inputShape: [28, 28, 1], filters: [4], outputs: 10, task: 'classification' } }))).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/maml .*cnn/) },
+    });
+    expect((await fetch(`${url}/api/runs/nope`)).status).toBe(404);
+    // Wrong protocol version: refused with the reason.
+    const old: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    cleanups.push(() => void old.disconnect());
+    await new Promise((r) => old.once('connect', () => r(null)));
+    const reply = await old.timeout(5000).emitWithAck('participant:hello', { protocolVersion: 0, backend: 'x', examples: 1, heldOut: false, dataSource: 'own' });
+    expect(reply).toEqual({ ok: false, error: expect.stringMatching(/protocol version 0 is not supported: this hub speaks version 1/) });
+    // An admin socket with a wrong token cannot connect.
+    const admin: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { role: 'admin', token: 'nope-nope-nope' } });
+    cleanups.push(() => void admin.disconnect());
+    const error = await new Promise<Error>((r) => admin.once('connect_error', r));
+    expect(error.message).toBe('invalid admin token');
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+  });
+
+  it('survives a message over the size limit: that connection drops, everyone else carries on', async () => {
+    const { hub, url } = await startHub({ maxParameters: 1000 });
+    const [a, b] = await Promise.all(['aaaa', 'bbbb'].map((id) => scriptedClient(url, id)));
+    const { body: run } = await postRun(url, config({ perRound: 2, roundDeadlineMs: 30_000 }));
+    const [ta, tb] = await Promise.all([a!.nextTask(), b!.nextTask()]);
+    const dropped = new Promise((r) => a!.socket.once('disconnect', r));
+    a!.socket.emit('update:submit', meta(ta!.task, 1), new Uint8Array(1024 * 1024), () => undefined);
+    await dropped;
+    expect(await b!.submit(meta(tb!.task, 1), deltaFrame(tb!.task, new Float32Array(LENGTH).fill(1)))).toMatchObject({ ok: true });
+    await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the run to complete');
+    expect(hub.store.listRounds(run.id)[0]!.participants).toEqual(['bbbb']);
+  });
+
+  it('resumes a run after a restart on the same data directory without losing a completed round', async () => {
+    // Prepare: participants that answer every task with a delta of 0.5.
+    const dataDir = mkdtempSync(join(tmpdir(), 'tabula-restart-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const autoRespond = async (url: string) => {
+      for (const id of ['aaaa', 'bbbb']) {
+        const client = await scriptedClient(url, id);
+        void (async () => {
+          for (;;) {
+            const { task } = await client.nextTask();
+            await new Promise((r) => setTimeout(r, 150));
+            await client.submit(meta(task, 1), deltaFrame(task, new Float32Array(LENGTH).fill(0.5))).catch(() => undefined);
+          }
+        })();
+      }
+    };
+    const first = await startHub({ dataDir });
+    await autoRespond(first.url);
+    const { body: run } = await postRun(first.url, config({ rounds: 6, perRound: 2 }));
+    await waitFor(() => (hub1Rounds() >= 2 ? true : null), 'two completed rounds');
+    function hub1Rounds() {
+      return first.hub.store.getRun(run.id)?.completedRounds ?? 0;
+    }
+    // Execute: close mid-run, reopen on the same directory.
+    await first.hub.close();
+    const second = await startHub({ dataDir });
+    const resumed = second.hub.store.getRun(run.id)!;
+    expect(resumed.status).toBe('running');
+    const completedBefore = resumed.completedRounds;
+    expect(completedBefore).toBeGreaterThanOrEqual(2);
+    expect(second.hub.active()?.modelVersion).toBe(completedBefore);
+    await autoRespond(second.url);
+    // Assert: the run finishes; every round from 1 to 6 is there exactly once as completed.
+    await waitFor(() => second.hub.store.getRun(run.id)?.status === 'completed', 'the resumed run to complete', 30_000);
+    const completed = second.hub.store.listRounds(run.id).filter((r) => r.status === 'completed').map((r) => r.round);
+    expect(completed).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(second.hub.store.latestCheckpoint(run.id)!.weights).toEqual(
+      initialWeights(tiny, 7).map((w) => {
+        let x = w;
+        for (let r = 0; r < 6; r++) x = Math.fround(x + 0.5);
+        return x;
+      }),
+    );
+  });
+});

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SINUSOID_MLP, createScenario, useBackend, type ScenarioSpec } from '@tabula/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHub, type Hub } from './hub.js';
+import { ATTACKS, connectParticipant, type NodeParticipant } from './node-participant.js';
+
+const scenario: ScenarioSpec = { name: 'sinusoid', participants: 12, seed: 3, kShot: 5, heldOut: 2 };
+let hub: Hub;
+let url: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  await useBackend('cpu');
+  dataDir = mkdtempSync(join(tmpdir(), 'tabula-swarm-'));
+  hub = await createHub({ dataDir, adminToken: 'swarm-test-token-1', defaultScenario: scenario });
+  await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(hub.http.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await hub.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function runWith(attack: (typeof ATTACKS)[number] | null) {
+  const rejections: string[] = [];
+  const swarm: NodeParticipant[] = [];
+  // The attacker + 3 honest trainers, and one held-out tester.
+  const heldOut = createScenario(scenario).heldOut;
+  const trainers = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.includes(i)).slice(0, 4);
+  for (const [k, index] of [...trainers, heldOut[0]!].entries()) {
+    swarm.push(await connectParticipant({ url, backend: 'cpu', scenario, assignedIndex: index, ...(attack && k === 0 ? { attack } : {}), onRejected: (e) => rejections.push(e) }));
+  }
+  const started = hub.startRun({ algorithm: 'reptile', model: SINUSOID_MLP, scenario, rounds: 2, roundDeadlineMs: 20_000, maxUpdateNorm: 1000, client: { batchSize: 10, innerLr: 0.01, innerSteps: 3 } });
+  if (!started.ok) throw new Error(started.error);
+  const until = Date.now() + 60_000;
+  while (hub.store.getRun(started.data.id)?.status === 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  for (const p of swarm) p.close();
+  return { run: hub.store.getRun(started.data.id)!, rounds: hub.store.listRounds(started.data.id), rejections, attacker: swarm[0]!.id, held: swarm.filter((p) => p.data.heldOut).length };
+}
+
+describe('Node participants against a real hub', () => {
+  it('train with the browser runtime: rounds complete and held-out participants only evaluate', async () => {
+    const { run, rounds, rejections, held } = await runWith(null);
+    expect(run.status).toBe('completed');
+    expect(rejections).toEqual([]);
+    expect(held).toBe(1);
+    expect(rounds.map((r) => [r.round, r.status, r.participants.length])).toEqual([
+      [1, 'completed', 4],
+      [2, 'completed', 4],
+    ]);
+    expect(rounds[0]!.metrics.global).toBeGreaterThan(0);
+    expect(rounds[0]!.metrics.heldOutGlobal).toBeGreaterThan(0);
+  });
+
+  for (const [attack, reason] of [
+    ['nan', /NaN/],
+    ['scale', /norm .* exceeds this run's bound of 1000/],
+    ['wrong-length', /values|length/],
+    ['stale', /stale/],
+    // Copies arriving while the round is open are duplicates; once it has closed they are stale.
+    ['flood', /duplicate|stale/],
+  ] as const) {
+    it(`reject a participant attacking with ${attack} and finish the run with the others`, async () => {
+      const { run, rounds, rejections, attacker } = await runWith(attack);
+      expect(run.status).toBe('completed');
+      expect(rejections.length).toBeGreaterThan(0);
+      expect(rejections.some((r) => reason.test(r)), rejections.join('\n')).toBe(true);
+      for (const r of rounds.filter((x) => x.status === 'completed')) {
+        if (attack === 'flood') continue; // its first copy is valid
+        expect(r.participants).not.toContain(attacker);
+      }
+    });
+  }
+});
