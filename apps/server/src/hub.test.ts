@@ -142,6 +142,17 @@ describe('hub', () => {
     expect(bin).toEqual(expected);
   });
 
+  it('gives a reconnecting participant its old identity back', async () => {
+    const { hub, url } = await startHub();
+    const first = await scriptedClient(url, 'keep-me');
+    first.socket.disconnect();
+    await waitFor(() => hub.registry.list()[0]?.connected === false, 'the disconnect');
+    await scriptedClient(url, 'keep-me');
+    expect(hub.registry.list().map((p) => [p.id, p.connected])).toEqual([['keep-me', true]]);
+    const listed = (await (await fetch(`${url}/api/participants`)).json()) as { id: string }[];
+    expect(listed.map((p) => p.id)).toEqual(['keep-me']);
+  });
+
   it('completes a round without a participant that disconnects mid-round', async () => {
     const { hub, url } = await startHub();
     const [a, b, c] = await Promise.all(['aaaa', 'bbbb', 'cccc'].map((id) => scriptedClient(url, id)));
