@@ -1,0 +1,58 @@
+import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core';
+import { io } from 'socket.io-client';
+import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
+
+export interface AdminLinkEvents {
+  onSnapshot(snapshot: AdminSnapshot): void;
+  onParticipants(participants: readonly ParticipantInfo[]): void;
+  onRun(run: RunSummary): void;
+  onRound(round: RoundSummary): void;
+  /** The hub refused the token: sign in again. */
+  onAuthFailed(message: string): void;
+  /** Connection trouble (socket.io retries by itself); null when connected again. */
+  onConnection(problem: string | null): void;
+}
+
+/** Messages the hub uses to refuse an admin handshake. */
+const AUTH_ERRORS = ['admin token required', 'invalid admin token'];
+
+/** The dashboard's socket.io connection as role 'admin'. */
+export class AdminLink {
+  private readonly socket: HubSocket;
+
+  constructor(token: string, events: AdminLinkEvents) {
+    this.socket = io({ path: '/socket.io', auth: { role: 'admin', token } });
+    this.socket.on('connect', () => events.onConnection(null));
+    this.socket.on('connect_error', (error) => {
+      if (AUTH_ERRORS.includes(error.message)) {
+        this.socket.disconnect();
+        events.onAuthFailed(error.message);
+      } else {
+        events.onConnection(`cannot reach the hub (${error.message}); retrying`);
+      }
+    });
+    this.socket.on('disconnect', (reason) => {
+      if (reason !== 'io client disconnect') events.onConnection(`connection lost (${reason}); reconnecting`);
+    });
+    this.socket.on('admin:state', (snapshot) => events.onSnapshot(snapshot));
+    this.socket.on('admin:participants', (participants) => events.onParticipants(participants));
+    this.socket.on('admin:run', (run) => events.onRun(run));
+    this.socket.on('admin:round', (round) => events.onRound(round));
+  }
+
+  async startRun(config: RunConfigInput): Promise<RunSummary> {
+    const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('admin:start-run', config);
+    if (!reply.ok) throw new Error(reply.error);
+    return reply.data;
+  }
+
+  async stopRun(runId: string): Promise<RunSummary> {
+    const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('admin:stop-run', { runId });
+    if (!reply.ok) throw new Error(reply.error);
+    return reply.data;
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}

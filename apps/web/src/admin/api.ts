@@ -1,0 +1,28 @@
+import type { RoundSummary, RunSummary } from '@tabula/core';
+
+/** The hub's JSON API; errors arrive as { error } and are thrown with that text. */
+export class HubApi {
+  constructor(private readonly token: () => string | null) {}
+
+  private async get<T>(path: string): Promise<T> {
+    const token = this.token();
+    const response = await fetch(path, { headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
+    const body: unknown = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : response.statusText;
+      throw new Error(`GET ${path}: ${response.status} ${error}`);
+    }
+    return body as T;
+  }
+
+  /** Newest first. Accepts a bare array or { runs: [...] }. */
+  async runs(): Promise<RunSummary[]> {
+    const body = await this.get<RunSummary[] | { runs: RunSummary[] }>('/api/runs');
+    const runs = Array.isArray(body) ? body : body.runs;
+    return [...runs].sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  run(id: string): Promise<RunSummary & { rounds: RoundSummary[] }> {
+    return this.get(`/api/runs/${encodeURIComponent(id)}`);
+  }
+}

@@ -1,0 +1,171 @@
+import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunSummary } from '@tabula/core';
+import '../shared/style.css';
+import { byId, errorMessage, h, replaceChildren } from '../shared/dom.js';
+import { AdminLink } from './admin-link.js';
+import { HubApi } from './api.js';
+import { LoginView } from './login-view.js';
+import { ParticipantsTable } from './participants-table.js';
+import { upsertRound } from './round-list.js';
+import { RoundsView } from './rounds-view.js';
+import { RunFormView } from './run-form-view.js';
+import { RunHistory } from './run-history.js';
+import { RunStatusView } from './run-status-view.js';
+import { clearToken, loadToken, saveToken } from './token.js';
+
+const root = byId('admin');
+const session = byId('session');
+const api = new HubApi(loadToken);
+
+let link: AdminLink | null = null;
+let liveRun: RunSummary | null = null;
+let liveRounds: RoundSummary[] = [];
+/** A past run picked from the history, shown instead of the live one until "Back to the live run". */
+let pinned: { run: RunSummary; rounds: RoundSummary[] } | null = null;
+
+const login = new LoginView((token) => {
+  saveToken(token);
+  connect(token);
+});
+const connection = h('p', { className: 'form-error', role: 'status', 'data-testid': 'connection' });
+const form = new RunFormView(
+  async (config) => {
+    if (!link) throw new Error('not connected');
+    const run = await link.startRun(config);
+    onRun(run);
+  },
+  async () => {
+    if (!link || !liveRun) return;
+    try {
+      onRun(await link.stopRun(liveRun.id));
+    } catch (error) {
+      form.showFormError(`The hub could not stop the run: ${errorMessage(error)}`);
+      form.setRunning(liveRun?.status === 'running');
+    }
+  },
+);
+const participants = new ParticipantsTable();
+const runStatus = new RunStatusView();
+const rounds = new RoundsView();
+const history = new RunHistory((id) => void showRun(id));
+const downloads = h(
+  'p',
+  {},
+  h('a', { href: '/api/model/model.json', download: 'model.json', text: 'Download model (model.json)' }),
+  ' and ',
+  h('a', { href: '/api/model/weights.bin', download: 'weights.bin', text: 'weights (weights.bin)' }),
+  h('span', { className: 'muted', text: ' — the current global model in the TF.js LayersModel format; keep both files in one folder and load model.json with tf.loadLayersModel.' }),
+);
+
+// Sections carry headings but no accessible names: names like "Model" or "Participants" would collide with
+// the form's labels for getByLabel-style lookups (screen readers still navigate by the headings).
+const section = (id: string, title: string, wide: boolean, ...content: HTMLElement[]) =>
+  h('section', { className: wide ? 'wide' : '' }, h('h2', { id, text: title }), ...content);
+
+const dashboard = [
+  section('run-title', 'Run', true, runStatus.element, form.element),
+  section('participants-title', 'Participants', true, participants.element),
+  section('progress-title', 'Progress', true, rounds.element),
+  section('history-title', 'Run history', true, history.element),
+  section('model-title', 'Download the global model', true, downloads),
+];
+
+function showLogin(error = ''): void {
+  replaceChildren(root, connection, login.element);
+  replaceChildren(session);
+  login.showError(error);
+}
+
+function showDashboard(): void {
+  if (root.contains(dashboard[0] ?? null)) return;
+  const signOut = h('button', { type: 'button', text: 'Sign out' });
+  signOut.addEventListener('click', () => {
+    link?.close();
+    link = null;
+    clearToken();
+    showLogin();
+  });
+  replaceChildren(session, ' · ', signOut);
+  replaceChildren(root, connection, ...dashboard);
+}
+
+function metricOf(run: RunSummary | null): 'accuracy' | 'mse' {
+  return run?.config.model.task === 'regression' ? 'mse' : 'accuracy';
+}
+
+function renderRun(): void {
+  const shown = pinned ?? { run: liveRun, rounds: liveRounds };
+  runStatus.render(shown.run, !pinned, () => {
+    pinned = null;
+    renderRun();
+  });
+  rounds.render(shown.rounds, metricOf(shown.run));
+  form.setRunning(liveRun?.status === 'running');
+}
+
+function onRun(run: RunSummary): void {
+  if (liveRun?.id !== run.id) liveRounds = [];
+  liveRun = run;
+  renderRun();
+  void refreshHistory();
+}
+
+function onRound(round: RoundSummary): void {
+  if (liveRun && round.runId !== liveRun.id) return;
+  liveRounds = upsertRound(liveRounds, round);
+  renderRun();
+}
+
+async function refreshHistory(): Promise<void> {
+  try {
+    history.render(await api.runs());
+  } catch (error) {
+    history.showError(`Run history unavailable: ${errorMessage(error)}`);
+  }
+}
+
+async function showRun(id: string): Promise<void> {
+  if (id === liveRun?.id) {
+    pinned = null;
+    return renderRun();
+  }
+  try {
+    const { rounds: past, ...run } = await api.run(id);
+    pinned = { run, rounds: past };
+    renderRun();
+  } catch (error) {
+    history.showError(`Could not load run ${id}: ${errorMessage(error)}`);
+  }
+}
+
+function connect(token: string): void {
+  link?.close();
+  link = new AdminLink(token, {
+    onSnapshot(snapshot: AdminSnapshot) {
+      showDashboard();
+      participants.render(snapshot.participants);
+      liveRun = snapshot.run;
+      liveRounds = snapshot.run ? snapshot.rounds.filter((r) => r.runId === snapshot.run?.id) : [];
+      renderRun();
+      void refreshHistory();
+    },
+    onParticipants: (list: readonly ParticipantInfo[]) => participants.render(list),
+    onRun,
+    onRound,
+    onAuthFailed(message) {
+      link = null;
+      clearToken();
+      showLogin(`The hub refused the token: ${message}.`);
+    },
+    onConnection(problem) {
+      connection.textContent = problem ?? '';
+    },
+  });
+}
+
+const saved = loadToken();
+if (saved) {
+  showLogin();
+  connect(saved);
+} else {
+  showLogin();
+}

@@ -1,0 +1,100 @@
+import { RunConfigSchema, presetRunConfig } from '@tabula/core';
+import { describe, expect, it } from 'vitest';
+import { FIELDS, NO_SCENARIO, checkValues, fieldFor, hubFieldErrors, presetValues, valuesToConfig } from './run-form-model.js';
+
+describe('presetValues', () => {
+  it('fills every field from presetRunConfig and the schema defaults', () => {
+    // Execute
+    const values = presetValues('shards', 'reptile');
+    // Assert
+    expect(values['algorithm']).toBe('reptile');
+    expect(values['scenario.name']).toBe('shards');
+    expect(values['scenario.participants']).toBe('40');
+    expect(values['rounds']).toBe('30');
+    expect(values['perRound']).toBe('10');
+    expect(values['client.outerLr']).toBe('1');
+    expect(values['roundDeadlineMs']).toBe('120000');
+    expect(values['model.hidden']).toBe('100');
+    for (const field of FIELDS) expect(values[field.key], field.key).toBeDefined();
+  });
+
+  it('round-trips: preset -> form values -> the same parsed config', () => {
+    for (const [scenario, algorithm] of [['rotated', 'fomaml'], ['sinusoid', 'maml'], ['iid', 'fedavg']] as const) {
+      const expected = RunConfigSchema.parse(presetRunConfig(scenario, algorithm));
+      const check = checkValues(presetValues(scenario, algorithm));
+      expect(check.ok, scenario).toBe(true);
+      if (check.ok) expect(check.config).toEqual(expected);
+    }
+  });
+
+  it('offers a run without a scenario (tabs bring their own data)', () => {
+    const values = presetValues(NO_SCENARIO, 'fomaml');
+    const config = valuesToConfig(values);
+    expect(config.scenario).toBeUndefined();
+    expect(config.model).toMatchObject({ kind: 'mlp', inputShape: [28, 28, 1], outputs: 10, task: 'classification' });
+    expect(checkValues(values).ok).toBe(true);
+  });
+});
+
+describe('valuesToConfig', () => {
+  it('submits only the fields that apply, and blanks as not set', () => {
+    const values = { ...presetValues('dirichlet', 'fedavg'), 'server.kind': 'fedavgm', 'server.momentum': '0.5', perRound: '', maxUpdateNorm: '' };
+    const config = valuesToConfig(values);
+    expect(config.server).toEqual({ kind: 'fedavgm', lr: 1, momentum: 0.5 });
+    expect('perRound' in config).toBe(false);
+    expect('maxUpdateNorm' in config).toBe(false);
+    expect(config.scenario).not.toHaveProperty('kShot');
+  });
+
+  it('builds a CNN from the filters list', () => {
+    const config = valuesToConfig({ ...presetValues('iid', 'fomaml'), 'model.kind': 'cnn', 'model.filters': '4, 8' });
+    expect(config.model).toEqual({ kind: 'cnn', inputShape: [28, 28, 1], filters: [4, 8], outputs: 10, task: 'classification' });
+  });
+});
+
+describe('checkValues', () => {
+  it('places schema errors next to their fields with parseOrError text', () => {
+    // Prepare: rounds 0 and a junk learning rate
+    const values = { ...presetValues('shards', 'fomaml'), rounds: '0', 'client.lr': 'fast' };
+    // Execute
+    const check = checkValues(values);
+    // Assert
+    expect(check.ok).toBe(false);
+    if (check.ok) return;
+    expect(Object.keys(check.fieldErrors).sort()).toEqual(['client.lr', 'rounds']);
+    expect(check.fieldErrors['rounds']).toMatch(/^rounds: /);
+    expect(check.summary).toContain('rounds: ');
+    expect(check.formErrors).toEqual([]);
+  });
+
+  it('reports the schema cross-field rules once the fields parse', () => {
+    const check = checkValues({ ...presetValues('shards', 'fomaml'), minParticipants: '20' });
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(check.fieldErrors).toEqual({ minParticipants: 'minParticipants: must not exceed perRound (10)' });
+  });
+
+  it('puts cross-field model errors at the Model field', () => {
+    const check = checkValues({ ...presetValues('iid', 'maml'), 'model.kind': 'cnn' });
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(check.fieldErrors['algorithm']).toMatch(/maml \(second order\) cannot train a cnn/);
+    const sine = checkValues({ ...presetValues('sinusoid', 'maml'), 'model.kind': 'cnn' });
+    expect(sine.ok).toBe(false);
+    if (!sine.ok) expect(Object.keys(sine.fieldErrors)).toContain('model.kind');
+  });
+
+  it('maps issue paths to visible fields', () => {
+    const values = presetValues('shards', 'fomaml');
+    expect(fieldFor('model.hidden.0', values)).toBe('model.hidden');
+    expect(fieldFor('model.task', values)).toBe('model.kind');
+    expect(fieldFor('scenario.participants', values)).toBe('scenario.participants');
+    expect(fieldFor('', values)).toBeNull();
+  });
+});
+
+describe('hubFieldErrors', () => {
+  it('places the hub\'s parseOrError text at the fields it names', () => {
+    const values = presetValues('shards', 'fomaml');
+    expect(hubFieldErrors('rounds: Too small; client.lr: Too big', values)).toEqual({ rounds: 'rounds: Too small', 'client.lr': 'client.lr: Too big' });
+    expect(hubFieldErrors('a run is already running', values)).toEqual({});
+  });
+});

@@ -1,0 +1,56 @@
+import type { RunSummary } from '@tabula/core';
+import { h, replaceChildren } from '../shared/dom.js';
+import { formatTime } from '../shared/format.js';
+
+/** Past and current runs (GET /api/runs), each with a button to show its rounds. */
+export class RunHistory {
+  readonly element: HTMLElement;
+  private readonly body = h('tbody');
+  private readonly caption = h('p', { className: 'muted' });
+
+  constructor(private readonly onShow: (runId: string) => void) {
+    this.element = h(
+      'div',
+      {},
+      this.caption,
+      h(
+        'div',
+        { className: 'table-wrap' },
+        h(
+          'table',
+          { 'data-testid': 'run-history', 'aria-label': 'Run history' },
+          h('thead', {}, h('tr', {}, ['Run', 'Name', 'Algorithm', 'Model', 'Scenario', 'Status', 'Rounds', 'Started', ''].map((c) => h('th', { scope: 'col', text: c })))),
+          this.body,
+        ),
+      ),
+    );
+  }
+
+  render(runs: readonly RunSummary[]): void {
+    replaceChildren(
+      this.body,
+      runs.map((run) => {
+        const show = h('button', { type: 'button', text: 'Show', 'aria-label': `Show rounds of run ${run.id}` });
+        show.addEventListener('click', () => this.onShow(run.id));
+        return h(
+          'tr',
+          { 'data-run': run.id },
+          h('td', { text: run.id }),
+          h('td', { text: run.config.name || '–' }),
+          h('td', { text: run.config.algorithm }),
+          h('td', { text: run.config.model.kind }),
+          h('td', { text: run.config.scenario ? `${run.config.scenario.name} × ${run.config.scenario.participants}` : 'own data' }),
+          h('td', { className: `status-${run.status}`, text: run.error ? `${run.status}: ${run.error}` : run.status }),
+          h('td', { text: `${run.completedRounds} / ${run.config.rounds}` }),
+          h('td', { text: formatTime(run.createdAt) }),
+          h('td', {}, show),
+        );
+      }),
+    );
+    this.caption.textContent = runs.length === 0 ? 'No runs yet.' : '';
+  }
+
+  showError(message: string): void {
+    this.caption.textContent = message;
+  }
+}

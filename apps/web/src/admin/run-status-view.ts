@@ -1,0 +1,31 @@
+import type { RunSummary } from '@tabula/core';
+import { h, replaceChildren } from '../shared/dom.js';
+
+/** The run the charts show: the live one, or one picked from the history. */
+export class RunStatusView {
+  readonly element = h('div', { 'data-testid': 'run-status', 'aria-live': 'polite' });
+
+  render(run: RunSummary | null, live: boolean, onBackToLive: () => void): void {
+    if (!run) {
+      replaceChildren(this.element, h('p', { className: 'muted', text: 'No run yet: fill in the form and press Start run.' }));
+      return;
+    }
+    const c = run.config;
+    const back = h('button', { type: 'button', text: 'Back to the live run' });
+    back.addEventListener('click', onBackToLive);
+    replaceChildren(
+      this.element,
+      h(
+        'p',
+        {},
+        h('strong', { text: `${live ? 'Current run' : 'Showing run'} ${run.id}` }),
+        c.name ? ` “${c.name}”` : '',
+        ' · ',
+        h('span', { className: `status-${run.status}`, text: run.status }),
+        ` · round ${run.completedRounds} of ${c.rounds} · ${c.algorithm}, ${c.model.kind}, ${c.scenario ? `${c.scenario.name} × ${c.scenario.participants}` : 'own data'}`,
+        run.error ? h('span', { className: 'status-failed', text: ` · ${run.error}` }) : '',
+      ),
+      live ? null : back,
+    );
+  }
+}

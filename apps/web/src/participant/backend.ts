@@ -1,0 +1,138 @@
+import { MNIST_MLP, disposeAll, initialWeights, sgdStep, tf, toTensors, useBackend } from '@tabula/core';
+import { errorMessage } from '../shared/dom.js';
+import {
+  BACKENDS,
+  chooseBackend,
+  isSoftwareRenderer,
+  median,
+  type BackendName,
+  type BackendProbe,
+  type ModelKind,
+} from './backend-choice.js';
+import { configureWasmPaths } from './wasm-paths.js';
+
+/** What the page shows about its backend. */
+export interface BackendReport {
+  readonly backend: BackendName;
+  /** The WebGL renderer string (unmasked when the browser allows), or null without WebGL. */
+  readonly renderer: string | null;
+  readonly software: boolean;
+  readonly reason: string;
+  readonly probes: readonly BackendProbe[];
+  /** Chosen by ?backend=... rather than automatically. */
+  readonly forced: boolean;
+}
+
+/** Timed steps per candidate stop at this budget (after one untimed warm-up step). */
+const BENCH_BUDGET_MS = 250;
+const BENCH_MAX_STEPS = 5;
+const BENCH_BATCH = 32;
+
+export function webglRenderer(): string | null {
+  try {
+    const canvas = document.createElement('canvas');
+    const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+    if (!gl) return null;
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return renderer;
+  } catch {
+    return null;
+  }
+}
+
+/** Initialises a backend; throws with the reason when it cannot be used here. */
+export async function activateBackend(name: BackendName): Promise<void> {
+  if (name === 'wasm') {
+    if (typeof WebAssembly === 'undefined') throw new Error('this browser has no WebAssembly');
+    configureWasmPaths();
+  }
+  if (name === 'webgl' && webglRenderer() === null) throw new Error('no WebGL context could be created');
+  await useBackend(name);
+}
+
+/** Median ms per MLP training step (batch 32, random data) on the active backend; ~BENCH_BUDGET_MS at most after warm-up. */
+async function benchmarkActive(): Promise<number> {
+  const spec = MNIST_MLP;
+  let params = toTensors(spec, initialWeights(spec, 1));
+  const x = tf.randomUniform([BENCH_BATCH, ...spec.inputShape]);
+  const y = tf.oneHot(tf.randomUniform([BENCH_BATCH], 0, spec.outputs, 'int32') as tf.Tensor1D, spec.outputs).toFloat() as tf.Tensor2D;
+  const step = async (): Promise<number> => {
+    const started = performance.now();
+    const next = sgdStep(spec, params, x, y, 0.01);
+    await next.loss.data();
+    next.loss.dispose();
+    disposeAll(params);
+    params = next.params;
+    return performance.now() - started;
+  };
+  try {
+    await step(); // warm-up: kernel compilation, shader programs
+    const times: number[] = [];
+    const started = performance.now();
+    while (times.length < BENCH_MAX_STEPS && performance.now() - started < BENCH_BUDGET_MS) times.push(await step());
+    return median(times);
+  } finally {
+    disposeAll(params);
+    tf.dispose([x, y]);
+  }
+}
+
+/**
+ * `?backend=` given: exactly that one, or an error saying why it is unavailable. Otherwise probe WebGL,
+ * WASM and CPU, benchmark each briefly (a software WebGL renderer is not benchmarked while WASM works: it is
+ * known to be slower here and its shader compiles alone take about a second), and keep the fastest.
+ */
+export async function selectBackend(requested: BackendName | null, model: ModelKind = 'mlp'): Promise<BackendReport> {
+  const renderer = webglRenderer();
+  const software = isSoftwareRenderer(renderer);
+  if (requested) {
+    try {
+      await activateBackend(requested);
+    } catch (error) {
+      throw new Error(`backend ${requested} was requested but is unavailable: ${errorMessage(error)}`);
+    }
+    const probe: BackendProbe = { name: requested, available: true };
+    return { backend: requested, renderer, software, reason: `requested with ?backend=${requested}`, probes: [probe], forced: true };
+  }
+
+  const probes: BackendProbe[] = [];
+  const wasmWorks = await canActivate('wasm');
+  for (const name of BACKENDS) {
+    try {
+      if (name === 'webgl' && software && wasmWorks) {
+        await activateBackend(name);
+        probes.push({ name, available: true, skippedReason: `WebGL renders in software (${shortRenderer(renderer)}), so it was not benchmarked` });
+        continue;
+      }
+      await activateBackend(name);
+    } catch (error) {
+      probes.push({ name, available: false, unavailableReason: errorMessage(error) });
+      continue;
+    }
+    try {
+      probes.push({ name, available: true, msPerStep: await benchmarkActive() });
+    } catch (error) {
+      probes.push({ name, available: false, unavailableReason: `failed a training step: ${errorMessage(error)}` });
+    }
+  }
+  const choice = chooseBackend(probes, model);
+  await activateBackend(choice.backend);
+  return { backend: choice.backend, renderer, software, reason: choice.reason, probes, forced: false };
+}
+
+async function canActivate(name: BackendName): Promise<boolean> {
+  try {
+    await activateBackend(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function shortRenderer(renderer: string | null): string {
+  if (!renderer) return 'unknown renderer';
+  const match = /swiftshader|llvmpipe|softpipe/i.exec(renderer);
+  return match ? match[0].replace(/^swiftshader$/i, 'SwiftShader') : renderer;
+}

@@ -1,0 +1,26 @@
+import type { ParticipantState, RoundRecord } from '@tabula/core';
+import type { DataSource } from './data-source-view.js';
+import type { ViewStatus } from './state-view.js';
+
+/** What the page exposes on `window.tabula` for tests and curious people (read-only by convention). */
+export interface TabulaHook {
+  backend: string | null;
+  participantId: string | null;
+  state: ParticipantState;
+  status: ViewStatus;
+  history: readonly RoundRecord[];
+  dataSource: DataSource;
+  /** Training examples this tab offers the hub (0 while it has too few). */
+  examples: number;
+}
+
+declare global {
+  interface Window {
+    tabula: TabulaHook;
+  }
+}
+
+export function installHook(initial: TabulaHook): TabulaHook {
+  window.tabula = initial;
+  return initial;
+}

@@ -1,0 +1,116 @@
+import { adaptOnBatch, disposeAll, forward, fromTensors, tf, toBatch, toTensors, type ClientHyper, type Examples, type ModelSpec } from '@tabula/core';
+import { errorMessage, h, replaceChildren } from '../shared/dom.js';
+import { DrawPad } from './draw-pad.js';
+
+/** The global model of the latest round, kept in memory for "Try it". */
+export interface ModelSnapshot {
+  readonly key: string;
+  readonly spec: ModelSpec;
+  readonly hyper: ClientHyper;
+  readonly weights: Float32Array;
+}
+
+export interface Prediction {
+  readonly digit: number;
+  readonly probability: number;
+}
+
+/** Softmax probabilities of the model for one 28x28 image (pixels 0..255). */
+export function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Array): Prediction {
+  const params = toTensors(spec, weights);
+  try {
+    const probs = tf.tidy(() => {
+      const x = tf.tensor(Float32Array.from(pixels, (v) => v / 255), [1, ...spec.inputShape]);
+      return tf.softmax(forward(spec, params, x));
+    });
+    const values = probs.dataSync();
+    probs.dispose();
+    let digit = 0;
+    values.forEach((p, i) => (p > (values[digit] ?? 0) ? (digit = i) : undefined));
+    return { digit, probability: values[digit] ?? 0 };
+  } finally {
+    disposeAll(params);
+  }
+}
+
+/** The global weights after `adaptSteps` full-batch SGD steps on the local support set (as evaluation does). */
+export function personalize(snapshot: ModelSnapshot, support: Examples): Float32Array {
+  const params = toTensors(snapshot.spec, snapshot.weights);
+  const [x, y] = toBatch(snapshot.spec, support);
+  try {
+    const adapted = adaptOnBatch(snapshot.spec, params, x, y, snapshot.hyper.innerLr, snapshot.hyper.adaptSteps);
+    const flat = fromTensors(adapted);
+    disposeAll(adapted);
+    return flat;
+  } finally {
+    disposeAll(params);
+    tf.dispose([x, y]);
+  }
+}
+
+/** "Try it": draw a digit, see the global and the personalized prediction side by side. */
+export class TryIt {
+  readonly element: HTMLElement;
+  private snapshot: ModelSnapshot | null = null;
+  private personalized: { key: string; weights: Float32Array } | null = null;
+  private readonly pad = new DrawPad('Drawing pad for trying the model', 168);
+  private readonly result = h('div', { className: 'try-result', 'aria-live': 'polite', 'data-testid': 'try-result' });
+
+  /** `support` returns this tab's current adaptation data (or null without data). */
+  constructor(private readonly support: () => Examples | null) {
+    const run = h('button', { type: 'button', text: 'Predict' });
+    run.addEventListener('click', () => this.predictDrawing());
+    const clear = h('button', { type: 'button', text: 'Clear' });
+    clear.addEventListener('click', () => {
+      this.pad.clear();
+      replaceChildren(this.result);
+    });
+    this.pad.onStroke = () => this.predictDrawing();
+    this.element = h('div', { className: 'try-it' }, this.pad.canvas, h('div', {}, h('div', { className: 'buttons' }, run, clear), this.result));
+    this.say('Takes part in a round first: the latest global model is kept in memory.');
+  }
+
+  setModel(snapshot: ModelSnapshot): void {
+    this.snapshot = snapshot;
+    this.personalized = null;
+  }
+
+  /** The local data changed: the personalized weights must be recomputed. */
+  invalidate(): void {
+    this.personalized = null;
+  }
+
+  private predictDrawing(): void {
+    const snapshot = this.snapshot;
+    if (!snapshot) return this.say('No model yet: wait until this tab has taken part in a round.');
+    if (snapshot.spec.task !== 'classification' || snapshot.spec.inputShape.reduce((a, b) => a * b, 1) !== 784) {
+      return this.say('Try it needs an MNIST classification run (this run is not one).');
+    }
+    const pixels = this.pad.toMnist();
+    if (!pixels) return this.say('Draw a digit first.');
+    try {
+      const global = predict(snapshot.spec, snapshot.weights, pixels);
+      const support = this.support();
+      let personal: Prediction | null = null;
+      if (support && support.count > 0) {
+        if (this.personalized?.key !== snapshot.key) this.personalized = { key: snapshot.key, weights: personalize(snapshot, support) };
+        personal = predict(snapshot.spec, this.personalized.weights, pixels);
+      }
+      replaceChildren(
+        this.result,
+        card('Global model', global),
+        personal ? card(`Personalized (${snapshot.hyper.adaptSteps} steps on your data)`, personal) : h('p', { className: 'muted', text: 'No local support data to personalize with.' }),
+      );
+    } catch (error) {
+      this.say(`prediction failed: ${errorMessage(error)}`);
+    }
+  }
+
+  private say(text: string): void {
+    replaceChildren(this.result, h('p', { className: 'muted', text }));
+  }
+}
+
+function card(title: string, p: Prediction): HTMLElement {
+  return h('div', { className: 'prediction' }, h('div', { className: 'muted', text: title }), h('div', { className: 'digit', text: p.digit }), h('div', { text: `${(p.probability * 100).toFixed(0)}% sure` }));
+}

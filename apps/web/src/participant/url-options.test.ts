@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { parseUrlOptions } from './url-options.js';
+
+describe('parseUrlOptions', () => {
+  it('reads an assigned shard with defaults', () => {
+    const options = parseUrlOptions('?scenario=shards&participants=6&participant=2');
+    expect(options.errors).toEqual([]);
+    expect(options.shard?.index).toBe(2);
+    expect(options.shard?.scenario).toMatchObject({ name: 'shards', participants: 6, seed: 1 });
+    expect(options.backend).toBeNull();
+  });
+
+  it('honours seed and backend', () => {
+    const options = parseUrlOptions('?backend=wasm&scenario=rotated&participants=10&participant=0&seed=7');
+    expect(options.backend).toBe('wasm');
+    expect(options.shard?.scenario.seed).toBe(7);
+  });
+
+  it('explains bad parameters and ignores them', () => {
+    const options = parseUrlOptions('?backend=webgpu&scenario=shards&participants=6&participant=6');
+    expect(options.backend).toBeNull();
+    expect(options.shard).toBeNull();
+    expect(options.errors).toHaveLength(2);
+    expect(options.errors[1]).toMatch(/participant=6 must be an integer in 0..5/);
+    expect(parseUrlOptions('?scenario=mars&participants=2&participant=0').errors[0]).toMatch(/^scenario parameters: name:/);
+  });
+
+  it('is empty without parameters', () => {
+    expect(parseUrlOptions('')).toEqual({ backend: null, shard: null, errors: [] });
+  });
+});
