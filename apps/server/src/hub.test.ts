@@ -142,6 +142,19 @@ describe('hub', () => {
     expect(bin).toEqual(expected);
   });
 
+  it('serves socket.io long-polling (a browser’s first transport) next to the HTTP API', async () => {
+    const { url } = await startHub();
+    const socket: ClientSocket = io(url, { transports: ['polling'], reconnection: false, forceNew: true });
+    cleanups.push(() => void socket.disconnect());
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    const welcome = await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: 'poll', backend: 'test', examples: 1, heldOut: false, dataSource: 'own' });
+    expect(welcome).toMatchObject({ ok: true });
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+  });
+
   it('gives a reconnecting participant its old identity back', async () => {
     const { hub, url } = await startHub();
     const first = await scriptedClient(url, 'keep-me');

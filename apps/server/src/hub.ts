@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import {
   HelloSchema,
@@ -102,7 +102,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return set;
   };
 
-  const http = createServer();
+  // socket.io wraps the request listeners that exist when it attaches, so the HTTP app must be in place first:
+  // a listener added later would also answer /socket.io/ polling requests and crash on a double response.
+  let app: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  const http = createServer((req, res) => {
+    if (app) return app(req, res);
+    res.writeHead(503).end('starting');
+  });
   const io: Hub['io'] = new Server(http, { maxHttpBufferSize: maxMessageBytes, serveClient: false });
   let controller: RunController | null = null;
 
@@ -349,6 +355,6 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       store.close();
     },
   };
-  http.on('request', createHttpApp(hub, { adminToken: options.adminToken, webRoot: options.webRoot }));
+  app = createHttpApp(hub, { adminToken: options.adminToken, webRoot: options.webRoot });
   return hub;
 }
