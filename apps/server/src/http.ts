@@ -95,7 +95,7 @@ export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?:
 
   const webRoot = options.webRoot;
   if (webRoot && existsSync(join(webRoot, 'index.html'))) {
-    app.get('/admin', (_req, res) => res.redirect(301, '/admin/'));
+    // serve-static redirects /admin to /admin/ itself (an express route for it would also match /admin/).
     app.use(express.static(webRoot, { index: 'index.html' }));
   } else {
     app.get('/', (_req, res) => {

@@ -1,0 +1,54 @@
+import { expect, test } from '@playwright/test';
+import { runDetail, runIdOf, signIn, startRunFromForm } from './dashboard.js';
+import { shardUrl, trainerIndices } from './scenario.js';
+
+const scenario = { name: 'shards' as const, participants: 24, seed: 1 };
+
+test('six tabs on non-IID shards and the dashboard run five Reptile rounds that all six contribute to', async ({ browser, baseURL }) => {
+  // Prepare: six participant tabs, each on its own shard; two forced onto WebGL.
+  const context = await browser.newContext();
+  const indices = trainerIndices(scenario, 6);
+  const tabs = [];
+  for (const [k, index] of indices.entries()) {
+    const tab = await context.newPage();
+    await tab.goto(shardUrl(scenario, index, k < 2 ? '&backend=webgl' : ''));
+    tabs.push(tab);
+  }
+  for (const [k, tab] of tabs.entries()) {
+    await expect(tab.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
+    if (k < 2) await expect(tab.getByTestId('backend')).toHaveText('webgl');
+  }
+  const dashboard = await context.newPage();
+  await signIn(dashboard);
+  await expect(dashboard.getByTestId('participants').locator('tbody tr')).toHaveCount(6);
+
+  // Execute: start a 5-round Reptile run through the form.
+  await startRunFromForm(dashboard, {
+    Algorithm: 'reptile',
+    Scenario: 'shards',
+    'Simulated participants': String(scenario.participants),
+    Rounds: '5',
+    'Participants per round': '6',
+    'Minimum participants': '6',
+  });
+
+  // Assert: the dashboard shows five completed rounds, and the store agrees.
+  await expect(dashboard.getByTestId('rounds').locator('tbody tr')).toHaveCount(5, { timeout: 200_000 });
+  await expect(dashboard.getByTestId('run-status')).toContainText(/completed/i);
+  const run = await runDetail(baseURL!, await runIdOf(baseURL!));
+  expect(run.status).toBe('completed');
+  const completed = run.rounds.filter((r) => r.status === 'completed');
+  expect(completed.map((r) => r.round)).toEqual([1, 2, 3, 4, 5]);
+  const ids = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.tabula.participantId)));
+  for (const r of completed) expect([...r.participants].sort()).toEqual([...ids].sort());
+  // Personalized accuracy at the end is clearly above where the run started.
+  const first = completed[0]!.metrics;
+  const last = completed[4]!.metrics;
+  expect(last.personalized!).toBeGreaterThan(first.global! + 0.3);
+  expect(last.personalized!).toBeGreaterThan(0.8);
+  // Every tab shows its own before/after numbers for each round it trained in.
+  for (const tab of tabs) {
+    await expect.poll(() => tab.evaluate(() => window.tabula.history.filter((r) => r.accepted).length)).toBe(5);
+  }
+  await context.close();
+});
