@@ -36,3 +36,48 @@ export interface RunDetail {
 export async function runDetail(baseUrl: string, id: string): Promise<RunDetail> {
   return (await (await fetch(`${baseUrl}/api/runs/${id}`)).json()) as RunDetail;
 }
+
+/** Starts a run over the HTTP API (the dashboard's form is covered by the federated-run spec). */
+export async function startRunApi(baseUrl: string, config: Record<string, unknown>): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify(config),
+  });
+  const body = (await response.json()) as { id?: string; error?: string };
+  if (response.status !== 201 || !body.id) throw new Error(`POST /api/runs: ${response.status} ${body.error}`);
+  return body.id;
+}
+
+/** Polls the run until `done` says so (or the time runs out). */
+export async function waitForRun(baseUrl: string, id: string, done: (run: RunDetail) => boolean, timeoutMs = 180_000): Promise<RunDetail> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let run: RunDetail | null = null;
+    try {
+      run = await runDetail(baseUrl, id);
+    } catch {
+      // the hub may be restarting
+    }
+    if (run && done(run)) return run;
+    if (Date.now() > until) throw new Error(`run ${id} did not reach the expected state: ${JSON.stringify(run && { status: run.status, completedRounds: run.completedRounds })}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export const MNIST_MLP = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [100], outputs: 10, task: 'classification' } as const;
+
+/** A short Reptile run on a shards scenario: the same settings as the dashboard's preset, fewer rounds. */
+export function reptileRun(scenario: { name: string; participants: number; seed?: number }, rounds: number, perRound: number, extra: Record<string, unknown> = {}) {
+  return {
+    algorithm: 'reptile',
+    model: MNIST_MLP,
+    scenario: { seed: 1, ...scenario },
+    rounds,
+    perRound,
+    minParticipants: Math.min(perRound, 2),
+    roundDeadlineMs: 60_000,
+    client: { batchSize: 32, innerLr: 0.05, innerSteps: 5, metaSteps: 1, outerLr: 1, adaptSteps: 5 },
+    ...extra,
+  };
+}

@@ -76,6 +76,12 @@ export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?:
     if (exported?.key !== key) exported = { key, files: await exportLayersModel(model.config.model, model.weights, 'weights.bin') };
     return exported.files;
   };
+  // What a tab needs to adapt the current model itself: the spec and hyper-parameters behind weights.bin.
+  app.get('/api/model/info', (_req, res) => {
+    const model = hub.currentModel();
+    if (!model) throw new HttpError(404, 'no model yet: start a run first');
+    res.set('Cache-Control', 'no-store').json({ runId: model.runId, modelVersion: model.modelVersion, model: model.config.model, client: model.config.client, parameters: model.weights.length });
+  });
   app.get('/api/model/model.json', async (_req, res) => {
     const files = await modelFiles();
     res.set('Cache-Control', 'no-store').json(files.modelJson);

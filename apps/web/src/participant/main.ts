@@ -1,4 +1,4 @@
-import type { LocalData, ParticipantData, RoundTask, ScenarioSpec, Welcome } from '@tabula/core';
+import { tf, type LocalData, type ParticipantData, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
 import { loadShard, sameShard } from './assigned-data.js';
@@ -12,6 +12,7 @@ import { Identity } from './identity.js';
 import { OwnDataPanel } from './own-data-panel.js';
 import { MIN_OWN_EXAMPLES, splitOwnData, type OwnDigit } from './own-data.js';
 import { OwnDigitStore } from './own-store.js';
+import { MetaTest } from './meta-test.js';
 import { RoundRunner } from './round-runner.js';
 import { StateView, type ViewStatus } from './state-view.js';
 import { installHook } from './test-hook.js';
@@ -39,7 +40,7 @@ let status: ViewStatus = { state: 'connecting', message: 'choosing a backend' };
 let link: HubLink | null = null;
 let runner: RoundRunner | null = null;
 
-const hook = installHook({ backend: null, participantId: identity.id, state: status.state, status, history: [], dataSource: source, examples: 0 });
+const hook = installHook({ backend: null, participantId: identity.id, state: status.state, status, history: [], dataSource: source, examples: 0, tf });
 
 function storedSource(): string | null {
   try {
@@ -166,11 +167,13 @@ const ownPanel = new OwnDataPanel(store, (digits) => {
 });
 const tryIt = new TryIt(() => localData()?.support ?? null);
 const ownSection = h('div', { hidden: source !== 'own' }, ownPanel.element);
+const metaTest = new MetaTest(() => localData());
 
 byId('status').append(stateView.element, h('p', { className: 'muted' }, 'Participant id: ', idText), notes);
 byId('backend-panel').append(backendView.element);
 byId('data-panel').append(dataSourceView.element, ownSection);
 byId('history-panel').append(historyView.element);
+byId('meta-panel').append(metaTest.element);
 byId('try-panel').append(tryIt.element);
 setStatus(status);
 for (const error of url.errors) note(error);

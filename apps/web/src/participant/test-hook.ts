@@ -1,4 +1,4 @@
-import type { ParticipantState, RoundRecord } from '@tabula/core';
+import type { ParticipantState, RoundRecord, tf } from '@tabula/core';
 import type { DataSource } from './data-source-view.js';
 import type { ViewStatus } from './state-view.js';
 
@@ -12,6 +12,8 @@ export interface TabulaHook {
   dataSource: DataSource;
   /** Training examples this tab offers the hub (0 while it has too few). */
   examples: number;
+  /** The page's TF.js, e.g. to `tf.loadLayersModel('/api/model/model.json')` from the console. */
+  tf: typeof tf;
 }
 
 declare global {
