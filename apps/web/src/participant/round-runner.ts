@@ -14,6 +14,7 @@ import {
 import { errorMessage } from '../shared/dom.js';
 import type { HubSocket } from '../shared/socket-types.js';
 import type { ModelSnapshot } from './try-it.js';
+import { createYielder } from './yield.js';
 
 export interface RoundRunnerEvents {
   onStatus(status: ParticipantStatus): void;
@@ -24,8 +25,6 @@ export interface RoundRunnerEvents {
   prepare(task: RoundTask): Promise<void>;
 }
 
-/** Lets the next frame paint, so the progress bar moves while training. */
-const nextFrame = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
 
 /**
  * Runs round tasks from the hub one at a time with core's Participant runtime. Updates go through
@@ -74,7 +73,7 @@ export class RoundRunner {
         this.history.push(record);
         this.events.onRound(record, this.history);
       },
-      yieldToUi: nextFrame,
+      yieldToUi: createYielder(),
     });
     return this.participant;
   }
