@@ -1,4 +1,4 @@
-import { MNIST_MLP, disposeAll, initialWeights, sgdStep, tf, toTensors, useBackend } from '@tabula/core';
+import { MNIST_CNN, MNIST_MLP, disposeAll, initialWeights, sgdStep, tf, toTensors, useBackend, type ModelSpec } from '@tabula/core';
 import { errorMessage } from '../shared/dom.js';
 import {
   BACKENDS,
@@ -52,9 +52,8 @@ export async function activateBackend(name: BackendName): Promise<void> {
   await useBackend(name);
 }
 
-/** Median ms per MLP training step (batch 32, random data) on the active backend; ~BENCH_BUDGET_MS at most after warm-up. */
-async function benchmarkActive(): Promise<number> {
-  const spec = MNIST_MLP;
+/** Median ms per training step (batch 32, random data) of `spec` on the active backend, after one warm-up step. */
+export async function measureActive(spec: ModelSpec = MNIST_MLP, budgetMs = BENCH_BUDGET_MS, maxSteps = BENCH_MAX_STEPS): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
   let params = toTensors(spec, initialWeights(spec, 1));
   const x = tf.randomUniform([BENCH_BATCH, ...spec.inputShape]);
   const y = tf.oneHot(tf.randomUniform([BENCH_BATCH], 0, spec.outputs, 'int32') as tf.Tensor1D, spec.outputs).toFloat() as tf.Tensor2D;
@@ -68,15 +67,30 @@ async function benchmarkActive(): Promise<number> {
     return performance.now() - started;
   };
   try {
-    await step(); // warm-up: kernel compilation, shader programs
+    const firstStepMs = await step(); // warm-up: kernel compilation, shader programs
     const times: number[] = [];
     const started = performance.now();
-    while (times.length < BENCH_MAX_STEPS && performance.now() - started < BENCH_BUDGET_MS) times.push(await step());
-    return median(times);
+    while (times.length < maxSteps && performance.now() - started < budgetMs) times.push(await step());
+    return { msPerStep: median(times), firstStepMs, steps: times.length };
   } finally {
     disposeAll(params);
     tf.dispose([x, y]);
   }
+}
+
+/** One backend and model measured on demand (the page's test hook exposes this for bench/backends.ts). */
+export async function measureBackend(name: BackendName, model: 'mlp' | 'cnn', budgetMs = 2000): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
+  const previous = tf.getBackend() as BackendName;
+  await activateBackend(name);
+  try {
+    return await measureActive(model === 'cnn' ? MNIST_CNN : MNIST_MLP, budgetMs, 200);
+  } finally {
+    await activateBackend(previous);
+  }
+}
+
+async function benchmarkActive(): Promise<number> {
+  return (await measureActive()).msPerStep;
 }
 
 /**

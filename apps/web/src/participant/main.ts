@@ -2,7 +2,7 @@ import { tf, type LocalData, type ParticipantData, type RoundTask, type Scenario
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
 import { loadShard, sameShard } from './assigned-data.js';
-import { activateBackend, selectBackend, type BackendReport } from './backend.js';
+import { activateBackend, measureBackend, selectBackend, type BackendReport } from './backend.js';
 import { BACKEND_LABEL, canTrain, chooseBackend, WASM_CNN_REASON } from './backend-choice.js';
 import { BackendView } from './backend-view.js';
 import { DataSourceView, type DataSource } from './data-source-view.js';
@@ -40,7 +40,7 @@ let status: ViewStatus = { state: 'connecting', message: 'choosing a backend' };
 let link: HubLink | null = null;
 let runner: RoundRunner | null = null;
 
-const hook = installHook({ backend: null, participantId: identity.id, state: status.state, status, history: [], dataSource: source, examples: 0, tf });
+const hook = installHook({ backend: null, participantId: identity.id, state: status.state, status, history: [], dataSource: source, examples: 0, tf, measure: measureBackend });
 
 function storedSource(): string | null {
   try {
