@@ -2,10 +2,11 @@ import {
   FedAvgStrategy,
   PROTOCOL_VERSION,
   RoundCollector,
-  deriveSeed,
   encodeFrame,
+  evaluatesIn,
   initialWeights,
   parameterCount,
+  roundTask,
   type RoundSummary,
   type RoundTask,
   type RunConfig,
@@ -182,8 +183,7 @@ export class RunController {
       } else {
         // 2. Configure and send: each selected participant gets the global weights once, as one frame.
         const trainers = this.strategy.configureFit(round, ready.trainers.map((e) => e.id));
-        const evaluating = round % config.evaluateEvery === 0 || round === config.rounds;
-        const evaluators = evaluating ? ready.heldOut.map((e) => e.id) : [];
+        const evaluators = evaluatesIn(config, round) ? ready.heldOut.map((e) => e.id) : [];
         const deadline = deps.now() + config.roundDeadlineMs;
         const collector = new RoundCollector({
           runId: this.run.id,
@@ -203,19 +203,7 @@ export class RunController {
         const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: this.run.id, round, modelVersion: this.completed, dtype: 'float32', values: this.global });
         let bytesDown = 0;
         for (const [id, mode] of [...trainers.map((id) => [id, 'fit'] as const), ...evaluators.map((id) => [id, 'evaluate'] as const)]) {
-          const task: RoundTask = {
-            runId: this.run.id,
-            round,
-            modelVersion: this.completed,
-            mode,
-            evaluate: evaluating,
-            algorithm: config.algorithm,
-            model: config.model,
-            hyper: config.client,
-            codec: config.codec,
-            seed: deriveSeed(config.seed, 'client', round, id),
-            deadline,
-          };
+          const task = roundTask(config, { runId: this.run.id, round, modelVersion: this.completed, deadline }, id, mode);
           this.sentAt.set(id, deps.now());
           if (deps.send(id, task, frame)) bytesDown += frame.byteLength;
           else collector.fail(id, 'not connected when the round started');

@@ -21,3 +21,4 @@ export * from './presets.js';
 export * from './sim.js';
 export * from './socket-channel.js';
 export * from './round-collector.js';
+export * from './round-task.js';

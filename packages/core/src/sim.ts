@@ -15,7 +15,7 @@ import {
   type UpdateReceipt,
 } from './protocol.js';
 import { RoundCollector } from './round-collector.js';
-import { deriveSeed } from './rng.js';
+import { evaluatesIn, roundTask } from './round-task.js';
 import { encodeFrame } from './wire/index.js';
 
 /** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
@@ -102,8 +102,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const started = now();
     const selected = strategy.configureFit(round, trainable.map(String)).map(Number);
     const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: RUN_ID, round, modelVersion: round - 1, dtype: 'float32', values: global });
-    const evaluating = round % config.evaluateEvery === 0 || round === config.rounds;
-    const evaluators = evaluating ? scenario.heldOut : [];
+    const evaluators = evaluatesIn(config, round) ? scenario.heldOut : [];
     collector = new RoundCollector({ runId: RUN_ID, round, modelVersion: round - 1, length, trainers: selected.map(String), evaluators: evaluators.map(String), strategy, deadline: Number.MAX_SAFE_INTEGER });
     const targets: [number, RoundTask['mode']][] = [
       ...selected.map((i): [number, RoundTask['mode']] => [i, 'fit']),
@@ -111,19 +110,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     ];
     for (const [index, mode] of targets) {
       const participant = participantFor(index);
-      const task: RoundTask = {
-        runId: RUN_ID,
-        round,
-        modelVersion: round - 1,
-        mode,
-        evaluate: evaluating,
-        algorithm: config.algorithm,
-        model: config.model,
-        hyper: config.client,
-        codec: config.codec,
-        seed: deriveSeed(config.seed, 'client', round, index),
-        deadline: Number.MAX_SAFE_INTEGER,
-      };
+      const task = roundTask(config, { runId: RUN_ID, round, modelVersion: round - 1, deadline: Number.MAX_SAFE_INTEGER }, index, mode);
       await participant.handleTask(task, frame);
     }
     collector.close('the round is over');

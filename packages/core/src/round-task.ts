@@ -1,0 +1,32 @@
+import type { RoundTask, RunConfig } from './protocol.js';
+import { deriveSeed } from './rng.js';
+
+/** Whether participants evaluate (before/after adaptation) in this round: every `evaluateEvery`, and the last. */
+export function evaluatesIn(config: RunConfig, round: number): boolean {
+  return round % config.evaluateEvery === 0 || round === config.rounds;
+}
+
+/**
+ * The task one participant gets in one round. Its minibatch seed derives from the run seed, the round and the
+ * participant, so a rerun of the same configuration samples the same batches (hub and simulation alike).
+ */
+export function roundTask(
+  config: RunConfig,
+  round: { readonly runId: string; readonly round: number; readonly modelVersion: number; readonly deadline: number },
+  participant: string | number,
+  mode: RoundTask['mode'],
+): RoundTask {
+  return {
+    runId: round.runId,
+    round: round.round,
+    modelVersion: round.modelVersion,
+    mode,
+    evaluate: evaluatesIn(config, round.round),
+    algorithm: config.algorithm,
+    model: config.model,
+    hyper: config.client,
+    codec: config.codec,
+    seed: deriveSeed(config.seed, 'client', round.round, participant),
+    deadline: round.deadline,
+  };
+}
