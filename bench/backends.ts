@@ -34,6 +34,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The participant page's test hook (apps/web/src/participant/test-hook.ts), as far as this benchmark uses it. */
+declare global {
+  interface Window {
+    tabula: {
+      backend: string | null;
+      measure(backend: 'webgl' | 'wasm' | 'cpu', model: 'mlp' | 'cnn', budgetMs?: number): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
+    };
+  }
+}
+
 const BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
 const MODELS = ['mlp', 'cnn'] as const;
 type Sample = { msPerStep: number; firstStepMs: number; steps: number } | { error: string };

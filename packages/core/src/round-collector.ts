@@ -84,7 +84,8 @@ export class RoundCollector {
     }
     let values: Float32Array;
     try {
-      values = decodeFrame(frame, { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId, round, modelVersion, length: this.options.length }).values;
+      // A view, not a copy: the values are checked and folded into the accumulator right here.
+      values = decodeFrame(frame, { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId, round, modelVersion, length: this.options.length }, { view: true }).values;
     } catch (error) {
       return { ok: false, error: `invalid update frame: ${error instanceof Error ? error.message : String(error)}` };
     }

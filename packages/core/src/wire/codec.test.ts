@@ -301,3 +301,24 @@ describe('frames received as Node Buffers', () => {
     expect(Array.from(decodeFrame(received).values)).toEqual([1, 2, 3]);
   });
 });
+
+describe('decoding into a view', () => {
+  const frame = encodeFrame({ kind: 'delta', protocolVersion: 1, runId: 'run', round: 1, modelVersion: 0, dtype: 'float32', values: Float32Array.from([1, 2, 3, 4]) });
+
+  it('returns a view on an aligned float32 payload when asked, a copy otherwise', () => {
+    const view = decodeFrame(frame, {}, { view: true }).values;
+    expect(view.buffer).toBe(frame.buffer);
+    expect(Array.from(view)).toEqual([1, 2, 3, 4]);
+    expect(decodeFrame(frame).values.buffer).not.toBe(frame.buffer);
+  });
+
+  it('copies when the payload is not 4-byte aligned, and still refuses non-finite values', () => {
+    const shifted = new Uint8Array(frame.byteLength + 1).fill(0);
+    shifted.set(frame, 1);
+    const values = decodeFrame(shifted.subarray(1), {}, { view: true }).values;
+    expect(values.buffer).not.toBe(shifted.buffer);
+    expect(Array.from(values)).toEqual([1, 2, 3, 4]);
+    const bad = encodeFrame({ kind: 'delta', protocolVersion: 1, runId: 'run', round: 1, modelVersion: 0, dtype: 'float32', values: Float32Array.from([1, Number.NaN]), allowNonFinite: true });
+    expect(() => decodeFrame(bad, {}, { view: true })).toThrow(/NaN/);
+  });
+});

@@ -79,9 +79,18 @@ export interface FrameExpectations {
   readonly maxElements?: number;
 }
 
+export interface DecodeOptions {
+  /**
+   * Allow `values` to be a view on the frame's own bytes (float32 frames whose payload is 4-byte aligned, on a
+   * little-endian machine) instead of a copy. For a receiver that folds the values at once (the hub: it saves
+   * a 318 KB allocation per MLP update); the view is only valid while the frame's buffer is.
+   */
+  readonly view?: boolean;
+}
+
 export interface DecodedFrame {
   readonly header: FrameHeader;
-  /** A fresh array: never a view on the frame's bytes. */
+  /** A fresh array, unless `view` was asked for and possible. */
   readonly values: Float32Array;
 }
 
@@ -425,7 +434,7 @@ function checkExpectations(h: FrameHeader, expect: FrameExpectations): void {
 }
 
 /** Decodes and checks a whole frame; see the file comment for what is refused. */
-export function decodeFrame(frame: Uint8Array | ArrayBuffer, expect: FrameExpectations = {}): DecodedFrame {
+export function decodeFrame(frame: Uint8Array | ArrayBuffer, expect: FrameExpectations = {}, options: DecodeOptions = {}): DecodedFrame {
   const bytes = asBytes(frame);
   const header = peekHeader(bytes, expect);
   const { dtype, length: n, payloadOffset } = header;
@@ -443,7 +452,9 @@ export function decodeFrame(frame: Uint8Array | ArrayBuffer, expect: FrameExpect
   let values: Float32Array;
   switch (dtype) {
     case 'float32':
-      if (LITTLE_ENDIAN) {
+      if (LITTLE_ENDIAN && options.view && (bytes.byteOffset + start) % 4 === 0) {
+        values = new Float32Array(bytes.buffer, bytes.byteOffset + start, n);
+      } else if (LITTLE_ENDIAN) {
         values = new Float32Array(bytes.slice(start, end).buffer); // slice copies and aligns
       } else {
         values = new Float32Array(n);
