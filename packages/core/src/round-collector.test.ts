@@ -57,6 +57,18 @@ describe('RoundCollector', () => {
     });
   }
 
+  it('rejects NaN and Infinity on the one-pass path (no norm bound) without changing the sum', () => {
+    const c = collector();
+    c.submitUpdate('a', meta({ numExamples: 1 }), frame([1, 2, 3]));
+    const before = c.accumulator.result();
+    expect(c.submitUpdate('b', meta(), frame([1, Number.NaN, 3], { allowNonFinite: true }))).toEqual({ ok: false, error: expect.stringMatching(/invalid update frame: .*values\[1\] is NaN/) });
+    expect(c.submitUpdate('b', meta(), frame([Number.NEGATIVE_INFINITY, 0, 0], { allowNonFinite: true }))).toEqual({ ok: false, error: expect.stringMatching(/-?Infinity/) });
+    expect(c.accumulator.count).toBe(1);
+    expect(c.accumulator.result()).toEqual(before);
+    expect(c.submitUpdate('b', meta({ numExamples: 3 }), frame([5, 6, 7]))).toMatchObject({ ok: true });
+    expect(Array.from(c.accumulator.result())).toEqual([4, 5, 6]);
+  });
+
   it('rejects duplicates, late updates and anything after close', () => {
     const clock = { t: 0 };
     const c = collector({}, clock);

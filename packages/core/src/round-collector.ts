@@ -82,20 +82,29 @@ export class RoundCollector {
     if (this.options.maxExamples !== undefined && meta.numExamples > this.options.maxExamples) {
       return { ok: false, error: `update claims ${meta.numExamples} examples; at most ${this.options.maxExamples} are accepted` };
     }
+    const expect = { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId, round, modelVersion, length: this.options.length } as const;
+    const reject = (error: unknown): Ack<UpdateReceipt> => ({ ok: false, error: `invalid update frame: ${error instanceof Error ? error.message : String(error)}` });
+    const bound = this.options.maxUpdateNorm;
     let values: Float32Array;
     try {
-      // A view, not a copy: the values are checked and folded into the accumulator right here.
-      values = decodeFrame(frame, { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId, round, modelVersion, length: this.options.length }, { view: true }).values;
+      // A view on the received bytes. Unbounded runs check NaN/Infinity in the same pass that folds the values;
+      // a norm bound needs finite values first, so the decoder checks them.
+      values = decodeFrame(frame, expect, { view: true, skipFiniteCheck: bound === undefined }).values;
     } catch (error) {
-      return { ok: false, error: `invalid update frame: ${error instanceof Error ? error.message : String(error)}` };
+      return reject(error);
     }
-    if (this.options.maxUpdateNorm !== undefined) {
+    if (bound !== undefined) {
       const norm = l2Norm(values);
-      if (!(norm <= this.options.maxUpdateNorm)) {
-        return { ok: false, error: `update norm ${norm.toPrecision(4)} exceeds this run's bound of ${this.options.maxUpdateNorm}` };
+      if (!(norm <= bound)) return { ok: false, error: `update norm ${norm.toPrecision(4)} exceeds this run's bound of ${bound}` };
+      this.accumulator.add(values, meta.numExamples);
+    } else if (!this.accumulator.addIfFinite(values, meta.numExamples)) {
+      try {
+        decodeFrame(frame, expect); // the slow path, only for bad input: names the first non-finite value
+      } catch (error) {
+        return reject(error);
       }
+      return reject(new Error('frame carries a non-finite value'));
     }
-    this.accumulator.add(values, meta.numExamples);
     this.answers.set(participantId, { kind: 'fit' });
     this.bytesUp += frame.byteLength;
     this.fits.push({ participantId, numExamples: meta.numExamples, metrics: { loss: meta.loss, trainMs: meta.trainMs } });

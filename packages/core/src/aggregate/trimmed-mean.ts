@@ -37,6 +37,15 @@ export class TrimmedMeanAccumulator implements Accumulator {
     this.weights += weight;
   }
 
+  addIfFinite(delta: Float32Array, weight: number): boolean {
+    for (let i = 0; i < delta.length; i++) {
+      const v = delta[i] as number;
+      if (v - v !== 0) return false;
+    }
+    this.add(delta, weight);
+    return true;
+  }
+
   result(): Float32Array {
     const n = this.deltas.length;
     if (n === 0) throw new Error('TrimmedMeanAccumulator.result: no deltas were added');

@@ -81,3 +81,31 @@ describe('WeightedSum', () => {
     expect(() => sum.mean()).toThrow(/not finite/);
   });
 });
+
+describe('WeightedSum.addIfFinite', () => {
+  it('folds exactly like add when every value is finite', () => {
+    const a = new WeightedSum(3);
+    const b = new WeightedSum(3);
+    a.add(Float32Array.from([1, 2, 3]), 1);
+    a.add(Float32Array.from([5, 6, 7]), 3);
+    expect(b.addIfFinite(Float32Array.from([1, 2, 3]), 1)).toBe(true);
+    expect(b.addIfFinite(Float32Array.from([5, 6, 7]), 3)).toBe(true);
+    expect(b.result()).toEqual(a.result());
+    expect(b.count).toBe(2);
+    expect(b.totalWeight).toBe(4);
+  });
+
+  it('folds nothing when a value is NaN or infinite, leaving the sum bit-identical', () => {
+    const s = new WeightedSum(3);
+    s.add(Float32Array.from([0.1, -0.2, 0.3]), 2);
+    const before = s.result();
+    expect(s.addIfFinite(Float32Array.from([1, Number.NaN, 3]), 1)).toBe(false);
+    expect(s.addIfFinite(Float32Array.from([1, 2, Number.POSITIVE_INFINITY]), 1)).toBe(false);
+    expect(s.addIfFinite(Float32Array.from([Number.NEGATIVE_INFINITY, 2, 3]), 1)).toBe(false);
+    expect(s.count).toBe(1);
+    expect(s.totalWeight).toBe(2);
+    expect(s.result()).toEqual(before);
+    // -0 is finite.
+    expect(s.addIfFinite(Float32Array.from([-0, 0, -0]), 2)).toBe(true);
+  });
+});

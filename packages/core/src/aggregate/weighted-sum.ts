@@ -11,6 +11,11 @@ export interface Accumulator {
   readonly totalWeight: number;
   /** Folds one delta in; throws (and changes nothing) on a wrong length or weight. */
   add(delta: Float32Array, weight: number): void;
+  /**
+   * Like `add`, but folds nothing and returns false when the delta holds NaN or ±Infinity: the hub checks and
+   * folds an update in one pass over it instead of two.
+   */
+  addIfFinite(delta: Float32Array, weight: number): boolean;
   /** The round's aggregated delta as a new array; throws if nothing was added. */
   result(): Float32Array;
 }
@@ -48,7 +53,9 @@ export function checkUpdate(delta: Float32Array, weight: number, length: number,
  */
 export class WeightedSum implements Accumulator {
   readonly length: number;
-  private readonly sum: Float64Array;
+  private sum: Float64Array;
+  /** addIfFinite writes here and swaps on success, so a rejected delta leaves `sum` bit-identical. */
+  private spare: Float64Array | null = null;
   private added = 0;
   private weights = 0;
 
@@ -73,6 +80,25 @@ export class WeightedSum implements Accumulator {
     for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + weight * (delta[i] as number);
     this.added++;
     this.weights += weight;
+  }
+
+  addIfFinite(delta: Float32Array, weight: number): boolean {
+    checkUpdate(delta, weight, this.length, 'WeightedSum.addIfFinite');
+    const sum = this.sum;
+    const next = (this.spare ??= new Float64Array(this.length));
+    const n = this.length;
+    let poison = 0; // stays ±0 for finite values; NaN once any value is NaN or ±Infinity
+    for (let i = 0; i < n; i++) {
+      const d = delta[i] as number;
+      poison += d * 0;
+      next[i] = (sum[i] as number) + weight * d;
+    }
+    if (poison !== 0) return false;
+    this.sum = next;
+    this.spare = sum;
+    this.added++;
+    this.weights += weight;
+    return true;
   }
 
   /** `sum / totalWeight` as a new Float32Array. */

@@ -86,6 +86,11 @@ export interface DecodeOptions {
    * a 318 KB allocation per MLP update); the view is only valid while the frame's buffer is.
    */
   readonly view?: boolean;
+  /**
+   * Skip the NaN/Infinity scan. Only for a receiver that checks finiteness itself in the same pass that uses the
+   * values (the hub's `Accumulator.addIfFinite`); everything else in the frame is still checked.
+   */
+  readonly skipFiniteCheck?: boolean;
 }
 
 export interface DecodedFrame {
@@ -486,7 +491,7 @@ export function decodeFrame(frame: Uint8Array | ArrayBuffer, expect: FrameExpect
       break;
     }
   }
-  const bad = firstNonFinite(values);
+  const bad = options.skipFiniteCheck ? -1 : firstNonFinite(values);
   if (bad >= 0) throw new WireError('non-finite', `frame carries a non-finite value: ${describeIndex(values, bad, header.segments)}`);
   return { header, values };
 }
