@@ -179,7 +179,7 @@ export class RunController {
       let summary: RoundSummary;
       if (ready.trainers.length < minimum) {
         failure = `only ${ready.trainers.length} of the required ${minimum} participants were ready after ${Math.round(config.waitForParticipantsMs / 1000)} s`;
-        summary = this.failedSummary(round, attempt, startedAt, failure, 0, 0);
+        summary = this.failedSummary(round, attempt, startedAt, failure);
       } else {
         // 2. Configure and send: each selected participant gets the global weights once, as one frame.
         const trainers = this.strategy.configureFit(round, ready.trainers.map((e) => e.id));
@@ -268,9 +268,10 @@ export class RunController {
     return { trainers: eligible.filter((e) => !e.heldOut && e.examples > 0), heldOut: eligible.filter((e) => e.heldOut && e.examples > 0) };
   }
 
-  private failedSummary(round: number, attempt: number, startedAt: number, reason: string, bytesUp: number, bytesDown: number): RoundSummary {
+  /** An attempt that never sent anything (too few participants were ready). */
+  private failedSummary(round: number, attempt: number, startedAt: number, reason: string): RoundSummary {
     const none = { loss: null, global: null, personalized: null, heldOutGlobal: null, heldOutPersonalized: null };
-    return { runId: this.run.id, round, attempt, status: 'failed', reason, startedAt, durationMs: this.deps.now() - startedAt, participants: [], failures: [], metrics: none, bytesUp, bytesDown };
+    return { runId: this.run.id, round, attempt, status: 'failed', reason, startedAt, durationMs: this.deps.now() - startedAt, participants: [], failures: [], metrics: none, bytesUp: 0, bytesDown: 0 };
   }
 
   private finish(status: RunSummary['status'], error: string | null): RunSummary {
