@@ -182,6 +182,22 @@ describe('hub', () => {
     expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
   });
 
+  it('retries a round that lacks participants, records each attempt’s reason, then fails the run', async () => {
+    const { hub, url } = await startHub();
+    await scriptedClient(url, 'alone');
+    const { body: run } = await postRun(url, config({ minParticipants: 2, perRound: 2, waitForParticipantsMs: 200 }));
+    const failed = await waitFor(() => hub.store.getRun(run.id)?.status === 'failed' && hub.store.getRun(run.id), 'the run to fail', 20_000);
+    expect(failed.error).toMatch(/^round 1 failed 3 times; last: only 1 of the required 2 participants were ready/);
+    const attempts = hub.store.listRounds(run.id);
+    expect(attempts.map((r) => [r.round, r.attempt, r.status])).toEqual([
+      [1, 1, 'failed'],
+      [1, 2, 'failed'],
+      [1, 3, 'failed'],
+    ]);
+    expect(attempts[0]!.reason).toMatch(/only 1 of the required 2 participants were ready after 0 s/);
+    expect(hub.store.latestCheckpoint(run.id)).toBeNull();
+  });
+
   it('rejects a late update with its reason', async () => {
     const { hub, url } = await startHub();
     const [a, b] = await Promise.all(['aaaa', 'bbbb'].map((id) => scriptedClient(url, id)));
