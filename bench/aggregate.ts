@@ -21,12 +21,11 @@
  * update into a fresh array) with WeightedSum, versus keeping every delta (what a non-streaming aggregator or
  * a robust rule such as trimmed mean must do). Streaming should stay flat at about 8 bytes per parameter.
  */
-import { parseArgs } from 'node:util';
 import { FedAvgStrategy, WeightedSum, type Accumulator, type FitResult } from '../packages/core/src/aggregate/index.js';
 import {
   MiB,
   commandLine,
-  failUsage,
+  parseFlags,
   finish,
   gaussianVector,
   interleave,
@@ -99,28 +98,17 @@ interface MemoryRow {
 }
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        params: { type: 'string' },
-        n: { type: 'string' },
-        reps: { type: 'string' },
-        'mem-params': { type: 'string' },
-        'mem-n': { type: 'string' },
-        'pool-mib': { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    failUsage((error as Error).message, HELP);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const values = parseFlags(
+    {
+      params: { type: 'string' },
+      n: { type: 'string' },
+      reps: { type: 'string' },
+      'mem-params': { type: 'string' },
+      'mem-n': { type: 'string' },
+      'pool-mib': { type: 'string' },
+    },
+    HELP,
+  );
   const quick = values.quick === true;
   const paramsList = numberList(values.params ?? (quick ? '10000,100000' : `${MLP_PARAMS},1600000`), 'params');
   const nList = numberList(values.n ?? (quick ? '5,20' : '10,200'), 'n');

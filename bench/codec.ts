@@ -15,7 +15,6 @@
  * Sizes and speeds use the MNIST MLP (784-100-10, 79,510 parameters) with its real tensor segments
  * (segmentSizes(MNIST_MLP): 4 segments, so int8 carries 4 scales), and delta-like values: normal(0, 0.01).
  */
-import { parseArgs } from 'node:util';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import { PROTOCOL_VERSION, type RunConfigInput } from '../packages/core/src/protocol.js';
 import { MNIST_MLP } from '../packages/core/src/model/spec.js';
@@ -27,7 +26,7 @@ import { useBackend } from '../packages/core/src/tf.js';
 import {
   MB,
   commandLine,
-  failUsage,
+  parseFlags,
   finish,
   gaussianVector,
   interleave,
@@ -72,28 +71,17 @@ function fields(dtype: FrameDtype, segments: readonly number[]) {
 }
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        reps: { type: 'string' },
-        pool: { type: 'string' },
-        'sim-rounds': { type: 'string' },
-        'sim-participants': { type: 'string' },
-        'sim-per-round': { type: 'string' },
-        'no-sim': { type: 'boolean', default: false },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    failUsage((error as Error).message, HELP);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const values = parseFlags(
+    {
+      reps: { type: 'string' },
+      pool: { type: 'string' },
+      'sim-rounds': { type: 'string' },
+      'sim-participants': { type: 'string' },
+      'sim-per-round': { type: 'string' },
+      'no-sim': { type: 'boolean', default: false },
+    },
+    HELP,
+  );
   const quick = values.quick === true;
   const reps = positiveInt(values.reps ?? (quick ? '3' : '7'), 'reps');
   const poolSize = positiveInt(values.pool ?? (quick ? '8' : '32'), 'pool');

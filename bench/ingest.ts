@@ -31,7 +31,6 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import type { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
@@ -54,7 +53,7 @@ import {
   MB,
   REPO_ROOT,
   commandLine,
-  failUsage,
+  parseFlags,
   finish,
   interleave,
   loadAverage,
@@ -439,27 +438,16 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
 // ---- main -----------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        clients: { type: 'string' },
-        rounds: { type: 'string' },
-        reps: { type: 'string' },
-        hidden: { type: 'string' },
-        'timeout-s': { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    failUsage((error as Error).message, HELP);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  const values = parseFlags(
+    {
+      clients: { type: 'string' },
+      rounds: { type: 'string' },
+      reps: { type: 'string' },
+      hidden: { type: 'string' },
+      'timeout-s': { type: 'string' },
+    },
+    HELP,
+  );
   const quick = values.quick === true;
   const clientCounts = numberList(values.clients ?? (quick ? '10,30' : '100,500'), 'clients');
   const rounds = positiveInt(values.rounds ?? (quick ? '2' : '3'), 'rounds');

@@ -7,6 +7,7 @@
  * same process, interleaved round-robin (the order rotates every repetition), and compared through medians of
  * several repetitions and through ratios of those medians.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -81,6 +82,27 @@ export function positiveInt(text: string, flag: string): number {
 export function failUsage(message: string, help: string): never {
   console.error(`${message}\n\n${help}`);
   process.exit(2);
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+const SHARED_FLAGS = { quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/**
+ * A benchmark's own flags plus the shared --quick and --help: a bad flag prints its message and the help (exit
+ * 2), --help prints the help (exit 0).
+ */
+export function parseFlags<O extends FlagOptions>(options: O, help: string) {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { ...options, ...SHARED_FLAGS }, strict: true }));
+  } catch (error) {
+    failUsage((error as Error).message, help);
+  }
+  if ((values as { help?: boolean }).help) {
+    console.log(help);
+    process.exit(0);
+  }
+  return values;
 }
 
 // ---- statistics ---------------------------------------------------------------------------------------------
