@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import { join } from 'node:path';
 import {
   HelloSchema,
+  PARTICIPANT_STATES,
   PROTOCOL_VERSION,
   RunConfigSchema,
   createScenario,
@@ -15,6 +16,7 @@ import {
   type AdminSnapshot,
   type ClientToServerEvents,
   type MnistData,
+  type ParticipantState,
   type RunConfig,
   type RunSummary,
   type ScenarioSpec,
@@ -285,9 +287,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       const id = registry.idOf(socket.id);
       if (!id || typeof status !== 'object' || status === null) return;
       const state = (status as { state?: unknown }).state;
-      const allowed = ['waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'];
-      if (typeof state !== 'string' || !allowed.includes(state)) return;
-      registry.update(id, { state: state as RegistryEntry['state'], lastSeen: now() });
+      // 'connecting' is the hub's own word for a participant whose socket is gone; a live tab cannot claim it.
+      if (!PARTICIPANT_STATES.includes(state as ParticipantState) || state === 'connecting') return;
+      registry.update(id, { state: state as ParticipantState, lastSeen: now() });
       if (state === 'error' && controller) {
         const message = (status as { message?: unknown }).message;
         controller.participantFailed(id, `participant error: ${typeof message === 'string' ? message.slice(0, 200) : 'unknown'}`);

@@ -1,5 +1,4 @@
 import {
-  FedAvgStrategy,
   PROTOCOL_VERSION,
   RoundCollector,
   encodeFrame,
@@ -7,6 +6,7 @@ import {
   initialWeights,
   parameterCount,
   roundTask,
+  strategyFor,
   type RoundSummary,
   type RoundTask,
   type RunConfig,
@@ -65,12 +65,7 @@ export class RunController {
   ) {
     const config = run.config;
     this.length = parameterCount(config.model);
-    this.strategy = new FedAvgStrategy({
-      seed: config.seed,
-      ...(config.perRound !== undefined ? { perRound: config.perRound } : { fraction: config.fraction }),
-      minFit: config.minParticipants,
-      optimizer: config.server,
-    });
+    this.strategy = strategyFor(config);
     const checkpoint = deps.store.latestCheckpoint(run.id);
     if (checkpoint) {
       if (checkpoint.weights.length !== this.length) throw new Error(`run ${run.id}: checkpoint has ${checkpoint.weights.length} weights, the model ${this.length}`);

@@ -172,7 +172,8 @@ export interface RoundTask {
   readonly deadline: number;
 }
 
-export type ParticipantState = 'connecting' | 'waiting' | 'downloading' | 'evaluating' | 'training' | 'uploading' | 'done' | 'error';
+export const PARTICIPANT_STATES = ['connecting', 'waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'] as const;
+export type ParticipantState = (typeof PARTICIPANT_STATES)[number];
 
 // ---- what the hub reports (HTTP API and admin events share these shapes) -------------------------------
 

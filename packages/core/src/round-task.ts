@@ -1,3 +1,4 @@
+import { FedAvgStrategy, type Strategy } from './aggregate/index.js';
 import type { RoundTask, RunConfig } from './protocol.js';
 import { deriveSeed } from './rng.js';
 
@@ -29,4 +30,14 @@ export function roundTask(
     seed: deriveSeed(config.seed, 'client', round.round, participant),
     deadline: round.deadline,
   };
+}
+
+/** The strategy a run configures: participant selection and the server optimizer (hub and simulation alike). */
+export function strategyFor(config: RunConfig): Strategy {
+  return new FedAvgStrategy({
+    seed: config.seed,
+    ...(config.perRound !== undefined ? { perRound: config.perRound } : { fraction: config.fraction }),
+    minFit: config.minParticipants,
+    optimizer: config.server,
+  });
 }

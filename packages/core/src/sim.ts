@@ -1,4 +1,3 @@
-import { FedAvgStrategy } from './aggregate/index.js';
 import { createScenario, type MnistData } from './data/index.js';
 import { adaptationCurve, headline } from './learn/evaluate.js';
 import { parameterCount } from './model/layout.js';
@@ -15,7 +14,7 @@ import {
   type UpdateReceipt,
 } from './protocol.js';
 import { RoundCollector } from './round-collector.js';
-import { evaluatesIn, roundTask } from './round-task.js';
+import { evaluatesIn, roundTask, strategyFor } from './round-task.js';
 import { encodeFrame } from './wire/index.js';
 
 /** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
@@ -65,12 +64,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const now = options.now ?? (() => performance.now());
   const scenario = createScenario({ ...config.scenario, heldOut: config.scenario.heldOut ?? Math.max(1, Math.round(config.scenario.participants / 10)) }, options.mnist);
   const length = parameterCount(config.model);
-  const strategy = new FedAvgStrategy({
-    seed: config.seed,
-    ...(config.perRound !== undefined ? { perRound: config.perRound } : { fraction: config.fraction }),
-    minFit: config.minParticipants,
-    optimizer: config.server,
-  });
+  const strategy = strategyFor(config);
 
   // The hub side of every in-process channel: the same RoundCollector the hub uses.
   let collector: RoundCollector | null = null;
