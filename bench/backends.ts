@@ -8,10 +8,9 @@
  *
  * Needs the web app built (npm run build) and /usr/bin/chromium (or CHROMIUM_PATH).
  */
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
-import { startHubProcess } from '../e2e/hub-process.js';
+import { freePort, startHubProcess } from '../e2e/hub-process.js';
 import { commandLine, failUsage, finish, machine, median, positiveInt, spread, type Table } from './lib.js';
 
 const HELP = `Usage: npx tsx bench/backends.ts [--reps N] [--budget-ms MS] [--quick]
@@ -23,16 +22,6 @@ const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '3
 if (v.help) failUsage('', HELP);
 const reps = v.quick ? 1 : positiveInt(v.reps, '--reps');
 const budgetMs = v.quick ? 500 : positiveInt(v['budget-ms'], '--budget-ms');
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** The participant page's test hook (apps/web/src/participant/test-hook.ts), as far as this benchmark uses it. */
 declare global {

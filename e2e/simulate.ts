@@ -4,12 +4,11 @@
  * run through its form. One line per round; at the end a dashboard screenshot (PNG) and the run's metrics (JSON).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { runDetail, signIn, startRunFromForm, waitForRun, type RunDetail } from './dashboard.js';
-import { startHubProcess } from './hub-process.js';
+import { freePort, startHubProcess } from './hub-process.js';
 import { openShardTabs } from './participants.js';
 import { heldOutIndices, trainerIndices } from './scenario.js';
 
@@ -54,17 +53,6 @@ if (!['shards', 'dirichlet', 'rotated', 'iid'].includes(v.scenario)) {
   process.exit(2);
 }
 const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), v.out);
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 const scenario = { name: v.scenario, participants: Math.max(24, tabs * 3), seed: 1 };
 const hub = await startHubProcess(await freePort());
