@@ -24,13 +24,11 @@
 import { FedAvgStrategy, WeightedSum, type Accumulator, type FitResult } from '../packages/core/src/aggregate/index.js';
 import {
   MiB,
-  commandLine,
   parseFlags,
+  runInfo,
   finish,
   gaussianVector,
   interleave,
-  loadAverage,
-  machine,
   median,
   numberList,
   pairedRatio,
@@ -253,12 +251,7 @@ async function main(): Promise<void> {
     title: 'Aggregation: streaming FedAvg vs a plain axpy loop',
     description:
       'Folds N distinct pre-generated deltas of P parameters into the hub\'s streaming FedAvg accumulator (WeightedSum.add; and the full FedAvgStrategy path: createAccumulator + add + aggregateFit with server SGD) and into plain `acc[i] += w * d[i]` loops (Float32 and Float64 accumulators), interleaved in one process. Also the memory the hub retains after N updates: streaming vs keeping every delta.',
-    command: commandLine(),
-    date: new Date().toISOString(),
-    quick,
-    machine: machine(),
-    seconds: (performance.now() - started) / 1000,
-    loadAverage: loadAverage(),
+    ...runInfo(started, quick),
     headline,
     tables: [throughputTable, memoryTable],
     notes: [

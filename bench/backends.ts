@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { freePort, startHubProcess } from '../e2e/hub-process.js';
-import { commandLine, failUsage, finish, machine, median, positiveInt, spread, type Table } from './lib.js';
+import { failUsage, finish, median, positiveInt, runInfo, spread, type Table } from './lib.js';
 
 const HELP = `Usage: npx tsx bench/backends.ts [--reps N] [--budget-ms MS] [--quick]
   --reps N         interleaved repetitions per backend and model      [3]
@@ -93,11 +93,7 @@ try {
     title: 'Browser backends: ms per training step in Chromium',
     description:
       'One participant page in headless Debian Chromium (no GPU: WebGL is SwiftShader, a software renderer) measures the MNIST MLP (784-100-10) and the small CNN (conv 8, conv 16, dense) training step on webgl, wasm and cpu through the page\'s own measurement hook, interleaved; and records what the page chose automatically on load.',
-    command: commandLine(),
-    date: new Date().toISOString(),
-    quick: v.quick,
-    machine: machine(),
-    seconds: (performance.now() - started) / 1000,
+    ...runInfo(started, v.quick),
     headline: [
       `MLP: webgl ${mlp('webgl').toFixed(1)} ms, wasm ${mlp('wasm').toFixed(1)} ms, cpu ${mlp('cpu').toFixed(1)} ms per step (webgl/wasm ${(mlp('webgl') / mlp('wasm')).toFixed(1)}x)`,
       `CNN: webgl ${cnn('webgl').toFixed(0)} ms, cpu ${cnn('cpu').toFixed(0)} ms per step; wasm ${Number.isFinite(cnn('wasm')) ? `${cnn('wasm').toFixed(0)} ms` : 'cannot train it (no Conv2DBackpropFilter in tfjs-backend-wasm 4.22)'}`,

@@ -25,13 +25,11 @@ import { runSimulation, type SimResult } from '../packages/core/src/sim.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
   MB,
-  commandLine,
   parseFlags,
+  runInfo,
   finish,
   gaussianVector,
   interleave,
-  loadAverage,
-  machine,
   median,
   positiveInt,
   printTable,
@@ -247,12 +245,7 @@ async function main(): Promise<void> {
     title: 'Wire codec: size, speed, accuracy',
     description:
       'Bytes per update for each frame dtype (encodeFrame with the MNIST MLP\'s real segments) against raw float32 and a JSON number array; encode/decode throughput per dtype (and ErrorFeedback.encode for int8) in MB/s of float32 input, interleaved; and the accuracy of a short federated simulation (runSimulation, shards, fedavg) with each codec on the same seed.',
-    command: commandLine(),
-    date: new Date().toISOString(),
-    quick,
-    machine: machine(),
-    seconds: (performance.now() - started) / 1000,
-    loadAverage: loadAverage(),
+    ...runInfo(started, quick),
     headline,
     tables: [sizeTable, speedTable, ...(accuracyTable ? [accuracyTable] : [])],
     notes: [
