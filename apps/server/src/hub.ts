@@ -66,6 +66,11 @@ type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<strin
 
 const DEFAULT_MAX_PARAMETERS = 2_000_000;
 const ADMIN_ROOM = 'admins';
+/**
+ * socket.io's default heartbeat (25 s + 20 s) leaves a vanished tab listed as connected, and sampled into
+ * rounds, for up to 45 s. Tabs yield between training steps, so they answer pings well within 15 s.
+ */
+const HEARTBEAT = { pingInterval: 10_000, pingTimeout: 15_000 };
 const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
 
 /** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
@@ -111,7 +116,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     if (app) return app(req, res);
     res.writeHead(503).end('starting');
   });
-  const io: Hub['io'] = new Server(http, { maxHttpBufferSize: maxMessageBytes, serveClient: false });
+  const io: Hub['io'] = new Server(http, { maxHttpBufferSize: maxMessageBytes, serveClient: false, ...HEARTBEAT });
   let controller: RunController | null = null;
 
   let participantsTimer: NodeJS.Timeout | null = null;

@@ -34,6 +34,12 @@ export class HubLink {
     this.socket.on('connect_error', (error) => this.events.onConnectionProblem(`cannot reach the hub (${error.message}); retrying`));
     this.socket.on('disconnect', (reason) => this.events.onConnectionProblem(`connection lost (${reason}); reconnecting`));
     this.socket.on('round:cancel', (info) => this.events.onRoundCancelled(`round ${info.round} cancelled: ${info.reason}`));
+    // Say goodbye when the tab closes, so the hub stops sampling it at once instead of after a heartbeat timeout;
+    // a page restored from the back/forward cache joins again.
+    addEventListener('pagehide', () => this.socket.disconnect());
+    addEventListener('pageshow', (event) => {
+      if (event.persisted) this.socket.connect();
+    });
   }
 
   connect(): void {
