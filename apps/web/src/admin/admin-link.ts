@@ -1,4 +1,4 @@
-import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core';
+import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core/protocol';
 import { io } from 'socket.io-client';
 import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
 

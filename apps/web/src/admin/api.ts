@@ -1,4 +1,4 @@
-import type { RoundSummary, RunSummary } from '@tabula/core';
+import type { RoundSummary, RunSummary } from '@tabula/core/protocol';
 
 /** The hub's JSON API; errors arrive as { error } and are thrown with that text. */
 export class HubApi {

@@ -1,4 +1,4 @@
-import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunSummary } from '@tabula/core';
+import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunSummary } from '@tabula/core/protocol';
 import '../shared/style.css';
 import { byId, errorMessage, h, replaceChildren } from '../shared/dom.js';
 import { AdminLink } from './admin-link.js';

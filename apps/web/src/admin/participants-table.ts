@@ -1,4 +1,4 @@
-import type { ParticipantInfo } from '@tabula/core';
+import type { ParticipantInfo } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatMs } from '../shared/format.js';
 

@@ -1,4 +1,4 @@
-import type { RoundSummary } from '@tabula/core';
+import type { RoundSummary } from '@tabula/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { completedRounds, upsertRound } from './round-list.js';
 

@@ -1,4 +1,4 @@
-import type { RoundSummary } from '@tabula/core';
+import type { RoundSummary } from '@tabula/core/protocol';
 
 /** Completed attempts, one per round number (a retried round keeps its last completed attempt), in order. */
 export function completedRounds(rounds: readonly RoundSummary[]): RoundSummary[] {

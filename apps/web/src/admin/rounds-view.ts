@@ -1,4 +1,4 @@
-import type { RoundSummary } from '@tabula/core';
+import type { RoundSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatBytes, formatMetric, formatMs, formatNumber } from '../shared/format.js';
 import { createLineChart, type LineChart } from '../shared/line-chart.js';

@@ -1,4 +1,4 @@
-import { RunConfigSchema, presetRunConfig } from '@tabula/core';
+import { RunConfigSchema, presetRunConfig } from '@tabula/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { FIELDS, NO_SCENARIO, checkValues, fieldFor, hubFieldErrors, presetValues, valuesToConfig } from './run-form-model.js';
 

@@ -16,7 +16,7 @@ import {
   type ModelSpec,
   type RunConfig,
   type RunConfigInput,
-} from '@tabula/core';
+} from '@tabula/core/protocol';
 
 export type FormValues = Record<string, string>;
 export type FieldKind = 'text' | 'int' | 'number' | 'select' | 'list';

@@ -1,4 +1,4 @@
-import type { Algorithm, RunConfigInput } from '@tabula/core';
+import type { Algorithm, RunConfigInput } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { FIELDS, checkValues, fieldVisible, hubFieldErrors, presetValues, type FieldDef, type FormValues } from './run-form-model.js';
 

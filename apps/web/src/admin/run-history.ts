@@ -1,4 +1,4 @@
-import type { RunSummary } from '@tabula/core';
+import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatTime } from '../shared/format.js';
 

@@ -1,4 +1,4 @@
-import type { RunSummary } from '@tabula/core';
+import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 
 /** The run the charts show: the live one, or one picked from the history. */

@@ -1,4 +1,4 @@
-import type { ClientToServerEvents, ServerToClientEvents } from '@tabula/core';
+import type { ClientToServerEvents, ServerToClientEvents } from '@tabula/core/protocol';
 import type { Socket } from 'socket.io-client';
 
 /** A socket.io client socket typed with the protocol's event maps (both pages use it). */
