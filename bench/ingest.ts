@@ -19,12 +19,12 @@
  *     reach, since it must also send every participant the weights;
  *   - raw round: the bare server pushes a weights-sized binary to every client first and each client answers
  *     with a delta-sized binary + ack: a hub round's traffic, in the hub's order, with no hub logic in it;
- *   - memory per connected participant: rss / heap / array buffers after a full GC, before vs after connecting
- *     (hub + its clients, and bare socket.io + its clients: the difference is the hub's own bookkeeping).
+ *   - memory per connected participant: rss / heap / array buffers of the server's process after a full GC,
+ *     before vs after connecting (hub vs bare socket.io: the difference is the hub's own bookkeeping).
  *
- * Contenders are interleaved (hub run, raw echo, raw round; order rotating) `reps` times; medians reported.
- * IMPORTANT: the clients live in the same Node process as the hub (one event loop on a 2-core machine), so
- * every number includes the client side's CPU and memory too, and hub/raw ratios compare like with like.
+ * Contenders are interleaved (order rotating) `reps` times; medians reported. The clients live in a second
+ * process (bench/ingest-clients.ts, over IPC), as real tabs would be elsewhere: hub and bare server each get
+ * an event loop of their own, though on a 2-core machine the two processes still share the cores.
  * Everything runs on loopback, every wait is bounded, and the process exits by itself.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,7 +33,8 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Socket as ClientSocket } from 'socket.io-client';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
 import { RunController } from '../apps/server/src/rounds.js';
@@ -67,10 +68,10 @@ import {
   type MemorySample,
   type Table,
 } from './lib.js';
+import { ACK_TIMEOUT_MS, CONNECT_BATCH, type ClientReply, type ClientRequest, type ClientStats } from './ingest-clients.js';
 
 // socket.io and its client are dependencies of apps/server, not of the repository root: load them from there.
 const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
-const { io: connectClient } = requireFromServer('socket.io-client') as typeof import('socket.io-client');
 const { Server } = requireFromServer('socket.io') as typeof import('socket.io');
 
 /**
@@ -120,14 +121,11 @@ const HELP = `Usage: npx tsx bench/ingest.ts [options]
   -h, --help`;
 
 const TOKEN = 'bench-admin-token-0123456789';
-const ACK_TIMEOUT_MS = 120_000;
-const CONNECT_BATCH = 50;
 /** Connected before the memory baseline, so one-off costs of the first connections are not counted per participant. */
 const WARM_CLIENTS = 10;
 const CONTENDERS = ['hub', 'raw echo', 'raw upload', 'raw round'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
-type HubClient = ClientSocket<ServerToClientEvents, ClientToServerEvents>;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -144,71 +142,45 @@ function listen(http: HttpServer): Promise<string> {
   });
 }
 
-function waitConnected(socket: ClientSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', (error) => reject(error));
-  });
-}
+/** The scripted participants' process (bench/ingest-clients.ts), driven over IPC. */
+class ClientProcess {
+  private readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: ClientReply) => void>();
 
-/** Connects `count` sockets in batches (a burst of hundreds of handshakes at once only measures the burst). */
-async function connectMany<S>(count: number, open: (i: number) => Promise<S>): Promise<S[]> {
-  const out: S[] = [];
-  for (let start = 0; start < count; start += CONNECT_BATCH) {
-    const batch = Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, j) => open(start + j));
-    out.push(...(await withTimeout(Promise.all(batch), 60_000, `connecting clients ${start}..${start + batch.length - 1}`)));
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./ingest-clients.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (reply: ClientReply) => this.waiting.get(reply.id)?.(reply));
+    this.child.on('exit', (code) => {
+      for (const [id, resolve] of this.waiting) resolve({ id, ok: false, error: `the client process exited (${code})` });
+    });
   }
-  return out;
+
+  async request(body: DistributiveOmit<ClientRequest, 'id'>, ms = ACK_TIMEOUT_MS): Promise<Extract<ClientReply, { ok: true }>> {
+    const id = this.nextId++;
+    const reply = await withTimeout(
+      new Promise<ClientReply>((resolve) => {
+        this.waiting.set(id, resolve);
+        this.child.send({ ...body, id });
+      }),
+      ms,
+      `the client process to ${body.op}`,
+    ).finally(() => this.waiting.delete(id));
+    if (!reply.ok) throw new Error(`client process, ${body.op}: ${reply.error}`);
+    return reply;
+  }
+
+  async stats(): Promise<{ hub: ClientStats; raw: ClientStats }> {
+    const reply = await this.request({ op: 'stats' });
+    return { hub: reply.hub!, raw: reply.raw! };
+  }
+
+  close(): void {
+    this.child.kill();
+  }
 }
 
-// ---- the scripted participant ---------------------------------------------------------------------------
-
-interface ClientStats {
-  tasks: number;
-  acked: number;
-  rejected: number;
-  errors: string[];
-}
-
-/**
- * A participant reduced to its protocol: hello (own data, 10 examples), then answer each round:start at once
- * with a zero delta. Every client of a round sends the same frame (cached per run/round): building it is
- * client work, not hub work, and the clients share the hub's CPU.
- */
-async function hubClient(url: string, index: number, length: number, segments: readonly number[], stats: ClientStats, frames: Map<string, Uint8Array>): Promise<HubClient> {
-  const socket: HubClient = connectClient(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  socket.on('round:start', (task: RoundTask) => {
-    stats.tasks++;
-    const key = `${task.runId}/${task.round}/${task.modelVersion}`;
-    let frame = frames.get(key);
-    if (!frame) {
-      frame = encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: new Float32Array(length), segments });
-      frames.clear();
-      frames.set(key, frame);
-    }
-    const meta: UpdateMeta = { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 10, loss: 0.5, trainMs: 0 };
-    socket
-      .timeout(ACK_TIMEOUT_MS)
-      .emitWithAck('update:submit', meta, frame)
-      .then((ack) => {
-        if (ack.ok) stats.acked++;
-        else {
-          stats.rejected++;
-          if (stats.errors.length < 5) stats.errors.push(ack.error);
-        }
-      })
-      .catch((error: unknown) => {
-        stats.rejected++;
-        if (stats.errors.length < 5) stats.errors.push(String(error));
-      });
-  });
-  await waitConnected(socket);
-  const welcome = await socket
-    .timeout(30_000)
-    .emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: `bench-${String(index).padStart(4, '0')}`, backend: 'bench', examples: 10, heldOut: false, dataSource: 'own' });
-  if (!welcome.ok) throw new Error(`hello refused: ${welcome.error}`);
-  return socket;
-}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 // ---- the bare socket.io baseline ------------------------------------------------------------------------
 
@@ -254,23 +226,6 @@ async function rawServer(maxHttpBufferSize: number): Promise<RawServer> {
   };
 }
 
-async function rawClient(url: string, payload: Uint8Array, stats: ClientStats): Promise<ClientSocket> {
-  const socket = connectClient(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  socket.on('push', () => {
-    stats.tasks++;
-    socket
-      .timeout(ACK_TIMEOUT_MS)
-      .emitWithAck('echo', payload)
-      .then(() => stats.acked++)
-      .catch((error: unknown) => {
-        stats.rejected++;
-        if (stats.errors.length < 5) stats.errors.push(String(error));
-      });
-  });
-  await waitConnected(socket);
-  return socket;
-}
-
 // ---- one phase: C clients -------------------------------------------------------------------------------
 
 interface PhaseResult {
@@ -303,7 +258,7 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
   const hubRejectLog: string[] = [];
   let hub: Hub | null = null;
   let raw: RawServer | null = null;
-  const sockets: ClientSocket[] = [];
+  const clients = new ClientProcess();
   try {
     hub = await createHub({
       dataDir,
@@ -315,18 +270,14 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
     });
     const hubUrl = await listen(hub.http);
 
-    // Memory per participant: hub + its clients.
-    const hubStats: ClientStats = { tasks: 0, acked: 0, rejected: 0, errors: [] };
-    const frames = new Map<string, Uint8Array>();
+    // Memory per participant, of this (the hub's) process only: the clients live in their own.
     // The first few connections pay one-off costs (lazy module state, JIT): they connect before the baseline,
     // and memory per participant is the slope over the rest.
     const warm = Math.min(WARM_CLIENTS, C - 1);
-    const hubClients = await connectMany(warm, (i) => hubClient(hubUrl, i, length, segments, hubStats, frames));
+    const connectBudget = 120_000 + 1_000 * C;
+    await clients.request({ op: 'connect-hub', url: hubUrl, count: warm, first: 0, length, segments: [...segments] }, connectBudget);
     const hubBefore = retainedMemory();
-    const t0 = performance.now();
-    hubClients.push(...(await connectMany(C - warm, (i) => hubClient(hubUrl, warm + i, length, segments, hubStats, frames))));
-    const connectMs = performance.now() - t0;
-    sockets.push(...hubClients);
+    const connectMs = (await clients.request({ op: 'connect-hub', url: hubUrl, count: C - warm, first: warm, length, segments: [...segments] }, connectBudget)).ms ?? 0;
     const hubAfter = retainedMemory();
     if (hub.registry.connected().length !== C) throw new Error(`the hub sees ${hub.registry.connected().length} participants, expected ${C}`);
 
@@ -334,16 +285,12 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
     const runIdLike = `run-${Date.now().toString(36)}-abcdef`;
     const frameBytes = frameByteLength(length, 'float32', segments, runIdLike);
     const weightsFrameBytes = frameByteLength(length, 'float32', 1, runIdLike);
-    const payload = new Uint8Array(frameBytes).fill(1);
     const weightsPayload = new Uint8Array(weightsFrameBytes).fill(2);
     const maxMessageBytes = frameByteLength(Math.max(2_000_000, length), 'float32', 1, 'x'.repeat(64)) + 64 * 1024;
-    const rawStats: ClientStats = { tasks: 0, acked: 0, rejected: 0, errors: [] };
     raw = await rawServer(maxMessageBytes);
-    const rawUrl = raw.url;
-    const rawClients = await connectMany(warm, () => rawClient(rawUrl, payload, rawStats));
+    await clients.request({ op: 'connect-raw', url: raw.url, count: warm, payloadBytes: frameBytes }, connectBudget);
     const rawBefore = retainedMemory();
-    rawClients.push(...(await connectMany(C - warm, () => rawClient(rawUrl, payload, rawStats))));
-    sockets.push(...rawClients);
+    await clients.request({ op: 'connect-raw', url: raw.url, count: C - warm, payloadBytes: frameBytes }, connectBudget);
     const rawAfter = retainedMemory();
 
     const config: RunConfigInput = {
@@ -368,7 +315,7 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
     const run = async (c: Contender): Promise<number> => {
       switch (c) {
         case 'hub': {
-          const before = hubStats.acked;
+          const before = (await clients.stats()).hub.acked;
           const work0 = { ...hubWork };
           const t = performance.now();
           const started = theHub.startRun(config);
@@ -384,34 +331,22 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
           }
           // The run completes as soon as the last update is folded; its ack may still be on its way back.
           const ackedBy = performance.now() + 10_000;
-          while (hubStats.acked - before < C * rounds && hubStats.rejected === 0 && performance.now() < ackedBy) await new Promise((r) => setTimeout(r, 5));
-          if (hubStats.acked - before !== C * rounds) throw new Error(`hub acked ${hubStats.acked - before} updates, expected ${C * rounds}; rejected ${hubStats.rejected}: ${hubStats.errors.join(' | ')}`);
+          let stats = (await clients.stats()).hub;
+          while (stats.acked - before < C * rounds && stats.rejected === 0 && performance.now() < ackedBy) {
+            await new Promise((r) => setTimeout(r, 20));
+            stats = (await clients.stats()).hub;
+          }
+          if (stats.acked - before !== C * rounds) throw new Error(`hub acked ${stats.acked - before} updates, expected ${C * rounds}; rejected ${stats.rejected}: ${stats.errors.join(' | ')}`);
           hubRoundMs.push(listed.map((r) => r.durationMs));
           hubWorkMsPerUpdate.push((hubWork.ms - work0.ms) / Math.max(1, hubWork.calls - work0.calls));
           return wall;
         }
-        case 'raw echo': {
-          const per: number[] = [];
-          const t = performance.now();
-          for (let r = 0; r < rounds; r++) {
-            const tr = performance.now();
-            const echoes = await withTimeout(Promise.all(rawClients.map((s) => s.timeout(ACK_TIMEOUT_MS).emitWithAck('echo-back', payload) as Promise<unknown>)), ACK_TIMEOUT_MS, 'raw echoes');
-            per.push(performance.now() - tr);
-            const wrong = echoes.find((e) => !(e instanceof ArrayBuffer || e instanceof Uint8Array) || e.byteLength !== payload.byteLength);
-            if (wrong !== undefined) throw new Error(`raw echo came back as ${String(wrong)}, expected ${payload.byteLength} bytes`);
-          }
-          rawEchoRoundMs.push(per);
-          return performance.now() - t;
-        }
+        case 'raw echo':
         case 'raw upload': {
-          const per: number[] = [];
+          // Timed here, around the request: the IPC hop costs the same for every contender's measurement.
           const t = performance.now();
-          for (let r = 0; r < rounds; r++) {
-            const tr = performance.now();
-            await withTimeout(Promise.all(rawClients.map((s) => s.timeout(ACK_TIMEOUT_MS).emitWithAck('echo', payload))), ACK_TIMEOUT_MS, 'raw upload acks');
-            per.push(performance.now() - tr);
-          }
-          rawUploadRoundMs.push(per);
+          const reply = await clients.request({ op: c === 'raw echo' ? 'echo' : 'upload', rounds }, (rounds + 1) * ACK_TIMEOUT_MS);
+          (c === 'raw echo' ? rawEchoRoundMs : rawUploadRoundMs).push(reply.perRoundMs ?? []);
           return performance.now() - t;
         }
         case 'raw round': {
@@ -443,9 +378,11 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
       console.log(`  C ${C} rep ${rep + 1}/${reps} ${c}: ${rounds} rounds in ${(ms / 1000).toFixed(2)} s · ${((C * rounds) / (ms / 1000)).toFixed(0)} updates/s`);
       return ms;
     });
+    const { hub: hubStats, raw: rawStats } = await clients.stats();
     return { clients: C, rounds, frameBytes, weightsFrameBytes, wallMs, hubRoundMs, hubWorkMsPerUpdate, rawRoundMs, rawEchoRoundMs, rawUploadRoundMs, memory: { measured: C - warm, hubBefore, hubAfter, rawBefore, rawAfter }, hubStats, rawStats, hubRejectLog, connectMs };
   } finally {
-    for (const s of sockets) s.disconnect();
+    await clients.request({ op: 'close' }, 30_000).catch((e: unknown) => console.error(String(e)));
+    clients.close();
     if (hub) await withTimeout(hub.close(), 30_000, 'the hub to close').catch((e: unknown) => console.error(String(e)));
     if (raw) {
       const r = raw;
@@ -484,7 +421,7 @@ async function main(): Promise<void> {
   }, timeoutS * 1000).unref();
 
   console.log(`ingest: MLP 784-${hidden}-10 (${P.toLocaleString('en-US')} parameters) · clients ${clientCounts.join(', ')} · ${rounds} rounds · ${reps} interleaved reps`);
-  console.log('ingest: the scripted clients run in THIS process, on the hub\'s event loop (2 cores): figures include client-side work.');
+  console.log('ingest: the scripted clients run in a second process (bench/ingest-clients.ts); the two share this machine\'s cores.');
   console.log(`ingest: ws native masking (bufferutil): ${nativeMasking() ? 'yes' : 'no, JavaScript fallback'}`);
 
   const phases: PhaseResult[] = [];
@@ -551,7 +488,7 @@ async function main(): Promise<void> {
         per(ha.heapUsed, hb.heapUsed) - per(ra.heapUsed, rb.heapUsed),
       ];
     }),
-    note: 'Slope over the connections after the first ' + WARM_CLIENTS + '. Both sides of every connection live in this process, so each figure is server socket + client socket (+ the hub\'s registry entry for the hub). "hub - bare" isolates the hub\'s own per-participant bookkeeping.',
+    note: 'Slope over the connections after the first ' + WARM_CLIENTS + '. Server process only (the clients live in their own): each figure is one server-side socket (+ the hub\'s registry entry and bookkeeping for the hub). "hub - bare" isolates the hub\'s own per-participant bookkeeping.',
   };
   printTable(throughputTable);
   printTable(roundTable);
@@ -563,7 +500,7 @@ async function main(): Promise<void> {
       return `${p.clients} clients: hub ${hub.toFixed(0)} updates/s (${((hub * p.frameBytes) / MB).toFixed(0)} MB/s of update frames), round ${median(p.hubRoundMs.flat()).toFixed(0)} ms; raw echo ${ups(p, 'raw echo').toFixed(0)}, raw round ${ups(p, 'raw round').toFixed(0)}, raw upload ${ups(p, 'raw upload').toFixed(0)} updates/s; hub/raw echo ${ratio(p, 'raw echo').toFixed(2)} (goal >= 0.5), hub/raw round ${ratio(p, 'raw round').toFixed(2)}, hub/raw upload ${ratio(p, 'raw upload').toFixed(2)}`;
     }),
     ...phases.map((p) => `${p.clients} clients: the hub's own work (RunController.submitUpdate: validate, decode, fold) is ${(1000 * median(p.hubWorkMsPerUpdate)).toFixed(0)} µs per update, ${(median(p.hubWorkMsPerUpdate) * p.clients).toFixed(0)} ms of a ${median(p.hubRoundMs.flat()).toFixed(0)} ms round`),
-    ...phases.map((p) => `${p.clients} clients: ${((p.memory.hubAfter.heapUsed - p.memory.hubBefore.heapUsed) / p.memory.measured / 1024).toFixed(0)} KiB heap and ${((p.memory.hubAfter.rss - p.memory.hubBefore.rss) / p.memory.measured / 1024).toFixed(0)} KiB rss per participant (hub + client side, same process)`),
+    ...phases.map((p) => `${p.clients} clients: ${((p.memory.hubAfter.heapUsed - p.memory.hubBefore.heapUsed) / p.memory.measured / 1024).toFixed(0)} KiB heap and ${((p.memory.hubAfter.rss - p.memory.hubBefore.rss) / p.memory.measured / 1024).toFixed(0)} KiB rss per participant in the hub's process`),
     ...skipped,
   ];
   const masking = nativeMasking();
@@ -572,7 +509,7 @@ async function main(): Promise<void> {
       ? 'ws used the native bufferutil addon for WebSocket masking (found through NODE_PATH or an install): transport costs here are close to production.'
       : 'ws masked and unmasked every WebSocket frame in JavaScript (the optional native addon bufferutil is not installed): in a CPU profile that is about half of all time, for hub and raw alike (client-side masking would be native in a browser). To measure with it: npm install bufferutil in some directory D, then NODE_PATH=D/node_modules npx tsx bench/ingest.ts.',
     `${hubWork.alignedFrames} of ${hubWork.calls} update frames reached the hub 4-byte aligned (a float32 payload could be read in place, without decodeFrame's copy).`,
-    'The scripted clients run in the same Node process as the hub (one event loop; 2 shared cores): every figure includes client-side CPU and memory. Real tabs would take the client half off the hub\'s machine.',
+    'The scripted clients run in a second Node process (bench/ingest-clients.ts): the hub\'s event loop and heap are its own, but on a small machine both processes share the cores, as the bare server and its clients do.',
     'raw echo is the brief\'s baseline: a binary echo moves one model-sized frame each way, as a hub round does (weights down, delta up). raw upload (ack without the bytes) bounds what any hub could do while it must also send the weights: it is shown, not the goal.',
     ...phases.flatMap((p) => [
       ...(p.hubStats.rejected ? [`${p.clients} clients: ${p.hubStats.rejected} hub updates rejected or timed out, e.g. ${p.hubStats.errors.join(' | ')}`] : []),
@@ -584,7 +521,7 @@ async function main(): Promise<void> {
     name: 'ingest',
     title: 'Hub ingest: updates/s through createHub vs bare socket.io',
     description:
-      'A real hub (createHub, port 0, temp data dir) runs the MNIST MLP with perRound = all of C scripted socket.io participants that answer each round:start at once with a zero delta; compared, interleaved in the same process, with a bare socket.io server that acks same-sized binaries (raw echo: the bytes come back in the ack; raw upload: ack only; raw round: push a weights-sized frame, then answer). Also memory per connected participant.',
+      'A real hub (createHub, port 0, temp data dir) runs the MNIST MLP with perRound = all of C scripted socket.io participants that answer each round:start at once with a zero delta; compared, interleaved, with a bare socket.io server that acks same-sized binaries (raw echo: the bytes come back in the ack; raw upload: ack only; raw round: push a weights-sized frame, then answer). Also memory per connected participant.',
     ...runInfo(started, quick),
     headline,
     tables: [throughputTable, roundTable, memoryTable],

@@ -1,4 +1,5 @@
 import { expect, type Page } from '@playwright/test';
+import { MNIST_MLP, presetRunConfig } from '../packages/core/src/protocol-index.js';
 import { ADMIN_TOKEN } from './hub-process.js';
 
 /** Signs in on /admin/ with the e2e hub's token. */
@@ -65,8 +66,6 @@ export async function waitForRun(baseUrl: string, id: string, done: (run: RunDet
   }
 }
 
-export const MNIST_MLP = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [100], outputs: 10, task: 'classification' } as const;
-
 /** A short Reptile run on a shards scenario: the same settings as the dashboard's preset, fewer rounds. */
 export function reptileRun(scenario: { name: string; participants: number; seed?: number }, rounds: number, perRound: number, extra: Record<string, unknown> = {}) {
   return {
@@ -77,7 +76,7 @@ export function reptileRun(scenario: { name: string; participants: number; seed?
     perRound,
     minParticipants: Math.min(perRound, 2),
     roundDeadlineMs: 60_000,
-    client: { batchSize: 32, innerLr: 0.05, innerSteps: 5, metaSteps: 1, outerLr: 1, adaptSteps: 5 },
+    client: presetRunConfig('shards', 'reptile').client,
     ...extra,
   };
 }
