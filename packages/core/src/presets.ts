@@ -37,8 +37,9 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
     };
   }
   // Reptile trains with more inner steps than the 5 it adapts with at test time (Nichol et al.); in federated
-  // form the hub's average is its outer step. 20 steps beat the former 5 by 4-5 points on rotated after 5
-  // adaptation steps, and match FedAvg with 3 local epochs (bench/RESULTS.md: the same compute learns the same).
+  // form the hub's average is its outer step. Measured with `npm run sim -- --rounds 20 --seed 1|2` on rotated:
+  // held-out accuracy after 5 adaptation steps 70.2% with 20 inner steps vs 65.5% with 5 — and 70.0% for
+  // FedAvg with `--local-epochs 3`, the same compute: on MNIST, local steps matter, not the meta-update.
   const client: Partial<ClientHyper> = {
     batchSize: 32,
     lr: 0.05,
