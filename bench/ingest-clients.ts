@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { PROTOCOL_VERSION, encodeFrame, type ClientToServerEvents, type RoundTask, type ServerToClientEvents, type UpdateMeta } from '../packages/core/src/index.js';
-import { REPO_ROOT } from './lib.js';
+import { REPO_ROOT, withTimeout } from './lib.js';
 
 const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
 const { io: connectClient } = requireFromServer('socket.io-client') as typeof import('socket.io-client');
@@ -48,14 +48,6 @@ const frames = new Map<string, Uint8Array>();
 function fail(stats: ClientStats, error: unknown): void {
   stats.rejected++;
   if (stats.errors.length < 5) stats.errors.push(String(error));
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function connected(socket: ClientSocket): Promise<void> {

@@ -65,6 +65,7 @@ import {
   positiveInt,
   printTable,
   retainedMemory,
+  withTimeout,
   type MemorySample,
   type Table,
 } from './lib.js';
@@ -126,14 +127,6 @@ const WARM_CLIENTS = 10;
 const CONTENDERS = ['hub', 'raw echo', 'raw upload', 'raw round'] as const;
 type Contender = (typeof CONTENDERS)[number];
 
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function listen(http: HttpServer): Promise<string> {
   return new Promise((resolve, reject) => {

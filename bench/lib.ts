@@ -211,6 +211,15 @@ export function retainedMemory(): MemorySample {
   return { rss: m.rss, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, external: m.external };
 }
 
+/** Rejects with a message naming `what` when `promise` takes longer than `ms`: every wait in a benchmark is bounded. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export const MB = 1e6;
 export const MiB = 2 ** 20;
 
