@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
 import { createScenario } from '../packages/core/src/data/scenario.js';
-import type { Algorithm, ClientHyper } from '../packages/core/src/learn/hyper.js';
+import { ClientHyperSchema, type Algorithm, type ClientHyper } from '../packages/core/src/learn/hyper.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import type { RunConfig, RunConfigInput } from '../packages/core/src/protocol.js';
 import { runSimulation } from '../packages/core/src/sim.js';
@@ -33,12 +33,18 @@ import { BENCH_DIR, RESULTS_DIR, commandLine, failUsage, finish, machine, median
 
 const SCENARIOS = ['shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const ALGORITHMS = ['fedavg', 'fomaml', 'reptile', 'maml'] as const;
+/**
+ * What is compared: the four algorithms, plus 'fedavg-matched', fedavg with as many local epochs as it takes to
+ * spend Reptile's local steps per round, so a lead of Reptile over fedavg can be told apart from its extra compute.
+ */
+const CONTENDERS = ['fedavg', 'fedavg-matched', 'fomaml', 'reptile', 'maml'] as const;
+type Contender = (typeof CONTENDERS)[number];
+const algorithmOf = (c: Contender): Algorithm => (c === 'fedavg-matched' ? 'fedavg' : c);
 const STEPS = [0, 1, 5, 10] as const;
 
 const HELP = `Usage: npx tsx bench/learning.ts [options]
   --scenarios LIST        of ${SCENARIOS.join(',')}                       [all]
-  --algorithms LIST       of ${ALGORITHMS.join(',')}                            [all]
+  --algorithms LIST       of ${CONTENDERS.join(',')}             [all]
   --seeds N               seeds 1..N (seed applied to the run and to the scenario's data)      [3]
   --rounds N              MNIST rounds (40 participants, 4 held out, 10 per round)             [20]
   --eval-every N          MNIST: held-out evaluation every N rounds                             [2]
@@ -66,7 +72,7 @@ interface Sizes {
 
 interface Job extends Sizes {
   readonly scenario: Scenario;
-  readonly algorithm: Algorithm;
+  readonly algorithm: Contender;
   readonly seed: number;
   /** Where the worker writes its RunRecord. */
   readonly out: string;
@@ -77,7 +83,7 @@ interface Job extends Sizes {
 /** One simulation's raw outcome: what the report is computed from (kept in the result JSON). */
 interface RunRecord {
   readonly scenario: Scenario;
-  readonly algorithm: Algorithm;
+  readonly algorithm: Contender;
   readonly seed: number;
   readonly metric: 'accuracy' | 'mse';
   /** runSimulation's wall time, and the child process's (start-up, MNIST load, wasm init included). */
@@ -118,17 +124,25 @@ function round4(x: number | null): number | null {
 async function worker(job: Job): Promise<void> {
   const started = performance.now();
   await useBackend('wasm');
-  const preset = presetRunConfig(job.scenario, job.algorithm);
+  const preset = presetRunConfig(job.scenario, algorithmOf(job.algorithm));
+  const scenario = { ...preset.scenario!, participants: job.participants, heldOut: job.heldOut, seed: job.seed };
+  const mnist = job.scenario === 'sinusoid' ? undefined : loadMnist();
   const input: RunConfigInput = {
     ...preset,
-    scenario: { ...preset.scenario!, participants: job.participants, heldOut: job.heldOut, seed: job.seed },
+    scenario,
     seed: job.seed,
     rounds: job.rounds,
     perRound: job.perRound,
     evaluateEvery: job.evaluateEvery,
     ...(job.tau !== undefined && preset.server?.kind === 'fedadam' ? { server: { ...preset.server, tau: job.tau } } : {}),
   };
-  const mnist = job.scenario === 'sinusoid' ? undefined : loadMnist();
+  if (job.algorithm === 'fedavg-matched') {
+    const fedavg = ClientHyperSchema.parse(preset.client ?? {});
+    const reptile = ClientHyperSchema.parse(presetRunConfig(job.scenario, 'reptile').client ?? {});
+    const examples = meanTrainerExamples(createScenario(scenario, mnist));
+    const localEpochs = Math.max(1, Math.round(gradientsPerUpdate('reptile', reptile, examples) / gradientsPerUpdate('fedavg', { ...fedavg, localEpochs: 1 }, examples)));
+    input.client = { ...preset.client, localEpochs };
+  }
   const simStarted = performance.now();
   const result = await runSimulation(input, mnist ? { mnist } : {});
   const seconds = (performance.now() - simStarted) / 1000;
@@ -206,7 +220,7 @@ function estimate(xs: readonly number[]): Estimate {
 
 /** Rough relative cost, only to start the long simulations first (measured here: MNIST maml/fomaml ~2x fedavg). */
 function cost(j: Job): number {
-  const perRound = j.scenario === 'sinusoid' ? { fedavg: 0.04, fomaml: 0.05, reptile: 0.12, maml: 0.07 }[j.algorithm] : { fedavg: 2.3, fomaml: 3.5, reptile: 1.6, maml: 3.7 }[j.algorithm];
+  const perRound = j.scenario === 'sinusoid' ? { fedavg: 0.04, 'fedavg-matched': 0.1, fomaml: 0.05, reptile: 0.12, maml: 0.07 }[j.algorithm] : { fedavg: 2.3, 'fedavg-matched': 2.8, fomaml: 3.5, reptile: 1.6, maml: 3.7 }[j.algorithm];
   return perRound * j.rounds;
 }
 
@@ -278,11 +292,11 @@ const SCENARIO_TITLE: Record<Scenario, string> = {
 
 const SCENARIO_SHORT: Record<Scenario, string> = { shards: 'MNIST shards', dirichlet: 'MNIST Dirichlet', rotated: 'rotated MNIST', sinusoid: 'sinusoid (K = 5)' };
 
-const COLORS: Record<Algorithm, string> = { fedavg: '#555555', fomaml: '#1f77b4', reptile: '#2ca02c', maml: '#d62728' };
+const COLORS: Record<Contender, string> = { fedavg: '#555555', 'fedavg-matched': '#9467bd', fomaml: '#1f77b4', reptile: '#2ca02c', maml: '#d62728' };
 
 interface Settings {
   readonly scenarios: readonly Scenario[];
-  readonly algorithms: readonly Algorithm[];
+  readonly algorithms: readonly Contender[];
   readonly seeds: readonly number[];
   readonly mnist: Sizes;
   readonly sinusoid: Sizes;
@@ -400,11 +414,11 @@ interface PlotLine {
   readonly band?: readonly { x: number; lo: number; hi: number }[];
 }
 
-function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, algorithms: readonly Algorithm[], target: Target | null): string | null {
+function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, algorithms: readonly Contender[], target: Target | null): string | null {
   const lines: PlotLine[] = [];
   let metric: 'accuracy' | 'mse' = 'accuracy';
   let sample: RunRecord | undefined;
-  const present: Algorithm[] = [];
+  const present: Contender[] = [];
   for (const algorithm of algorithms) {
     const runs = groups.get(`${scenario}/${algorithm}`) ?? [];
     if (!runs.length) continue;
@@ -570,6 +584,21 @@ function gradientsPerUpdate(algorithm: Algorithm, hyper: ClientHyper, examples: 
   }
 }
 
+/** Mean local examples (support + query) of a scenario's trainers: what a fedavg epoch walks through. */
+function meanTrainerExamples(data: ReturnType<typeof createScenario>): number {
+  const heldOut = new Set(data.heldOut);
+  const counts = Array.from({ length: data.participants }, (_, i) => i)
+    .filter((i) => !heldOut.has(i))
+    .map((i) => data.participant(i))
+    .map((p) => p.support.count + p.query.count);
+  return counts.reduce((a, b) => a + b, 0) / counts.length;
+}
+
+/** How a contender is named in tables: the matched fedavg says how many epochs its runs took. */
+function labelOf(a: Contender, runs: readonly RunRecord[]): string {
+  return a === 'fedavg-matched' ? `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)` : a;
+}
+
 async function report(settings: Settings, records: readonly RunRecord[], meta: { command: string; date: string; quick: boolean; seconds: number; wallSeconds: number; failures: readonly string[] }): Promise<BenchResult> {
   const groups = byKey(records);
   const scenarios = settings.scenarios.filter((s) => settings.algorithms.some((a) => groups.has(`${s}/${a}`)));
@@ -581,7 +610,9 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       const b = base.find((x) => x.seed === r.seed);
       return b ? [r.metaTest.mean[stepIndex(r, k)]! - b.metaTest.mean[stepIndex(b, k)]!] : [];
     }).filter((x) => Number.isFinite(x)));
-  const metaLearners = settings.algorithms.filter((a) => a !== 'fedavg');
+  // Everything shown against fedavg + fine-tuning; the meta-learners among them compete for "best".
+  const others = settings.algorithms.filter((a) => a !== 'fedavg');
+  const metaLearners = others.filter((a) => a !== 'fedavg-matched');
   const seedsRun = [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
   const nSeeds = seedsRun.length;
 
@@ -597,11 +628,11 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       metaRows.push([s, 'fedavg (no adaptation)', fedavg.length, ...STEPS.map(() => formatEstimate(metric, plain))]);
       metaRows.push([s, 'fedavg + fine-tuning', fedavg.length, ...STEPS.map((k) => formatEstimate(metric, at(fedavg, k)))]);
     }
-    for (const a of metaLearners) {
+    for (const a of others) {
       const runs = groups.get(`${s}/${a}`) ?? [];
       if (!runs.length) continue;
-      metaRows.push([s, a, runs.length, ...STEPS.map((k) => formatEstimate(metric, at(runs, k)))]);
-      if (fedavg.length) deltaRows.push([s, a, ...STEPS.map((k) => formatEstimate(metric, paired(runs, fedavg, k), true))]);
+      metaRows.push([s, labelOf(a, runs), runs.length, ...STEPS.map((k) => formatEstimate(metric, at(runs, k)))]);
+      if (fedavg.length) deltaRows.push([s, labelOf(a, runs), ...STEPS.map((k) => formatEstimate(metric, paired(runs, fedavg, k), true))]);
     }
     // headline: the best meta-learner at k=5 and k=10 vs fedavg + fine-tuning
     const parts: string[] = [];
@@ -615,6 +646,11 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
         parts.push(`k=${k}: best meta-learner ${best.a} ${formatEstimate(metric, best.e)} vs fedavg + fine-tuning ${formatEstimate(metric, base)} (paired Δ ${formatEstimate(metric, d, true)}; better mean: ${winner})`);
       } else if (best) parts.push(`k=${k}: best ${best.a} ${formatEstimate(metric, best.e)}`);
       else if (base) parts.push(`k=${k}: fedavg + fine-tuning ${formatEstimate(metric, base)}`);
+    }
+    const matched = groups.get(`${s}/fedavg-matched`);
+    const reptile = groups.get(`${s}/reptile`);
+    if (matched?.length && reptile?.length) {
+      parts.push(`reptile vs ${labelOf('fedavg-matched', matched)} (the same local steps): paired Δ k=5 ${formatEstimate(metric, paired(reptile, matched, 5), true)}, k=10 ${formatEstimate(metric, paired(reptile, matched, 10), true)}`);
     }
     headline.push(`${s} (${metric === 'accuracy' ? 'accuracy, higher is better' : 'MSE, lower is better'}): ${parts.join('; ')}`);
   }
@@ -669,7 +705,7 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
     ];
     if (plain) commRows.push(row('fedavg (no adaptation)', plain, fedavg.length, '–', '–'));
     if (tuned) commRows.push(row('fedavg + fine-tuning', tuned, fedavg.length, '–', ratioOf(plain, tuned)));
-    for (const a of metaLearners) {
+    for (const a of others) {
       const runs = groups.get(`${s}/${a}`) ?? [];
       if (!runs.length) continue;
       const r = reach(runs, metric, target.value);
@@ -677,7 +713,7 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       const vsPlain = ratioOf(plain, r);
       if (tuned) ratios.push(`${a} ${vsTuned}`);
       if (plain) plainRatios.push(`${a} ${vsPlain}`);
-      commRows.push(row(a, r, runs.length, vsTuned, vsPlain));
+      commRows.push(row(labelOf(a, runs), r, runs.length, vsTuned, vsPlain));
     }
     if (ratios.length) ratioLines.push(`${s} (target ${formatMetric(metric, target.value)}): ${ratios.join(', ')}`);
     if (plainRatios.length) plainRatioLines.push(`${s}: ${plainRatios.join(', ')}`);
@@ -721,10 +757,11 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       const runs = groups.get(`${s}/${a}`) ?? [];
       if (!runs.length) continue;
       const hyper = runs[0]!.config.client;
-      const grads = trainerExamples.reduce((sum, n) => sum + gradientsPerUpdate(a, hyper, n), 0) / trainerExamples.length;
+      const algorithm = algorithmOf(a);
+      const grads = trainerExamples.reduce((sum, n) => sum + gradientsPerUpdate(algorithm, hyper, n), 0) / trainerExamples.length;
       gradientsOf.set(`${s}/${a}`, grads);
-      const shape = a === 'fedavg' ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}` : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
-      computeRows.push([s, a, meanExamples.toFixed(0), shape, grads, a === 'maml' ? 'x ~2 (second order)' : '']);
+      const shape = algorithm === 'fedavg' ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}` : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
+      computeRows.push([s, labelOf(a, runs), meanExamples.toFixed(0), shape, grads, a === 'maml' ? 'x ~2 (second order)' : '']);
     }
   }
   const computeTable: Table = {
@@ -770,14 +807,15 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
     );
   }
   // Federated Reptile with one meta step and outer rate 1 is FedAvg with a fixed number of sampled local steps:
-  // where it leads fedavg on MNIST, say how much more local compute it spent.
+  // set its lead over fedavg against fedavg given the same local steps.
   const mnistScenarios = scenarios.filter((s) => s !== 'sinusoid' && groups.has(`${s}/reptile`) && groups.has(`${s}/fedavg`));
   if (mnistScenarios.length) {
     const rp = groups.get(`${mnistScenarios[0]}/reptile`)![0]!.config.client;
-    const leads = mnistScenarios.map((s) => `${s} k=5 ${formatEstimate('accuracy', paired(groups.get(`${s}/reptile`)!, groups.get(`${s}/fedavg`)!, 5), true)}`);
+    const vs = (base: string) => mnistScenarios.filter((s) => groups.has(`${s}/${base}`)).map((s) => `${s} ${formatEstimate('accuracy', paired(groups.get(`${s}/reptile`)!, groups.get(`${s}/${base}`)!, 5), true)}`);
     const steps = mnistScenarios.map((s) => `${s} ${(gradientsOf.get(`${s}/reptile`) ?? Number.NaN).toFixed(0)} vs ${(gradientsOf.get(`${s}/fedavg`) ?? Number.NaN).toFixed(1)}`);
+    const matched = vs('fedavg-matched');
     notes.push(
-      `Reptile vs fedavg + fine-tuning on MNIST (paired Δ: ${leads.join(', ')}) comes with more local steps per round (reptile vs fedavg gradients: ${steps.join(', ')}). With metaSteps ${rp.metaSteps} and outerLr ${rp.outerLr}, federated Reptile is FedAvg with ${rp.innerSteps} sampled minibatch steps (learn/hyper.ts), so read its MNIST lead as local work per round until a compute-matched fedavg (e.g. \`npm run sim -- --algorithm fedavg --local-epochs 3\`) runs beside it: that contender is not part of this benchmark yet. packages/core/src/presets.ts records a two-seed check of exactly that.`,
+      `Reptile vs fedavg on MNIST, paired Δ at k=5 against fedavg + fine-tuning: ${vs('fedavg').join(', ')}, with more local steps per round (gradients, reptile vs fedavg: ${steps.join(', ')}). With metaSteps ${rp.metaSteps} and outerLr ${rp.outerLr}, federated Reptile is FedAvg with ${rp.innerSteps} sampled minibatch steps (learn/hyper.ts). ${matched.length ? `Against fedavg given the same local steps (the fedavg-matched rows): ${matched.join(', ')} — what remains of the lead once compute is equal.` : 'Run the fedavg-matched contender to see how much of that lead is compute.'}`,
     );
   }
   const sinFed = groups.get('sinusoid/fedavg') ?? [];
@@ -892,7 +930,7 @@ async function main(): Promise<void> {
   const quick = v.quick;
   const settings: Settings = {
     scenarios: v.scenarios ? list(v.scenarios, SCENARIOS, 'scenarios') : quick ? ['rotated', 'sinusoid'] : [...SCENARIOS],
-    algorithms: v.algorithms ? list(v.algorithms, ALGORITHMS, 'algorithms') : [...ALGORITHMS],
+    algorithms: v.algorithms ? list(v.algorithms, CONTENDERS, 'algorithms') : [...CONTENDERS],
     seeds: Array.from({ length: v.seeds ? positiveInt(v.seeds, 'seeds') : quick ? 1 : 3 }, (_, i) => i + 1),
     mnist: {
       participants: 40,
