@@ -808,14 +808,21 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
   }
   // Federated Reptile with one meta step and outer rate 1 is FedAvg with a fixed number of sampled local steps:
   // set its lead over fedavg against fedavg given the same local steps.
-  const mnistScenarios = scenarios.filter((s) => s !== 'sinusoid' && groups.has(`${s}/reptile`) && groups.has(`${s}/fedavg`));
-  if (mnistScenarios.length) {
-    const rp = groups.get(`${mnistScenarios[0]}/reptile`)![0]!.config.client;
-    const vs = (base: string) => mnistScenarios.filter((s) => groups.has(`${s}/${base}`)).map((s) => `${s} ${formatEstimate('accuracy', paired(groups.get(`${s}/reptile`)!, groups.get(`${s}/${base}`)!, 5), true)}`);
-    const steps = mnistScenarios.map((s) => `${s} ${(gradientsOf.get(`${s}/reptile`) ?? Number.NaN).toFixed(0)} vs ${(gradientsOf.get(`${s}/fedavg`) ?? Number.NaN).toFixed(1)}`);
+  const withReptile = scenarios.filter((s) => groups.has(`${s}/reptile`) && groups.has(`${s}/fedavg`));
+  if (withReptile.length) {
+    const rp = groups.get(`${withReptile[0]}/reptile`)![0]!.config.client;
+    const vs = (base: string) =>
+      withReptile
+        .filter((s) => groups.has(`${s}/${base}`))
+        .map((s) => {
+          const d = paired(groups.get(`${s}/reptile`)!, groups.get(`${s}/${base}`)!, 5);
+          const identical = d.mean === 0 && !(Math.abs(d.half) > 0);
+          return `${s} ${formatEstimate(metricOf(s), d, true)}${identical ? ' (identical runs)' : ''}`;
+        });
+    const steps = withReptile.map((s) => `${s} ${(gradientsOf.get(`${s}/reptile`) ?? Number.NaN).toFixed(0)} vs ${(gradientsOf.get(`${s}/fedavg`) ?? Number.NaN).toFixed(1)}`);
     const matched = vs('fedavg-matched');
     notes.push(
-      `Reptile vs fedavg on MNIST, paired Δ at k=5 against fedavg + fine-tuning: ${vs('fedavg').join(', ')}, with more local steps per round (gradients, reptile vs fedavg: ${steps.join(', ')}). With metaSteps ${rp.metaSteps} and outerLr ${rp.outerLr}, federated Reptile is FedAvg with ${rp.innerSteps} sampled minibatch steps (learn/hyper.ts). ${matched.length ? `Against fedavg given the same local steps (the fedavg-matched rows): ${matched.join(', ')} — what remains of the lead once compute is equal.` : 'Run the fedavg-matched contender to see how much of that lead is compute.'}`,
+      `Reptile vs fedavg, paired Δ at k=5 against fedavg + fine-tuning: ${vs('fedavg').join(', ')}, with more local steps per round (gradients, reptile vs fedavg: ${steps.join(', ')}). With metaSteps ${rp.metaSteps} and outerLr ${rp.outerLr}, federated Reptile is FedAvg with a fixed number of sampled minibatch steps (learn/hyper.ts; Jiang et al. 2019). ${matched.length ? `Against fedavg given the same local steps (the fedavg-matched rows): ${matched.join(', ')} — what remains of the lead once compute is equal.${matched.some((m) => m.endsWith('(identical runs)')) ? ' Identical runs: where a participant\'s whole data set is one minibatch (sinusoid: 10 points, batch 10), both take the same full-batch steps, so they compute exactly the same update.' : ''}` : 'Run the fedavg-matched contender to see how much of that lead is compute.'}`,
     );
   }
   const sinFed = groups.get('sinusoid/fedavg') ?? [];
