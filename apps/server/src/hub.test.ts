@@ -19,7 +19,7 @@ import {
 } from '@tabula/core';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from './hub.js';
+import { createHub, type Hub, type HubOptions } from './hub.js';
 
 const TOKEN = 'test-admin-token-0123';
 const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
@@ -36,9 +36,9 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startHub(options: { dataDir?: string; maxParameters?: number } = {}): Promise<{ hub: Hub; url: string; dataDir: string }> {
+async function startHub(options: { dataDir?: string; maxParameters?: number; heartbeat?: HubOptions['heartbeat'] } = {}): Promise<{ hub: Hub; url: string; dataDir: string }> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tabula-hub-'));
-  const hub = await createHub({ dataDir, adminToken: TOKEN, ...(options.maxParameters ? { maxParameters: options.maxParameters } : {}) });
+  const hub = await createHub({ dataDir, adminToken: TOKEN, ...(options.maxParameters ? { maxParameters: options.maxParameters } : {}), ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}) });
   await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(hub.http.address() as AddressInfo).port}`;
   let closed = false;
@@ -164,6 +164,27 @@ describe('hub', () => {
     expect(hub.registry.list().map((p) => [p.id, p.connected])).toEqual([['keep-me', true]]);
     const listed = (await (await fetch(`${url}/api/participants`)).json()) as { id: string }[];
     expect(listed.map((p) => p.id)).toEqual(['keep-me']);
+  });
+
+  it('drops a participant that stops answering (a frozen or vanished tab) within the heartbeat, and rounds go on without it', async () => {
+    // Prepare: a fast heartbeat; one participant's connection goes silent without closing (no FIN, no goodbye).
+    const { hub, url } = await startHub({ heartbeat: { pingIntervalMs: 100, pingTimeoutMs: 200 } });
+    const silent = await scriptedClient(url, 'silent');
+    const alive = await scriptedClient(url, 'alive');
+    const ws = (silent.socket.io.engine.transport as unknown as { ws?: { pause(): void; terminate(): void } }).ws;
+    expect(typeof ws?.pause).toBe('function');
+    ws!.pause();
+    // A paused socket never completes a close handshake: cut it, or the hub's close would wait for it.
+    cleanups.push(() => ws!.terminate());
+    // Execute / Assert: the hub lists it as gone after about pingInterval + pingTimeout, and keeps the other one.
+    await waitFor(() => hub.registry.list().find((p) => p.id === 'silent')?.connected === false, 'the silent participant to be dropped', 5_000);
+    expect(hub.registry.connected().map((p) => p.id)).toEqual(['alive']);
+    // A run samples only the live one.
+    expect((await postRun(url, config({ perRound: 2, minParticipants: 1 }))).status).toBe(201);
+    const { task } = await alive.nextTask();
+    expect(await alive.submit(meta(task, 1), deltaFrame(task, new Float32Array(LENGTH).fill(1)))).toMatchObject({ ok: true });
+    const round = await waitFor(() => hub.store.listRounds(task.runId).find((r) => r.status === 'completed'), 'the round');
+    expect(round.participants).toEqual(['alive']);
   });
 
   it('completes a round without a participant that disconnects mid-round', async () => {

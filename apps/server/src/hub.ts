@@ -42,6 +42,8 @@ export interface HubOptions {
   readonly defaultScenario?: ScenarioSpec;
   readonly log?: (line: string) => void;
   readonly now?: () => number;
+  /** How often the hub pings each socket, and how long it waits for the pong before dropping it. */
+  readonly heartbeat?: { readonly pingIntervalMs: number; readonly pingTimeoutMs: number };
 }
 
 export interface Hub {
@@ -70,7 +72,7 @@ const ADMIN_ROOM = 'admins';
  * socket.io's default heartbeat (25 s + 20 s) leaves a vanished tab listed as connected, and sampled into
  * rounds, for up to 45 s. Tabs yield between training steps, so they answer pings well within 15 s.
  */
-const HEARTBEAT = { pingInterval: 10_000, pingTimeout: 15_000 };
+const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
 const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
 
 /** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
@@ -116,7 +118,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     if (app) return app(req, res);
     res.writeHead(503).end('starting');
   });
-  const io: Hub['io'] = new Server(http, { maxHttpBufferSize: maxMessageBytes, serveClient: false, ...HEARTBEAT });
+  const io: Hub['io'] = new Server(http, {
+    maxHttpBufferSize: maxMessageBytes,
+    serveClient: false,
+    pingInterval: (options.heartbeat ?? DEFAULT_HEARTBEAT).pingIntervalMs,
+    pingTimeout: (options.heartbeat ?? DEFAULT_HEARTBEAT).pingTimeoutMs,
+  });
   let controller: RunController | null = null;
 
   let participantsTimer: NodeJS.Timeout | null = null;
