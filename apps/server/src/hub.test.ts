@@ -142,6 +142,29 @@ describe('hub', () => {
     expect(bin).toEqual(expected);
   });
 
+  it('with median aggregation, one participant with a huge delta and a huge example count cannot move the model', async () => {
+    // Prepare: two honest participants and one that scales its delta and claims 1000 examples.
+    const { hub, url } = await startHub();
+    const clients = await Promise.all(['aaaa', 'bbbb', 'cccc'].map((id) => scriptedClient(url, id)));
+    const started = await postRun(url, config({ minParticipants: 3, aggregation: { kind: 'median' } }));
+    expect(started.status).toBe(201);
+    // Execute
+    const sent = [
+      { examples: 1, value: 1 },
+      { examples: 2, value: 2 },
+      { examples: 1000, value: 1e6 },
+    ];
+    await Promise.all(
+      clients.map(async (client, k) => {
+        const { task } = await client.nextTask();
+        expect(await client.submit(meta(task, sent[k]!.examples), deltaFrame(task, new Float32Array(LENGTH).fill(sent[k]!.value)))).toMatchObject({ ok: true });
+      }),
+    );
+    const run = await waitFor(() => hub.store.getRun(started.body.id)?.status === 'completed' && hub.store.getRun(started.body.id), 'the run to complete');
+    // Assert: the median of (1, 2, 1e6) is 2 in every coordinate (FedAvg would have moved each by ~998,000).
+    expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
+  });
+
   it('serves socket.io long-polling (a browser’s first transport) next to the HTTP API', async () => {
     const { url } = await startHub();
     const socket: ClientSocket = io(url, { transports: ['polling'], reconnection: false, forceNew: true });

@@ -20,6 +20,7 @@ const CONFIG: RunConfig = {
   client: { batchSize: 10, lr: 0.01, localEpochs: 1, innerLr: 0.01, innerSteps: 1, outerLr: 1, metaSteps: 1, adaptSteps: 10 },
   server: { kind: 'fedadam', lr: 0.003, beta1: 0.9, beta2: 0.99, tau: 0.001 },
   codec: 'float32',
+  aggregation: { kind: 'fedavg' },
   seed: 1,
   evaluateEvery: 1,
 };
@@ -330,6 +331,15 @@ describe('corrupt rows', () => {
     raw.close();
     return store;
   }
+
+  it('reads a config stored before a setting existed with that setting\'s default', () => {
+    // Prepare: a run row as an older version wrote it, without `aggregation`.
+    const { aggregation: _added, ...older } = CONFIG;
+    const store = corrupt(`UPDATE runs SET config = '${JSON.stringify(older)}'`);
+    // Execute / Assert
+    expect(store.getRun('r1')!.config).toEqual(CONFIG);
+    store.close();
+  });
 
   it('names the run when its config is not JSON', () => {
     const store = corrupt(`UPDATE runs SET config = '{"name": '`);

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { RoundMetrics, RoundSummary, RunConfig, RunStatus, RunSummary, StrategyState } from '@tabula/core';
+import { RunConfigSchema, type RoundMetrics, type RoundSummary, type RunConfig, type RunStatus, type RunSummary, type StrategyState } from '@tabula/core';
 
 export interface Checkpoint {
   readonly round: number;
@@ -325,10 +325,12 @@ function decodeRun(row: RunRow): RunSummary {
   const where = `store: run '${row.id}'`;
   const config = parseJson(row.config, `${where}: config`);
   if (!isRecord(config)) throw new Error(`${where}: config is not a JSON object`);
+  // A config stored by an older version gains the defaults of settings added since (e.g. aggregation).
+  const current = RunConfigSchema.safeParse(config);
   return {
     id: row.id,
     status: oneOf(row.status, RUN_STATUSES, `${where}: status`),
-    config: config as RunConfig,
+    config: current.success ? current.data : (config as RunConfig),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     completedRounds: row.completed_rounds,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AlgorithmSchema, ClientHyperSchema } from './learn/hyper.js';
+import { parameterCount } from './model/layout.js';
 import { ModelSpecSchema } from './model/spec.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -23,6 +24,22 @@ export const ServerOptimizerSchema = z.discriminatedUnion('kind', [
     tau: z.number().positive().max(1).default(1e-3),
   }),
 ]);
+
+/**
+ * How the hub combines a round's updates. fedavg: the mean weighted by example counts, folded as updates arrive
+ * (O(parameters) memory). trimmed-mean (Yin et al. 2018) and median: per parameter, unweighted, robust to a
+ * minority of arbitrary updates (a client that cannot be trusted could inflate its example count); they keep
+ * every delta of a round, O(participants x parameters) memory.
+ */
+export const AggregationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('fedavg') }),
+  z.object({ kind: z.literal('trimmed-mean'), trim: z.number().min(0).lt(0.5).default(0.1) }),
+  z.object({ kind: z.literal('median') }),
+]);
+export type Aggregation = z.infer<typeof AggregationSchema>;
+export const AGGREGATIONS = ['fedavg', 'trimmed-mean', 'median'] as const satisfies readonly Aggregation['kind'][];
+/** Robust aggregation holds perRound deltas: at most this many float32 values (1 GiB). */
+export const MAX_HELD_VALUES = 2 ** 28;
 
 export const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
 export const ScenarioNameSchema = z.enum(SCENARIOS);
@@ -54,6 +71,7 @@ export const RunConfigSchema = z
     roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(120_000),
     client: ClientHyperSchema.default(ClientHyperSchema.parse({})),
     server: ServerOptimizerSchema.default({ kind: 'sgd', lr: 1 }),
+    aggregation: AggregationSchema.default({ kind: 'fedavg' }),
     codec: CodecSchema.default('float32'),
     /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
     maxUpdateNorm: z.number().positive().optional(),
@@ -64,6 +82,16 @@ export const RunConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
       ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile' });
+    }
+    if (config.aggregation.kind !== 'fedavg') {
+      if (config.perRound === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['perRound'], message: `${config.aggregation.kind} keeps every delta of a round: set perRound` });
+      } else {
+        const held = config.perRound * parameterCount(config.model);
+        if (held > MAX_HELD_VALUES) {
+          ctx.addIssue({ code: 'custom', path: ['aggregation'], message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${parameterCount(config.model)} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg` });
+        }
+      }
     }
     if (config.perRound !== undefined && config.minParticipants > config.perRound) {
       ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: `must not exceed perRound (${config.perRound})` });

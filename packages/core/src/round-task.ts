@@ -1,4 +1,4 @@
-import { FedAvgStrategy, type Strategy } from './aggregate/index.js';
+import { FedAvgStrategy, TrimmedMeanStrategy, type Strategy } from './aggregate/index.js';
 import type { RoundTask, RunConfig } from './protocol.js';
 import { deriveSeed } from './rng.js';
 
@@ -34,10 +34,23 @@ export function roundTask(
 
 /** The strategy a run configures: participant selection and the server optimizer (hub and simulation alike). */
 export function strategyFor(config: RunConfig): Strategy {
-  return new FedAvgStrategy({
+  const options = {
     seed: config.seed,
     ...(config.perRound !== undefined ? { perRound: config.perRound } : { fraction: config.fraction }),
     minFit: config.minParticipants,
     optimizer: config.server,
-  });
+  };
+  const aggregation = config.aggregation;
+  switch (aggregation.kind) {
+    case 'fedavg':
+      return new FedAvgStrategy(options);
+    case 'trimmed-mean':
+      return new TrimmedMeanStrategy({ ...options, trim: aggregation.trim });
+    case 'median':
+      return new TrimmedMeanStrategy({ ...options, trim: 'median' });
+    default: {
+      const never: never = aggregation;
+      throw new Error(`unknown aggregation ${JSON.stringify(never)}`);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { RunConfigSchema, presetRunConfig } from '@tabula/core/protocol';
 import { describe, expect, it } from 'vitest';
-import { FIELDS, NO_SCENARIO, checkValues, fieldFor, hubFieldErrors, presetValues, valuesToConfig } from './run-form-model.js';
+import { FIELDS, NO_SCENARIO, checkValues, configToValues, fieldFor, hubFieldErrors, presetValues, valuesToConfig } from './run-form-model.js';
 
 describe('presetValues', () => {
   it('fills every field from presetRunConfig and the schema defaults', () => {
@@ -49,6 +49,25 @@ describe('valuesToConfig', () => {
   it('builds a CNN from the filters list', () => {
     const config = valuesToConfig({ ...presetValues('iid', 'fomaml'), 'model.kind': 'cnn', 'model.filters': '4, 8' });
     expect(config.model).toEqual({ kind: 'cnn', inputShape: [28, 28, 1], filters: [4, 8], outputs: 10, task: 'classification' });
+  });
+});
+
+describe('aggregation fields', () => {
+  it('map robust aggregation both ways, show the trim only for trimmed-mean, and place its errors', () => {
+    // Prepare
+    const values = { ...presetValues('shards', 'fedavg'), 'aggregation.kind': 'trimmed-mean', 'aggregation.trim': '0.2' };
+    // Execute
+    const check = checkValues(values);
+    const median = checkValues({ ...values, 'aggregation.kind': 'median' });
+    const bad = checkValues({ ...values, 'aggregation.trim': '0.7' });
+    // Assert
+    expect(check.ok && check.config.aggregation).toEqual({ kind: 'trimmed-mean', trim: 0.2 });
+    expect(check.ok && configToValues(check.config)['aggregation.trim']).toBe('0.2');
+    expect(median.ok && median.config.aggregation).toEqual({ kind: 'median' });
+    expect(median.ok && median.input.aggregation).toEqual({ kind: 'median' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.fieldErrors['aggregation.trim']).toMatch(/aggregation\.trim/);
+    expect(presetValues('rotated', 'reptile')['aggregation.kind']).toBe('fedavg');
   });
 });
 

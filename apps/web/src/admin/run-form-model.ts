@@ -3,6 +3,7 @@
  * string values and a RunConfigInput. Pure (no DOM), so the mapping and validation are unit-tested.
  */
 import {
+  AGGREGATIONS,
   ALGORITHMS,
   DEFAULT_CLIENT_HYPER,
   MNIST_CNN,
@@ -86,6 +87,15 @@ export const FIELDS: readonly FieldDef[] = [
   { key: 'server.beta1', label: 'Adam beta1', kind: 'number', group: 'Server', when: (v) => v['server.kind'] === 'fedadam' },
   { key: 'server.beta2', label: 'Adam beta2', kind: 'number', group: 'Server', when: (v) => v['server.kind'] === 'fedadam' },
   { key: 'server.tau', label: 'Adam tau', kind: 'number', group: 'Server', when: (v) => v['server.kind'] === 'fedadam' },
+  {
+    key: 'aggregation.kind',
+    label: 'Aggregation',
+    kind: 'select',
+    group: 'Server',
+    options: AGGREGATIONS,
+    hint: 'fedavg: weighted by examples; trimmed-mean, median: robust to a few bad updates, unweighted, keep every delta',
+  },
+  { key: 'aggregation.trim', label: 'Trimmed per side', kind: 'number', group: 'Server', hint: 'share of the largest and of the smallest values, < 0.5', when: (v) => v['aggregation.kind'] === 'trimmed-mean' },
 ];
 
 export function fieldVisible(field: FieldDef, values: FormValues): boolean {
@@ -93,7 +103,7 @@ export function fieldVisible(field: FieldDef, values: FormValues): boolean {
 }
 
 /** Server-optimizer settings for the kinds not in the preset: the schema's own defaults. */
-const SERVER_DEFAULTS: FormValues = { 'server.momentum': '0.9', 'server.beta1': '0.9', 'server.beta2': '0.99', 'server.tau': '0.001' };
+const SERVER_DEFAULTS: FormValues = { 'server.momentum': '0.9', 'server.beta1': '0.9', 'server.beta2': '0.99', 'server.tau': '0.001', 'aggregation.trim': '0.1' };
 
 /** The form's starting values: core's preset for this scenario and algorithm, every default filled in. */
 export function presetValues(scenario: string, algorithm: Algorithm): FormValues {
@@ -142,7 +152,9 @@ export function configToValues(config: RunConfigInput | RunConfig): FormValues {
     evaluateEvery: text(config.evaluateEvery ?? 1),
     'server.kind': server.kind,
     'server.lr': text(server.lr),
+    'aggregation.kind': config.aggregation?.kind ?? 'fedavg',
   };
+  if (config.aggregation?.kind === 'trimmed-mean') values['aggregation.trim'] = text(config.aggregation.trim);
   for (const key of Object.keys(client) as (keyof typeof client)[]) values[`client.${key}`] = text(client[key]);
   if (server.kind === 'fedavgm') values['server.momentum'] = text(server.momentum);
   if (server.kind === 'fedadam') {
@@ -194,6 +206,14 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
         ? defined({ kind: 'fedadam' as const, lr: pick('server.lr'), beta1: pick('server.beta1'), beta2: pick('server.beta2'), tau: pick('server.tau') })
         : defined({ kind: 'sgd' as const, lr: pick('server.lr') });
 
+  const aggregationKind = values['aggregation.kind'] ?? 'fedavg';
+  const aggregation =
+    aggregationKind === 'trimmed-mean'
+      ? defined({ kind: 'trimmed-mean' as const, trim: pick('aggregation.trim') })
+      : aggregationKind === 'median'
+        ? { kind: 'median' as const }
+        : { kind: 'fedavg' as const };
+
   const scenarioName = values['scenario.name'] ?? NO_SCENARIO;
   const scenario =
     scenarioName === NO_SCENARIO
@@ -231,6 +251,7 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
     roundDeadlineMs: pick('roundDeadlineMs'),
     client,
     server,
+    aggregation,
     codec: values['codec'] as RunConfigInput['codec'],
     maxUpdateNorm: pick('maxUpdateNorm'),
     seed: pick('seed'),

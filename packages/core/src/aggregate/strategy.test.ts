@@ -196,6 +196,17 @@ describe('TrimmedMeanStrategy', () => {
     expect(() => new TrimmedMeanStrategy({ seed: 1, optimizer: DEFAULT_SGD, trim: 0.5 })).toThrow(/trim/);
   });
 
+  it("with trim 'median' takes the middle value per coordinate (the two middle ones averaged for an even count)", () => {
+    const s = new TrimmedMeanStrategy({ seed: 1, optimizer: DEFAULT_SGD, trim: 'median' });
+    const odd = s.createAccumulator(2);
+    for (const d of [[1, -5], [2, 7], [1000, 3]]) odd.add(new Float32Array(d), 1);
+    expect(Array.from(odd.result())).toEqual([2, 3]);
+    const even = s.createAccumulator(1);
+    for (const d of [[1], [2], [4], [1000]]) even.add(new Float32Array(d), 1);
+    expect(Array.from(even.result())).toEqual([3]);
+    expect(s.name).toBe('median');
+  });
+
   it('keeps a copy of each delta', () => {
     const acc = new TrimmedMeanStrategy({ seed: 1, optimizer: DEFAULT_SGD, trim: 0 }).createAccumulator(1);
     const buffer = new Float32Array([1]);

@@ -6,7 +6,7 @@ import {
   type ServerOptimizerConfig,
   type ServerOptimizerState,
 } from './server-optimizer';
-import { TrimmedMeanAccumulator } from './trimmed-mean';
+import { TrimmedMeanAccumulator, checkTrim } from './trimmed-mean';
 import { WeightedSum, type Accumulator } from './weighted-sum';
 
 /** A participant's successful training answer; its delta went into the round's accumulator. */
@@ -138,8 +138,8 @@ export class FedAvgStrategy implements Strategy {
 }
 
 export interface TrimmedMeanStrategyOptions extends FedAvgStrategyOptions {
-  /** Share of the largest and of the smallest values dropped per parameter, in [0, 0.5). */
-  readonly trim: number;
+  /** Share of the largest and of the smallest values dropped per parameter, in [0, 0.5); 'median' keeps the middle. */
+  readonly trim: number | 'median';
 }
 
 /**
@@ -147,15 +147,14 @@ export interface TrimmedMeanStrategyOptions extends FedAvgStrategyOptions {
  * O(participants × parameters) memory, unlike `FedAvgStrategy`. Example counts do not weight the mean.
  */
 export class TrimmedMeanStrategy extends FedAvgStrategy {
-  override readonly name: string = 'trimmed-mean';
-  readonly trim: number;
+  override readonly name: string;
+  readonly trim: number | 'median';
 
   constructor(options: TrimmedMeanStrategyOptions) {
     super(options);
-    if (!Number.isFinite(options.trim) || options.trim < 0 || options.trim >= 0.5) {
-      throw new RangeError(`TrimmedMeanStrategy: trim must be in [0, 0.5), got ${options.trim}`);
-    }
+    checkTrim(options.trim, 'TrimmedMeanStrategy');
     this.trim = options.trim;
+    this.name = options.trim === 'median' ? 'median' : 'trimmed-mean';
   }
 
   override createAccumulator(length: number): Accumulator {

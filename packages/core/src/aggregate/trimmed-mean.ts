@@ -2,22 +2,21 @@ import { checkLength, checkUpdate, type Accumulator } from './weighted-sum';
 
 /**
  * Coordinate-wise trimmed mean (Yin et al. 2018): per parameter, drop the ⌊trim·n⌋ largest and smallest values and
- * average the rest. Robust to a minority of arbitrary (Byzantine) updates.
+ * average the rest. Robust to a minority of arbitrary (Byzantine) updates. `trim: 'median'` drops all but the
+ * middle one (odd n) or two (even n): the coordinate-wise median.
  *
  * Not streaming: it keeps a copy of every delta, O(participants × parameters) memory, and sorts n values per
  * parameter. Unweighted by design: trusting example counts would let one participant outweigh the trimming.
  */
 export class TrimmedMeanAccumulator implements Accumulator {
   readonly length: number;
-  readonly trim: number;
+  readonly trim: number | 'median';
   private readonly deltas: Float32Array[] = [];
   private weights = 0;
 
-  constructor(length: number, trim: number) {
+  constructor(length: number, trim: number | 'median') {
     checkLength(length, 'TrimmedMeanAccumulator');
-    if (!Number.isFinite(trim) || trim < 0 || trim >= 0.5) {
-      throw new RangeError(`TrimmedMeanAccumulator: trim must be in [0, 0.5), got ${trim}`);
-    }
+    checkTrim(trim, 'TrimmedMeanAccumulator');
     this.length = length;
     this.trim = trim;
   }
@@ -49,7 +48,7 @@ export class TrimmedMeanAccumulator implements Accumulator {
   result(): Float32Array {
     const n = this.deltas.length;
     if (n === 0) throw new Error('TrimmedMeanAccumulator.result: no deltas were added');
-    const k = Math.floor(this.trim * n);
+    const k = this.trim === 'median' ? Math.floor((n - 1) / 2) : Math.floor(this.trim * n);
     const kept = n - 2 * k; // ≥ 1 because trim < 0.5
     const column = new Float64Array(n);
     const out = new Float32Array(this.length);
@@ -63,5 +62,12 @@ export class TrimmedMeanAccumulator implements Accumulator {
       out[j] = v;
     }
     return out;
+  }
+}
+
+/** Throws unless `trim` is a fraction in [0, 0.5) or 'median'. */
+export function checkTrim(trim: number | 'median', what: string): void {
+  if (trim !== 'median' && !(Number.isFinite(trim) && trim >= 0 && trim < 0.5)) {
+    throw new RangeError(`${what}: trim must be in [0, 0.5) or 'median', got ${trim}`);
   }
 }

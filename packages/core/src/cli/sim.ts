@@ -30,6 +30,8 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --codec NAME          float32 | float16 | int8                    [float32]
   --server NAME         sgd | fedavgm | fedadam                     [sgd; sinusoid fedadam]
   --server-lr X         server learning rate
+  --aggregation NAME    fedavg | trimmed-mean | median              [fedavg]
+  --trim X              trimmed-mean: share dropped at each end      [0.1]
   --lr X                fedavg local learning rate
   --local-epochs N      fedavg local epochs
   --batch-size N        local minibatch size
@@ -75,6 +77,8 @@ async function main(): Promise<void> {
         codec: { type: 'string' },
         server: { type: 'string' },
         'server-lr': { type: 'string' },
+        aggregation: { type: 'string' },
+        trim: { type: 'string' },
         lr: { type: 'string' },
         'local-epochs': { type: 'string' },
         'batch-size': { type: 'string' },
@@ -128,6 +132,9 @@ async function main(): Promise<void> {
     ...(v['eval-every'] !== undefined ? { evaluateEvery: num(v['eval-every'], 'eval-every') } : {}),
     ...(v.codec !== undefined ? { codec: v.codec as RunConfigInput['codec'] } : {}),
     server: { ...presetServer, ...(serverLr !== undefined ? { lr: serverLr } : {}) } as RunConfigInput['server'],
+    ...(v.aggregation !== undefined || v.trim !== undefined
+      ? { aggregation: { kind: v.aggregation ?? 'trimmed-mean', ...(v.trim !== undefined ? { trim: num(v.trim, 'trim') } : {}) } as RunConfigInput['aggregation'] }
+      : {}),
     client: {
       ...preset.client,
       ...Object.fromEntries(
@@ -162,7 +169,7 @@ async function main(): Promise<void> {
   const fmt = (x: number | null) => (x === null || Number.isNaN(x) ? '   -  ' : metric === 'mse' ? x.toFixed(3).padStart(6) : `${(100 * x).toFixed(1)}%`.padStart(6));
   const kb = (b: number) => `${(b / 1024).toFixed(0)}KB`;
   console.log(
-    `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? 'all'} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · seed ${config.seed} · ${backend}`,
+    `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? 'all'} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · ${config.aggregation.kind === 'trimmed-mean' ? `trimmed mean ${config.aggregation.trim}` : config.aggregation.kind} · seed ${config.seed} · ${backend}`,
   );
   if (!v.quiet) console.log(`round   loss  global-${metric}  personal-${metric}@${config.client.adaptSteps}  heldout global→personal      up      down     ms`);
   const onRound = (r: SimRound) => {
