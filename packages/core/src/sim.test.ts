@@ -55,6 +55,20 @@ describe('runSimulation', () => {
     expect(b.rounds.map((r) => r.loss)).toEqual(a.rounds.map((r) => r.loss));
   });
 
+  it('a few Byzantine participants wreck FedAvg, while the coordinate-wise median barely notices them', async () => {
+    // Prepare: 3 of 25 trainers send -100x their delta and claim 1000 examples; 10 trainers per round. Server SGD:
+    // FedAdam's per-coordinate normalisation would itself bound how far one round can move the weights.
+    const attackers = { count: 3, scale: -100, claimedExamples: 1000 };
+    const run = (aggregation: object, withAttackers: boolean) =>
+      runSimulation(small({ rounds: 3, perRound: 10, aggregation, server: { kind: 'sgd', lr: 1 } }), withAttackers ? { attackers } : {});
+    // Execute
+    const [clean, attacked, robust] = await Promise.all([run({ kind: 'fedavg' }, false), run({ kind: 'fedavg' }, true), run({ kind: 'median' }, true)]);
+    // Assert: MSE of the global model on the held-out tasks (k = 0).
+    const mse = (r: typeof clean) => r.metaTest.mean[0]!;
+    expect(mse(attacked)).toBeGreaterThan(10 * mse(clean));
+    expect(mse(robust)).toBeLessThan(2 * mse(clean));
+  });
+
   it('rejects a configuration that cannot run, naming the field', async () => {
     await expect(runSimulation(small({ rounds: 0 }))).rejects.toThrow(/rounds/);
     await expect(runSimulation({ ...small(), scenario: undefined })).rejects.toThrow(/needs a scenario/);

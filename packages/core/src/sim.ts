@@ -15,7 +15,7 @@ import {
 } from './protocol.js';
 import { RoundCollector } from './round-collector.js';
 import { evaluatesIn, roundTask, strategyFor } from './round-task.js';
-import { encodeFrame } from './wire/index.js';
+import { decodeFrame, encodeFrame } from './wire/index.js';
 
 /** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
 export interface SimRound extends RoundMetrics {
@@ -50,6 +50,19 @@ export interface SimOptions {
   /** Adaptation steps for the final meta-test. */
   readonly metaTestSteps?: readonly number[];
   readonly now?: () => number;
+  /** Byzantine participants, to measure robust aggregation: see `Attackers`. */
+  readonly attackers?: Attackers;
+}
+
+/**
+ * The first `count` trainers of the scenario (a fixed set, sampled into rounds like everyone else) send
+ * `scale` x their honest delta and claim `claimedExamples` examples: finite, well-formed updates that pass
+ * every check the hub makes, so only the aggregation rule can limit them. A negative scale flips the sign.
+ */
+export interface Attackers {
+  readonly count: number;
+  readonly scale: number;
+  readonly claimedExamples?: number;
 }
 
 const RUN_ID = 'sim';
@@ -70,6 +83,8 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   let collector: RoundCollector | null = null;
   const participants = new Map<number, Participant>();
   const heldOut = new Set(scenario.heldOut);
+  const trainable = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.has(i));
+  const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
   const closed: Ack<UpdateReceipt> = { ok: false, error: 'no round is open' };
   const participantFor = (index: number): Participant => {
     let p = participants.get(index);
@@ -78,7 +93,12 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const channel: ParticipantChannel = {
       onTask: () => () => undefined,
       async submitUpdate(meta, frame) {
-        return collector ? collector.submitUpdate(id, meta, frame) : closed;
+        if (!collector) return closed;
+        if (!attackers.has(index) || !options.attackers) return collector.submitUpdate(id, meta, frame);
+        const { header, values } = decodeFrame(frame);
+        const { scale, claimedExamples } = options.attackers;
+        const forged = encodeFrame({ kind: 'delta', protocolVersion: header.protocolVersion, runId: header.runId, round: header.round, modelVersion: header.modelVersion, dtype: 'float32', values: values.map((v) => v * scale), segments: header.segments });
+        return collector.submitUpdate(id, { ...meta, numExamples: claimedExamples ?? meta.numExamples }, forged);
       },
       async submitEvaluation(report) {
         return collector ? collector.submitEvaluation(id, report) : closed;
@@ -90,7 +110,6 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   };
 
   let global = initialWeights(config.model, config.seed);
-  const trainable = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.has(i));
   const rounds: SimRound[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     const started = now();
@@ -105,7 +124,12 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     for (const [index, mode] of targets) {
       const participant = participantFor(index);
       const task = roundTask(config, { runId: RUN_ID, round, modelVersion: round - 1, deadline: Number.MAX_SAFE_INTEGER }, index, mode);
-      await participant.handleTask(task, frame);
+      try {
+        await participant.handleTask(task, frame);
+      } catch (error) {
+        // As on the hub: a participant that fails (e.g. its update is not finite) is left out of the round.
+        collector.fail(String(index), error instanceof Error ? error.message : String(error));
+      }
     }
     collector.close('the round is over');
     const next = strategy.aggregateFit(round, global, collector.accumulator, collector.fits, collector.failures);

@@ -32,6 +32,9 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --server-lr X         server learning rate
   --aggregation NAME    fedavg | trimmed-mean | median              [fedavg]
   --trim X              trimmed-mean: share dropped at each end      [0.1]
+  --attackers N         Byzantine trainers: send scaled deltas       [0]
+  --attack-scale X      their delta is X times the honest one        [-10]
+  --attack-examples N   the example count they claim                 [their own]
   --lr X                fedavg local learning rate
   --local-epochs N      fedavg local epochs
   --batch-size N        local minibatch size
@@ -44,7 +47,7 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --alpha X             dirichlet label-skew concentration         [0.5]
   --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 100]
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
-  --json FILE           write { config, rounds, metaTest } to FILE
+  --json FILE           write { config, rounds, metaTest[, attackers] } to FILE
   --quiet               no per-round lines
   -h, --help            this text
 `;
@@ -79,6 +82,9 @@ async function main(): Promise<void> {
         'server-lr': { type: 'string' },
         aggregation: { type: 'string' },
         trim: { type: 'string' },
+        attackers: { type: 'string' },
+        'attack-scale': { type: 'string' },
+        'attack-examples': { type: 'string' },
         lr: { type: 'string' },
         'local-epochs': { type: 'string' },
         'batch-size': { type: 'string' },
@@ -178,14 +184,18 @@ async function main(): Promise<void> {
       `${String(r.round).padStart(5)} ${(r.loss ?? Number.NaN).toFixed(3).padStart(6)}  ${fmt(r.global).padStart(11)}  ${fmt(r.personalized).padStart(15)}  ${fmt(r.heldOutGlobal)} → ${fmt(r.heldOutPersonalized)}  ${kb(r.bytesUp).padStart(8)} ${kb(r.bytesDown).padStart(8)} ${r.ms.toFixed(0).padStart(6)}`,
     );
   };
-  const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound });
+  const attackerCount = num(v.attackers, 'attackers') ?? 0;
+  const claimed = num(v['attack-examples'], 'attack-examples');
+  const attackers = attackerCount > 0 ? { count: attackerCount, scale: num(v['attack-scale'], 'attack-scale') ?? -10, ...(claimed !== undefined ? { claimedExamples: claimed } : {}) } : undefined;
+  if (attackers) console.log(`sim: ${attackers.count} Byzantine trainers send ${attackers.scale} x their delta${claimed !== undefined ? ` and claim ${claimed} examples` : ''}`);
+  const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, ...(attackers ? { attackers } : {}) });
   const mt = result.metaTest;
   console.log(`meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`);
   console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.mean[i]!).trim()}`).join('   '));
   if (v.json) {
     // npm and pnpm run scripts inside the package; INIT_CWD is where the user typed the command.
     const path = resolve(process.env.INIT_CWD ?? process.cwd(), v.json);
-    writeFileSync(path, JSON.stringify(result, null, 2));
+    writeFileSync(path, JSON.stringify({ ...result, ...(attackers ? { attackers } : {}) }, null, 2));
     console.log(`wrote ${path}`);
   }
 }
