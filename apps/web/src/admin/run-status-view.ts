@@ -22,10 +22,16 @@ export class RunStatusView {
         c.name ? ` “${c.name}”` : '',
         ' · ',
         h('span', { className: `status-${run.status}`, text: run.status }),
-        ` · round ${run.completedRounds} of ${c.rounds} · ${c.algorithm}, ${c.model.kind}, ${c.scenario ? `${c.scenario.name} × ${c.scenario.participants}` : 'own data'}`,
+        ` · round ${run.completedRounds} of ${c.rounds} · ${c.algorithm}, ${c.model.kind}, ${c.scenario ? `${c.scenario.name} × ${c.scenario.participants}` : 'own data'} · ${aggregationText(c.aggregation)}, server ${c.server.kind}`,
         run.error ? h('span', { className: 'status-failed', text: ` · ${run.error}` }) : '',
       ),
       live ? null : back,
     );
   }
+}
+
+/** Configs stored before aggregation was a setting read back with the default, but be lenient anyway. */
+function aggregationText(aggregation: RunSummary['config']['aggregation'] | undefined): string {
+  if (!aggregation || aggregation.kind === 'fedavg') return 'fedavg';
+  return aggregation.kind === 'trimmed-mean' ? `trimmed mean ${aggregation.trim}` : 'median';
 }
