@@ -142,7 +142,8 @@ class ClientProcess {
   private readonly waiting = new Map<number, (reply: ClientReply) => void>();
 
   constructor() {
-    this.child = fork(fileURLToPath(new URL('./ingest-clients.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // process.execArgv carries tsx's loader, so the child runs TypeScript exactly as this process does.
+    this.child = fork(fileURLToPath(new URL('./ingest-clients.ts', import.meta.url)), [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (reply: ClientReply) => this.waiting.get(reply.id)?.(reply));
     this.child.on('exit', (code) => {
       for (const [id, resolve] of this.waiting) resolve({ id, ok: false, error: `the client process exited (${code})` });
