@@ -38,6 +38,10 @@ test('six tabs on non-IID shards and the dashboard run five Reptile rounds that 
   // Assert: the dashboard shows five completed rounds, and the store agrees.
   await expect(dashboard.getByTestId('rounds').locator('tbody tr')).toHaveCount(5, { timeout: 200_000 });
   await expect(dashboard.getByTestId('run-status')).toContainText(/completed/i);
+  // The dashboard offers the rounds as CSV: a header and the five completed rounds.
+  const csvHref = await dashboard.getByRole('link', { name: 'Download rounds (CSV)' }).getAttribute('href');
+  const csvLines = (await (await dashboard.request.get(csvHref!)).text()).trim().split('\r\n');
+  expect(csvLines.slice(1).map((line) => line.split(',').slice(1, 4).join(','))).toEqual(['1,1,completed', '2,1,completed', '3,1,completed', '4,1,completed', '5,1,completed']);
   const run = await runDetail(baseURL!, await runIdOf(baseURL!));
   expect(run.status).toBe('completed');
   const completed = run.rounds.filter((r) => r.status === 'completed');

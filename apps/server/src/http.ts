@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROTOCOL_VERSION, exportLayersModel, type LayersModelFiles } from '@tabula/core';
+import { PROTOCOL_VERSION, exportLayersModel, roundsCsv, type LayersModelFiles } from '@tabula/core';
 import { DEFAULT_MNIST_PATH } from '@tabula/core/node';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { tokenMatches, type Hub } from './hub.js';
@@ -51,6 +51,12 @@ export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?:
     const run = hub.store.getRun(req.params.id);
     if (!run) throw new HttpError(404, `no run ${req.params.id}`);
     res.json({ ...run, rounds: hub.store.listRounds(run.id) });
+  });
+
+  app.get('/api/runs/:id/rounds.csv', (req, res) => {
+    const run = hub.store.getRun(req.params.id);
+    if (!run) throw new HttpError(404, `no run ${req.params.id}`);
+    res.type('text/csv').attachment(`${run.id}-rounds.csv`).send(roundsCsv(hub.store.listRounds(run.id)));
   });
 
   app.post('/api/runs', (req, res) => {

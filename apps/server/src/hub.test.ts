@@ -134,6 +134,13 @@ describe('hub', () => {
     const rounds = hub.store.listRounds(run.id);
     expect(rounds).toHaveLength(1);
     expect(rounds[0]).toMatchObject({ status: 'completed', participants: ['aaaa', 'bbbb', 'cccc'], metrics: { loss: 0.5 } });
+    // The rounds as CSV, for plotting elsewhere; an unknown run is a 404.
+    const csv = await fetch(`${url}/api/runs/${run.id}/rounds.csv`);
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).trim().split('\r\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(new RegExp(`^${run.id},1,1,completed,`));
+    expect((await fetch(`${url}/api/runs/nope/rounds.csv`)).status).toBe(404);
     // The model endpoint serves the same weights in TF.js format.
     const response = await fetch(`${url}/api/model/weights.bin`);
     const bytes = await response.arrayBuffer();

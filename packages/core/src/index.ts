@@ -22,3 +22,4 @@ export * from './sim.js';
 export * from './socket-channel.js';
 export * from './round-collector.js';
 export * from './round-task.js';
+export * from './rounds-csv.js';

@@ -24,6 +24,8 @@ export class RunStatusView {
         h('span', { className: `status-${run.status}`, text: run.status }),
         ` · round ${run.completedRounds} of ${c.rounds} · ${c.algorithm}, ${c.model.kind}, ${c.scenario ? `${c.scenario.name} × ${c.scenario.participants}` : 'own data'} · ${aggregationText(c.aggregation)}, server ${c.server.kind}`,
         run.error ? h('span', { className: 'status-failed', text: ` · ${run.error}` }) : '',
+        ' · ',
+        h('a', { href: `/api/runs/${encodeURIComponent(run.id)}/rounds.csv`, download: `${run.id}-rounds.csv`, text: 'Download rounds (CSV)' }),
       ),
       live ? null : back,
     );

@@ -1,0 +1,57 @@
+import type { RoundSummary } from './protocol.js';
+
+const COLUMNS = [
+  'run_id',
+  'round',
+  'attempt',
+  'status',
+  'started_at',
+  'duration_ms',
+  'participants',
+  'failures',
+  'loss',
+  'global',
+  'personalized',
+  'held_out_global',
+  'held_out_personalized',
+  'bytes_up',
+  'bytes_down',
+  'reason',
+] as const;
+
+/** RFC 4180: quote a field that holds a comma, a quote or a line break, doubling its quotes. */
+function field(value: string | number | null): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * A run's rounds as CSV, one line per attempt (failed attempts included, with their reason), for plotting
+ * elsewhere. Metrics are accuracy (MSE for regression); blank where nobody evaluated that round.
+ */
+export function roundsCsv(rounds: readonly RoundSummary[]): string {
+  const lines = rounds.map((r) =>
+    [
+      r.runId,
+      r.round,
+      r.attempt,
+      r.status,
+      new Date(r.startedAt).toISOString(),
+      Math.round(r.durationMs),
+      r.participants.length,
+      r.failures.length,
+      r.metrics.loss,
+      r.metrics.global,
+      r.metrics.personalized,
+      r.metrics.heldOutGlobal,
+      r.metrics.heldOutPersonalized,
+      r.bytesUp,
+      r.bytesDown,
+      r.reason,
+    ]
+      .map(field)
+      .join(','),
+  );
+  return `${[COLUMNS.join(','), ...lines].join('\r\n')}\r\n`;
+}
