@@ -28,5 +28,13 @@ test('tabs that close mid-run: the run completes with the rest and the dashboard
   const table = dashboard.getByTestId('participants');
   for (const gone of [ids[2]!, ids[3]!]) await expect(table.locator(`tr[data-participant="${gone}"] td`).nth(1)).toHaveText('no');
   for (const stays of [ids[0]!, ids[1]!]) await expect(table.locator(`tr[data-participant="${stays}"] td`).nth(1)).toHaveText('yes');
+
+  // The finished run can be deleted from the history, after a confirmation.
+  const history = dashboard.getByTestId('run-history');
+  await expect(history.locator(`tr[data-run="${id}"]`)).toBeVisible();
+  dashboard.once('dialog', (dialog) => void dialog.accept());
+  await dashboard.getByRole('button', { name: `Delete run ${id}` }).click();
+  await expect(history.locator(`tr[data-run="${id}"]`)).toHaveCount(0);
+  expect((await dashboard.request.get(`/api/runs/${id}`)).status()).toBe(404);
   await context.close();
 });

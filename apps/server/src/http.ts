@@ -66,6 +66,13 @@ export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?:
     res.status(201).json(result.data);
   });
 
+  app.delete('/api/runs/:id', (req, res) => {
+    requireAdmin(req);
+    const result = hub.deleteRun(req.params.id);
+    if (!result.ok) throw new HttpError(result.status, result.error);
+    res.status(204).end();
+  });
+
   app.post('/api/runs/:id/stop', async (req, res) => {
     requireAdmin(req);
     const result = await hub.stopRun(req.params.id);

@@ -172,6 +172,24 @@ describe('hub', () => {
     expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
   });
 
+  it('deletes a finished run over HTTP with the admin token, refuses the running one, and forgets its rounds', async () => {
+    // Prepare: one run in progress (it waits for participants that never come).
+    const { hub, url } = await startHub();
+    const started = await postRun(url, config({ waitForParticipantsMs: 60_000 }));
+    const id = started.body.id;
+    const del = (token: string | null) => fetch(`${url}/api/runs/${id}`, { method: 'DELETE', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    // Execute / Assert
+    expect((await del(null)).status).toBe(401);
+    const busy = await del(TOKEN);
+    expect(busy.status).toBe(409);
+    expect(await busy.json()).toEqual({ error: `run ${id} is in progress: stop it first` });
+    await hub.stopRun(id);
+    expect((await del(TOKEN)).status).toBe(204);
+    expect((await fetch(`${url}/api/runs/${id}`)).status).toBe(404);
+    expect(hub.store.listRuns()).toEqual([]);
+    expect((await del(TOKEN)).status).toBe(404);
+  });
+
   it('serves socket.io long-polling (a browser’s first transport) next to the HTTP API', async () => {
     const { url } = await startHub();
     const socket: ClientSocket = io(url, { transports: ['polling'], reconnection: false, forceNew: true });

@@ -55,6 +55,8 @@ export interface Hub {
   active(): RunController | null;
   startRun(input: unknown): Ack<RunSummary> | { ok: false; error: string; status: 400 | 409 };
   stopRun(runId: string): Promise<Ack<RunSummary>>;
+  /** Forgets a finished run (rounds and checkpoints too); the running one must be stopped first. */
+  deleteRun(runId: string): { ok: true } | { ok: false; error: string; status: 404 | 409 };
   /** The global weights a client would download now: the active run's, or the latest checkpoint. */
   currentModel(): { config: RunConfig; weights: Float32Array; modelVersion: number; runId: string } | null;
   close(): Promise<void>;
@@ -199,6 +201,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       return { ok: false, error: run ? `run ${runId} is not running (${run.status})` : `no run ${runId}` };
     }
     return { ok: true, data: await controller.stop() };
+  };
+
+  const deleteRun: Hub['deleteRun'] = (runId) => {
+    if (controller?.id === runId) return { ok: false, status: 409, error: `run ${runId} is in progress: stop it first` };
+    if (!store.deleteRun(runId)) return { ok: false, status: 404, error: `no run ${runId}` };
+    log(`run ${runId} deleted`);
+    io.to(ADMIN_ROOM).emit('admin:state', snapshot());
+    return { ok: true };
   };
 
   const currentModel: Hub['currentModel'] = () => {
@@ -358,6 +368,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     startRun,
     stopRun,
     currentModel,
+    deleteRun,
     async close() {
       // Closing the hub is not stopping the run: it stays 'running' in the store and resumes on restart.
       const running = controller;

@@ -125,6 +125,27 @@ describe('runs', () => {
     store.close();
   });
 
+  it('deletes a run with its rounds and checkpoints, and nothing else', () => {
+    // Prepare
+    const store = openStore(':memory:');
+    for (const id of ['r1', 'r2']) {
+      store.createRun({ id, config: CONFIG, createdAt: 1_000 });
+      store.recordRound(round(id, 1, 1, 'completed'), checkpoint(1));
+    }
+    // Execute
+    const deleted = store.deleteRun('r1');
+    // Assert
+    expect(deleted).toBe(true);
+    expect(store.getRun('r1')).toBeNull();
+    expect(store.listRounds('r1')).toEqual([]);
+    expect(store.latestCheckpoint('r1')).toBeNull();
+    expect(store.listRuns().map((r) => r.id)).toEqual(['r2']);
+    expect(store.listRounds('r2')).toHaveLength(1);
+    expect(store.latestCheckpoint('r2')?.round).toBe(1);
+    expect(store.deleteRun('r1')).toBe(false);
+    store.close();
+  });
+
   it('refuses an unknown run id and a duplicate id', () => {
     const store = openStore(':memory:');
     store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });

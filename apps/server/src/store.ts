@@ -33,6 +33,8 @@ export interface Store {
   recordRound(summary: RoundSummary, checkpoint?: Checkpoint): void;
   /** Ordered by round, then attempt. */
   listRounds(runId: string): RoundSummary[];
+  /** Removes a run with its rounds and checkpoints; false when there is no such run. */
+  deleteRun(id: string): boolean;
   latestCheckpoint(runId: string): Checkpoint | null;
   /** Idempotent. */
   close(): void;
@@ -197,6 +199,8 @@ function createStore(db: Database.Database, keep: number): Store {
                @metrics, @bytes_up, @bytes_down)`,
     ),
     listRounds: db.prepare<[string], RoundRow>('SELECT * FROM rounds WHERE run_id = ? ORDER BY round, attempt'),
+    // Rounds and checkpoints go with it: ON DELETE CASCADE, foreign_keys is on.
+    deleteRun: db.prepare<[string]>('DELETE FROM runs WHERE id = ?'),
     insertCheckpoint: db.prepare<[{ runId: string; round: number; weights: Buffer; state: string; createdAt: number }]>(
       `INSERT INTO checkpoints (run_id, round, weights, strategy_state, created_at)
        VALUES (@runId, @round, @weights, @state, @createdAt)`,
@@ -303,6 +307,7 @@ function createStore(db: Database.Database, keep: number): Store {
     runningRuns: () => stmt.runningRuns.all().map(decodeRun),
     recordRound: (summary, checkpoint) => recordRound(summary, checkpoint),
     listRounds: (runId) => stmt.listRounds.all(runId).map(decodeRound),
+    deleteRun: (id) => stmt.deleteRun.run(id).changes > 0,
     latestCheckpoint: (runId) => {
       const row = stmt.latestCheckpoint.get(runId);
       if (row === undefined) return null;

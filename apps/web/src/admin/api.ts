@@ -25,4 +25,15 @@ export class HubApi {
   run(id: string): Promise<RunSummary & { rounds: RoundSummary[] }> {
     return this.get(`/api/runs/${encodeURIComponent(id)}`);
   }
+
+  /** Deletes a finished run and its rounds (admin token). */
+  async deleteRun(id: string): Promise<void> {
+    const token = this.token();
+    const path = `/api/runs/${encodeURIComponent(id)}`;
+    const response = await fetch(path, { method: 'DELETE', headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    if (response.ok) return;
+    const body: unknown = await response.json().catch(() => null);
+    const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : response.statusText;
+    throw new Error(`DELETE ${path}: ${response.status} ${error}`);
+  }
 }

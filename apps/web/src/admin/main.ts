@@ -46,7 +46,10 @@ const form = new RunFormView(
 const participants = new ParticipantsTable();
 const runStatus = new RunStatusView();
 const rounds = new RoundsView();
-const history = new RunHistory((id) => void showRun(id));
+const history = new RunHistory(
+  (id) => void showRun(id),
+  (id) => void deleteRun(id),
+);
 const downloads = h(
   'p',
   {},
@@ -120,6 +123,20 @@ async function refreshHistory(): Promise<void> {
     history.render(await api.runs());
   } catch (error) {
     history.showError(`Run history unavailable: ${errorMessage(error)}`);
+  }
+}
+
+async function deleteRun(id: string): Promise<void> {
+  if (!confirm(`Delete run ${id} with all its rounds and checkpoints? This cannot be undone.`)) return;
+  try {
+    await api.deleteRun(id);
+    if (pinned?.run.id === id) {
+      pinned = null;
+      renderRun();
+    }
+    await refreshHistory();
+  } catch (error) {
+    history.showError(`Could not delete run ${id}: ${errorMessage(error)}`);
   }
 }
 

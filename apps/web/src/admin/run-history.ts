@@ -2,13 +2,16 @@ import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatTime } from '../shared/format.js';
 
-/** Past and current runs (GET /api/runs), each with a button to show its rounds. */
+/** Past and current runs (GET /api/runs), each with buttons to show its rounds and to delete a finished one. */
 export class RunHistory {
   readonly element: HTMLElement;
   private readonly body = h('tbody');
   private readonly caption = h('p', { className: 'muted' });
 
-  constructor(private readonly onShow: (runId: string) => void) {
+  constructor(
+    private readonly onShow: (runId: string) => void,
+    private readonly onDelete: (runId: string) => void,
+  ) {
     this.element = h(
       'div',
       {},
@@ -32,6 +35,10 @@ export class RunHistory {
       runs.map((run) => {
         const show = h('button', { type: 'button', text: 'Show', 'aria-label': `Show rounds of run ${run.id}` });
         show.addEventListener('click', () => this.onShow(run.id));
+        const remove = h('button', { type: 'button', text: 'Delete', 'aria-label': `Delete run ${run.id}` });
+        // The running run must be stopped first (the hub refuses too).
+        remove.disabled = run.status === 'running';
+        remove.addEventListener('click', () => this.onDelete(run.id));
         return h(
           'tr',
           { 'data-run': run.id },
@@ -43,7 +50,7 @@ export class RunHistory {
           h('td', { className: `status-${run.status}`, text: run.error ? `${run.status}: ${run.error}` : run.status }),
           h('td', { text: `${run.completedRounds} / ${run.config.rounds}` }),
           h('td', { text: formatTime(run.createdAt) }),
-          h('td', {}, show),
+          h('td', {}, show, ' ', remove),
         );
       }),
     );
