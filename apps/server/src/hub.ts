@@ -142,9 +142,29 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return socketId ? (io.sockets.sockets.get(socketId) ?? null) : null;
   };
 
+  /**
+   * Who may take part in a run: a scenario run only the tabs that hold a shard of exactly that scenario (so a
+   * simulation never mixes in other data); a run without a scenario any tab whose data fits the model's task.
+   */
   const compatible = (entry: RegistryEntry, config: RunConfig): boolean => {
+    if (config.scenario) return entry.dataSource === 'assigned' && entry.scenario !== null && scenarioKeyOf(entry.scenario) === scenarioKeyOf(config.scenario);
     const holdsSines = entry.dataSource === 'assigned' && entry.scenario?.name === 'sinusoid';
     return holdsSines === (config.model.task === 'regression');
+  };
+
+  /** Offers every connected tab that holds a hub-assigned shard of another scenario a free shard of this one. */
+  const reassign = (scenario: ScenarioSpec): void => {
+    const key = scenarioKeyOf(scenario);
+    const offered = new Set<number>();
+    for (const entry of registry.connected()) {
+      if (entry.dataSource !== 'assigned' || (entry.scenario && scenarioKeyOf(entry.scenario) === key)) continue;
+      const taken = registry.takenIndices(key, entry.id);
+      let index = 0;
+      while (taken.has(index) || offered.has(index)) index++;
+      if (index >= scenario.participants) break;
+      offered.add(index);
+      socketOf(entry.id)?.emit('participant:assign', { scenario, index });
+    }
   };
 
   const makeController = (run: RunSummary) =>
@@ -189,6 +209,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const run = store.createRun({ id, config, createdAt: now() });
     controller = makeController(run);
+    if (config.scenario) reassign(config.scenario);
     void controller.start();
     log(`run ${id} started: ${config.algorithm} · ${config.model.kind} · ${config.rounds} rounds`);
     io.to(ADMIN_ROOM).emit('admin:run', run);

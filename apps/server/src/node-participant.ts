@@ -42,6 +42,7 @@ export interface NodeParticipant {
   readonly id: string;
   readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   readonly participant: Participant;
+  /** The shard it holds now (the hub may assign another when a run on another scenario starts). */
   readonly data: LocalData;
   close(): void;
 }
@@ -88,8 +89,9 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
   if (!welcome.assignment) throw new Error('the hub assigned no data to this participant');
   scenario = welcome.assignment.scenario;
   index = welcome.assignment.index;
-  const mnist = scenario.name === 'sinusoid' ? undefined : loadMnist();
-  data = createScenario(scenario, mnist).participant(index);
+  let mnist: ReturnType<typeof loadMnist> | undefined;
+  const shard = (spec: ScenarioSpec, i: number): LocalData => createScenario(spec, spec.name === 'sinusoid' ? undefined : (mnist ??= loadMnist())).participant(i);
+  data = shard(scenario, index);
   // Tell the hub how many examples this participant now holds (and keep saying so after reconnects).
   const announced = await hello();
   if (!announced.ok) throw new Error(`hub refused hello: ${announced.error}`);
@@ -116,7 +118,25 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
     ...(options.onRound ? { onRound: options.onRound } : {}),
   });
   participant.start();
-  return { id, socket, participant, data, close: () => socket.disconnect() };
+  // A run on another scenario: take the shard the hub offers, unless this participant was given one.
+  if (!options.scenario) {
+    socket.on('participant:assign', (assignment) => {
+      scenario = assignment.scenario;
+      index = assignment.index;
+      data = shard(assignment.scenario, assignment.index);
+      participant.setData(data);
+      void hello();
+    });
+  }
+  return {
+    id,
+    socket,
+    participant,
+    get data() {
+      return data!;
+    },
+    close: () => socket.disconnect(),
+  };
 }
 
 /** Misbehaviours for robustness tests: each turns an honest update into a bad one. */

@@ -55,6 +55,30 @@ describe('Node participants against a real hub', () => {
     expect(rounds[0]!.metrics.heldOutGlobal).toBeGreaterThan(0);
   });
 
+  it('follow the hub to the scenario of a new run, and a scenario run selects only participants holding it', async () => {
+    // Prepare: three participants take whatever the hub assigns (its default scenario); one keeps a pinned shard.
+    const swarm: NodeParticipant[] = [];
+    for (let k = 0; k < 3; k++) swarm.push(await connectParticipant({ url, backend: 'cpu' }));
+    const pinned = await connectParticipant({ url, backend: 'cpu', scenario, assignedIndex: 5 });
+    const other: ScenarioSpec = { ...scenario, seed: 4 };
+    const otherHeldOut = new Set(createScenario(other).heldOut);
+    // Execute: a run on another scenario. The hub offers shards 0, 1 and 2 of it; wait for all of their trainers.
+    const expectedTrainers = [0, 1, 2].filter((i) => !otherHeldOut.has(i)).length;
+    const started = hub.startRun({ algorithm: 'fedavg', model: SINUSOID_MLP, scenario: other, rounds: 1, perRound: 10, minParticipants: expectedTrainers, roundDeadlineMs: 20_000, client: { batchSize: 10 } });
+    if (!started.ok) throw new Error(started.error);
+    const until = Date.now() + 60_000;
+    while (hub.store.getRun(started.data.id)?.status === 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    for (const p of [...swarm, pinned]) p.close();
+    // Assert: the three now hold shards of the run's scenario, and only they took part (trainers and held-out).
+    for (const p of swarm) expect(hub.registry.get(p.id)?.scenario).toEqual(other);
+    expect(hub.registry.get(pinned.id)?.scenario).toEqual(scenario);
+    const [round] = hub.store.listRounds(started.data.id);
+    expect(round?.status).toBe('completed');
+    const trainers = swarm.filter((p) => !otherHeldOut.has(hub.registry.get(p.id)!.assignedIndex!));
+    expect([...round!.participants].sort()).toEqual(trainers.map((p) => p.id).sort());
+    expect(round!.participants).not.toContain(pinned.id);
+  });
+
   for (const [attack, reason] of [
     ['nan', /NaN/],
     ['scale', /norm .* exceeds this run's bound of 1000/],

@@ -135,12 +135,18 @@ export const HelloSchema = z.object({
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
+/** A simulation shard: participant `index` of `scenario`. */
+export interface Assignment {
+  readonly scenario: ScenarioSpec;
+  readonly index: number;
+}
+
 export interface Welcome {
   readonly participantId: string;
   /** The hub drops any socket message larger than this: a participant checks its frames against it. */
   readonly maxMessageBytes: number;
   /** The simulation shard this participant should load, when it asked for one. */
-  readonly assignment: { readonly scenario: ScenarioSpec; readonly index: number } | null;
+  readonly assignment: Assignment | null;
 }
 
 /** Per-participant evaluation: the global model, and the model after `adaptSteps` local steps. */
@@ -281,6 +287,11 @@ export type HandshakeAuth = { role: 'participant' } | { role: 'admin'; token: st
 export interface ServerToClientEvents {
   'round:start': (task: RoundTask, weights: ArrayBuffer | Uint8Array) => void;
   'round:cancel': (info: { runId: string; round: number; reason: string }) => void;
+  /**
+   * A run on another scenario started: a tab whose shard the hub assigned loads this one and says hello again.
+   * A tab whose URL pins its shard keeps it, and a scenario run does not select it.
+   */
+  'participant:assign': (assignment: Assignment) => void;
   'admin:state': (snapshot: AdminSnapshot) => void;
   'admin:participants': (participants: readonly ParticipantInfo[]) => void;
   'admin:run': (run: RunSummary) => void;

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type Hello, type ParticipantState, type Welcome } from '@tabula/core';
+import { PROTOCOL_VERSION, type Assignment, type Hello, type ParticipantState, type Welcome } from '@tabula/core';
 import { io } from 'socket.io-client';
 import { errorMessage } from '../shared/dom.js';
 import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
@@ -14,6 +14,8 @@ export interface HubLinkEvents {
   onConnectionProblem(message: string): void;
   onHelloRejected(message: string): void;
   onRoundCancelled(message: string): void;
+  /** The hub offers a shard of a new run's scenario. */
+  onAssign(assignment: Assignment): void;
 }
 
 /**
@@ -34,6 +36,7 @@ export class HubLink {
     this.socket.on('connect_error', (error) => this.events.onConnectionProblem(`cannot reach the hub (${error.message}); retrying`));
     this.socket.on('disconnect', (reason) => this.events.onConnectionProblem(`connection lost (${reason}); reconnecting`));
     this.socket.on('round:cancel', (info) => this.events.onRoundCancelled(`round ${info.round} cancelled: ${info.reason}`));
+    this.socket.on('participant:assign', (assignment) => this.events.onAssign(assignment));
     // Say goodbye when the tab closes, so the hub stops sampling it at once instead of after a heartbeat timeout;
     // a page restored from the back/forward cache joins again.
     addEventListener('pagehide', () => this.socket.disconnect());

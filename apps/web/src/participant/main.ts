@@ -1,4 +1,4 @@
-import { tf, type LocalData, type ParticipantData, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
+import { tf, type Assignment, type LocalData, type ParticipantData, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
 import { loadShard, sameShard } from './assigned-data.js';
@@ -109,20 +109,31 @@ async function onWelcome(welcome: Welcome): Promise<void> {
   hook.participantId = welcome.participantId;
   idText.textContent = welcome.participantId;
   runner?.welcome(welcome.maxMessageBytes);
-  if (source === 'assigned' && !url.shard && welcome.assignment && !sameShard(shard, welcome.assignment)) {
-    const { scenario, index } = welcome.assignment;
-    try {
-      if (!BUSY.has(status.state)) setStatus({ state: 'waiting', message: `loading assigned data (participant ${index} of ${scenario.name})` });
-      await useShard(scenario, index);
-      note(`the hub assigned participant ${index} of scenario ${scenario.name}`);
-      dataChanged(); // says hello again, now holding the shard
-    } catch (error) {
-      setStatus({ state: 'error', message: `could not load the assigned data: ${errorMessage(error)}` });
-    }
-    return;
-  }
+  if (welcome.assignment && (await adopt(welcome.assignment))) return;
   if (!BUSY.has(status.state)) setStatus(idleStatus());
   reportStatus(); // the hub learns the state of a tab that just (re)joined
+}
+
+/**
+ * Loads a shard the hub assigned (on joining, or when a run on another scenario starts) and says hello again
+ * holding it; true when it did. A tab whose URL pins its shard, or that trains on its own digits, keeps its data.
+ */
+async function adopt(assignment: Assignment): Promise<boolean> {
+  if (source !== 'assigned' || sameShard(shard, assignment)) return false;
+  const { scenario, index } = assignment;
+  if (url.shard) {
+    note(`the hub offered participant ${index} of scenario ${scenario.name}; this tab's address pins its shard, so runs on that scenario will not select it`);
+    return false;
+  }
+  try {
+    if (!BUSY.has(status.state)) setStatus({ state: 'waiting', message: `loading assigned data (participant ${index} of ${scenario.name})` });
+    await useShard(scenario, index);
+    note(`the hub assigned participant ${index} of scenario ${scenario.name}`);
+    dataChanged(); // says hello again, now holding the shard
+  } catch (error) {
+    setStatus({ state: 'error', message: `could not load the assigned data: ${errorMessage(error)}` });
+  }
+  return true;
 }
 
 function reportStatus(): void {
@@ -209,6 +220,7 @@ if (backend) {
       note(message);
       if (!BUSY.has(status.state)) setStatus(idleStatus());
     },
+    onAssign: (assignment) => void adopt(assignment),
   });
   runner = new RoundRunner(link.socket, {
     onStatus: (s) => setStatus(s),
