@@ -53,6 +53,13 @@ test('six tabs on non-IID shards and the dashboard run five Reptile rounds that 
   const last = completed[4]!.metrics;
   expect(last.personalized!).toBeGreaterThan(first.global! + 0.3);
   expect(last.personalized!).toBeGreaterThan(0.8);
+  // Runs of the history plotted together: this one, and one an earlier spec left when there is one.
+  const history = dashboard.getByTestId('run-history');
+  await history.getByRole('checkbox', { name: `Compare run ${run.id}` }).check();
+  const others = history.locator(`tr[data-run]:not([data-run="${run.id}"])`);
+  const another = (await others.count()) > 0;
+  if (another) await others.first().getByRole('checkbox').check();
+  await expect(dashboard.getByTestId('compare-caption')).toHaveText(another ? '2 runs compared.' : '1 run compared.');
   // Every tab shows its own before/after numbers for each round it trained in.
   for (const tab of tabs) {
     await expect.poll(() => tab.evaluate(() => window.tabula.history.filter((r) => r.accepted).length)).toBe(5);

@@ -8,6 +8,8 @@ import { ParticipantsTable } from './participants-table.js';
 import { upsertRound } from './round-list.js';
 import { RoundsView } from './rounds-view.js';
 import { RunFormView } from './run-form-view.js';
+import { CompareView, MAX_COMPARED } from './compare-view.js';
+import type { RunWithRounds } from './comparison.js';
 import { RunHistory } from './run-history.js';
 import { RunStatusView } from './run-status-view.js';
 import { clearToken, loadToken, saveToken } from './token.js';
@@ -46,9 +48,12 @@ const form = new RunFormView(
 const participants = new ParticipantsTable();
 const runStatus = new RunStatusView();
 const rounds = new RoundsView();
+const compare = new CompareView();
 const history = new RunHistory(
   (id) => void showRun(id),
   (id) => void deleteRun(id),
+  (ids) => void compareRuns(ids),
+  MAX_COMPARED,
 );
 const downloads = h(
   'p',
@@ -69,6 +74,7 @@ const dashboard = [
   section('participants-title', 'Participants', true, participants.element),
   section('progress-title', 'Progress', true, rounds.element),
   section('history-title', 'Run history', true, history.element),
+  section('compare-title', 'Compare runs', true, compare.element),
   section('model-title', 'Download the global model', true, downloads),
 ];
 
@@ -123,6 +129,29 @@ async function refreshHistory(): Promise<void> {
     history.render(await api.runs());
   } catch (error) {
     history.showError(`Run history unavailable: ${errorMessage(error)}`);
+  }
+}
+
+/** Details of compared runs, fetched once each (a finished run does not change). */
+const comparedDetails = new Map<string, RunWithRounds>();
+let compareRequest = 0;
+
+async function compareRuns(ids: readonly string[]): Promise<void> {
+  const request = ++compareRequest;
+  try {
+    const runs = await Promise.all(
+      ids.map(async (id) => {
+        const cached = comparedDetails.get(id);
+        if (cached && cached.run.status !== 'running') return cached;
+        const { rounds: past, ...run } = await api.run(id);
+        const detail = { run, rounds: past };
+        comparedDetails.set(id, detail);
+        return detail;
+      }),
+    );
+    if (request === compareRequest) compare.render(runs);
+  } catch (error) {
+    history.showError(`Could not load runs to compare: ${errorMessage(error)}`);
   }
 }
 

@@ -8,9 +8,14 @@ export class RunHistory {
   private readonly body = h('tbody');
   private readonly caption = h('p', { className: 'muted' });
 
+  /** Runs ticked "Compare", kept across re-renders. */
+  private readonly compared = new Set<string>();
+
   constructor(
     private readonly onShow: (runId: string) => void,
     private readonly onDelete: (runId: string) => void,
+    private readonly onCompare: (runIds: readonly string[]) => void,
+    private readonly maxCompared: number,
   ) {
     this.element = h(
       'div',
@@ -22,7 +27,7 @@ export class RunHistory {
         h(
           'table',
           { 'data-testid': 'run-history', 'aria-label': 'Run history' },
-          h('thead', {}, h('tr', {}, ['Run', 'Name', 'Algorithm', 'Model', 'Scenario', 'Status', 'Rounds', 'Started', ''].map((c) => h('th', { scope: 'col', text: c })))),
+          h('thead', {}, h('tr', {}, ['Compare', 'Run', 'Name', 'Algorithm', 'Model', 'Scenario', 'Status', 'Rounds', 'Started', ''].map((c) => h('th', { scope: 'col', text: c })))),
           this.body,
         ),
       ),
@@ -30,6 +35,11 @@ export class RunHistory {
   }
 
   render(runs: readonly RunSummary[]): void {
+    // A deleted run leaves the comparison too.
+    const known = new Set(runs.map((r) => r.id));
+    const before = this.compared.size;
+    for (const id of this.compared) if (!known.has(id)) this.compared.delete(id);
+    if (this.compared.size !== before) this.onCompare([...this.compared]);
     replaceChildren(
       this.body,
       runs.map((run) => {
@@ -39,9 +49,22 @@ export class RunHistory {
         // The running run must be stopped first (the hub refuses too).
         remove.disabled = run.status === 'running';
         remove.addEventListener('click', () => this.onDelete(run.id));
+        const compare = h('input', { type: 'checkbox', 'aria-label': `Compare run ${run.id}` });
+        compare.checked = this.compared.has(run.id);
+        compare.addEventListener('change', () => {
+          if (compare.checked && this.compared.size >= this.maxCompared) {
+            compare.checked = false;
+            this.caption.textContent = `At most ${this.maxCompared} runs can be compared at once.`;
+            return;
+          }
+          if (compare.checked) this.compared.add(run.id);
+          else this.compared.delete(run.id);
+          this.onCompare([...this.compared]);
+        });
         return h(
           'tr',
           { 'data-run': run.id },
+          h('td', {}, compare),
           h('td', { text: run.id }),
           h('td', { text: run.config.name || '–' }),
           h('td', { text: run.config.algorithm }),

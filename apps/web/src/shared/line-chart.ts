@@ -23,7 +23,22 @@ export interface LineChart {
   /** x labels (round numbers) and one value array per series; null leaves a gap. */
   update(labels: readonly (string | number)[], values: readonly (readonly (number | null)[])[]): void;
   setTitle(title: string, yLabel?: string, yRange?: readonly [number, number]): void;
+  /** Replaces the series (e.g. one per compared run); call update() with as many value arrays afterwards. */
+  setSeries(series: readonly SeriesSpec[]): void;
   destroy(): void;
+}
+
+function dataset(s: SeriesSpec) {
+  return {
+    label: s.label,
+    data: [] as (number | null)[],
+    borderColor: s.color,
+    backgroundColor: s.color,
+    borderDash: s.dashed ? [6, 4] : [],
+    pointRadius: 2,
+    spanGaps: true,
+    tension: 0.15,
+  };
 }
 
 /** A small line chart (chart.js) with an accessible name; the figures are also in a table next to it. */
@@ -38,16 +53,7 @@ export function createLineChart(options: LineChartOptions): LineChart {
     type: 'line',
     data: {
       labels: [],
-      datasets: options.series.map((s) => ({
-        label: s.label,
-        data: [] as (number | null)[],
-        borderColor: s.color,
-        backgroundColor: s.color,
-        borderDash: s.dashed ? [6, 4] : [],
-        pointRadius: 2,
-        spanGaps: true,
-        tension: 0.15,
-      })),
+      datasets: options.series.map(dataset),
     },
     options: {
       responsive: true,
@@ -77,6 +83,10 @@ export function createLineChart(options: LineChartOptions): LineChart {
         y.min = yRange?.[0];
         y.max = yRange?.[1];
       }
+      chart.update();
+    },
+    setSeries(series) {
+      chart.data.datasets = series.map(dataset);
       chart.update();
     },
     destroy() {
