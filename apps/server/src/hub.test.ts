@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   PROTOCOL_VERSION,
+  SINUSOID_MLP,
   decodeFrame,
   encodeFrame,
   initialWeights,
   type Ack,
+  type Assignment,
   type ClientToServerEvents,
   type MlpSpec,
   type RoundTask,
@@ -188,6 +190,30 @@ describe('hub', () => {
     expect((await fetch(`${url}/api/runs/${id}`)).status).toBe(404);
     expect(hub.store.listRuns()).toEqual([]);
     expect((await del(TOKEN)).status).toBe(404);
+  });
+
+  it('offers a tab that joins a scenario run holding another scenario a shard of the run’s', async () => {
+    // Prepare: a run on a sinusoid scenario waits for participants.
+    const { url } = await startHub();
+    const runScenario = { name: 'sinusoid' as const, participants: 10, seed: 2, kShot: 5, heldOut: 2 };
+    expect((await postRun(url, config({ model: SINUSOID_MLP, scenario: runScenario }))).status).toBe(201);
+    const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    cleanups.push(() => void socket.disconnect());
+    const offer = new Promise<Assignment>((resolve) => socket.once('participant:assign', resolve));
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    // Execute: it says hello holding shard 3 of another sinusoid scenario.
+    const welcome = await socket.timeout(5000).emitWithAck('participant:hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      backend: 'test',
+      examples: 10,
+      heldOut: false,
+      dataSource: 'assigned',
+      scenario: { ...runScenario, seed: 1 },
+      assignedIndex: 3,
+    });
+    // Assert: it keeps what it holds, and is offered the run's scenario.
+    expect(welcome).toMatchObject({ ok: true, data: { assignment: { scenario: { seed: 1 }, index: 3 } } });
+    expect(await offer).toEqual({ scenario: runScenario, index: 0 });
   });
 
   it('serves socket.io long-polling (a browser’s first transport) next to the HTTP API', async () => {

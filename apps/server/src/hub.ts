@@ -152,16 +152,18 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return holdsSines === (config.model.task === 'regression');
   };
 
-  /** Offers every connected tab that holds a hub-assigned shard of another scenario a free shard of this one. */
-  const reassign = (scenario: ScenarioSpec): void => {
+  /**
+   * Offers the given tabs holding an assigned shard of another scenario a free shard of this one (a tab whose
+   * address pins its shard declines). `offered` holds indices already offered and not yet taken.
+   */
+  const offerShards = (entries: readonly RegistryEntry[], scenario: ScenarioSpec, offered = new Set<number>()): void => {
     const key = scenarioKeyOf(scenario);
-    const offered = new Set<number>();
-    for (const entry of registry.connected()) {
+    for (const entry of entries) {
       if (entry.dataSource !== 'assigned' || (entry.scenario && scenarioKeyOf(entry.scenario) === key)) continue;
       const taken = registry.takenIndices(key, entry.id);
       let index = 0;
       while (taken.has(index) || offered.has(index)) index++;
-      if (index >= scenario.participants) break;
+      if (index >= scenario.participants) return;
       offered.add(index);
       socketOf(entry.id)?.emit('participant:assign', { scenario, index });
     }
@@ -209,7 +211,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const run = store.createRun({ id, config, createdAt: now() });
     controller = makeController(run);
-    if (config.scenario) reassign(config.scenario);
+    if (config.scenario) offerShards(registry.connected(), config.scenario);
     void controller.start();
     log(`run ${id} started: ${config.algorithm} · ${config.model.kind} · ${config.rounds} rounds`);
     io.to(ADMIN_ROOM).emit('admin:run', run);
@@ -324,6 +326,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       const { replacedSocket } = registry.join(socket.id, id, { ...hello, heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) }, now());
       if (replacedSocket) io.sockets.sockets.get(replacedSocket)?.disconnect(true);
       ack({ ok: true, data: { participantId: id, maxMessageBytes, assignment } });
+      // A tab that rejoins holding another scenario than the running run's is offered a shard of it too.
+      const running = controller?.config.scenario;
+      const joined = registry.get(id);
+      if (running && joined) offerShards([joined], running);
     });
 
     socket.on('participant:status', (status) => {
