@@ -95,7 +95,12 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
   // Tell the hub how many examples this participant now holds (and keep saying so after reconnects).
   const announced = await hello();
   if (!announced.ok) throw new Error(`hub refused hello: ${announced.error}`);
-  socket.on('connect', () => void hello());
+  /** What the hub last heard of this participant's state; a reconnect resets it (the hub then says 'waiting'). */
+  let lastReported = '';
+  socket.on('connect', () => {
+    lastReported = '';
+    void hello();
+  });
 
   let channel: ParticipantChannel = socketChannel(socket as unknown as SocketLike, { maxMessageBytes: welcome.maxMessageBytes });
   if (options.attack) channel = attackChannel(channel, socket, options.attack, welcome.maxMessageBytes, (error) => options.onRejected?.(error));
@@ -113,7 +118,11 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
     data,
     onStatus: (status) => {
       options.onStatus?.(status);
-      if (socket.connected) socket.emit('participant:status', { state: status.state, ...(status.round !== undefined ? { round: status.round } : {}), ...(status.message ? { message: status.message } : {}) });
+      // Like a tab, tell the hub only what changed: not every training step (hundreds a second on wasm).
+      const key = `${status.state}/${status.round ?? ''}/${status.message ?? ''}`;
+      if (key === lastReported || !socket.connected) return;
+      lastReported = key;
+      socket.emit('participant:status', { state: status.state, ...(status.round !== undefined ? { round: status.round } : {}), ...(status.message ? { message: status.message } : {}) });
     },
     ...(options.onRound ? { onRound: options.onRound } : {}),
   });
