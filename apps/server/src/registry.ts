@@ -104,6 +104,7 @@ export class Registry {
         examples: e.examples,
         heldOut: e.heldOut,
         dataSource: e.dataSource,
+        scenario: e.scenario,
         assignedIndex: e.assignedIndex,
         state: e.state,
         lastSeen: e.lastSeen,

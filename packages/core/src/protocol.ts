@@ -219,6 +219,8 @@ export interface ParticipantInfo {
   readonly examples: number;
   readonly heldOut: boolean;
   readonly dataSource: Hello['dataSource'];
+  /** The scenario of its assigned shard: a scenario run selects only participants holding that scenario. */
+  readonly scenario: ScenarioSpec | null;
   readonly assignedIndex: number | null;
   readonly state: ParticipantState;
   /** Epoch milliseconds. */

@@ -48,7 +48,8 @@ export class ParticipantsTable {
   }
 }
 
-function describeData(p: ParticipantInfo): string {
-  const source = p.dataSource === 'own' ? 'own digits' : p.assignedIndex !== null ? `shard ${p.assignedIndex}` : 'unassigned';
+export function describeData(p: Pick<ParticipantInfo, 'dataSource' | 'assignedIndex' | 'scenario' | 'heldOut'>): string {
+  const shard = p.scenario ? `${p.scenario.name} × ${p.scenario.participants} (seed ${p.scenario.seed}) #${p.assignedIndex}` : `shard ${p.assignedIndex}`;
+  const source = p.dataSource === 'own' ? 'own digits' : p.assignedIndex !== null ? shard : 'unassigned';
   return p.heldOut ? `${source} (held out)` : source;
 }
