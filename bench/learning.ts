@@ -24,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
 import { createScenario } from '../packages/core/src/data/scenario.js';
-import { ClientHyperSchema, type Algorithm, type ClientHyper } from '../packages/core/src/learn/hyper.js';
+import { gradientsPerUpdate } from '../packages/core/src/learn/client-update.js';
+import { ClientHyperSchema, type Algorithm } from '../packages/core/src/learn/hyper.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import type { RunConfig, RunConfigInput } from '../packages/core/src/protocol.js';
 import { runSimulation } from '../packages/core/src/sim.js';
@@ -562,27 +563,6 @@ async function renderPngs(svgs: { scenario: Scenario; svg: string }[]): Promise<
 }
 
 // ---- report -------------------------------------------------------------------------------------------------
-
-/**
- * Minibatch gradients one trainer computes per round for a local update over `examples` examples: the local
- * compute an algorithm spends, which the accuracy tables alone do not show. MAML's also differentiate through
- * the inner steps (second order), roughly doubling each.
- */
-function gradientsPerUpdate(algorithm: Algorithm, hyper: ClientHyper, examples: number): number {
-  switch (algorithm) {
-    case 'fedavg':
-      return hyper.localEpochs * Math.ceil(examples / hyper.batchSize);
-    case 'reptile':
-      return hyper.metaSteps * hyper.innerSteps;
-    case 'fomaml':
-    case 'maml':
-      return hyper.metaSteps * (hyper.innerSteps + 1);
-    default: {
-      const never: never = algorithm;
-      throw new Error(`unknown algorithm ${String(never)}`);
-    }
-  }
-}
 
 /** Mean local examples (support + query) of a scenario's trainers: what a fedavg epoch walks through. */
 function meanTrainerExamples(data: ReturnType<typeof createScenario>): number {

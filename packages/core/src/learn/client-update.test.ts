@@ -6,7 +6,7 @@ import { MNIST_CNN, type MlpSpec } from '../model/spec.js';
 import { createRng } from '../rng.js';
 import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
-import { clientUpdate, plannedSteps } from './client-update.js';
+import { clientUpdate, gradientsPerUpdate, plannedSteps } from './client-update.js';
 import { adaptationCurve, score } from './evaluate.js';
 import { ALGORITHMS, ClientHyperSchema } from './hyper.js';
 import { taskLoss } from './loss.js';
@@ -96,5 +96,16 @@ describe('client updates', () => {
     const copy = global.slice();
     await clientUpdate({ spec, algorithm: 'reptile', hyper: ClientHyperSchema.parse({}), global, support: toyExamples(1, 8), query: toyExamples(2, 8), seed: 1 });
     expect(global).toEqual(copy);
+  });
+});
+
+describe('gradientsPerUpdate', () => {
+  it('counts the minibatch gradients of one local update, the compute a comparison must match', () => {
+    const hyper = ClientHyperSchema.parse({ batchSize: 32, localEpochs: 3, innerSteps: 5, metaSteps: 4 });
+    // fedavg: 3 epochs x ceil(100 / 32) = 3 x 4; reptile: 4 x 5; (fo)maml: 4 x (5 inner + 1 query).
+    expect(gradientsPerUpdate('fedavg', hyper, 100)).toBe(12);
+    expect(gradientsPerUpdate('reptile', hyper, 100)).toBe(20);
+    expect(gradientsPerUpdate('fomaml', hyper, 100)).toBe(24);
+    expect(gradientsPerUpdate('maml', hyper, 100)).toBe(24);
   });
 });

@@ -50,6 +50,27 @@ export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCoun
 }
 
 /**
+ * Minibatch gradients one trainer computes per round for a local update over `examples` examples: the local
+ * compute an algorithm spends, which the accuracy tables alone do not show. MAML's also differentiate through
+ * the inner steps (second order), roughly doubling each.
+ */
+export function gradientsPerUpdate(algorithm: Algorithm, hyper: ClientHyper, examples: number): number {
+  switch (algorithm) {
+    case 'fedavg':
+      return hyper.localEpochs * Math.ceil(examples / hyper.batchSize);
+    case 'reptile':
+      return hyper.metaSteps * hyper.innerSteps;
+    case 'fomaml':
+    case 'maml':
+      return hyper.metaSteps * (hyper.innerSteps + 1);
+    default: {
+      const never: never = algorithm;
+      throw new Error(`unknown algorithm ${String(never)}`);
+    }
+  }
+}
+
+/**
  * One participant's contribution to a round: global weights + local data + hyper-parameters -> delta.
  * Pure apart from TF.js: every tensor it creates is disposed before it returns.
  */
