@@ -216,6 +216,24 @@ describe('hub', () => {
     expect(await offer).toEqual({ scenario: runScenario, index: 0 });
   });
 
+  it('refuses a connection that floods it with messages, then drops it, while a round with the others completes', async () => {
+    // Prepare
+    const { hub, url } = await startHub();
+    const flooder = await scriptedClient(url, 'flooder');
+    const honest = await scriptedClient(url, 'honest');
+    const dropped = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
+    // Execute: 300 acked messages at once (beyond the burst of 200), then keep flooding without acks.
+    const acks = await Promise.all(Array.from({ length: 300 }, () => flooder.socket.timeout(5000).emitWithAck('eval:submit', {} as never).catch((e: unknown) => ({ ok: false, error: String(e) }))));
+    for (let i = 0; i < 600; i++) flooder.socket.emit('participant:status', { state: 'waiting' });
+    // Assert: the excess got the reason, the flooder was cut off, and the hub carries on with the honest one.
+    expect(acks.filter((a) => !a.ok && /rate limit/.test(a.error)).length).toBeGreaterThan(50);
+    expect(await dropped).toBe('io server disconnect');
+    expect((await postRun(url, config({ perRound: 1 }))).status).toBe(201);
+    const { task } = await honest.nextTask();
+    expect(await honest.submit(meta(task, 1), deltaFrame(task, new Float32Array(LENGTH).fill(1)))).toMatchObject({ ok: true });
+    await waitFor(() => hub.store.listRounds(task.runId).some((r) => r.status === 'completed'), 'the round');
+  });
+
   it('serves socket.io long-polling (a browser’s first transport) next to the HTTP API', async () => {
     const { url } = await startHub();
     const socket: ClientSocket = io(url, { transports: ['polling'], reconnection: false, forceNew: true });

@@ -75,6 +75,12 @@ const ADMIN_ROOM = 'admins';
  * rounds, for up to 45 s. Tabs yield between training steps, so they answer pings well within 15 s.
  */
 const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
+/**
+ * Messages per socket: a tab sends a handful per round (hello, a few state changes, one update), so a socket far
+ * above this is broken or hostile. Beyond the burst, messages are refused with a reason; a socket that keeps
+ * going is disconnected, so one client cannot keep the hub's event loop busy for everyone else.
+ */
+const RATE_LIMIT = { perSecond: 50, burst: 200, refusalsBeforeDisconnect: 500 };
 const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
 
 /** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
@@ -281,6 +287,25 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       void socket.join(ADMIN_ROOM);
       socket.emit('admin:state', snapshot());
     }
+
+    let tokens = RATE_LIMIT.burst;
+    let filledAt = Date.now();
+    let refusals = 0;
+    socket.use((packet, next) => {
+      const t = Date.now();
+      tokens = Math.min(RATE_LIMIT.burst, tokens + ((t - filledAt) * RATE_LIMIT.perSecond) / 1000);
+      filledAt = t;
+      if (tokens >= 1) {
+        tokens -= 1;
+        return next();
+      }
+      refusals++;
+      refuse(packet.at(-1), `rate limit: more than ${RATE_LIMIT.perSecond} messages per second from this connection`);
+      if (refusals === RATE_LIMIT.refusalsBeforeDisconnect) {
+        log(`socket ${socket.id}: ${refusals} messages over the rate limit; disconnecting it`);
+        socket.disconnect(true);
+      }
+    });
 
     socket.onAny((event: string, ...args: unknown[]) => {
       if (!KNOWN_EVENTS.has(event)) {
