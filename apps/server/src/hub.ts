@@ -427,7 +427,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       controller = null;
       if (participantsTimer) clearTimeout(participantsTimer);
       running?.detach();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      // io.close() waits for every connection to end: a WebSocket whose peer never answers the close handshake
+      // (a frozen tab) would hold shutdown for ws's 30 s close timeout. The hub is going away: cut them all.
+      http.closeAllConnections();
+      await closed;
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
       store.close();
     },

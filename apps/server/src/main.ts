@@ -41,6 +41,11 @@ hub.http.on('error', (error) => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     console.log(`tabula: ${signal}, closing (a running run resumes at its last completed round on restart)`);
+    // Every completed round is already in SQLite: if closing hangs, exiting loses nothing.
+    setTimeout(() => {
+      console.error('tabula: closing took over 10 s; exiting anyway');
+      process.exit(1);
+    }, 10_000).unref();
     void hub.close().then(() => process.exit(0));
   });
 }
