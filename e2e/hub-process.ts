@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,17 @@ export function freePort(): Promise<number> {
       const address = server.address();
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
+  });
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 
@@ -62,6 +73,13 @@ export async function startHubProcess(port: number, dataDir = mkdtempSync(join(t
     const exited = new Promise((r) => running.once('exit', r));
     running.kill('SIGTERM');
     await exited;
+    // tsx runs the hub in a child process of its own: wait until nothing listens on the port any more, so a
+    // restart cannot be answered by the old hub still closing (and then find the port taken).
+    const until = Date.now() + 20_000;
+    while (await listening(port)) {
+      if (Date.now() > until) throw new Error(`port ${port} is still in use 20 s after the hub was stopped:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   };
   await launch();
   return { url, port, dataDir, output: () => output, stop, restart: async () => (await stop(), await launch()) };
