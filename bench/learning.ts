@@ -140,7 +140,7 @@ async function worker(job: Job): Promise<void> {
   if (job.algorithm === 'fedavg-matched') {
     const fedavg = ClientHyperSchema.parse(preset.client ?? {});
     const reptile = ClientHyperSchema.parse(presetRunConfig(job.scenario, 'reptile').client ?? {});
-    const examples = meanTrainerExamples(createScenario(scenario, mnist));
+    const examples = mean(trainerExamples(createScenario(scenario, mnist)));
     const localEpochs = Math.max(1, Math.round(gradientsPerUpdate('reptile', reptile, examples) / gradientsPerUpdate('fedavg', { ...fedavg, localEpochs: 1 }, examples)));
     input.client = { ...preset.client, localEpochs };
   }
@@ -564,15 +564,16 @@ async function renderPngs(svgs: { scenario: Scenario; svg: string }[]): Promise<
 
 // ---- report -------------------------------------------------------------------------------------------------
 
-/** Mean local examples (support + query) of a scenario's trainers: what a fedavg epoch walks through. */
-function meanTrainerExamples(data: ReturnType<typeof createScenario>): number {
+/** Local examples (support + query) of each of a scenario's trainers: what a fedavg epoch walks through. */
+function trainerExamples(data: ReturnType<typeof createScenario>): number[] {
   const heldOut = new Set(data.heldOut);
-  const counts = Array.from({ length: data.participants }, (_, i) => i)
+  return Array.from({ length: data.participants }, (_, i) => i)
     .filter((i) => !heldOut.has(i))
     .map((i) => data.participant(i))
     .map((p) => p.support.count + p.query.count);
-  return counts.reduce((a, b) => a + b, 0) / counts.length;
 }
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** How a contender is named in tables: the matched fedavg says how many epochs its runs took. */
 function labelOf(a: Contender, runs: readonly RunRecord[]): string {
@@ -730,15 +731,14 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
     const config = settings.algorithms.map((a) => groups.get(`${s}/${a}`)?.[0]?.config).find((c) => c !== undefined);
     if (!config?.scenario) continue;
     const data = createScenario(config.scenario, s === 'sinusoid' ? undefined : (mnistData ??= loadMnist()));
-    const heldOut = new Set(data.heldOut);
-    const trainerExamples = Array.from({ length: data.participants }, (_, i) => i).filter((i) => !heldOut.has(i)).map((i) => data.participant(i)).map((p) => p.support.count + p.query.count);
-    const meanExamples = trainerExamples.reduce((a, b) => a + b, 0) / trainerExamples.length;
+    const examples = trainerExamples(data);
+    const meanExamples = mean(examples);
     for (const a of settings.algorithms) {
       const runs = groups.get(`${s}/${a}`) ?? [];
       if (!runs.length) continue;
       const hyper = runs[0]!.config.client;
       const algorithm = algorithmOf(a);
-      const grads = trainerExamples.reduce((sum, n) => sum + gradientsPerUpdate(algorithm, hyper, n), 0) / trainerExamples.length;
+      const grads = mean(examples.map((n) => gradientsPerUpdate(algorithm, hyper, n)));
       gradientsOf.set(`${s}/${a}`, grads);
       const shape = algorithm === 'fedavg' ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}` : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
       computeRows.push([s, labelOf(a, runs), meanExamples.toFixed(0), shape, grads, a === 'maml' ? 'x ~2 (second order)' : '']);

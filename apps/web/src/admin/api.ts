@@ -4,15 +4,20 @@ import type { RoundSummary, RunSummary } from '@tabula/core/protocol';
 export class HubApi {
   constructor(private readonly token: () => string | null) {}
 
-  private async get<T>(path: string): Promise<T> {
+  /** Sends the token; a failed request throws "METHOD path: status error" with the hub's { error } text. */
+  private async request(method: 'GET' | 'DELETE', path: string): Promise<unknown> {
     const token = this.token();
-    const response = await fetch(path, { headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
-    const body: unknown = await response.json().catch(() => null);
+    const response = await fetch(path, { method, headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
+    const body: unknown = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
       const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : response.statusText;
-      throw new Error(`GET ${path}: ${response.status} ${error}`);
+      throw new Error(`${method} ${path}: ${response.status} ${error}`);
     }
-    return body as T;
+    return body;
+  }
+
+  private async get<T>(path: string): Promise<T> {
+    return (await this.request('GET', path)) as T;
   }
 
   /** Newest first. Accepts a bare array or { runs: [...] }. */
@@ -28,12 +33,6 @@ export class HubApi {
 
   /** Deletes a finished run and its rounds (admin token). */
   async deleteRun(id: string): Promise<void> {
-    const token = this.token();
-    const path = `/api/runs/${encodeURIComponent(id)}`;
-    const response = await fetch(path, { method: 'DELETE', headers: token ? { Authorization: `Bearer ${token}` } : {} });
-    if (response.ok) return;
-    const body: unknown = await response.json().catch(() => null);
-    const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : response.statusText;
-    throw new Error(`DELETE ${path}: ${response.status} ${error}`);
+    await this.request('DELETE', `/api/runs/${encodeURIComponent(id)}`);
   }
 }
