@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { loadMnist } from './data/mnist-node.js';
+import { MAX_MNIST_PARTICIPANTS, createScenario, isHeldOut } from './data/scenario.js';
 import { MNIST_MLP } from './model/spec.js';
-import { MAX_HELD_VALUES, RunConfigSchema, parseOrError, type RunConfigInput } from './protocol.js';
+import { MAX_HELD_VALUES, RunConfigSchema, SCENARIOS, ScenarioSpecSchema, parseOrError, type RunConfigInput } from './protocol.js';
+import { createRng } from './rng.js';
 import { strategyFor } from './round-task.js';
 
 const base: RunConfigInput = { algorithm: 'fedavg', model: MNIST_MLP, rounds: 3, perRound: 10 };
@@ -33,5 +36,74 @@ describe('RunConfigSchema: aggregation', () => {
     // The streaming FedAvg has no such limit.
     expect(parseOrError(RunConfigSchema, { ...base, perRound: 4000 }).ok).toBe(true);
     expect(4000 * 79_510).toBeGreaterThan(MAX_HELD_VALUES);
+  });
+});
+
+describe('RunConfigSchema: what a caller cannot get wrong silently', () => {
+  it('refuses misspelt keys at every level, naming the allowed ones, instead of starting with defaults', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...base, perround: 4 }, /^\(root\): unknown key "perround"; allowed: name, algorithm, model, scenario, rounds, perRound/],
+      [{ ...base, roundDeadlineMS: 1000 }, /unknown key "roundDeadlineMS"; allowed: .*roundDeadlineMs/],
+      [{ ...base, client: { innerlr: 0.1 } }, /^client: unknown key "innerlr"; allowed: batchSize, lr, .*innerLr/],
+      [{ ...base, server: { kind: 'sgd', momentum: 0.9 } }, /^server: unknown key "momentum"; allowed: kind, lr$/],
+      [{ ...base, model: { ...MNIST_MLP, hiden: [10] } }, /^model: unknown key "hiden"/],
+      [{ ...base, scenario: { name: 'iid', participants: 10, heldout: 2 } }, /^scenario: unknown key "heldout"/],
+    ];
+    for (const [input, message] of cases) {
+      const parsed = parseOrError(RunConfigSchema, input);
+      expect(parsed.ok, String(message)).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toMatch(message);
+    }
+  });
+
+  it('bounds minParticipants without perRound', () => {
+    const { perRound: _, ...withoutPerRound } = base;
+    const parsed = parseOrError(RunConfigSchema, { ...withoutPerRound, minParticipants: 1e9 });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(/^minParticipants: .*100000/);
+    expect(parseOrError(RunConfigSchema, { ...withoutPerRound, minParticipants: 100_000 }).ok).toBe(true);
+  });
+});
+
+describe('ScenarioSpecSchema: one definition of a buildable scenario', () => {
+  it('refuses what the scenario resolver would refuse, with its reason', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ name: 'shards', participants: 5, heldOut: 20 }, /heldOut must be an integer in \[0, 5\], got 20/],
+      [{ name: 'iid', participants: 3334 }, /an MNIST scenario holds at most 3333 participants/],
+      [{ name: 'sinusoid', participants: 10, kShot: 0 }, /kShot/],
+    ];
+    for (const [input, message] of cases) {
+      const parsed = parseOrError(ScenarioSpecSchema, input);
+      expect(parsed.ok, String(message)).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toMatch(message);
+    }
+    // The same refusal inside a run config.
+    const run = parseOrError(RunConfigSchema, { ...base, scenario: { name: 'shards', participants: 5, heldOut: 20 } });
+    expect(run.ok).toBe(false);
+  });
+
+  it('every scenario it accepts can be built, up to its largest sizes', () => {
+    const mnist = loadMnist();
+    const rng = createRng(7);
+    const specs: unknown[] = [
+      ...(['iid', 'shards', 'dirichlet', 'rotated'] as const).map((name) => ({ name, participants: MAX_MNIST_PARTICIPANTS, heldOut: MAX_MNIST_PARTICIPANTS })),
+      { name: 'sinusoid', participants: 10_000, heldOut: 10_000, kShot: 1000 },
+    ];
+    for (let i = 0; i < 40; i++) {
+      const name = SCENARIOS[Math.floor(rng.next() * SCENARIOS.length)]!;
+      const participants = 1 + Math.floor(rng.next() * (name === 'sinusoid' ? 10_000 : 4000));
+      specs.push({ name, participants, seed: i, heldOut: Math.floor(rng.next() * participants * 1.2), dirichletAlpha: 0.01 + rng.next() * 5, kShot: 1 + Math.floor(rng.next() * 50) });
+    }
+    let accepted = 0;
+    for (const input of specs) {
+      const parsed = ScenarioSpecSchema.safeParse(input);
+      if (!parsed.success) continue;
+      accepted++;
+      const scenario = createScenario(parsed.data, mnist);
+      for (const index of [0, scenario.participants - 1]) {
+        expect(scenario.participant(index).heldOut).toBe(isHeldOut(parsed.data, index));
+      }
+    }
+    expect(accepted).toBeGreaterThan(20);
   });
 });

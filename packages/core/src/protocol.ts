@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { AlgorithmSchema, ClientHyperSchema } from './learn/hyper.js';
 import { parameterCount } from './model/layout.js';
 import { ModelSpecSchema } from './model/spec.js';
+import { scenarioProblem } from './data/scenario.js';
+import { strictObject } from './strict-object.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -14,9 +16,9 @@ export const CodecSchema = z.enum(['float32', 'float16', 'int8']);
 export type Codec = z.infer<typeof CodecSchema>;
 
 export const ServerOptimizerSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('sgd'), lr: z.number().positive().max(100).default(1) }),
-  z.object({ kind: z.literal('fedavgm'), lr: z.number().positive().max(100).default(1), momentum: z.number().min(0).max(0.999).default(0.9) }),
-  z.object({
+  strictObject({ kind: z.literal('sgd'), lr: z.number().positive().max(100).default(1) }),
+  strictObject({ kind: z.literal('fedavgm'), lr: z.number().positive().max(100).default(1), momentum: z.number().min(0).max(0.999).default(0.9) }),
+  strictObject({
     kind: z.literal('fedadam'),
     lr: z.number().positive().max(100).default(0.01),
     beta1: z.number().min(0).max(0.999).default(0.9),
@@ -32,9 +34,9 @@ export const ServerOptimizerSchema = z.discriminatedUnion('kind', [
  * every delta of a round, O(participants x parameters) memory.
  */
 export const AggregationSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('fedavg') }),
-  z.object({ kind: z.literal('trimmed-mean'), trim: z.number().min(0).lt(0.5).default(0.1) }),
-  z.object({ kind: z.literal('median') }),
+  strictObject({ kind: z.literal('fedavg') }),
+  strictObject({ kind: z.literal('trimmed-mean'), trim: z.number().min(0).lt(0.5).default(0.1) }),
+  strictObject({ kind: z.literal('median') }),
 ]);
 export type Aggregation = z.infer<typeof AggregationSchema>;
 export const AGGREGATIONS = ['fedavg', 'trimmed-mean', 'median'] as const satisfies readonly Aggregation['kind'][];
@@ -45,61 +47,63 @@ export const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] a
 export const ScenarioNameSchema = z.enum(SCENARIOS);
 
 /** Which simulated data a tab without data of its own is assigned (the hub hands out participant indices). */
-export const ScenarioSpecSchema = z.object({
+export const ScenarioSpecSchema = strictObject({
   name: ScenarioNameSchema,
   participants: z.number().int().min(1).max(10_000),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
   heldOut: z.number().int().min(0).optional(),
   dirichletAlpha: z.number().positive().max(1000).optional(),
   kShot: z.number().int().min(1).max(1000).optional(),
+}).superRefine((spec, ctx) => {
+  // One definition of a valid scenario: what the resolver would refuse never gets past the schema.
+  const problem = scenarioProblem(spec);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 export type ScenarioSpec = z.infer<typeof ScenarioSpecSchema>;
 
-export const RunConfigSchema = z
-  .object({
-    name: z.string().trim().max(100).default(''),
-    algorithm: AlgorithmSchema,
-    model: ModelSpecSchema,
-    scenario: ScenarioSpecSchema.optional(),
-    rounds: z.number().int().min(1).max(100_000),
-    /** Participants trained per round; `fraction` of the ready ones when absent. */
-    perRound: z.number().int().min(1).max(100_000).optional(),
-    fraction: z.number().positive().max(1).default(1),
-    /** Fewer valid updates than this at the deadline: the round is retried. */
-    minParticipants: z.number().int().min(1).default(1),
-    waitForParticipantsMs: z.number().int().min(0).max(86_400_000).default(60_000),
-    roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(120_000),
-    client: ClientHyperSchema.default(ClientHyperSchema.parse({})),
-    server: ServerOptimizerSchema.default({ kind: 'sgd', lr: 1 }),
-    aggregation: AggregationSchema.default({ kind: 'fedavg' }),
-    codec: CodecSchema.default('float32'),
-    /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
-    maxUpdateNorm: z.number().positive().optional(),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
-    /** Trainers evaluate (before/after adaptation) every this many rounds, and in the last one. */
-    evaluateEvery: z.number().int().min(1).default(1),
-  })
-  .superRefine((config, ctx) => {
-    if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
-      ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile' });
-    }
-    if (config.aggregation.kind !== 'fedavg') {
-      if (config.perRound === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['perRound'], message: `${config.aggregation.kind} keeps every delta of a round: set perRound` });
-      } else {
-        const held = config.perRound * parameterCount(config.model);
-        if (held > MAX_HELD_VALUES) {
-          ctx.addIssue({ code: 'custom', path: ['aggregation'], message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${parameterCount(config.model)} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg` });
-        }
+export const RunConfigSchema = strictObject({
+  name: z.string().trim().max(100).default(''),
+  algorithm: AlgorithmSchema,
+  model: ModelSpecSchema,
+  scenario: ScenarioSpecSchema.optional(),
+  rounds: z.number().int().min(1).max(100_000),
+  /** Participants trained per round; `fraction` of the ready ones when absent. */
+  perRound: z.number().int().min(1).max(100_000).optional(),
+  fraction: z.number().positive().max(1).default(1),
+  /** Fewer valid updates than this at the deadline: the round is retried. */
+  minParticipants: z.number().int().min(1).max(100_000).default(1),
+  waitForParticipantsMs: z.number().int().min(0).max(86_400_000).default(60_000),
+  roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(120_000),
+  client: ClientHyperSchema.default(ClientHyperSchema.parse({})),
+  server: ServerOptimizerSchema.default({ kind: 'sgd', lr: 1 }),
+  aggregation: AggregationSchema.default({ kind: 'fedavg' }),
+  codec: CodecSchema.default('float32'),
+  /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
+  maxUpdateNorm: z.number().positive().optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  /** Trainers evaluate (before/after adaptation) every this many rounds, and in the last one. */
+  evaluateEvery: z.number().int().min(1).max(100_000).default(1),
+}).superRefine((config, ctx) => {
+  if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
+    ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile' });
+  }
+  if (config.aggregation.kind !== 'fedavg') {
+    if (config.perRound === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['perRound'], message: `${config.aggregation.kind} keeps every delta of a round: set perRound` });
+    } else {
+      const held = config.perRound * parameterCount(config.model);
+      if (held > MAX_HELD_VALUES) {
+        ctx.addIssue({ code: 'custom', path: ['aggregation'], message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${parameterCount(config.model)} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg` });
       }
     }
-    if (config.perRound !== undefined && config.minParticipants > config.perRound) {
-      ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: `must not exceed perRound (${config.perRound})` });
-    }
-    if (config.scenario && (config.scenario.name === 'sinusoid') !== (config.model.task === 'regression')) {
-      ctx.addIssue({ code: 'custom', path: ['model', 'task'], message: `scenario ${config.scenario.name} needs a ${config.scenario.name === 'sinusoid' ? 'regression' : 'classification'} model` });
-    }
-  });
+  }
+  if (config.perRound !== undefined && config.minParticipants > config.perRound) {
+    ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: `must not exceed perRound (${config.perRound})` });
+  }
+  if (config.scenario && (config.scenario.name === 'sinusoid') !== (config.model.task === 'regression')) {
+    ctx.addIssue({ code: 'custom', path: ['model', 'task'], message: `scenario ${config.scenario.name} needs a ${config.scenario.name === 'sinusoid' ? 'regression' : 'classification'} model` });
+  }
+});
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 /** What a caller may send: everything with a default is optional. */
 export type RunConfigInput = z.input<typeof RunConfigSchema>;

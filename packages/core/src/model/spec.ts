@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { strictObject } from '../strict-object.js';
 
 /**
  * A model is described by a small serializable spec, so the hub, every tab and every checkpoint agree on the
  * architecture without shipping code. Hidden layers use ReLU: TF.js differentiates it exactly to second
  * order, which full MAML needs.
  */
-export const MlpSpecSchema = z.object({
+export const MlpSpecSchema = strictObject({
   kind: z.literal('mlp'),
   inputShape: z.array(z.number().int().min(1)).min(1).max(4),
   hidden: z.array(z.number().int().min(1).max(4096)).max(8),
@@ -13,7 +14,7 @@ export const MlpSpecSchema = z.object({
   task: z.enum(['classification', 'regression']),
 });
 
-export const CnnSpecSchema = z.object({
+export const CnnSpecSchema = strictObject({
   kind: z.literal('cnn'),
   /** [height, width, channels] */
   inputShape: z.tuple([z.number().int().min(4), z.number().int().min(4), z.number().int().min(1)]),
