@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { PROTOCOL_VERSION, exportLayersModel, roundsCsv, type LayersModelFiles } from '@tabula/core';
 import { DEFAULT_MNIST_PATH } from '@tabula/core/node';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { tokenMatches, type Hub } from './hub.js';
+import helmet from 'helmet';
+import type { AdminAuth } from './admin-auth.js';
+import type { Hub } from './hub.js';
 
 class HttpError extends Error {
   constructor(
@@ -14,18 +16,36 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * The built web app loads only its own files. TF.js's wasm backend compiles WebAssembly ('wasm-unsafe-eval',
+ * not 'unsafe-eval'); the favicon and thumbnails are data: URLs; socket.io connects back to the page's own host,
+ * which 'self' covers for ws: and wss: too. The hub has no TLS of its own, so nothing is upgraded to https.
+ */
+const CONTENT_SECURITY_POLICY = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'", "'wasm-unsafe-eval'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'upgrade-insecure-requests': null,
+};
+
 /** REST API (JSON errors with a message) + the MNIST asset + the built web app. */
-export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?: string | undefined }): express.Express {
+export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot?: string | undefined }): express.Express {
   const app = express();
   const started = Date.now();
   app.disable('x-powered-by');
+  app.use(helmet({ contentSecurityPolicy: { directives: CONTENT_SECURITY_POLICY }, xFrameOptions: { action: 'deny' } }));
   app.use(express.json({ limit: '256kb' }));
 
-  const requireAdmin = (req: Request) => {
+  const requireAdmin = async (req: Request, res: Response) => {
     const header = req.get('authorization');
-    if (!header) throw new HttpError(401, 'admin token required: send "Authorization: Bearer <token>"');
-    const match = /^Bearer (.+)$/.exec(header);
-    if (!match || !tokenMatches(match[1], options.adminToken)) throw new HttpError(401, 'invalid admin token');
+    const result = await options.adminAuth.check(req, header && (/^Bearer (.+)$/.exec(header)?.[1] ?? header));
+    if (result.ok) return;
+    if (result.code === 'throttled') res.set('Retry-After', String(result.retryAfterS));
+    const hint = result.code === 'token-required' ? ': send "Authorization: Bearer <token>"' : '';
+    throw new HttpError(result.code === 'throttled' ? 429 : 401, result.error + hint);
   };
 
   app.get('/api/health', (_req, res) => {
@@ -59,22 +79,22 @@ export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?:
     res.type('text/csv').attachment(`${run.id}-rounds.csv`).send(roundsCsv(hub.store.listRounds(run.id)));
   });
 
-  app.post('/api/runs', (req, res) => {
-    requireAdmin(req);
+  app.post('/api/runs', async (req, res) => {
+    await requireAdmin(req, res);
     const result = hub.startRun(req.body);
     if (!result.ok) throw new HttpError('status' in result ? result.status : 400, result.error);
     res.status(201).json(result.data);
   });
 
-  app.delete('/api/runs/:id', (req, res) => {
-    requireAdmin(req);
+  app.delete('/api/runs/:id', async (req, res) => {
+    await requireAdmin(req, res);
     const result = hub.deleteRun(req.params.id);
     if (!result.ok) throw new HttpError(result.status, result.error);
     res.status(204).end();
   });
 
   app.post('/api/runs/:id/stop', async (req, res) => {
-    requireAdmin(req);
+    await requireAdmin(req, res);
     const result = await hub.stopRun(req.params.id);
     if (!result.ok) throw new HttpError(hub.store.getRun(req.params.id) ? 409 : 404, result.error);
     res.json(result.data);
@@ -122,14 +142,18 @@ export function createHttpApp(hub: Hub, options: { adminToken: string; webRoot?:
     });
   }
 
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof HttpError) return res.status(error.status).json({ error: error.message });
-    const status = (error as { status?: unknown; type?: unknown }).status;
-    if (status === 400 || (error as { type?: unknown }).type === 'entity.parse.failed') {
-      return res.status(400).json({ error: `invalid JSON body: ${(error as Error).message}` });
-    }
-    if (status === 413) return res.status(413).json({ error: 'request body too large' });
-    res.status(500).json({ error: `internal error: ${error instanceof Error ? error.message : String(error)}` });
+    // body-parser's errors carry a type; the router's failure to decode a %-escaped path segment is a URIError.
+    const { status, type, charset, encoding, expose } = error as { status?: unknown; type?: unknown; charset?: unknown; encoding?: unknown; expose?: unknown };
+    const message = error instanceof Error ? error.message : String(error);
+    if (type === 'entity.parse.failed') return res.status(400).json({ error: `invalid JSON body: ${message}` });
+    if (type === 'entity.too.large') return res.status(413).json({ error: 'request body too large' });
+    if (type === 'charset.unsupported') return res.status(415).json({ error: `unsupported body charset "${String(charset).toUpperCase()}": send JSON in UTF-8` });
+    if (type === 'encoding.unsupported') return res.status(415).json({ error: `unsupported Content-Encoding "${String(encoding)}": send the body as is, or gzip, deflate or br` });
+    if (error instanceof URIError && status === 400) return res.status(400).json({ error: `invalid URL ${req.originalUrl.slice(0, 200)}: malformed %-escape` });
+    if (typeof status === 'number' && status >= 400 && status < 500 && expose === true) return res.status(status).json({ error: message });
+    res.status(500).json({ error: `internal error: ${message}` });
   });
   return app;
 }

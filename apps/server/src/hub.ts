@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -25,7 +25,9 @@ import {
 } from '@tabula/core';
 import { loadMnist } from '@tabula/core/node';
 import { Server, type Socket } from 'socket.io';
+import { AdminAuth, type AdminThrottle } from './admin-auth.js';
 import { createHttpApp } from './http.js';
+import { DEFAULT_ALLOWED_ORIGINS, originPolicy } from './origins.js';
 import { Registry, scenarioKeyOf, type RegistryEntry } from './registry.js';
 import { RunController } from './rounds.js';
 import { openStore, type Store } from './store.js';
@@ -44,6 +46,12 @@ export interface HubOptions {
   readonly now?: () => number;
   /** How often the hub pings each socket, and how long it waits for the pong before dropping it. */
   readonly heartbeat?: { readonly pingIntervalMs: number; readonly pingTimeoutMs: number };
+  /** Web origins whose pages may open a socket besides the hub's own (origins.ts); default localhost. */
+  readonly allowedOrigins?: readonly string[];
+  /** Failed admin sign-ins allowed per address and window, over HTTP and the socket handshake together. */
+  readonly adminThrottle?: AdminThrottle;
+  /** Reverse proxies whose X-Forwarded-For names the client address (addresses, subnets, or 'loopback'...). */
+  readonly trustProxy?: readonly string[];
 }
 
 export interface Hub {
@@ -83,13 +91,7 @@ const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
 const RATE_LIMIT = { perSecond: 50, burst: 200, refusalsBeforeDisconnect: 500 };
 const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
 
-/** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
-export function tokenMatches(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
+export { tokenMatches } from './admin-auth.js';
 
 /**
  * The hub: registry + round loop + store behind socket.io and an HTTP API. Nothing listens until the caller
@@ -126,9 +128,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     if (app) return app(req, res);
     res.writeHead(503).end('starting');
   });
+  const adminAuth = new AdminAuth(options.adminToken, options.adminThrottle, options.trustProxy);
+  const originRefusal = originPolicy(options.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS);
   const io: Hub['io'] = new Server(http, {
     maxHttpBufferSize: maxMessageBytes,
     serveClient: false,
+    allowRequest: (req, callback) => {
+      const refusal = originRefusal(req.headers.origin, req.headers.host);
+      callback(refusal, refusal === null);
+    },
     pingInterval: (options.heartbeat ?? DEFAULT_HEARTBEAT).pingIntervalMs,
     pingTimeout: (options.heartbeat ?? DEFAULT_HEARTBEAT).pingTimeoutMs,
   });
@@ -266,11 +274,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     }
   }
 
-  io.use((socket, next) => {
+  io.use(async (socket, next) => {
     const auth = (socket.handshake.auth ?? {}) as { role?: unknown; token?: unknown };
     if (auth.role === 'admin') {
-      if (auth.token === undefined || auth.token === '') return next(new Error('admin token required'));
-      if (!tokenMatches(auth.token, options.adminToken)) return next(new Error('invalid admin token'));
+      const result = await adminAuth.check(socket.request, auth.token);
+      if (!result.ok) return next(new Error(result.error));
       socket.data.role = 'admin';
     } else {
       socket.data.role = 'participant';
@@ -436,6 +444,6 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       store.close();
     },
   };
-  app = createHttpApp(hub, { adminToken: options.adminToken, webRoot: options.webRoot });
+  app = createHttpApp(hub, { adminAuth, webRoot: options.webRoot });
   return hub;
 }

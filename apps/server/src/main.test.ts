@@ -21,4 +21,16 @@ describe('hub start-up', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('TABULA_ADMIN_TOKEN must be at least 12 characters');
   });
+
+  it('refuses an allowed origin that is not an origin, naming it', () => {
+    const result = start({ PORT: '0', TABULA_ALLOWED_ORIGINS: 'https://lab.example,lab.example:8080' });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe('tabula: invalid environment: TABULA_ALLOWED_ORIGINS: "lab.example:8080" is not an origin: an origin is scheme://host[:port], with :* for any port, or * for any origin');
+  });
+
+  it('refuses a trusted proxy that is not an address or subnet', () => {
+    const result = start({ PORT: '0', TABULA_TRUST_PROXY: 'loopback,proxy.example' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('tabula: invalid environment: TABULA_TRUST_PROXY: invalid IP address: proxy.example');
+  });
 });

@@ -3,13 +3,28 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseTrustProxy } from './admin-auth.js';
 import { createHub } from './hub.js';
+import { parseAllowedOrigins } from './origins.js';
+
+/** A comma-separated list checked by `parse`, whose error is the one-line message. */
+const list = (parse: (value: string) => string[]) =>
+  z.string().transform((value, ctx) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
 
 const Env = z.object({
   PORT: z.coerce.number({ message: 'PORT must be a number' }).int('PORT must be an integer').min(0).max(65_535).default(8080),
   TABULA_ADMIN_TOKEN: z.string().min(12, 'TABULA_ADMIN_TOKEN must be at least 12 characters').optional(),
   TABULA_DATA_DIR: z.string().min(1).default('.tabula'),
   TABULA_HOST: z.string().min(1).default('0.0.0.0'),
+  TABULA_ALLOWED_ORIGINS: list(parseAllowedOrigins).optional(),
+  TABULA_TRUST_PROXY: list(parseTrustProxy).optional(),
 });
 
 const parsed = Env.safeParse(process.env);
@@ -24,7 +39,14 @@ const adminToken = env.TABULA_ADMIN_TOKEN ?? randomBytes(18).toString('base64url
 const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), env.TABULA_DATA_DIR);
 const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
-const hub = await createHub({ dataDir, adminToken, webRoot, log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`) });
+const hub = await createHub({
+  dataDir,
+  adminToken,
+  webRoot,
+  ...(env.TABULA_ALLOWED_ORIGINS ? { allowedOrigins: env.TABULA_ALLOWED_ORIGINS } : {}),
+  ...(env.TABULA_TRUST_PROXY ? { trustProxy: env.TABULA_TRUST_PROXY } : {}),
+  log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
+});
 hub.http.listen(env.PORT, env.TABULA_HOST, () => {
   const address = hub.http.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;

@@ -15,6 +15,8 @@ export interface AdminLinkEvents {
 
 /** Messages the hub uses to refuse an admin handshake. */
 const AUTH_ERRORS = ['admin token required', 'invalid admin token'];
+/** How the hub's refusal of an address with too many failed sign-ins begins ("...; retry in N s"). */
+const THROTTLED = 'too many failed admin sign-ins';
 
 /** The dashboard's socket.io connection as role 'admin'. */
 export class AdminLink {
@@ -27,6 +29,9 @@ export class AdminLink {
       if (AUTH_ERRORS.includes(error.message)) {
         this.socket.disconnect();
         events.onAuthFailed(error.message);
+      } else if (error.message.startsWith(THROTTLED)) {
+        // The token is not checked until the address's window ends; socket.io's retries then sign in.
+        events.onConnection(`${error.message}; signing in by itself then`);
       } else {
         events.onConnection(`cannot reach the hub (${error.message}); retrying`);
       }

@@ -1,3 +1,4 @@
+import '../shared/no-eval.js';
 import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunSummary } from '@tabula/core/protocol';
 import '../shared/style.css';
 import { byId, errorMessage, h, replaceChildren } from '../shared/dom.js';

@@ -1,3 +1,4 @@
+import '../shared/no-eval.js';
 import { tf, type Assignment, type LocalData, type ParticipantData, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';

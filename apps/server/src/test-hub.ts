@@ -1,0 +1,29 @@
+// Test helper: a real hub on 127.0.0.1 port 0 with a temporary data directory, closed after each test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { createHub, type Hub, type HubOptions } from './hub.js';
+
+export const TEST_TOKEN = 'test-admin-token-0123';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** Runs `cleanup` after the current test (last registered, first run). */
+export function afterThisTest(cleanup: () => Promise<void> | void): void {
+  cleanups.push(cleanup);
+}
+
+export async function startTestHub(options: Partial<HubOptions> = {}): Promise<{ hub: Hub; url: string; port: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tabula-hub-'));
+  afterThisTest(() => rmSync(dataDir, { recursive: true, force: true }));
+  const hub = await createHub({ dataDir, adminToken: TEST_TOKEN, ...options });
+  afterThisTest(() => hub.close());
+  await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
+  const port = (hub.http.address() as AddressInfo).port;
+  return { hub, url: `http://127.0.0.1:${port}`, port };
+}
