@@ -2,15 +2,16 @@
  * bench/ingest-clients.ts — the scripted participants of bench/ingest.ts, in a process of their own.
  *
  * Real tabs run on other machines; keeping the clients out of the hub's process lets the hub's event loop,
- * heap and CPU time be its own. bench/ingest.ts forks this file (with tsx) and drives it over IPC:
- * each request `{ id, op, ... }` gets one reply `{ id, ok, ... }`.
+ * heap and CPU time be its own. bench/ingest.ts and bench/dashboard.ts fork this file (with tsx, through
+ * ClientProcess) and drive it over IPC: each request `{ id, op, ... }` gets one reply `{ id, ok, ... }`.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { PROTOCOL_VERSION, encodeFrame, type ClientToServerEvents, type RoundTask, type ServerToClientEvents, type UpdateMeta } from '../packages/core/src/index.js';
-import { REPO_ROOT, withTimeout } from './lib.js';
+import { REPO_ROOT, rng, withTimeout } from './lib.js';
 
 const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
 const { io: connectClient } = requireFromServer('socket.io-client') as typeof import('socket.io-client');
@@ -30,10 +31,13 @@ export type ClientRequest =
   | { id: number; op: 'connect-raw'; url: string; count: number; payloadBytes: number }
   /** Each raw client sends its payload once per round, all at once; `echo` wants the bytes back in the ack. */
   | { id: number; op: 'echo' | 'upload'; rounds: number }
+  /** Hub clients report a new state, `perSecond` in all, each from a random one, until the next churn (0 stops). */
+  | { id: number; op: 'churn'; perSecond: number }
   | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
-export type ClientReply = { id: number; ok: true; ms?: number; perRoundMs?: number[]; hub?: ClientStats; raw?: ClientStats } | { id: number; ok: false; error: string };
+/** `sent`: the status messages the churn that a churn request ended had sent. */
+export type ClientReply = { id: number; ok: true; ms?: number; perRoundMs?: number[]; sent?: number; hub?: ClientStats; raw?: ClientStats } | { id: number; ok: false; error: string };
 
 type HubClient = ClientSocket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -122,6 +126,36 @@ async function rawRounds(op: 'echo' | 'upload', rounds: number): Promise<number[
   return per;
 }
 
+/** The states a churning participant cycles through: each report is a change the dashboard must show. */
+const CHURN_STATES = ['downloading', 'training', 'uploading', 'waiting'] as const;
+let churn: { timer: NodeJS.Timeout; sent: number } | null = null;
+
+/** Stops the running churn (returning how many it sent) and starts one at `perSecond`, unless that is 0. */
+function startChurn(perSecond: number): number {
+  const sent = churn?.sent ?? 0;
+  if (churn) clearInterval(churn.timer);
+  churn = null;
+  if (perSecond > 0 && hubSockets.length > 0) {
+    const random = rng(perSecond);
+    const next = new Uint8Array(hubSockets.length);
+    const started = performance.now();
+    const state = {
+      sent: 0,
+      // Sends what is due by the clock, so a late timer does not lower the rate.
+      timer: setInterval(() => {
+        const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
+        for (; state.sent < due; state.sent++) {
+          const i = Math.floor(random() * hubSockets.length);
+          next[i] = (next[i]! + 1) % CHURN_STATES.length;
+          hubSockets[i]!.emit('participant:status', { state: CHURN_STATES[next[i]!]! });
+        }
+      }, 10),
+    };
+    churn = state;
+  }
+  return sent;
+}
+
 async function handle(request: ClientRequest): Promise<ClientReply> {
   const { id } = request;
   switch (request.op) {
@@ -139,9 +173,12 @@ async function handle(request: ClientRequest): Promise<ClientReply> {
     case 'echo':
     case 'upload':
       return { id, ok: true, perRoundMs: await rawRounds(request.op, request.rounds) };
+    case 'churn':
+      return { id, ok: true, sent: startChurn(request.perSecond) };
     case 'stats':
       return { id, ok: true, hub: hubStats, raw: rawStats };
     case 'close':
+      startChurn(0);
       for (const s of [...hubSockets, ...rawSockets]) s.disconnect();
       hubSockets.length = 0;
       rawSockets.length = 0;
@@ -152,6 +189,47 @@ async function handle(request: ClientRequest): Promise<ClientReply> {
     }
   }
 }
+
+/** The scripted participants' process (bench/ingest-clients.ts), driven over IPC. */
+export class ClientProcess {
+  private readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: ClientReply) => void>();
+
+  constructor() {
+    // process.execArgv carries tsx's loader, so the child runs TypeScript exactly as this process does.
+    this.child = fork(fileURLToPath(import.meta.url), [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (reply: ClientReply) => this.waiting.get(reply.id)?.(reply));
+    this.child.on('exit', (code) => {
+      for (const [id, resolve] of this.waiting) resolve({ id, ok: false, error: `the client process exited (${code})` });
+    });
+  }
+
+  async request(body: DistributiveOmit<ClientRequest, 'id'>, ms = ACK_TIMEOUT_MS): Promise<Extract<ClientReply, { ok: true }>> {
+    const id = this.nextId++;
+    const reply = await withTimeout(
+      new Promise<ClientReply>((resolve) => {
+        this.waiting.set(id, resolve);
+        this.child.send({ ...body, id });
+      }),
+      ms,
+      `the client process to ${body.op}`,
+    ).finally(() => this.waiting.delete(id));
+    if (!reply.ok) throw new Error(`client process, ${body.op}: ${reply.error}`);
+    return reply;
+  }
+
+  async stats(): Promise<{ hub: ClientStats; raw: ClientStats }> {
+    const reply = await this.request({ op: 'stats' });
+    return { hub: reply.hub!, raw: reply.raw! };
+  }
+
+  close(): void {
+    this.child.kill();
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 // Serve only when forked as this file: bench/ingest.ts imports the types and constants above too.
 if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

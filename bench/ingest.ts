@@ -30,11 +30,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
 import { RunController } from '../apps/server/src/rounds.js';
@@ -59,6 +56,7 @@ import {
   runInfo,
   finish,
   interleave,
+  listen,
   median,
   numberList,
   pairedRatio,
@@ -69,7 +67,7 @@ import {
   type MemorySample,
   type Table,
 } from './lib.js';
-import { ACK_TIMEOUT_MS, CONNECT_BATCH, type ClientReply, type ClientRequest, type ClientStats } from './ingest-clients.js';
+import { ACK_TIMEOUT_MS, CONNECT_BATCH, ClientProcess, type ClientStats } from './ingest-clients.js';
 
 // socket.io and its client are dependencies of apps/server, not of the repository root: load them from there.
 const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
@@ -126,55 +124,6 @@ const TOKEN = 'bench-admin-token-0123456789';
 const WARM_CLIENTS = 10;
 const CONTENDERS = ['hub', 'raw echo', 'raw upload', 'raw round'] as const;
 type Contender = (typeof CONTENDERS)[number];
-
-
-function listen(http: HttpServer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(http.address() as AddressInfo).port}`));
-  });
-}
-
-/** The scripted participants' process (bench/ingest-clients.ts), driven over IPC. */
-class ClientProcess {
-  private readonly child: ChildProcess;
-  private nextId = 1;
-  private readonly waiting = new Map<number, (reply: ClientReply) => void>();
-
-  constructor() {
-    // process.execArgv carries tsx's loader, so the child runs TypeScript exactly as this process does.
-    this.child = fork(fileURLToPath(new URL('./ingest-clients.ts', import.meta.url)), [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (reply: ClientReply) => this.waiting.get(reply.id)?.(reply));
-    this.child.on('exit', (code) => {
-      for (const [id, resolve] of this.waiting) resolve({ id, ok: false, error: `the client process exited (${code})` });
-    });
-  }
-
-  async request(body: DistributiveOmit<ClientRequest, 'id'>, ms = ACK_TIMEOUT_MS): Promise<Extract<ClientReply, { ok: true }>> {
-    const id = this.nextId++;
-    const reply = await withTimeout(
-      new Promise<ClientReply>((resolve) => {
-        this.waiting.set(id, resolve);
-        this.child.send({ ...body, id });
-      }),
-      ms,
-      `the client process to ${body.op}`,
-    ).finally(() => this.waiting.delete(id));
-    if (!reply.ok) throw new Error(`client process, ${body.op}: ${reply.error}`);
-    return reply;
-  }
-
-  async stats(): Promise<{ hub: ClientStats; raw: ClientStats }> {
-    const reply = await this.request({ op: 'stats' });
-    return { hub: reply.hub!, raw: reply.raw! };
-  }
-
-  close(): void {
-    this.child.kill();
-  }
-}
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 // ---- the bare socket.io baseline ------------------------------------------------------------------------
 

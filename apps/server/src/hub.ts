@@ -28,6 +28,7 @@ import { Server, type Socket } from 'socket.io';
 import { AdminAuth, type AdminThrottle } from './admin-auth.js';
 import { createHttpApp } from './http.js';
 import { DEFAULT_ALLOWED_ORIGINS, originPolicy } from './origins.js';
+import { ParticipantsFeed } from './participants-feed.js';
 import { Registry, scenarioKeyOf, type RegistryEntry } from './registry.js';
 import { RunController } from './rounds.js';
 import { openStore, type Store } from './store.js';
@@ -142,14 +143,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
   let controller: RunController | null = null;
 
-  let participantsTimer: NodeJS.Timeout | null = null;
-  const registry = new Registry(() => {
-    // Many tabs change state at once: batch the dashboard updates.
-    participantsTimer ??= setTimeout(() => {
-      participantsTimer = null;
-      io.to(ADMIN_ROOM).emit('admin:participants', registry.list());
-    }, 200);
-  });
+  const participantsFeed = new ParticipantsFeed(
+    () => registry.list(),
+    () => (io.sockets.adapter.rooms.get(ADMIN_ROOM)?.size ?? 0) > 0,
+    (diff) => io.to(ADMIN_ROOM).emit('admin:participants', diff),
+  );
+  const registry = new Registry(() => participantsFeed.changed());
 
   const socketOf = (participantId: string): HubSocket | null => {
     const socketId = registry.get(participantId)?.socketId;
@@ -433,7 +432,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       // Closing the hub is not stopping the run: it stays 'running' in the store and resumes on restart.
       const running = controller;
       controller = null;
-      if (participantsTimer) clearTimeout(participantsTimer);
+      participantsFeed.close();
       running?.detach();
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
       // io.close() waits for every connection to end: a WebSocket whose peer never answers the close handshake

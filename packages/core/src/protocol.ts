@@ -278,6 +278,16 @@ export interface RoundSummary {
   readonly bytesDown: number;
 }
 
+/**
+ * What changed in the participant list since the hub's previous `admin:participants`: entries added or changed,
+ * each whole (so applying a diff twice changes nothing), and the ids of entries the hub forgot. A dashboard
+ * starts from the list in `admin:state` and applies the diffs that follow.
+ */
+export interface ParticipantsDiff {
+  readonly changed: readonly ParticipantInfo[];
+  readonly removed: readonly string[];
+}
+
 export interface AdminSnapshot {
   readonly participants: readonly ParticipantInfo[];
   /** The running run, or the latest one. */
@@ -299,7 +309,8 @@ export interface ServerToClientEvents {
    */
   'participant:assign': (assignment: Assignment) => void;
   'admin:state': (snapshot: AdminSnapshot) => void;
-  'admin:participants': (participants: readonly ParticipantInfo[]) => void;
+  /** At most a few a second however many participants change: dashboards apply them to their list. */
+  'admin:participants': (diff: ParticipantsDiff) => void;
   'admin:run': (run: RunSummary) => void;
   'admin:round': (round: RoundSummary) => void;
 }

@@ -1,10 +1,11 @@
-import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core/protocol';
+import type { AdminSnapshot, ParticipantsDiff, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core/protocol';
 import { io } from 'socket.io-client';
 import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
 
 export interface AdminLinkEvents {
   onSnapshot(snapshot: AdminSnapshot): void;
-  onParticipants(participants: readonly ParticipantInfo[]): void;
+  /** What changed in the participant list since the snapshot or the previous diff. */
+  onParticipants(diff: ParticipantsDiff): void;
   onRun(run: RunSummary): void;
   onRound(round: RoundSummary): void;
   /** The hub refused the token: sign in again. */
@@ -40,7 +41,7 @@ export class AdminLink {
       if (reason !== 'io client disconnect') events.onConnection(`connection lost (${reason}); reconnecting`);
     });
     this.socket.on('admin:state', (snapshot) => events.onSnapshot(snapshot));
-    this.socket.on('admin:participants', (participants) => events.onParticipants(participants));
+    this.socket.on('admin:participants', (diff) => events.onParticipants(diff));
     this.socket.on('admin:run', (run) => events.onRun(run));
     this.socket.on('admin:round', (round) => events.onRound(round));
   }

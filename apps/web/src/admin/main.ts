@@ -1,5 +1,5 @@
 import '../shared/no-eval.js';
-import type { AdminSnapshot, ParticipantInfo, RoundSummary, RunSummary } from '@tabula/core/protocol';
+import type { AdminSnapshot, ParticipantsDiff, RoundSummary, RunSummary } from '@tabula/core/protocol';
 import '../shared/style.css';
 import { byId, errorMessage, h, replaceChildren } from '../shared/dom.js';
 import { AdminLink } from './admin-link.js';
@@ -189,13 +189,13 @@ function connect(token: string): void {
   link = new AdminLink(token, {
     onSnapshot(snapshot: AdminSnapshot) {
       showDashboard();
-      participants.render(snapshot.participants);
+      participants.replace(snapshot.participants);
       liveRun = snapshot.run;
       liveRounds = snapshot.run ? snapshot.rounds.filter((r) => r.runId === snapshot.run?.id) : [];
       renderRun();
       void refreshHistory();
     },
-    onParticipants: (list: readonly ParticipantInfo[]) => participants.render(list),
+    onParticipants: (diff: ParticipantsDiff) => participants.apply(diff),
     onRun,
     onRound,
     onAuthFailed(message) {
