@@ -30,7 +30,8 @@ export class ParticipantsTable {
   private readonly previous = h('button', { type: 'button', text: 'Previous', 'aria-label': 'Previous page of participants' });
   private readonly next = h('button', { type: 'button', text: 'Next', 'aria-label': 'Next page of participants' });
   private readonly pageLabel = h('span', { className: 'muted', 'aria-live': 'polite' });
-  private readonly pager = h('div', { className: 'buttons' }, this.previous, this.pageLabel, this.next);
+  /** A plain wrapper: `hidden` would lose to the flex display of .buttons. */
+  private readonly pager = h('div', {}, h('div', { className: 'buttons' }, this.previous, this.pageLabel, this.next));
   private page = 0;
 
   constructor() {
