@@ -100,6 +100,13 @@ export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot
     res.json(result.data);
   });
 
+  app.post('/api/runs/:id/resume', async (req, res) => {
+    await requireAdmin(req, res);
+    const result = hub.resumeRun(req.params.id);
+    if (!result.ok) throw new HttpError(result.status, result.error);
+    res.json(result.data);
+  });
+
   // The current global model in TF.js LayersModel format; weights.bin resolves relative to model.json.
   let exported: { key: string; files: LayersModelFiles } | null = null;
   const modelFiles = async (): Promise<LayersModelFiles> => {

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import {
   HelloSchema,
   PARTICIPANT_STATES,
@@ -31,7 +29,8 @@ import { DEFAULT_ALLOWED_ORIGINS, originPolicy } from './origins.js';
 import { ParticipantsFeed } from './participants-feed.js';
 import { Registry, scenarioKeyOf, type RegistryEntry } from './registry.js';
 import { RunController } from './rounds.js';
-import { openStore, type Store } from './store.js';
+import { openDataDir } from './data-dir.js';
+import { isStorageFailure, type Store } from './store.js';
 
 export interface HubOptions {
   /** SQLite file and checkpoints live here. */
@@ -47,6 +46,8 @@ export interface HubOptions {
   readonly now?: () => number;
   /** How often the hub pings each socket, and how long it waits for the pong before dropping it. */
   readonly heartbeat?: { readonly pingIntervalMs: number; readonly pingTimeoutMs: number };
+  /** The SQLite file may not grow beyond this: a write that would fails as on a full disk, and the run pauses. */
+  readonly maxDatabaseBytes?: number;
   /** Web origins whose pages may open a socket besides the hub's own (origins.ts); default localhost. */
   readonly allowedOrigins?: readonly string[];
   /** Failed admin sign-ins allowed per address and window, over HTTP and the socket handshake together. */
@@ -64,6 +65,11 @@ export interface Hub {
   active(): RunController | null;
   startRun(input: unknown): Ack<RunSummary> | { ok: false; error: string; status: 400 | 409 };
   stopRun(runId: string): Promise<Ack<RunSummary>>;
+  /**
+   * Continues a paused or failed run from its last checkpoint (from round 1 when it has none), while no other run
+   * is in progress. 503: the store still cannot be written.
+   */
+  resumeRun(runId: string): { ok: true; data: RunSummary } | { ok: false; error: string; status: 404 | 409 | 503 };
   /** Forgets a finished run (rounds and checkpoints too); the running one must be stopped first. */
   deleteRun(runId: string): { ok: true } | { ok: false; error: string; status: 404 | 409 };
   /** The global weights a client would download now: the active run's, or the latest checkpoint. */
@@ -107,8 +113,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const defaultScenario = options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 };
   await useBackend('cpu'); // exporting the model to TF.js format builds a LayersModel
 
-  mkdirSync(options.dataDir, { recursive: true });
-  const store = openStore(join(options.dataDir, 'tabula.sqlite'));
+  // Before anything reads the store: a second hub on this directory stops here, having touched nothing.
+  const store = openDataDir(options.dataDir, options.maxDatabaseBytes ? { maxBytes: options.maxDatabaseBytes } : {});
   let mnist: MnistData | null = null;
   const heldOutCache = new Map<string, ReadonlySet<number>>();
   const heldOutOf = (scenario: ScenarioSpec): ReadonlySet<number> => {
@@ -239,6 +245,34 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return { ok: true, data: await controller.stop() };
   };
 
+  const resumeRun: Hub['resumeRun'] = (runId) => {
+    const run = store.getRun(runId);
+    if (!run) return { ok: false, status: 404, error: `no run ${runId}` };
+    if (controller) return { ok: false, status: 409, error: controller.id === runId ? `run ${runId} is already running` : `run ${controller.id} is in progress: stop it first` };
+    if (run.status === 'completed' || run.status === 'stopped') return { ok: false, status: 409, error: `run ${runId} is ${run.status}: only a paused or failed run can be resumed` };
+    const valid = parseOrError(RunConfigSchema, run.config);
+    if (!valid.ok) return { ok: false, status: 409, error: `cannot resume run ${runId}: its stored config is not valid any more: ${valid.error}` };
+    let resumed: RunSummary;
+    try {
+      resumed = store.updateRun(runId, { status: 'running', error: null, updatedAt: now() });
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      return { ok: false, status: 503, error: `cannot resume run ${runId}: the store cannot be written (${(error as Error).message})` };
+    }
+    try {
+      // reads and verifies the last checkpoint
+      controller = makeController(resumed);
+    } catch (error) {
+      store.updateRun(runId, { status: run.status, error: run.error, updatedAt: run.updatedAt });
+      return { ok: false, status: 409, error: `cannot resume run ${runId}: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    if (run.config.scenario) offerShards(registry.connected(), run.config.scenario);
+    void controller.start();
+    log(`run ${runId} resumed after round ${controller.modelVersion} of ${run.config.rounds}`);
+    io.to(ADMIN_ROOM).emit('admin:run', resumed);
+    return { ok: true, data: resumed };
+  };
+
   const deleteRun: Hub['deleteRun'] = (runId) => {
     if (controller?.id === runId) return { ok: false, status: 409, error: `run ${runId} is in progress: stop it first` };
     if (!store.deleteRun(runId)) return { ok: false, status: 404, error: `no run ${runId}` };
@@ -265,7 +299,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const running = store.runningRuns();
   for (const [i, run] of running.entries()) {
     if (i === 0) {
-      controller = makeController(run);
+      try {
+        controller = makeController(run);
+      } catch (error) {
+        // a corrupt checkpoint: the run is not served it, and the hub starts without it
+        const reason = `cannot resume: ${error instanceof Error ? error.message : String(error)}`;
+        store.updateRun(run.id, { status: 'failed', error: reason, updatedAt: now() });
+        log(`run ${run.id} ${reason}`);
+        continue;
+      }
       log(`run ${run.id} resumes after round ${controller.modelVersion} of ${run.config.rounds}`);
       void controller.start();
     } else {
@@ -426,6 +468,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     active: () => controller,
     startRun,
     stopRun,
+    resumeRun,
     currentModel,
     deleteRun,
     async close() {

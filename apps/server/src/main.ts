@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseTrustProxy } from './admin-auth.js';
+import { DataDirError } from './data-dir.js';
 import { createHub } from './hub.js';
 import { parseAllowedOrigins } from './origins.js';
 
@@ -39,6 +40,20 @@ const adminToken = env.TABULA_ADMIN_TOKEN ?? randomBytes(18).toString('base64url
 const dataDir = resolve(process.env.INIT_CWD ?? process.cwd(), env.TABULA_DATA_DIR);
 const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
+/** One line, like the environment checks: an unusable or taken data directory is not a crash. */
+function cannotStart(error: unknown): never {
+  if (error instanceof DataDirError && error.inUse) {
+    console.error(`tabula: ${error.message}; stop it first or set TABULA_DATA_DIR`);
+    process.exit(1);
+  }
+  if (error instanceof DataDirError) {
+    console.error(`tabula: TABULA_DATA_DIR ${error.dataDir}: ${error.reason}`);
+    process.exit(2);
+  }
+  console.error(`tabula: cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
 const hub = await createHub({
   dataDir,
   adminToken,
@@ -46,7 +61,7 @@ const hub = await createHub({
   ...(env.TABULA_ALLOWED_ORIGINS ? { allowedOrigins: env.TABULA_ALLOWED_ORIGINS } : {}),
   ...(env.TABULA_TRUST_PROXY ? { trustProxy: env.TABULA_TRUST_PROXY } : {}),
   log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
-});
+}).catch(cannotStart);
 hub.http.listen(env.PORT, env.TABULA_HOST, () => {
   const address = hub.http.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;

@@ -16,7 +16,7 @@ import {
   type Ack,
 } from '@tabula/core';
 import type { RegistryEntry } from './registry.js';
-import type { Store } from './store.js';
+import { isStorageFailure, type Store } from './store.js';
 
 /** What the round loop needs from the hub around it; tests and the hub provide these. */
 export interface RoundLoopDeps {
@@ -34,7 +34,7 @@ export interface RoundLoopDeps {
 
 /** How long the loop sleeps between checks while waiting for participants. */
 const POLL_MS = 100;
-/** Attempts per round before the run fails (each failed attempt is recorded with its reason). */
+/** Attempts per round, since the run started or resumed, before it fails (each is recorded with its reason). */
 export const MAX_ROUND_ATTEMPTS = 3;
 /** Pause before retrying a failed round, so a transient problem (tabs reloading) can clear. */
 const RETRY_DELAY_MS = 1000;
@@ -99,9 +99,18 @@ export class RunController {
     return this.collector ? this.completed + 1 : null;
   }
 
-  /** Starts the loop once; resolves with the final run summary. */
+  /**
+   * Starts the loop once; resolves with the final run summary. A storage failure (a full disk) pauses the run:
+   * the round being saved is lost, every earlier one is kept, and an admin resumes it at that round.
+   */
   start(): Promise<RunSummary> {
-    this.finished ??= this.loop().catch((error: unknown) => this.finish('failed', `internal error: ${error instanceof Error ? error.message : String(error)}`));
+    this.finished ??= this.loop().catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!isStorageFailure(error)) return this.finish('failed', `internal error: ${message}`);
+      const done = this.completed;
+      const saved = done === 0 ? 'no round was saved yet' : done === 1 ? 'round 1 is saved' : `rounds 1-${done} are saved`;
+      return this.finish('paused', `storage failure in round ${done + 1}: ${message}; ${saved}: free space, then resume the run`);
+    });
     return this.finished;
   }
 
@@ -155,6 +164,8 @@ export class RunController {
     const config = this.config;
     // After a restart, attempts of the next round that already failed stay on record: continue their count.
     let attempt = 1 + Math.max(0, ...deps.store.listRounds(this.run.id).filter((r) => r.round === this.completed + 1).map((r) => r.attempt));
+    // A resumed run gets a round's full attempts again, whatever attempt number the record is at.
+    let tries = 1;
     while (this.completed < config.rounds) {
       if (this.detached) return this.run;
       if (this.stopReason) return this.finish('stopped', this.stopReason);
@@ -240,6 +251,7 @@ export class RunController {
           this.global = next;
           this.completed = round;
           attempt = 1;
+          tries = 1;
           this.run = deps.store.getRun(this.run.id) ?? this.run;
           // 6. Broadcast.
           deps.onRound(summary);
@@ -250,8 +262,9 @@ export class RunController {
       deps.store.recordRound(summary);
       deps.onRound(summary);
       deps.log(`run ${this.run.id} round ${round} attempt ${attempt} failed: ${failure}`);
-      if (attempt >= MAX_ROUND_ATTEMPTS) return this.finish('failed', `round ${round} failed ${attempt} times; last: ${failure}`);
+      if (tries >= MAX_ROUND_ATTEMPTS) return this.finish('failed', `round ${round} failed ${tries} times; last: ${failure}`);
       attempt++;
+      tries++;
       await this.sleep(RETRY_DELAY_MS);
     }
     if (this.stopReason) return this.finish('stopped', this.stopReason);
@@ -273,7 +286,15 @@ export class RunController {
     if (this.detached) return this.run;
     this.collector?.close(error ?? status);
     this.collector = null;
-    this.run = this.deps.store.updateRun(this.run.id, { status, error, updatedAt: this.deps.now() });
+    const updatedAt = this.deps.now();
+    try {
+      this.run = this.deps.store.updateRun(this.run.id, { status, error, updatedAt });
+    } catch (e) {
+      if (!isStorageFailure(e)) throw e;
+      // Dashboards still learn the outcome; the store keeps 'running', so a restart resumes at the last checkpoint.
+      this.deps.log(`run ${this.run.id}: cannot store its status ${status}: ${e instanceof Error ? e.message : String(e)}`);
+      this.run = { ...this.run, status, error, updatedAt };
+    }
     this.deps.onRun(this.run);
     return this.run;
   }

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RoundSummary, RunConfig, StrategyState } from '@tabula/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type Checkpoint, type Store } from './store';
+import { MIGRATIONS, SCHEMA_VERSION, StoreLockedError, isStorageFailure, openStore, type Checkpoint, type Store } from './store';
 
 const CONFIG: RunConfig = {
   name: 'store test',
@@ -248,13 +248,15 @@ describe('recordRound', () => {
   });
 
   it('rolls back the round row when the checkpoint write fails inside the transaction', () => {
-    // Prepare: a stray checkpoint row for round 1, written behind the store's back, makes the checkpoint insert fail
+    // Prepare: a stray checkpoint row for round 1, written while the store was closed, makes the checkpoint insert fail
     const path = join(dir, 'tabula.sqlite');
-    const store = openStore(path);
-    store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    const before = openStore(path);
+    before.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    before.close();
     const raw = new Database(path);
-    raw.prepare("INSERT INTO checkpoints VALUES ('r1', 1, x'00000000', '{}', 0)").run();
+    raw.prepare("INSERT INTO checkpoints VALUES ('r1', 1, x'00000000', '{}', 0, NULL)").run();
     raw.close();
+    const store = openStore(path);
 
     // Execute
     expect(() => store.recordRound(round('r1', 1, 1, 'completed'), checkpoint(1))).toThrow(/UNIQUE/);
@@ -274,6 +276,10 @@ describe('recordRound', () => {
     for (let n = 1; n <= 2; n++) store.recordRound(round('b', n, 1, 'completed'), checkpoint(n));
     for (let n = 1; n <= 6; n++) store.recordRound(round('a', n, 1, 'completed'), checkpoint(n));
 
+    const latest = store.latestCheckpoint('a');
+    expect([latest?.round, Array.from(latest?.weights ?? [])]).toEqual([6, [6, 6, 6, 6, 6, 6, 6, 6]]);
+    expect(store.listRounds('a').length).toBe(6);
+    store.close();
     const raw = new Database(path, { readonly: true });
     const kept = raw.prepare('SELECT run_id, round FROM checkpoints ORDER BY run_id, round').all();
     raw.close();
@@ -284,10 +290,6 @@ describe('recordRound', () => {
       { run_id: 'b', round: 1 },
       { run_id: 'b', round: 2 },
     ]);
-    const latest = store.latestCheckpoint('a');
-    expect([latest?.round, Array.from(latest?.weights ?? [])]).toEqual([6, [6, 6, 6, 6, 6, 6, 6, 6]]);
-    expect(store.listRounds('a').length).toBe(6);
-    store.close();
   });
 });
 
@@ -326,7 +328,7 @@ describe('durability', () => {
     );
     second.close();
     const raw = new Database(path, { readonly: true });
-    expect([raw.pragma('journal_mode', { simple: true }), raw.pragma('user_version', { simple: true })]).toEqual(['wal', 1]);
+    expect([raw.pragma('journal_mode', { simple: true }), raw.pragma('user_version', { simple: true })]).toEqual(['wal', SCHEMA_VERSION]);
     raw.close();
   });
 
@@ -334,23 +336,25 @@ describe('durability', () => {
     const path = join(dir, 'tabula.sqlite');
     openStore(path).close();
     const raw = new Database(path);
-    raw.pragma('user_version = 7');
+    raw.pragma('user_version = 70');
     raw.close();
 
-    expect(() => openStore(path)).toThrow(`${path} has schema version 7, newer than this hub's 1`);
+    expect(() => openStore(path)).toThrow(`${path} has schema version 70, newer than this hub's ${SCHEMA_VERSION}`);
   });
 });
 
 describe('corrupt rows', () => {
+  /** Changes the stored run 'r1' behind the store's back (while it is closed), then opens it again. */
   function corrupt(sql: string): Store {
     const path = join(dir, 'tabula.sqlite');
     const store = openStore(path);
     store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
     store.recordRound(round('r1', 1, 1, 'completed'), checkpoint(1));
+    store.close();
     const raw = new Database(path);
     raw.exec(sql);
     raw.close();
-    return store;
+    return openStore(path);
   }
 
   it('reads a config stored before a setting existed with that setting\'s default', () => {
@@ -375,8 +379,9 @@ describe('corrupt rows', () => {
     store.close();
   });
 
+  // The decoding checks below guard rows written before checksums (checksum NULL), which are read unverified.
   it('names the run and round when the weights blob is not whole float32 values', () => {
-    const store = corrupt(`UPDATE checkpoints SET weights = x'0001020304'`);
+    const store = corrupt(`UPDATE checkpoints SET weights = x'0001020304', checksum = NULL`);
     expect(() => store.latestCheckpoint('r1')).toThrow(
       "store: run 'r1' checkpoint of round 1: weights has 5 bytes, not a whole number of float32 values",
     );
@@ -386,7 +391,8 @@ describe('corrupt rows', () => {
   it('names the buffer when a strategy buffer is not whole float32 values', () => {
     // 'AAAAAAAA' is 6 bytes
     const store = corrupt(
-      `UPDATE checkpoints SET strategy_state = '{"name":"fedavg","optimizer":{"kind":"fedadam","step":1,"buffers":{"m":{"$f32le":"AAAAAAAA"}}}}'`,
+      `UPDATE checkpoints SET checksum = NULL,
+         strategy_state = '{"name":"fedavg","optimizer":{"kind":"fedadam","step":1,"buffers":{"m":{"$f32le":"AAAAAAAA"}}}}'`,
     );
     expect(() => store.latestCheckpoint('r1')).toThrow(
       "store: run 'r1' checkpoint of round 1: strategy_state.optimizer.buffers.m: a float32 buffer has 6 bytes",
@@ -395,8 +401,145 @@ describe('corrupt rows', () => {
   });
 
   it('refuses a strategy state of the wrong shape', () => {
-    const store = corrupt(`UPDATE checkpoints SET strategy_state = '{"name":"fedavg"}'`);
+    const store = corrupt(`UPDATE checkpoints SET strategy_state = '{"name":"fedavg"}', checksum = NULL`);
     expect(() => store.latestCheckpoint('r1')).toThrow('strategy_state is not { name, optimizer: { kind, step, buffers } }');
+    store.close();
+  });
+});
+
+describe('one process at a time', () => {
+  it('refuses a second open of the same file while the first is open, and opens it once that one closed', () => {
+    // Prepare
+    const path = join(dir, 'tabula.sqlite');
+    const first = openStore(path);
+    first.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    // Execute / Assert: the second open fails before reading or writing anything
+    expect(() => openStore(path, { lockWaitMs: 0 })).toThrow(StoreLockedError);
+    expect(() => openStore(path, { lockWaitMs: 0 })).toThrow(`openStore: ${path} is locked by another process`);
+    const raw = new Database(path, { readonly: true, timeout: 0 });
+    expect(() => raw.prepare('SELECT count(*) FROM runs').get()).toThrow('database is locked');
+    raw.close();
+    first.close();
+    const second = openStore(path, { lockWaitMs: 0 });
+    expect(second.getRun('r1')?.status).toBe('running');
+    second.close();
+  });
+});
+
+describe('checkpoint checksums', () => {
+  function storeWithTwoRounds(path: string): void {
+    const store = openStore(path);
+    store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    store.recordRound(round('r1', 1, 1, 'completed'), checkpoint(1, 64));
+    store.recordRound(round('r1', 2, 1, 'completed'), checkpoint(2, 64));
+    store.close();
+  }
+
+  it('detects one flipped byte in a stored model and names the run and round', () => {
+    // Prepare: flip one bit of round 2's weights through a second connection, as a bad disk sector would
+    const path = join(dir, 'tabula.sqlite');
+    storeWithTwoRounds(path);
+    const raw = new Database(path);
+    const { weights } = raw.prepare("SELECT weights FROM checkpoints WHERE run_id = 'r1' AND round = 2").get() as { weights: Buffer };
+    weights[100] = (weights[100] as number) ^ 0x01;
+    raw.prepare("UPDATE checkpoints SET weights = ? WHERE run_id = 'r1' AND round = 2").run(weights);
+    raw.close();
+    // Execute
+    const store = openStore(path);
+    // Assert
+    expect(() => store.latestCheckpoint('r1')).toThrow(
+      "store: run 'r1' checkpoint of round 2 is corrupt: its weights or strategy state do not match the checksum stored with them",
+    );
+    store.close();
+  });
+
+  it('detects a changed strategy state that is still valid JSON', () => {
+    const path = join(dir, 'tabula.sqlite');
+    storeWithTwoRounds(path);
+    const raw = new Database(path);
+    raw.exec(`UPDATE checkpoints SET strategy_state = replace(strategy_state, '"step":2', '"step":3') WHERE round = 2`);
+    raw.close();
+    const store = openStore(path);
+    expect(() => store.latestCheckpoint('r1')).toThrow("store: run 'r1' checkpoint of round 2 is corrupt");
+    store.close();
+  });
+
+  it('reads back an intact checkpoint bit for bit', () => {
+    const path = join(dir, 'tabula.sqlite');
+    storeWithTwoRounds(path);
+    const store = openStore(path);
+    expect(store.latestCheckpoint('r1')).toEqual(checkpoint(2, 64));
+    store.close();
+  });
+});
+
+describe('migrations', () => {
+  it('upgrades a schema-1 database keeping every run, round and checkpoint; its checkpoints read unverified', () => {
+    // Prepare: a database as schema version 1 left it
+    const path = join(dir, 'tabula.sqlite');
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(MIGRATIONS[0] as string);
+    raw.pragma('user_version = 1');
+    raw.prepare("INSERT INTO runs VALUES ('old', ?, 'failed', 1000, 2000, 1, 'round 2 failed 3 times')").run(JSON.stringify(CONFIG));
+    raw.prepare("INSERT INTO rounds VALUES ('old', 1, 1, 'completed', NULL, 1000, 5, '[\"p-a\"]', '[]', ?, 10, 20)").run(JSON.stringify(round('old', 1, 1, 'completed').metrics));
+    const state = '{"name":"fedavg","optimizer":{"kind":"sgd","step":1,"buffers":{}}}';
+    raw.prepare("INSERT INTO checkpoints VALUES ('old', 1, ?, ?, 1005)").run(Buffer.from(new Float32Array([1, 2, 3]).buffer), state);
+    raw.close();
+    // Execute
+    const store = openStore(path);
+    // Assert: nothing cascaded away while the runs table was rebuilt; the new status is allowed
+    expect(store.getRun('old')).toMatchObject({ status: 'failed', completedRounds: 1, error: 'round 2 failed 3 times' });
+    expect(store.listRounds('old').map((r) => [r.round, r.status])).toEqual([[1, 'completed']]);
+    expect(Array.from(store.latestCheckpoint('old')?.weights ?? [])).toEqual([1, 2, 3]);
+    expect(store.updateRun('old', { status: 'paused', updatedAt: 3_000 }).status).toBe('paused');
+    // foreign keys work again: deleting the run takes its rounds and checkpoints with it
+    expect(store.deleteRun('old')).toBe(true);
+    expect([store.listRounds('old'), store.latestCheckpoint('old')]).toEqual([[], null]);
+    store.close();
+  });
+});
+
+describe('a full disk', () => {
+  it('refuses a round that does not fit as a storage failure, writes nothing of it, and takes it once there is room', () => {
+    // Prepare: one completed round, then a store that may not grow at all
+    const path = join(dir, 'tabula.sqlite');
+    const first = openStore(path);
+    first.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    first.recordRound(round('r1', 1, 1, 'completed'), checkpoint(1, 64));
+    first.close();
+    const full = openStore(path, { maxBytes: statSync(path).size });
+    // Execute: a checkpoint of 40 KB needs new pages
+    let error: unknown = null;
+    try {
+      full.recordRound(round('r1', 2, 1, 'completed'), checkpoint(2, 10_000));
+    } catch (e) {
+      error = e;
+    }
+    // Assert: SQLite's own SQLITE_FULL, and round 1 is still the last one
+    expect(error).toMatchObject({ code: 'SQLITE_FULL', message: 'database or disk is full' });
+    expect(isStorageFailure(error)).toBe(true);
+    expect(full.getRun('r1')?.completedRounds).toBe(1);
+    expect(full.listRounds('r1').map((r) => r.round)).toEqual([1]);
+    expect(full.latestCheckpoint('r1')?.round).toBe(1);
+    full.close();
+    const roomy = openStore(path);
+    roomy.recordRound(round('r1', 2, 1, 'completed'), checkpoint(2, 10_000));
+    expect(roomy.latestCheckpoint('r1')).toEqual(checkpoint(2, 10_000));
+    roomy.close();
+  });
+
+  it('tells storage failures from errors in the data or the code', () => {
+    const store = openStore(':memory:');
+    store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    let duplicate: unknown = null;
+    try {
+      store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    } catch (e) {
+      duplicate = e;
+    }
+    expect(isStorageFailure(duplicate)).toBe(false);
+    expect(isStorageFailure(new Error('database or disk is full'))).toBe(false);
     store.close();
   });
 });

@@ -2,7 +2,11 @@
  * The hub's SQLite store: runs, every round attempt, and the newest checkpoints (global weights + strategy state),
  * so a run resumes exactly after a restart. better-sqlite3 is synchronous: each call is short, and a round's
  * writes are one transaction, so a crash never leaves a completed round without its checkpoint.
+ *
+ * One process owns a store file at a time: openStore takes SQLite's exclusive lock on it and holds it until
+ * close. The lock is the kernel's (fcntl), so it dies with the process, even after kill -9.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -35,6 +39,11 @@ export interface Store {
   listRounds(runId: string): RoundSummary[];
   /** Removes a run with its rounds and checkpoints; false when there is no such run. */
   deleteRun(id: string): boolean;
+  /**
+   * The newest checkpoint, verified against the checksum stored with it (rows written before checksums existed
+   * are returned unverified). A corrupt one throws, naming run and round: it is never returned, and no older one
+   * is returned in its place either, since the run's recorded rounds go past it.
+   */
   latestCheckpoint(runId: string): Checkpoint | null;
   /** Idempotent. */
   close(): void;
@@ -43,16 +52,36 @@ export interface Store {
 export interface StoreOptions {
   /** Checkpoints kept per run, newest by round; default 5. */
   readonly keepCheckpoints?: number;
+  /** The file may not grow beyond this: a write that would fails as on a full disk (SQLITE_FULL). */
+  readonly maxBytes?: number;
+  /** How long to wait for another process's lock on the file to go (one that is closing); default 2000. */
+  readonly lockWaitMs?: number;
 }
 
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'completed', 'stopped', 'failed'];
+/** Another process holds the store's file (see openStore). */
+export class StoreLockedError extends Error {
+  constructor(readonly path: string) {
+    super(`openStore: ${path} is locked by another process`);
+  }
+}
+
+/**
+ * A failure of the storage under the store rather than of the data or the code: a full disk, an I/O error, a
+ * file that became read-only. Freeing space or fixing the mount lets the same write succeed later.
+ */
+export function isStorageFailure(error: unknown): boolean {
+  if (!(error instanceof Database.SqliteError)) return false;
+  return /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|NOMEM)/.test(error.code);
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'stopped', 'failed'];
 const ROUND_STATUSES: readonly RoundSummary['status'][] = ['completed', 'failed'];
 
 /**
  * Migration i takes the schema from version i to i + 1 (PRAGMA user_version). Append, never edit: a database on
- * disk may be at any earlier version.
+ * disk may be at any earlier version. Exported for tests that build a database as an older version left it.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE runs (
     id               TEXT PRIMARY KEY NOT NULL,
@@ -88,6 +117,28 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, round)
   );
   `,
+  // 'paused': a storage failure stopped the run; an admin resumes it. A CHECK cannot be altered, so the table is
+  // rebuilt (migrate turns foreign keys off around this, or dropping runs would cascade to rounds and checkpoints).
+  `
+  CREATE TABLE runs_v2 (
+    id               TEXT PRIMARY KEY NOT NULL,
+    config           TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('running', 'paused', 'completed', 'stopped', 'failed')),
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    completed_rounds INTEGER NOT NULL DEFAULT 0,
+    error            TEXT
+  );
+  INSERT INTO runs_v2 (rowid, id, config, status, created_at, updated_at, completed_rounds, error)
+    SELECT rowid, id, config, status, created_at, updated_at, completed_rounds, error FROM runs;
+  DROP TABLE runs;
+  ALTER TABLE runs_v2 RENAME TO runs;
+  CREATE INDEX runs_by_created ON runs (created_at);
+  `,
+  // sha256 of a checkpoint's weights and strategy state, verified when read; NULL in rows written before this.
+  `
+  ALTER TABLE checkpoints ADD COLUMN checksum TEXT;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -122,12 +173,18 @@ interface CheckpointRow {
   round: number;
   weights: unknown;
   strategy_state: string;
+  checksum: string | null;
 }
 
-/** Opens (creating if needed) the store at a file path or ':memory:', migrating the schema to the current version. */
+/**
+ * Opens (creating if needed) the store at a file path or ':memory:', migrating the schema to the current version.
+ * Throws StoreLockedError when another process (or another open store in this one) holds the file.
+ */
 export function openStore(path: string, options: StoreOptions = {}): Store {
   const keep = options.keepCheckpoints ?? 5;
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`openStore: keepCheckpoints must be an integer >= 1, got ${keep}`);
+  const maxBytes = options.maxBytes;
+  if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0)) throw new RangeError(`openStore: maxBytes must be a positive integer, got ${maxBytes}`);
   const inMemory = path === ':memory:' || path === '';
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
 
@@ -138,17 +195,30 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     throw new Error(`openStore: cannot open ${path}: ${message(e)}`);
   }
   try {
-    // WAL: readers do not block the round loop's writes; NORMAL is durable across process crashes in WAL mode
-    // (a power cut may lose the last transactions, never corrupt the file).
-    db.pragma('journal_mode = WAL');
+    // EXCLUSIVE before the first access: the first write lock is then held until close, and WAL keeps its index
+    // in this process's memory instead of a shared-memory file. The write lock is taken at once, so a second
+    // process fails here, before it reads or writes anything.
+    db.pragma(`busy_timeout = ${options.lockWaitMs ?? 2000}`);
+    db.pragma('locking_mode = EXCLUSIVE');
+    try {
+      // WAL keeps a transaction that is cut short out of the file; NORMAL is durable across process crashes in
+      // WAL mode (a power cut may lose the last transactions, never corrupt the file).
+      db.pragma('journal_mode = WAL');
+      db.exec('BEGIN EXCLUSIVE; COMMIT');
+    } catch (e) {
+      if (e instanceof Database.SqliteError && e.code.startsWith('SQLITE_BUSY')) throw new StoreLockedError(path);
+      throw e;
+    }
     db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    if (maxBytes !== undefined) db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / Number(db.pragma('page_size', { simple: true }))))}`);
+    // better-sqlite3 turns foreign keys on by default; a migration that rebuilds a table needs them off.
+    db.pragma('foreign_keys = OFF');
     migrate(db, path);
+    db.pragma('foreign_keys = ON');
     return createStore(db, keep);
   } catch (e) {
     db.close();
-    if (e instanceof StoreError) throw e;
+    if (e instanceof StoreError || e instanceof StoreLockedError) throw e;
     throw new Error(`openStore: ${path}: ${message(e)}`);
   }
 }
@@ -164,11 +234,14 @@ function migrate(db: Database.Database, path: string): void {
         'it was written by a newer Tabula; upgrade, or point TABULA_DATA_DIR elsewhere',
     );
   }
+  // Foreign keys are off here (a migration may rebuild a table); each step checks them before it commits.
   for (let v = version; v < SCHEMA_VERSION; v++) {
     const sql = MIGRATIONS[v] as string;
     // each step with its version bump, so an interrupted upgrade resumes at the step that failed
     db.transaction(() => {
       db.exec(sql);
+      const broken = db.pragma('foreign_key_check') as unknown[];
+      if (broken.length > 0) throw new StoreError(`openStore: ${path}: migration ${v + 1} would break ${broken.length} foreign keys`);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
@@ -201,9 +274,9 @@ function createStore(db: Database.Database, keep: number): Store {
     listRounds: db.prepare<[string], RoundRow>('SELECT * FROM rounds WHERE run_id = ? ORDER BY round, attempt'),
     // Rounds and checkpoints go with it: ON DELETE CASCADE, foreign_keys is on.
     deleteRun: db.prepare<[string]>('DELETE FROM runs WHERE id = ?'),
-    insertCheckpoint: db.prepare<[{ runId: string; round: number; weights: Buffer; state: string; createdAt: number }]>(
-      `INSERT INTO checkpoints (run_id, round, weights, strategy_state, created_at)
-       VALUES (@runId, @round, @weights, @state, @createdAt)`,
+    insertCheckpoint: db.prepare<[{ runId: string; round: number; weights: Buffer; state: string; checksum: string; createdAt: number }]>(
+      `INSERT INTO checkpoints (run_id, round, weights, strategy_state, checksum, created_at)
+       VALUES (@runId, @round, @weights, @state, @checksum, @createdAt)`,
     ),
     // deletes every checkpoint at or below the (keep + 1)-th newest; none when there are at most `keep`
     pruneCheckpoints: db.prepare<[{ runId: string; keep: number }]>(
@@ -211,7 +284,7 @@ function createStore(db: Database.Database, keep: number): Store {
          SELECT round FROM checkpoints WHERE run_id = @runId ORDER BY round DESC LIMIT 1 OFFSET @keep)`,
     ),
     latestCheckpoint: db.prepare<[string], CheckpointRow>(
-      'SELECT round, weights, strategy_state FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1',
+      'SELECT round, weights, strategy_state, checksum FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1',
     ),
   };
 
@@ -285,13 +358,9 @@ function createStore(db: Database.Database, keep: number): Store {
       bytes_down: summary.bytesDown,
     });
     if (checkpoint === undefined) return;
-    stmt.insertCheckpoint.run({
-      runId: summary.runId,
-      round: checkpoint.round,
-      weights: float32ToBytes(checkpoint.weights),
-      state: encodeStrategyState(checkpoint.strategyState, where),
-      createdAt: finishedAt,
-    });
+    const weights = float32ToBytes(checkpoint.weights);
+    const state = encodeStrategyState(checkpoint.strategyState, where);
+    stmt.insertCheckpoint.run({ runId: summary.runId, round: checkpoint.round, weights, state, checksum: checksumOf(weights, state), createdAt: finishedAt });
     stmt.completeRound.run({ id: summary.runId, round: summary.round, finishedAt });
     stmt.pruneCheckpoints.run({ runId: summary.runId, keep });
   });
@@ -312,6 +381,10 @@ function createStore(db: Database.Database, keep: number): Store {
       const row = stmt.latestCheckpoint.get(runId);
       if (row === undefined) return null;
       const where = `store: run '${runId}' checkpoint of round ${row.round}`;
+      if (row.checksum !== null) {
+        const actual = row.weights instanceof Uint8Array ? checksumOf(row.weights, row.strategy_state) : null;
+        if (actual !== row.checksum) throw new Error(`${where} is corrupt: its weights or strategy state do not match the checksum stored with them`);
+      }
       return {
         round: row.round,
         weights: float32FromBytes(row.weights, `${where}: weights`),
@@ -457,6 +530,13 @@ function reviveFloat32(value: unknown, what: string): unknown {
 }
 
 // ---- small helpers ---------------------------------------------------------------------------------------
+
+/** sha256 over the weights' length, the weights and the strategy state, as stored. */
+function checksumOf(weights: Uint8Array, state: string): string {
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(weights.byteLength));
+  return createHash('sha256').update(length).update(weights).update(state, 'utf8').digest('hex');
+}
 
 function parseJson(text: unknown, what: string): unknown {
   if (typeof text !== 'string') throw new Error(`${what} is not JSON text`);

@@ -234,7 +234,8 @@ export interface ParticipantInfo {
   readonly lastLatencyMs: number | null;
 }
 
-export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
+/** 'paused': a storage failure (a full disk) stopped the run after its last saved round; an admin resumes it. */
+export type RunStatus = 'running' | 'paused' | 'completed' | 'stopped' | 'failed';
 
 export interface RunSummary {
   readonly id: string;
@@ -243,7 +244,7 @@ export interface RunSummary {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly completedRounds: number;
-  /** Why the run failed or stopped. */
+  /** Why the run failed, paused or stopped. */
   readonly error: string | null;
 }
 

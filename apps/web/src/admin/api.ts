@@ -5,7 +5,7 @@ export class HubApi {
   constructor(private readonly token: () => string | null) {}
 
   /** Sends the token; a failed request throws "METHOD path: status error" with the hub's { error } text. */
-  private async request(method: 'GET' | 'DELETE', path: string): Promise<unknown> {
+  private async request(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<unknown> {
     const token = this.token();
     const response = await fetch(path, { method, headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
     const body: unknown = response.status === 204 ? null : await response.json().catch(() => null);
@@ -29,6 +29,11 @@ export class HubApi {
 
   run(id: string): Promise<RunSummary & { rounds: RoundSummary[] }> {
     return this.get(`/api/runs/${encodeURIComponent(id)}`);
+  }
+
+  /** Continues a paused or failed run from its last checkpoint (admin token); the hub says why it cannot. */
+  async resumeRun(id: string): Promise<RunSummary> {
+    return (await this.request('POST', `/api/runs/${encodeURIComponent(id)}/resume`)) as RunSummary;
   }
 
   /** Deletes a finished run and its rounds (admin token). */

@@ -53,6 +53,7 @@ const compare = new CompareView();
 const history = new RunHistory(
   (id) => void showRun(id),
   (id) => void deleteRun(id),
+  (id) => void resumeRun(id, (message) => history.showError(message)),
   (ids) => void compareRuns(ids),
   MAX_COMPARED,
 );
@@ -104,10 +105,16 @@ function metricOf(run: RunSummary | null): 'accuracy' | 'mse' {
 
 function renderRun(): void {
   const shown = pinned ?? { run: liveRun, rounds: liveRounds };
-  runStatus.render(shown.run, !pinned, () => {
-    pinned = null;
-    renderRun();
-  });
+  runStatus.render(
+    shown.run,
+    !pinned,
+    () => {
+      pinned = null;
+      renderRun();
+    },
+    liveRun,
+    (id) => void resumeRun(id, (message) => form.showFormError(message)),
+  );
   rounds.render(shown.rounds, metricOf(shown.run));
   form.setRunning(liveRun?.status === 'running');
 }
@@ -167,6 +174,20 @@ async function deleteRun(id: string): Promise<void> {
     await refreshHistory();
   } catch (error) {
     history.showError(`Could not delete run ${id}: ${errorMessage(error)}`);
+  }
+}
+
+/** The resumed run becomes the live one, with the rounds it already has. */
+async function resumeRun(id: string, showError: (message: string) => void): Promise<void> {
+  try {
+    await api.resumeRun(id);
+    const { rounds: past, ...run } = await api.run(id);
+    pinned = null;
+    onRun(run);
+    liveRounds = past;
+    renderRun();
+  } catch (error) {
+    showError(`Could not resume run ${id}: ${errorMessage(error)}`);
   }
 }
 

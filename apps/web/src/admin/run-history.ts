@@ -1,8 +1,9 @@
 import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatTime } from '../shared/format.js';
+import { resumeOffer } from './resume.js';
 
-/** Past and current runs (GET /api/runs), each with buttons to show its rounds and to delete a finished one. */
+/** Past and current runs (GET /api/runs), with buttons to show a run's rounds, resume a paused or failed one, delete a finished one. */
 export class RunHistory {
   readonly element: HTMLElement;
   private readonly body = h('tbody');
@@ -14,6 +15,7 @@ export class RunHistory {
   constructor(
     private readonly onShow: (runId: string) => void,
     private readonly onDelete: (runId: string) => void,
+    private readonly onResume: (runId: string) => void,
     private readonly onCompare: (runIds: readonly string[]) => void,
     private readonly maxCompared: number,
   ) {
@@ -40,6 +42,7 @@ export class RunHistory {
     const before = this.compared.size;
     for (const id of this.compared) if (!known.has(id)) this.compared.delete(id);
     if (this.compared.size !== before) this.onCompare([...this.compared]);
+    const running = runs.find((r) => r.status === 'running');
     replaceChildren(
       this.body,
       runs.map((run) => {
@@ -49,6 +52,9 @@ export class RunHistory {
         // The running run must be stopped first (the hub refuses too).
         remove.disabled = run.status === 'running';
         remove.addEventListener('click', () => this.onDelete(run.id));
+        const offer = resumeOffer(run, running);
+        const resume = offer && h('button', { type: 'button', text: 'Resume', 'aria-label': `Resume run ${run.id}`, disabled: offer.blockedBy !== null, title: offer.blockedBy });
+        resume?.addEventListener('click', () => this.onResume(run.id));
         const compare = h('input', { type: 'checkbox', 'aria-label': `Compare run ${run.id}` });
         compare.checked = this.compared.has(run.id);
         compare.addEventListener('change', () => {
@@ -73,7 +79,7 @@ export class RunHistory {
           h('td', { className: `status-${run.status}`, text: run.error ? `${run.status}: ${run.error}` : run.status }),
           h('td', { text: `${run.completedRounds} / ${run.config.rounds}` }),
           h('td', { text: formatTime(run.createdAt) }),
-          h('td', {}, show, ' ', remove),
+          h('td', {}, show, ' ', resume, resume && ' ', remove),
         );
       }),
     );
