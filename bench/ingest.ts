@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import type { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
 import { RunController } from '../apps/server/src/rounds.js';
+import { lineLogger } from '../apps/server/src/logger.js';
 import {
   MNIST_MLP,
   PROTOCOL_VERSION,
@@ -207,9 +208,9 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
       dataDir,
       adminToken: TOKEN,
       maxParameters: Math.max(2_000_000, length),
-      log: (line) => {
+      logger: lineLogger((line) => {
         if (/rejected|failed|disconnected/.test(line) && hubRejectLog.length < 20) hubRejectLog.push(line);
-      },
+      }, 'debug'),
     });
     const hubUrl = await listen(hub.http);
 

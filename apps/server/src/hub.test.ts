@@ -22,6 +22,7 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHub, type Hub, type HubOptions } from './hub.js';
+import { waitFor } from './test-hub.js';
 
 const TOKEN = 'test-admin-token-0123';
 const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
@@ -55,7 +56,7 @@ async function startHub(options: { dataDir?: string; maxParameters?: number; hea
 }
 
 /** A participant that speaks the protocol by hand, so the test controls every byte it sends. */
-async function scriptedClient(url: string, id: string, examples = 10) {
+async function scriptedClient(url: string, id: string, examples = 10, secret?: string) {
   const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
   cleanups.push(() => void socket.disconnect());
   const tasks: Task[] = [];
@@ -70,15 +71,16 @@ async function scriptedClient(url: string, id: string, examples = 10) {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
   });
-  const welcome = await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: id, backend: 'test', examples, heldOut: false, dataSource: 'own' });
+  const welcome = await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: id, ...(secret ? { participantSecret: secret } : {}), backend: 'test', examples, heldOut: false, dataSource: 'own' });
   expect(welcome).toMatchObject({ ok: true, data: { participantId: id } });
+  const participantSecret = welcome.ok ? welcome.data.participantSecret : '';
   const nextTask = (): Promise<Task> => {
     const queued = tasks.shift();
     return queued ? Promise.resolve(queued) : new Promise((resolve) => waiters.push(resolve));
   };
   const submit = (meta: UpdateMeta | Record<string, unknown>, frame: Uint8Array | unknown): Promise<Ack<UpdateReceipt>> =>
     socket.timeout(5000).emitWithAck('update:submit', meta as UpdateMeta, frame as Uint8Array);
-  return { socket, nextTask, submit };
+  return { socket, nextTask, submit, participantSecret };
 }
 
 function deltaFrame(task: RoundTask, values: Float32Array, overrides: { round?: number; allowNonFinite?: boolean } = {}): Uint8Array {
@@ -101,15 +103,6 @@ async function postRun(url: string, body: unknown, token: string | null = TOKEN)
   return { status: response.status, body: (await response.json()) as RunSummary & { error?: string } };
 }
 
-async function waitFor<T>(read: () => T | null | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('hub', () => {
   it('runs a three-participant round whose new weights are exactly the FedAvg of the deltas', async () => {
@@ -252,7 +245,7 @@ describe('hub', () => {
     const first = await scriptedClient(url, 'keep-me');
     first.socket.disconnect();
     await waitFor(() => hub.registry.list()[0]?.connected === false, 'the disconnect');
-    await scriptedClient(url, 'keep-me');
+    await scriptedClient(url, 'keep-me', 10, first.participantSecret);
     expect(hub.registry.list().map((p) => [p.id, p.connected])).toEqual([['keep-me', true]]);
     const listed = (await (await fetch(`${url}/api/participants`)).json()) as { id: string }[];
     expect(listed.map((p) => p.id)).toEqual(['keep-me']);

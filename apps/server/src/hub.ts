@@ -5,30 +5,34 @@ import {
   PARTICIPANT_STATES,
   PROTOCOL_VERSION,
   RunConfigSchema,
-  createScenario,
   frameByteLength,
+  isHeldOut,
   parameterCount,
   parseOrError,
   useBackend,
   type Ack,
+  type AckErrorCode,
   type AdminSnapshot,
   type ClientToServerEvents,
-  type MnistData,
+  type Farewell,
   type ParticipantState,
   type RunConfig,
   type RunSummary,
   type ScenarioSpec,
   type ServerToClientEvents,
+  type UpdateReceipt,
   type Welcome,
 } from '@tabula/core';
-import { loadMnist } from '@tabula/core/node';
 import { Server, type Socket } from 'socket.io';
 import { AdminAuth, type AdminThrottle } from './admin-auth.js';
+import { boundedParser, type ParserLimits } from './bounded-parser.js';
 import { createHttpApp } from './http.js';
+import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_ALLOWED_ORIGINS, originPolicy } from './origins.js';
 import { ParticipantsFeed } from './participants-feed.js';
 import { Registry, scenarioKeyOf, type RegistryEntry } from './registry.js';
 import { RunController } from './rounds.js';
+import { ackOf, clientText, guarded } from './socket-guard.js';
 import { openDataDir } from './data-dir.js';
 import { isStorageFailure, type Store } from './store.js';
 
@@ -42,7 +46,12 @@ export interface HubOptions {
   readonly maxParameters?: number;
   /** The scenario whose shards are handed to tabs that ask for one while no run says otherwise. */
   readonly defaultScenario?: ScenarioSpec;
-  readonly log?: (line: string) => void;
+  /** Structured logger (pino); silent when absent. */
+  readonly logger?: Logger;
+  /** What incomplete binary packets may hold (bounded-parser.ts). */
+  readonly parserLimits?: ParserLimits;
+  /** How long a disconnected participant's identity is kept for it to come back; default 15 minutes. */
+  readonly participantRetentionMs?: number;
   readonly now?: () => number;
   /** How often the hub pings each socket, and how long it waits for the pong before dropping it. */
   readonly heartbeat?: { readonly pingIntervalMs: number; readonly pingTimeoutMs: number };
@@ -96,6 +105,10 @@ const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
  * going is disconnected, so one client cannot keep the hub's event loop busy for everyone else.
  */
 const RATE_LIMIT = { perSecond: 50, burst: 200, refusalsBeforeDisconnect: 500 };
+/** Refusals of one connection logged per window; the rest are counted in one line. */
+const REFUSAL_LOG_LINES = 5;
+const REFUSAL_LOG_WINDOW_MS = 10_000;
+const DEFAULT_PARTICIPANT_RETENTION_MS = 15 * 60_000;
 const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
 
 export { tokenMatches } from './admin-auth.js';
@@ -105,7 +118,8 @@ export { tokenMatches } from './admin-auth.js';
  * calls `hub.http.listen(port)`, so tests use port 0.
  */
 export async function createHub(options: HubOptions): Promise<Hub> {
-  const log = options.log ?? (() => undefined);
+  const logger = options.logger ?? silentLogger();
+  const log = (line: string) => logger.info(line);
   const now = options.now ?? Date.now;
   const maxParameters = options.maxParameters ?? DEFAULT_MAX_PARAMETERS;
   // A full float32 frame of the largest model plus room for the header and socket.io's framing.
@@ -115,18 +129,6 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
   // Before anything reads the store: a second hub on this directory stops here, having touched nothing.
   const store = openDataDir(options.dataDir, options.maxDatabaseBytes ? { maxBytes: options.maxDatabaseBytes } : {});
-  let mnist: MnistData | null = null;
-  const heldOutCache = new Map<string, ReadonlySet<number>>();
-  const heldOutOf = (scenario: ScenarioSpec): ReadonlySet<number> => {
-    const key = scenarioKeyOf(scenario);
-    let set = heldOutCache.get(key);
-    if (!set) {
-      if (scenario.name !== 'sinusoid') mnist ??= loadMnist();
-      set = new Set(createScenario(scenario, mnist ?? undefined).heldOut);
-      heldOutCache.set(key, set);
-    }
-    return set;
-  };
 
   // socket.io wraps the request listeners that exist when it attaches, so the HTTP app must be in place first:
   // a listener added later would also answer /socket.io/ polling requests and crash on a double response.
@@ -137,8 +139,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
   const adminAuth = new AdminAuth(options.adminToken, options.adminThrottle, options.trustProxy);
   const originRefusal = originPolicy(options.allowedOrigins ?? DEFAULT_ALLOWED_ORIGINS);
+  const parser = boundedParser(options.parserLimits);
   const io: Hub['io'] = new Server(http, {
     maxHttpBufferSize: maxMessageBytes,
+    parser: parser,
     serveClient: false,
     allowRequest: (req, callback) => {
       const refusal = originRefusal(req.headers.origin, req.headers.host);
@@ -156,6 +160,16 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   );
   const registry = new Registry(() => participantsFeed.changed());
 
+  // Identities of participants gone longer than this are forgotten, so the registry cannot grow without bound.
+  const retentionMs = options.participantRetentionMs ?? DEFAULT_PARTICIPANT_RETENTION_MS;
+  const evictionTimer = setInterval(
+    () => {
+      const evicted = registry.evictDisconnected(now() - retentionMs);
+      if (evicted) logger.debug(`forgot ${evicted} participants disconnected for over ${Math.round(retentionMs / 1000)} s`);
+    },
+    Math.max(10, Math.min(retentionMs, 60_000)),
+  ).unref();
+
   const socketOf = (participantId: string): HubSocket | null => {
     const socketId = registry.get(participantId)?.socketId;
     return socketId ? (io.sockets.sockets.get(socketId) ?? null) : null;
@@ -171,6 +185,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return holdsSines === (config.model.task === 'regression');
   };
 
+  /** The lowest shard of `scenario` no connected participant but `except` holds (nor is `offered`), or null when all are. */
+  const freeIndex = (scenario: ScenarioSpec, except: string, offered: ReadonlySet<number> = new Set()): number | null => {
+    const taken = registry.takenIndices(scenarioKeyOf(scenario), except);
+    let index = 0;
+    while (taken.has(index) || offered.has(index)) index++;
+    return index < scenario.participants ? index : null;
+  };
+
   /**
    * Offers the given tabs holding an assigned shard of another scenario a free shard of this one (a tab whose
    * address pins its shard declines). `offered` holds indices already offered and not yet taken.
@@ -179,10 +201,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const key = scenarioKeyOf(scenario);
     for (const entry of entries) {
       if (entry.dataSource !== 'assigned' || (entry.scenario && scenarioKeyOf(entry.scenario) === key)) continue;
-      const taken = registry.takenIndices(key, entry.id);
-      let index = 0;
-      while (taken.has(index) || offered.has(index)) index++;
-      if (index >= scenario.participants) return;
+      const index = freeIndex(scenario, entry.id, offered);
+      if (index === null) return;
       offered.add(index);
       socketOf(entry.id)?.emit('participant:assign', { scenario, index });
     }
@@ -216,6 +236,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         }
       },
       onLatency: (id, round, latencyMs) => registry.update(id, { lastRound: round, lastLatencyMs: latencyMs }),
+      onOutcome: (id, answered) => registry.recordOutcome(id, answered),
       now,
       log,
     });
@@ -296,7 +317,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   };
 
   // Resume what was running when the hub stopped: the newest run continues, older ones cannot share the hub.
-  const running = store.runningRuns();
+  // A run stored before a check existed may hold a config this hub now refuses (say a scenario it cannot build):
+  // resuming it would refuse every tab, so it fails with the reason instead.
+  const running = store.runningRuns().filter((run) => {
+    const valid = parseOrError(RunConfigSchema, run.config);
+    if (!valid.ok) store.updateRun(run.id, { status: 'failed', error: `cannot resume: its stored config is not valid any more: ${valid.error}`, updatedAt: now() });
+    return valid.ok;
+  });
   for (const [i, run] of running.entries()) {
     if (i === 0) {
       try {
@@ -328,10 +355,32 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
 
   io.on('connection', (socket: HubSocket) => {
-    const refuse = (ack: unknown, error: string) => {
-      if (typeof ack === 'function') (ack as (reply: Ack<never>) => void)({ ok: false, error });
-    };
     const isAdmin = socket.data.role === 'admin';
+    // A connection that keeps being refused would otherwise write a log line per message.
+    let refusalsLogged = 0;
+    let refusalWindowStart = Date.now();
+    const logRefusal = (what: string) => {
+      const t = Date.now();
+      if (t - refusalWindowStart > REFUSAL_LOG_WINDOW_MS) {
+        if (refusalsLogged > REFUSAL_LOG_LINES) logger.warn({ socket: socket.id, suppressed: refusalsLogged - REFUSAL_LOG_LINES }, 'further refusals of this connection were not logged');
+        refusalWindowStart = t;
+        refusalsLogged = 0;
+      }
+      if (++refusalsLogged <= REFUSAL_LOG_LINES) logger.warn({ socket: socket.id }, what);
+    };
+    const refuse = (args: readonly unknown[], error: string, code?: AckErrorCode) => {
+      ackOf(args)?.(code ? { ok: false, code, error } : { ok: false, error });
+    };
+    const reportFailure = (event: string, error: unknown) => logger.error({ socket: socket.id, event, err: error }, `handler for ${event} failed`);
+    const on = (event: keyof ClientToServerEvents, handler: (...args: unknown[]) => void | Promise<void>) => {
+      socket.on(event, guarded(event, handler, reportFailure) as never);
+    };
+    /** Closes this connection on purpose, telling a participant why first. */
+    const farewell = (target: HubSocket, notice: Farewell) => {
+      target.emit('participant:farewell', notice);
+      target.disconnect(true);
+    };
+
     if (isAdmin) {
       void socket.join(ADMIN_ROOM);
       socket.emit('admin:state', snapshot());
@@ -349,64 +398,65 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         return next();
       }
       refusals++;
-      refuse(packet.at(-1), `rate limit: more than ${RATE_LIMIT.perSecond} messages per second from this connection`);
+      refuse(packet, `rate limit: more than ${RATE_LIMIT.perSecond} messages per second from this connection`, 'rate-limited');
       if (refusals === RATE_LIMIT.refusalsBeforeDisconnect) {
-        log(`socket ${socket.id}: ${refusals} messages over the rate limit; disconnecting it`);
-        socket.disconnect(true);
+        logger.warn({ socket: socket.id, refusals }, 'messages over the rate limit; disconnecting the connection');
+        farewell(socket, { code: 'flooding', reason: `${refusals} messages over the rate limit of ${RATE_LIMIT.perSecond} per second`, reconnect: false });
       }
     });
 
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (!KNOWN_EVENTS.has(event)) {
-        log(`socket ${socket.id}: unknown event "${event}" ignored`);
-        refuse(args.at(-1), `unknown event "${event}"`);
-      }
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+      logRefusal(`unknown event ${clientText(event)} ignored`);
+      refuse(args, `unknown event ${clientText(event)}`);
     });
 
-    socket.on('participant:hello', (raw, ack) => {
+    on('participant:hello', (raw, ack) => {
       if (typeof ack !== 'function') return;
-      if (isAdmin) return ack({ ok: false, error: 'an admin connection cannot join as a participant' });
+      const reply = ack as (reply: Ack<Welcome>) => void;
+      if (isAdmin) return reply({ ok: false, error: 'an admin connection cannot join as a participant' });
       const version = (raw as { protocolVersion?: unknown } | null)?.protocolVersion;
       if (version !== PROTOCOL_VERSION) {
-        ack({ ok: false, error: `protocol version ${String(version)} is not supported: this hub speaks version ${PROTOCOL_VERSION}; reload the page` });
-        socket.disconnect(true);
+        const reason = `protocol version ${clientText(version)} is not supported: this hub speaks version ${PROTOCOL_VERSION}; reload the page`;
+        reply({ ok: false, error: reason });
+        farewell(socket, { code: 'protocol-version', reason, reconnect: false });
         return;
       }
       const parsed = parseOrError(HelloSchema, raw);
-      if (!parsed.ok) return ack({ ok: false, error: `malformed hello: ${parsed.error}` });
+      if (!parsed.ok) return reply({ ok: false, error: `malformed hello: ${parsed.error}` });
       const hello = parsed.data;
-      const id = hello.participantId ?? `p-${randomBytes(6).toString('hex')}`;
+      // Which shard an 'assigned' participant holds: the one it names, else its previous one, else a free one.
+      const previous = registry.get(registry.idOf(socket.id) ?? hello.participantId ?? '');
       let assignment: Welcome['assignment'] = null;
-      let scenario = hello.scenario ?? null;
-      let index = hello.assignedIndex ?? null;
-      try {
-        if (hello.dataSource === 'assigned') {
-          const previous = registry.get(id);
-          scenario ??= controller?.config.scenario ?? previous?.scenario ?? defaultScenario;
-          if (index === null && previous?.scenario && scenarioKeyOf(previous.scenario) === scenarioKeyOf(scenario)) index = previous.assignedIndex;
-          if (index === null) {
-            const taken = registry.takenIndices(scenarioKeyOf(scenario), id);
-            index = 0;
-            while (taken.has(index)) index++;
-            if (index >= scenario.participants) return ack({ ok: false, error: `all ${scenario.participants} participants of scenario ${scenario.name} are taken` });
-          }
-          if (index >= scenario.participants) return ack({ ok: false, error: `participant ${index} does not exist in a ${scenario.participants}-participant scenario` });
-          assignment = { scenario, index };
+      if (hello.dataSource === 'assigned') {
+        const scenario = hello.scenario ?? controller?.config.scenario ?? previous?.scenario ?? defaultScenario;
+        let index = hello.assignedIndex ?? null;
+        if (index === null && previous?.scenario && scenarioKeyOf(previous.scenario) === scenarioKeyOf(scenario)) index = previous.assignedIndex;
+        if (index === null) {
+          index = freeIndex(scenario, previous?.id ?? '');
+          if (index === null) return reply({ ok: false, error: `all ${scenario.participants} participants of scenario ${scenario.name} are taken` });
         }
-      } catch (error) {
-        return ack({ ok: false, error: `cannot assign data: ${error instanceof Error ? error.message : String(error)}` });
+        if (index >= scenario.participants) return reply({ ok: false, error: `participant ${index} does not exist in a ${scenario.participants}-participant scenario` });
+        assignment = { scenario, index };
       }
-      const heldOut = assignment ? heldOutOf(assignment.scenario).has(assignment.index) : hello.heldOut;
-      const { replacedSocket } = registry.join(socket.id, id, { ...hello, heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) }, now());
-      if (replacedSocket) io.sockets.sockets.get(replacedSocket)?.disconnect(true);
-      ack({ ok: true, data: { participantId: id, maxMessageBytes, assignment } });
+      const heldOut = assignment ? isHeldOut(assignment.scenario, assignment.index) : hello.heldOut;
+      const claim = registry.join(socket.id, { ...hello, heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) }, now());
+      if (!claim.ok) {
+        logRefusal(`hello refused: ${claim.error}`);
+        return reply({ ok: false, code: 'identity-refused', error: claim.error });
+      }
+      const id = claim.entry.id;
+      if (claim.replacedSocket) {
+        const replaced = io.sockets.sockets.get(claim.replacedSocket);
+        if (replaced) farewell(replaced, { code: 'replaced', reason: `participant ${id} connected again from a newer connection (a reload)`, reconnect: false });
+      }
+      reply({ ok: true, data: { participantId: id, participantSecret: claim.secret, maxMessageBytes, assignment } });
       // A tab that rejoins holding another scenario than the running run's is offered a shard of it too.
       const running = controller?.config.scenario;
-      const joined = registry.get(id);
-      if (running && joined) offerShards([joined], running);
+      if (running) offerShards([claim.entry], running);
     });
 
-    socket.on('participant:status', (status) => {
+    on('participant:status', (status) => {
       const id = registry.idOf(socket.id);
       if (!id || typeof status !== 'object' || status === null) return;
       const state = (status as { state?: unknown }).state;
@@ -419,44 +469,58 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       }
     });
 
-    socket.on('update:submit', (meta, frame, ack) => {
-      if (typeof ack !== 'function') return;
+    on('update:submit', (...args) => {
+      const ack = ackOf(args);
+      if (!ack) return logRefusal('update:submit without an acknowledgement callback ignored');
+      const reply = ack as (reply: Ack<UpdateReceipt>) => void;
+      // The ack must come third: (meta, frame, ack). With two arguments the frame is missing.
+      if (args.length !== 3) return reply({ ok: false, error: `update:submit takes (meta, frame, ack); got ${args.length - 1} argument${args.length === 2 ? '' : 's'} before the acknowledgement: the binary frame is missing` });
+      const [meta, frame] = args;
       const id = registry.idOf(socket.id);
-      if (!id) return ack({ ok: false, error: 'say participant:hello first' });
-      if (!controller) return ack({ ok: false, error: 'no run is in progress' });
+      if (!id) return reply({ ok: false, error: 'say participant:hello first' });
+      if (!controller) return reply({ ok: false, error: 'no run is in progress' });
       registry.update(id, { lastSeen: now() });
-      const reply = controller.submitUpdate(id, meta, frame);
-      if (!reply.ok) log(`update from ${id} rejected: ${reply.error}`);
-      ack(reply);
+      const result = controller.submitUpdate(id, meta, frame);
+      if (!result.ok) logRefusal(`update from ${id} rejected: ${result.error}`);
+      reply(result);
     });
 
-    socket.on('eval:submit', (report, ack) => {
+    on('eval:submit', (report, ack) => {
       if (typeof ack !== 'function') return;
+      const reply = ack as (reply: Ack<UpdateReceipt>) => void;
       const id = registry.idOf(socket.id);
-      if (!id) return ack({ ok: false, error: 'say participant:hello first' });
-      if (!controller) return ack({ ok: false, error: 'no run is in progress' });
-      ack(controller.submitEvaluation(id, report));
+      if (!id) return reply({ ok: false, error: 'say participant:hello first' });
+      if (!controller) return reply({ ok: false, error: 'no run is in progress' });
+      const result = controller.submitEvaluation(id, report);
+      if (!result.ok) logRefusal(`evaluation from ${id} rejected: ${result.error}`);
+      reply(result);
     });
 
-    socket.on('admin:start-run', (config, ack) => {
+    on('admin:start-run', (config, ack) => {
       if (typeof ack !== 'function') return;
-      if (!isAdmin) return ack({ ok: false, error: 'admin token required' });
+      const reply = ack as (reply: Ack<RunSummary>) => void;
+      if (!isAdmin) return reply({ ok: false, error: 'admin token required' });
       const result = startRun(config);
-      ack(result.ok ? result : { ok: false, error: result.error });
+      reply(result.ok ? result : { ok: false, error: result.error });
     });
 
-    socket.on('admin:stop-run', (request, ack) => {
+    on('admin:stop-run', async (request, ack) => {
       if (typeof ack !== 'function') return;
-      if (!isAdmin) return ack({ ok: false, error: 'admin token required' });
+      const reply = ack as (reply: Ack<RunSummary>) => void;
+      if (!isAdmin) return reply({ ok: false, error: 'admin token required' });
       const runId = (request as { runId?: unknown } | null)?.runId;
-      if (typeof runId !== 'string') return ack({ ok: false, error: 'runId: expected a string' });
-      void stopRun(runId).then(ack);
+      if (typeof runId !== 'string') return reply({ ok: false, error: 'runId: expected a string' });
+      reply(await stopRun(runId));
     });
 
     socket.on('disconnect', (reason) => {
-      const entry = registry.leave(socket.id, now());
-      if (entry && controller) controller.participantFailed(entry.id, `disconnected (${reason})`);
-      if (entry && reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect') log(`participant ${entry.id} disconnected: ${reason}`);
+      try {
+        const entry = registry.leave(socket.id, now());
+        if (entry && controller) controller.participantFailed(entry.id, `disconnected (${reason})`);
+        if (entry && reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect') logger.info(`participant ${entry.id} disconnected: ${reason}`);
+      } catch (error) {
+        reportFailure('disconnect', error);
+      }
     });
   });
 
@@ -476,6 +540,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       const running = controller;
       controller = null;
       participantsFeed.close();
+      clearInterval(evictionTimer);
       running?.detach();
       const closed = new Promise<void>((resolve) => io.close(() => resolve()));
       // io.close() waits for every connection to end: a WebSocket whose peer never answers the close handshake

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseTrustProxy } from './admin-auth.js';
 import { DataDirError } from './data-dir.js';
 import { createHub } from './hub.js';
+import { LOG_LEVELS, createLogger } from './logger.js';
 import { parseAllowedOrigins } from './origins.js';
 
 /** A comma-separated list checked by `parse`, whose error is the one-line message. */
@@ -26,6 +27,9 @@ const Env = z.object({
   TABULA_HOST: z.string().min(1).default('0.0.0.0'),
   TABULA_ALLOWED_ORIGINS: list(parseAllowedOrigins).optional(),
   TABULA_TRUST_PROXY: list(parseTrustProxy).optional(),
+  TABULA_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `TABULA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  TABULA_LOG_FORMAT: z.enum(['pretty', 'json'], { message: 'TABULA_LOG_FORMAT must be pretty or json' }).default('pretty'),
+  TABULA_PARTICIPANT_RETENTION_S: z.coerce.number({ message: 'TABULA_PARTICIPANT_RETENTION_S must be a number' }).int().min(1).max(30 * 86_400).default(900),
 });
 
 const parsed = Env.safeParse(process.env);
@@ -60,7 +64,8 @@ const hub = await createHub({
   webRoot,
   ...(env.TABULA_ALLOWED_ORIGINS ? { allowedOrigins: env.TABULA_ALLOWED_ORIGINS } : {}),
   ...(env.TABULA_TRUST_PROXY ? { trustProxy: env.TABULA_TRUST_PROXY } : {}),
-  log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
+  logger: createLogger(env.TABULA_LOG_LEVEL, env.TABULA_LOG_FORMAT),
+  participantRetentionMs: env.TABULA_PARTICIPANT_RETENTION_S * 1000,
 }).catch(cannotStart);
 hub.http.listen(env.PORT, env.TABULA_HOST, () => {
   const address = hub.http.address();

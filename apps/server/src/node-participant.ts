@@ -7,6 +7,7 @@ import {
   socketChannel,
   type Ack,
   type ClientToServerEvents,
+  type Farewell,
   type Hello,
   type LocalData,
   type ParticipantChannel,
@@ -36,6 +37,8 @@ export interface NodeParticipantOptions {
   readonly onRound?: (record: RoundRecord) => void;
   readonly onStatus?: (status: ParticipantStatus) => void;
   readonly onRejected?: (error: string) => void;
+  /** The hub closed the connection on purpose and asked it not to come back (see Farewell). */
+  readonly onFarewell?: (notice: Farewell) => void;
 }
 
 export interface NodeParticipant {
@@ -54,22 +57,36 @@ export interface NodeParticipant {
 export async function connectParticipant(options: NodeParticipantOptions): Promise<NodeParticipant> {
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(options.url, { auth: { role: 'participant' }, transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 1000 });
   let id = options.participantId;
+  /** Issued by the hub at the first hello; kept in memory only (a new process is a new participant). */
+  let secret: string | undefined;
   let data: LocalData | null = null;
   let scenario = options.scenario;
   let index = options.assignedIndex;
 
-  const hello = (): Promise<Ack<Welcome>> => {
-    const message: Hello = {
+  const hello = async (): Promise<Ack<Welcome>> => {
+    const message = (): Hello => ({
       protocolVersion: PROTOCOL_VERSION,
       ...(id ? { participantId: id } : {}),
+      ...(id && secret ? { participantSecret: secret } : {}),
       backend: options.backend ?? 'node',
       examples: data ? data.support.count + data.query.count : 0,
       heldOut: data?.heldOut ?? false,
       dataSource: 'assigned',
       ...(index !== undefined ? { assignedIndex: index } : {}),
       ...(scenario ? { scenario } : {}),
-    };
-    return socket.timeout(10_000).emitWithAck('participant:hello', message);
+    });
+    let reply = await socket.timeout(10_000).emitWithAck('participant:hello', message());
+    if (!reply.ok && reply.code === 'identity-refused' && id) {
+      // Somebody else holds this id now (this process never got its secret): become a new participant.
+      id = undefined;
+      secret = undefined;
+      reply = await socket.timeout(10_000).emitWithAck('participant:hello', message());
+    }
+    if (reply.ok) {
+      id = reply.data.participantId;
+      secret = reply.data.participantSecret;
+    }
+    return reply;
   };
 
   const welcome = await new Promise<Welcome>((resolve, reject) => {
@@ -99,7 +116,20 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
   let lastReported = '';
   socket.on('connect', () => {
     lastReported = '';
-    void hello();
+    void hello().catch(() => undefined); // no answer: the next reconnect says hello again
+  });
+  // socket.io never reconnects after the server closed the connection: do so, unless the hub asked not to.
+  let farewell: Farewell | null = null;
+  let closed = false;
+  socket.on('participant:farewell', (notice) => {
+    farewell = notice;
+    if (!notice.reconnect) options.onFarewell?.(notice);
+  });
+  socket.on('disconnect', (reason) => {
+    if (reason !== 'io server disconnect' || closed || farewell?.reconnect === false) return;
+    setTimeout(() => {
+      if (!closed && !socket.connected) socket.connect();
+    }, 500).unref();
   });
 
   let channel: ParticipantChannel = socketChannel(socket as unknown as SocketLike, { maxMessageBytes: welcome.maxMessageBytes });
@@ -138,13 +168,18 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
     });
   }
   return {
-    id,
+    get id() {
+      return id!;
+    },
     socket,
     participant,
     get data() {
       return data!;
     },
-    close: () => socket.disconnect(),
+    close: () => {
+      closed = true;
+      socket.disconnect();
+    },
   };
 }
 

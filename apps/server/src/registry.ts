@@ -1,3 +1,4 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Hello, ParticipantInfo, ParticipantState, ScenarioSpec } from '@tabula/core';
 
 /** A participant the hub has seen, connected or not. */
@@ -14,7 +15,16 @@ export interface RegistryEntry {
   lastSeen: number;
   lastRound: number | null;
   lastLatencyMs: number | null;
+  /** Rounds it was sent work in, rounds it answered, and how many selections in a row it let pass. */
+  selected: number;
+  answered: number;
+  missStreak: number;
 }
+
+/** Hello a known id claims with: the secret the hub issued at its first hello. */
+export type IdentityClaim =
+  | { ok: true; entry: RegistryEntry; secret: string; replacedSocket: string | null }
+  | { ok: false; error: string };
 
 /**
  * Who is connected and what they hold. Separate from the strategy (which only ever sees ids): the registry
@@ -23,19 +33,37 @@ export interface RegistryEntry {
 export class Registry {
   private readonly byId = new Map<string, RegistryEntry>();
   private readonly idBySocket = new Map<string, string>();
+  /** sha256 of each participant's secret: the hub never keeps the secret itself. */
+  private readonly secretHashes = new Map<string, Buffer>();
 
   constructor(private readonly onChange: () => void = () => undefined) {}
 
   /**
-   * Registers a hello. Returns the entry and, when this id was still attached to another socket (a reloaded
-   * tab whose old connection has not timed out yet), that socket's id so the caller can drop it.
+   * Registers a hello from a socket. Participant ids are public (rounds list them), so an id alone proves nothing:
+   * a connection that is not yet anybody may take a known id only with the secret issued at that id's first hello,
+   * and a connection that already is a participant stays that one participant. An unknown id is new (or comes back
+   * after the hub restarted): it keeps the secret it brings, or gets a fresh one. When the id was still attached to
+   * another socket (the same tab reloaded before its old connection timed out), that socket is returned to be dropped.
    */
-  join(socketId: string, id: string, hello: Hello, now: number): { entry: RegistryEntry; replacedSocket: string | null } {
+  join(socketId: string, hello: Hello, now: number): IdentityClaim {
+    const current = this.idBySocket.get(socketId);
+    if (current && hello.participantId !== undefined && hello.participantId !== current) {
+      return { ok: false, error: `this connection is already participant ${current}: one identity per connection` };
+    }
+    const id = current ?? hello.participantId ?? `p-${randomBytes(6).toString('hex')}`;
     const previous = this.byId.get(id);
+    let secret = hello.participantSecret ?? '';
+    if (previous && !current) {
+      const expected = this.secretHashes.get(id);
+      if (!hello.participantSecret || !expected || !timingSafeEqual(hashOf(hello.participantSecret), expected)) {
+        return { ok: false, error: `participant id ${id} is taken: the secret ${hello.participantSecret ? 'does not match' : 'is missing'} (a tab keeps it beside its id)` };
+      }
+    } else if (!previous) {
+      secret ||= randomBytes(18).toString('base64url');
+      this.secretHashes.set(id, hashOf(secret));
+    }
     const replacedSocket = previous?.socketId && previous.socketId !== socketId ? previous.socketId : null;
     if (replacedSocket) this.idBySocket.delete(replacedSocket);
-    const oldId = this.idBySocket.get(socketId);
-    if (oldId && oldId !== id) this.detach(oldId);
     const entry: RegistryEntry = {
       id,
       socketId,
@@ -49,11 +77,49 @@ export class Registry {
       lastSeen: now,
       lastRound: previous?.lastRound ?? null,
       lastLatencyMs: previous?.lastLatencyMs ?? null,
+      selected: previous?.selected ?? 0,
+      answered: previous?.answered ?? 0,
+      missStreak: previous?.missStreak ?? 0,
     };
     this.byId.set(id, entry);
     this.idBySocket.set(socketId, id);
     this.onChange();
-    return { entry, replacedSocket };
+    return { ok: true, entry, secret, replacedSocket };
+  }
+
+  /**
+   * Forgets participants disconnected since before `before` (their identity and secret too); the records of the
+   * rounds they took part in stay in the store. Returns how many were forgotten.
+   */
+  evictDisconnected(before: number): number {
+    let evicted = 0;
+    for (const [id, entry] of this.byId) {
+      if (entry.socketId === null && entry.lastSeen < before) {
+        this.byId.delete(id);
+        this.secretHashes.delete(id);
+        evicted++;
+      }
+    }
+    if (evicted) this.onChange();
+    return evicted;
+  }
+
+  /** A round it was sent work in ended: it answered, or let the round pass. */
+  recordOutcome(id: string, answered: boolean): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    entry.selected++;
+    if (answered) {
+      entry.answered++;
+      entry.missStreak = 0;
+    } else {
+      entry.missStreak++;
+    }
+    this.onChange();
+  }
+
+  get size(): number {
+    return this.byId.size;
   }
 
   /** The socket closed: the participant stays known (it may come back) but is no longer connected. */
@@ -110,6 +176,9 @@ export class Registry {
         lastSeen: e.lastSeen,
         lastRound: e.lastRound,
         lastLatencyMs: e.lastLatencyMs,
+        selected: e.selected,
+        answered: e.answered,
+        missStreak: e.missStreak,
       }))
       .sort((a, b) => Number(b.connected) - Number(a.connected) || a.id.localeCompare(b.id));
   }
@@ -121,6 +190,10 @@ export class Registry {
     entry.state = 'connecting';
     return entry;
   }
+}
+
+function hashOf(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
 }
 
 export function scenarioKeyOf(s: ScenarioSpec): string {

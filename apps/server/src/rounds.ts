@@ -1,4 +1,5 @@
 import {
+  MAX_EXAMPLES_PER_REPORT,
   PROTOCOL_VERSION,
   RoundCollector,
   encodeFrame,
@@ -28,6 +29,8 @@ export interface RoundLoopDeps {
   onRound(summary: RoundSummary): void;
   onRun(summary: RunSummary): void;
   onLatency(participantId: string, round: number, latencyMs: number): void;
+  /** A round closed: each participant it sent work to answered it, or let it pass (reliability record). */
+  onOutcome(participantId: string, answered: boolean): void;
   now(): number;
   log(line: string): void;
 }
@@ -36,10 +39,13 @@ export interface RoundLoopDeps {
 const POLL_MS = 100;
 /** Attempts per round, since the run started or resumed, before it fails (each is recorded with its reason). */
 export const MAX_ROUND_ATTEMPTS = 3;
+/**
+ * A participant that let this many selections in a row pass is skipped while enough others are ready: silent
+ * participants (a tab that froze, or sybils that never answer) would otherwise stretch every round to its deadline.
+ */
+export const SKIP_AFTER_MISSES = 3;
 /** Pause before retrying a failed round, so a transient problem (tabs reloading) can clear. */
 const RETRY_DELAY_MS = 1000;
-/** The largest example count one update may claim. */
-const MAX_EXAMPLES_PER_UPDATE = 1_000_000;
 
 /**
  * One run's state and its round loop: configure -> send -> collect with deadline -> aggregate -> persist ->
@@ -200,7 +206,8 @@ export class RunController {
           evaluators,
           strategy: this.strategy,
           deadline,
-          maxExamples: MAX_EXAMPLES_PER_UPDATE,
+          maxExamples: MAX_EXAMPLES_PER_REPORT,
+          metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
           ...(config.maxUpdateNorm !== undefined ? { maxUpdateNorm: config.maxUpdateNorm } : {}),
           now: deps.now,
         });
@@ -223,6 +230,8 @@ export class RunController {
         const timedOut = !collector.complete;
         collector.close(this.stopReason ?? 'the deadline passed');
         this.collector = null;
+        // An admin's stop is not the participants' fault: only rounds that ran their course count.
+        if (!this.stopReason) for (const id of this.sentAt.keys()) deps.onOutcome(id, collector.answered(id));
 
         // 4. Aggregate, if enough valid updates arrived.
         if (this.stopReason && collector.fits.length < minimum) continue;
@@ -272,8 +281,15 @@ export class RunController {
   }
 
   private ready(): { trainers: RegistryEntry[]; heldOut: RegistryEntry[] } {
-    const eligible = this.deps.eligible(this.config);
-    return { trainers: eligible.filter((e) => !e.heldOut && e.examples > 0), heldOut: eligible.filter((e) => e.heldOut && e.examples > 0) };
+    const eligible = this.deps.eligible(this.config).filter((e) => e.examples > 0);
+    const trainers = eligible.filter((e) => !e.heldOut);
+    // Prefer participants that answered their last selection (or were never selected), then any that did not let
+    // SKIP_AFTER_MISSES pass in a row, as long as enough of them are ready; otherwise everyone.
+    const needed = Math.max(this.config.minParticipants, this.config.perRound ?? 0);
+    const answeredLast = trainers.filter((e) => e.missStreak === 0);
+    const notSkipped = trainers.filter((e) => e.missStreak < SKIP_AFTER_MISSES);
+    const preferred = answeredLast.length >= needed ? answeredLast : notSkipped.length >= needed ? notSkipped : trainers;
+    return { trainers: preferred, heldOut: eligible.filter((e) => e.heldOut && e.missStreak < SKIP_AFTER_MISSES) };
   }
 
   /** An attempt that never sent anything (too few participants were ready). */

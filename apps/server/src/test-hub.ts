@@ -27,3 +27,14 @@ export async function startTestHub(options: Partial<HubOptions> = {}): Promise<{
   const port = (hub.http.address() as AddressInfo).port;
   return { hub, url: `http://127.0.0.1:${port}`, port };
 }
+
+/** Polls `read` until it returns something truthy; a bounded wait with a message naming what did not happen. */
+export async function waitFor<T>(read: () => T | null | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

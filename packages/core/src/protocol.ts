@@ -116,8 +116,21 @@ export function parseOrError<S extends z.ZodType>(schema: S, input: unknown): { 
   return { ok: false, error };
 }
 
+/**
+ * Failure codes a client acts on (it never matches the sentence): `identity-refused` — the id belongs to another
+ * participant (forget it and say hello without one); `rate-limited` — slow down; `internal` — the hub failed,
+ * nothing changed, trying again may work.
+ */
+export const ACK_ERROR_CODES = ['identity-refused', 'rate-limited', 'internal'] as const;
+export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
+
 /** Every acknowledgement: the request either succeeded with data or failed with a reason a person can read. */
-export type Ack<T> = { ok: true; data: T } | { ok: false; error: string };
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: string; code?: AckErrorCode };
+
+/** The most examples one update or evaluation may claim (a participant inflating its weight in the means). */
+export const MAX_EXAMPLES_PER_REPORT = 1_000_000;
+/** Largest loss or MSE accepted: beyond it a report says nothing useful, and sums of such values overflow. */
+export const MAX_REPORTED_LOSS = 1e30;
 
 // ---- participant -> hub -------------------------------------------------------------------------------
 
@@ -125,6 +138,8 @@ export const HelloSchema = z.object({
   protocolVersion: z.number().int(),
   /** Kept by the client across reloads, so a reconnecting tab takes its identity back. */
   participantId: z.string().regex(/^[A-Za-z0-9_-]{4,64}$/).optional(),
+  /** Issued by the hub at the id's first hello and kept beside it: without it a known id cannot be resumed. */
+  participantSecret: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional(),
   backend: z.string().max(40),
   /** Local training examples (0 until a tab has data). */
   examples: z.number().int().min(0),
@@ -147,6 +162,8 @@ export interface Assignment {
 
 export interface Welcome {
   readonly participantId: string;
+  /** Keep it beside the id (never show it): a hello resuming this id must carry it. */
+  readonly participantSecret: string;
   /** The hub drops any socket message larger than this: a participant checks its frames against it. */
   readonly maxMessageBytes: number;
   /** The simulation shard this participant should load, when it asked for one. */
@@ -154,22 +171,30 @@ export interface Welcome {
 }
 
 /** Per-participant evaluation: the global model, and the model after `adaptSteps` local steps. */
-export const EvaluationSchema = z.object({
-  metric: z.enum(['accuracy', 'mse']),
-  before: z.number().finite(),
-  after: z.number().finite(),
-  adaptSteps: z.number().int().min(0),
-  testExamples: z.number().int().min(1),
-});
+export const EvaluationSchema = z
+  .object({
+    /** Must be the run's: accuracy for classification, mse for regression (the hub checks). */
+    metric: z.enum(['accuracy', 'mse']),
+    before: z.number().min(0).max(MAX_REPORTED_LOSS),
+    after: z.number().min(0).max(MAX_REPORTED_LOSS),
+    adaptSteps: z.number().int().min(0).max(100),
+    testExamples: z.number().int().min(1).max(MAX_EXAMPLES_PER_REPORT),
+  })
+  .superRefine((evaluation, ctx) => {
+    if (evaluation.metric !== 'accuracy') return;
+    for (const key of ['before', 'after'] as const) {
+      if (evaluation[key] > 1) ctx.addIssue({ code: 'custom', path: [key], message: `an accuracy is in [0, 1], got ${evaluation[key]}` });
+    }
+  });
 export type Evaluation = z.infer<typeof EvaluationSchema>;
 
 export const UpdateMetaSchema = z.object({
   runId: z.string().min(1).max(64),
   round: z.number().int().min(1),
   modelVersion: z.number().int().min(0),
-  numExamples: z.number().int().min(1),
-  loss: z.number().finite(),
-  trainMs: z.number().min(0),
+  numExamples: z.number().int().min(1).max(MAX_EXAMPLES_PER_REPORT),
+  loss: z.number().min(0).max(MAX_REPORTED_LOSS),
+  trainMs: z.number().min(0).max(86_400_000),
   /** Absent when the round asked for no evaluation. */
   evaluation: EvaluationSchema.optional(),
 });
@@ -232,6 +257,11 @@ export interface ParticipantInfo {
   readonly lastRound: number | null;
   /** From sending the weights to receiving the update, in the last round it took part in. */
   readonly lastLatencyMs: number | null;
+  /** Rounds it was sent work in and rounds it answered: selection skips one that let its last few pass. */
+  readonly selected: number;
+  readonly answered: number;
+  /** Selections in a row it let pass without answering. */
+  readonly missStreak: number;
 }
 
 /** 'paused': a storage failure (a full disk) stopped the run after its last saved round; an admin resumes it. */
@@ -309,11 +339,22 @@ export interface ServerToClientEvents {
    * A tab whose URL pins its shard keeps it, and a scenario run does not select it.
    */
   'participant:assign': (assignment: Assignment) => void;
+  /**
+   * Sent just before the hub closes this connection on purpose. `reconnect: false` (replaced by the same
+   * participant's newer connection, an unsupported protocol, flooding) means reconnecting would only repeat it.
+   */
+  'participant:farewell': (notice: Farewell) => void;
   'admin:state': (snapshot: AdminSnapshot) => void;
   /** At most a few a second however many participants change: dashboards apply them to their list. */
   'admin:participants': (diff: ParticipantsDiff) => void;
   'admin:run': (run: RunSummary) => void;
   'admin:round': (round: RoundSummary) => void;
+}
+
+export interface Farewell {
+  readonly code: 'replaced' | 'protocol-version' | 'flooding';
+  readonly reason: string;
+  readonly reconnect: boolean;
 }
 
 export interface ClientToServerEvents {

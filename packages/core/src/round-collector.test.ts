@@ -40,7 +40,7 @@ describe('RoundCollector', () => {
     ['not selected', (c) => c.submitUpdate('zed', meta(), frame([1, 2, 3])), /not selected/],
     ['malformed metadata', (c) => c.submitUpdate('a', { runId: 'r1', round: 'two' }, frame([1, 2, 3])), /malformed update: round: /],
     ['JSON numbers instead of a binary frame', (c) => c.submitUpdate('a', meta(), [1, 2, 3]), /must be binary/],
-    ['inflated example count', (c) => c.submitUpdate('a', meta({ numExamples: 1e9 }), frame([1, 2, 3])), /claims 1000000000 examples/],
+    ['inflated example count', (c) => c.submitUpdate('a', meta({ numExamples: 20_000 }), frame([1, 2, 3])), /claims 20000 examples/],
     ['a norm above the bound', (c) => c.submitUpdate('a', meta(), frame([30, 40, 0])), /norm 50.00 exceeds this run's bound of 10/],
     ['evaluation from a trainer', (c) => c.submitEvaluation('a', { runId: 'r1', round: 2, modelVersion: 1, evaluation }), /not asked to evaluate/],
   ];
@@ -89,5 +89,40 @@ describe('RoundCollector', () => {
     c.fail('b', 'disconnected');
     expect(c.complete).toBe(true);
     expect(c.failures).toEqual([{ participantId: 'b', reason: 'disconnected' }]);
+  });
+});
+
+describe('RoundCollector: evaluations cannot set or wipe the record', () => {
+  const report = (e: Partial<typeof evaluation> | Record<string, unknown>) => ({ runId: 'r1', round: 2, modelVersion: 1, evaluation: { ...evaluation, ...e } });
+
+  it('refuses impossible figures with the reason, and they change nothing', () => {
+    const c = collector({ metric: 'accuracy', maxExamples: 1000 });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ before: 250 }, /before: an accuracy is in \[0, 1\], got 250/],
+      [{ after: -250 }, /after: .*>=0/],
+      [{ testExamples: 2 ** 53 - 1 }, /testExamples/],
+      [{ testExamples: 5000 }, /claims 5000 test examples; at most 1000/],
+      [{ metric: 'mse', before: 0.2, after: 0.1 }, /reports mse, but this run measures accuracy/],
+      [{ before: 1e308 }, /before/],
+      [{ before: Number.NaN }, /before/],
+    ];
+    for (const [bad, message] of cases) {
+      expect(c.submitEvaluation('h', report(bad)), String(message)).toMatchObject({ ok: false, error: expect.stringMatching(message) });
+      expect(c.submitUpdate('a', meta({ evaluation: { ...evaluation, ...bad } as never }), frame([1, 2, 3])), String(message)).toMatchObject({ ok: false, error: expect.stringMatching(message) });
+    }
+    // A refused update did not count as an answer: the honest one afterwards is folded.
+    expect(c.submitUpdate('a', meta({ loss: -1 }), frame([1, 2, 3]))).toMatchObject({ ok: false, error: expect.stringMatching(/loss/) });
+    expect(c.submitUpdate('a', meta(), frame([1, 2, 3]))).toMatchObject({ ok: true });
+    expect(c.submitEvaluation('h', report({}))).toMatchObject({ ok: true });
+    expect(c.metrics()).toEqual({ loss: 0.3, global: 0.5, personalized: 0.75, heldOutGlobal: 0.5, heldOutPersonalized: 0.75 });
+  });
+
+  it('keeps the aggregated metrics finite at the largest figures it accepts', () => {
+    const c = collector({ metric: 'mse', trainers: ['a', 'b'], evaluators: [] });
+    const huge = { metric: 'mse' as const, before: 1e30, after: 1e30, adaptSteps: 100, testExamples: 1_000_000 };
+    expect(c.submitUpdate('a', meta({ numExamples: 1_000_000, loss: 1e30, evaluation: huge }), frame([1, 2, 3]))).toMatchObject({ ok: true });
+    expect(c.submitUpdate('b', meta({ numExamples: 1_000_000, loss: 1e30, evaluation: huge }), frame([1, 2, 3]))).toMatchObject({ ok: true });
+    const { loss, global, personalized } = c.metrics();
+    expect([loss, global, personalized]).toEqual([1e30, 1e30, 1e30]);
   });
 });

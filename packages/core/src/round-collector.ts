@@ -27,6 +27,8 @@ export interface RoundCollectorOptions {
   readonly maxUpdateNorm?: number;
   /** Largest example count one update may claim (a participant inflating its FedAvg weight). */
   readonly maxExamples?: number;
+  /** The run's evaluation metric (accuracy for classification, mse for regression): reports in another are refused. */
+  readonly metric?: Evaluation['metric'];
   readonly now?: () => number;
 }
 
@@ -82,6 +84,8 @@ export class RoundCollector {
     if (this.options.maxExamples !== undefined && meta.numExamples > this.options.maxExamples) {
       return { ok: false, error: `update claims ${meta.numExamples} examples; at most ${this.options.maxExamples} are accepted` };
     }
+    const badEvaluation = meta.evaluation && this.checkEvaluation(meta.evaluation);
+    if (badEvaluation) return { ok: false, error: badEvaluation };
     const expect = { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId, round, modelVersion, length: this.options.length } as const;
     const reject = (error: unknown): Ack<UpdateReceipt> => ({ ok: false, error: `invalid update frame: ${error instanceof Error ? error.message : String(error)}` });
     const bound = this.options.maxUpdateNorm;
@@ -119,6 +123,8 @@ export class RoundCollector {
     if (stale) return { ok: false, error: stale };
     if (!this.evaluators.has(participantId)) return { ok: false, error: `participant ${participantId} was not asked to evaluate round ${this.options.round}` };
     if (this.answers.has(participantId)) return { ok: false, error: `duplicate evaluation: participant ${participantId} already answered round ${this.options.round}` };
+    const badEvaluation = this.checkEvaluation(parsed.data.evaluation);
+    if (badEvaluation) return { ok: false, error: badEvaluation };
     this.answers.set(participantId, { kind: 'evaluation' });
     this.addEvaluation(participantId, parsed.data.evaluation, true);
     return { ok: true, data: { round: this.options.round, received: this.fits.length } };
@@ -160,6 +166,20 @@ export class RoundCollector {
     if (address.round !== round || address.modelVersion !== modelVersion) {
       return `stale: this is for round ${address.round} (model version ${address.modelVersion}), but round ${round} (model version ${modelVersion}) is open`;
     }
+    return null;
+  }
+
+  /** Whether a participant was sent work this round and answered it (an update or an evaluation was accepted). */
+  answered(participantId: string): boolean {
+    const answer = this.answers.get(participantId);
+    return answer !== undefined && answer.kind !== 'failure';
+  }
+
+  /** The schema bounds every figure; what only the run knows is checked here. */
+  private checkEvaluation(evaluation: Evaluation): string | null {
+    const { metric, maxExamples } = this.options;
+    if (metric !== undefined && evaluation.metric !== metric) return `evaluation reports ${evaluation.metric}, but this run measures ${metric}`;
+    if (maxExamples !== undefined && evaluation.testExamples > maxExamples) return `evaluation claims ${evaluation.testExamples} test examples; at most ${maxExamples} are accepted`;
     return null;
   }
 

@@ -116,7 +116,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const selected = strategy.configureFit(round, trainable.map(String)).map(Number);
     const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: RUN_ID, round, modelVersion: round - 1, dtype: 'float32', values: global });
     const evaluators = evaluatesIn(config, round) ? scenario.heldOut : [];
-    collector = new RoundCollector({ runId: RUN_ID, round, modelVersion: round - 1, length, trainers: selected.map(String), evaluators: evaluators.map(String), strategy, deadline: Number.MAX_SAFE_INTEGER });
+    collector = new RoundCollector({ runId: RUN_ID, round, modelVersion: round - 1, length, trainers: selected.map(String), evaluators: evaluators.map(String), strategy, deadline: Number.MAX_SAFE_INTEGER, metric: config.model.task === 'regression' ? 'mse' : 'accuracy' });
     const targets: [number, RoundTask['mode']][] = [
       ...selected.map((i): [number, RoundTask['mode']] => [i, 'fit']),
       ...evaluators.map((i): [number, RoundTask['mode']] => [i, 'evaluate']),

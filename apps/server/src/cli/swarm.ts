@@ -77,6 +77,7 @@ for (let i = 0; i < count; i++) {
         rejected++;
         if (rejected <= 10) console.log(`swarm: participant ${i} update rejected: ${error}`);
       },
+      onFarewell: (notice) => console.log(`swarm: participant ${i} was disconnected by the hub and stays away: ${notice.reason}`),
       onStatus: (s) => {
         if (s.state === 'error') console.log(`swarm: participant ${i} error in round ${s.round ?? '-'}: ${s.message}`);
       },

@@ -3,7 +3,7 @@ import { h } from '../shared/dom.js';
 import { formatMs } from '../shared/format.js';
 import { PAGE_SIZE, ParticipantList, type ParticipantFilter } from './participant-list.js';
 
-const COLUMNS = ['ID', 'Connected', 'Backend', 'Examples', 'Data', 'State', 'Last round', 'Latency'];
+const COLUMNS = ['ID', 'Connected', 'Backend', 'Examples', 'Data', 'State', 'Last round', 'Latency', 'Answered'];
 
 const FILTERS: readonly { value: ParticipantFilter; label: string }[] = [
   { value: 'all', label: 'All participants' },
@@ -12,7 +12,14 @@ const FILTERS: readonly { value: ParticipantFilter; label: string }[] = [
 ];
 
 function cellsOf(p: ParticipantInfo): string[] {
-  return [p.id, p.connected ? 'yes' : 'no', p.backend, String(p.examples), describeData(p), p.state, String(p.lastRound ?? '–'), formatMs(p.lastLatencyMs)];
+  return [p.id, p.connected ? 'yes' : 'no', p.backend, String(p.examples), describeData(p), p.state, String(p.lastRound ?? '–'), formatMs(p.lastLatencyMs), describeReliability(p)];
+}
+
+/** Rounds answered of those it was sent work in, and a note when selection skips it for letting the last ones pass. */
+export function describeReliability(p: Pick<ParticipantInfo, 'selected' | 'answered' | 'missStreak'>): string {
+  if (p.selected === 0) return '–';
+  const record = `${p.answered} of ${p.selected}`;
+  return p.missStreak > 0 ? `${record} · missed the last ${p.missStreak}` : record;
 }
 
 /**

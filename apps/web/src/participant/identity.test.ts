@@ -12,8 +12,11 @@ function lockManager(): HoldLock {
   return async (name) => (held.has(name) ? false : (held.add(name), true));
 }
 
+const SECRET_A = 'secret-of-alpha-0123';
+const SECRET_B = 'secret-of-beta-45678';
+
 describe('Identity', () => {
-  it('gives two tabs of one browser different ids, and a reloaded tab its own again', async () => {
+  it('gives two tabs of one browser different ids, and a reloaded tab its own again, with its secret', async () => {
     // Prepare: one browser (shared localStorage and locks), two tabs
     const local = memory();
     const locks = lockManager();
@@ -22,22 +25,32 @@ describe('Identity', () => {
     // Execute
     const a = await Identity.claim(local, tabA, locks);
     expect(a.id).toBeNull(); // first visit: the hub assigns one
-    await a.adopt('alpha-1');
+    await a.adopt('alpha-1', SECRET_A);
     const b = await Identity.claim(local, tabB, locks);
     // Assert: 'alpha-1' is held by tab A, so tab B asks the hub for a new one
     expect(b.id).toBeNull();
-    await b.adopt('beta-22');
-    expect(readPool(local)).toEqual(['beta-22', 'alpha-1']);
-    // tab A reloads (its lock is released): it takes its own id back
-    const freshLocks = lockManager();
-    const again = await Identity.claim(local, tabA, freshLocks);
-    expect(again.id).toBe('alpha-1');
+    await b.adopt('beta-22', SECRET_B);
+    expect(readPool(local).map((c) => c.id)).toEqual(['beta-22', 'alpha-1']);
+    // tab A reloads (its lock is released): it takes its own id and secret back
+    const again = await Identity.claim(local, tabA, lockManager());
+    expect([again.id, again.secret]).toEqual(['alpha-1', SECRET_A]);
   });
 
-  it('reuses a free id from the pool after a browser restart', async () => {
+  it('reuses free credentials from the pool after a browser restart, skipping malformed ones and bare ids', async () => {
     const local = memory();
-    local.setItem('tabula.participantIds', JSON.stringify(['old-id-7', 'bad id!']));
+    local.setItem('tabula.participants', JSON.stringify([{ id: 'bad id!', secret: SECRET_A }, 'bare-id-1', { id: 'no-secret-2' }, { id: 'old-id-7', secret: SECRET_B }]));
     const identity = await Identity.claim(local, memory(), lockManager());
-    expect(identity.id).toBe('old-id-7');
+    expect([identity.id, identity.secret]).toEqual(['old-id-7', SECRET_B]);
+  });
+
+  it('forgets credentials the hub refused, so the next hello asks for new ones', async () => {
+    const local = memory();
+    const tab = memory();
+    const identity = await Identity.claim(local, tab, lockManager());
+    await identity.adopt('alpha-1', SECRET_A);
+    identity.forget();
+    expect(identity.id).toBeNull();
+    expect(readPool(local)).toEqual([]);
+    expect((await Identity.claim(local, tab, lockManager())).id).toBeNull();
   });
 });

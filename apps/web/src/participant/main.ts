@@ -217,6 +217,7 @@ if (backend) {
       if (!BUSY.has(status.state)) setStatus({ state: 'connecting', message });
     },
     onHelloRejected: (message) => setStatus({ state: 'error', message }),
+    onFarewell: (message) => setStatus({ state: 'error', message }),
     onRoundCancelled: (message) => {
       note(message);
       if (!BUSY.has(status.state)) setStatus(idleStatus());
