@@ -25,6 +25,17 @@ test('a participant tab sends only protocol messages and update frames of the ex
   const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
   expect(run.status).toBe('completed');
 
+  // socket.io may carry a message over HTTP long-polling instead (before a WebSocket upgrade, or after a reconnect):
+  // there, packets are separated by \x1e and binary ones are 'b' + base64. Count what a tab sends either way.
+  const polled: string[] = [];
+  for (const request of requests) {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/socket.io/') polled.push(...(request.postData() ?? '').split('\x1e'));
+  }
+  for (const packet of polled) {
+    if (packet.startsWith('b')) sentBinary.push(Buffer.from(packet.slice(1), 'base64').byteLength);
+    else if (packet) sentText.push(packet);
+  }
+
   // Binary frames: exactly one float32 delta frame per round, nothing else.
   const updateBytes = frameByteLength(79_510, 'float32', MLP_SEGMENTS, id);
   expect(sentBinary).toEqual([updateBytes, updateBytes]);
@@ -37,11 +48,7 @@ test('a participant tab sends only protocol messages and update frames of the ex
   }
   // HTTP: the page, its assets and the public MNIST asset; nothing is posted except socket.io polling packets.
   for (const request of requests) {
-    const url = new URL(request.url());
-    if (request.method() !== 'GET') {
-      expect(url.pathname).toBe('/socket.io/');
-      expect((request.postData() ?? '').length).toBeLessThan(4096);
-    }
+    if (request.method() !== 'GET') expect(new URL(request.url()).pathname).toBe('/socket.io/');
   }
   await context.close();
 });
