@@ -117,11 +117,37 @@ export function parseOrError<S extends z.ZodType>(schema: S, input: unknown): { 
 }
 
 /**
- * Failure codes a client acts on (it never matches the sentence): `identity-refused` — the id belongs to another
- * participant (forget it and say hello without one); `rate-limited` — slow down; `internal` — the hub failed,
- * nothing changed, trying again may work.
+ * Failure codes: clients switch on these, never on the sentence next to them.
+ * - `invalid`: the payload does not match its schema (the sentence names the field).
+ * - `unauthorized`: an admin operation without the right token.
+ * - `not-found` / `conflict`: no such run; the run is in a state that does not allow this (e.g. another is running).
+ * - `no-run`: no run is in progress. `not-selected`: this participant was not asked for this round.
+ * - `stale`: for another run, round or model version. `late`: after the round's deadline or close.
+ * - `duplicate`: this participant already answered this round. `invalid-frame`: the binary frame is malformed,
+ *   the wrong length, not finite or over the norm bound. `too-many-examples`: over the example cap.
+ * - `rate-limited`: slow down. `identity-refused`: the id belongs to another participant (forget it, say hello
+ *   without one). `client-too-old` / `server-too-old`: the protocol versions differ (reload the page / upgrade the hub).
+ * - `unavailable`: the hub cannot do it now (its store cannot be written). `internal`: the hub failed; nothing changed.
  */
-export const ACK_ERROR_CODES = ['identity-refused', 'rate-limited', 'internal'] as const;
+export const ACK_ERROR_CODES = [
+  'invalid',
+  'unauthorized',
+  'not-found',
+  'conflict',
+  'no-run',
+  'not-selected',
+  'stale',
+  'late',
+  'duplicate',
+  'invalid-frame',
+  'too-many-examples',
+  'rate-limited',
+  'identity-refused',
+  'client-too-old',
+  'server-too-old',
+  'unavailable',
+  'internal',
+] as const;
 export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
 
 /** Every acknowledgement: the request either succeeded with data or failed with a reason a person can read. */
