@@ -6,15 +6,10 @@
  * ClientProcess) and drive it over IPC: each request `{ id, op, ... }` gets one reply `{ id, ok, ... }`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Socket as ClientSocket } from 'socket.io-client';
+import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
 import { PROTOCOL_VERSION, encodeFrame, type ClientToServerEvents, type RoundTask, type ServerToClientEvents, type UpdateMeta } from '../packages/core/src/index.js';
-import { REPO_ROOT, rng, withTimeout } from './lib.js';
-
-const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
-const { io: connectClient } = requireFromServer('socket.io-client') as typeof import('socket.io-client');
+import { rng, withTimeout } from './lib.js';
 
 export const ACK_TIMEOUT_MS = 120_000;
 export const CONNECT_BATCH = 50;

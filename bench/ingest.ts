@@ -32,7 +32,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Server as IoServer } from 'socket.io';
+import { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
 import { RunController } from '../apps/server/src/rounds.js';
 import { lineLogger } from '../apps/server/src/logger.js';
@@ -52,7 +52,6 @@ import {
 } from '../packages/core/src/index.js';
 import {
   MB,
-  REPO_ROOT,
   parseFlags,
   runInfo,
   finish,
@@ -70,18 +69,14 @@ import {
 } from './lib.js';
 import { ACK_TIMEOUT_MS, CONNECT_BATCH, ClientProcess, type ClientStats } from './ingest-clients.js';
 
-// socket.io and its client are dependencies of apps/server, not of the repository root: load them from there.
-const requireFromServer = createRequire(join(REPO_ROOT, 'apps/server/package.json'));
-const { Server } = requireFromServer('socket.io') as typeof import('socket.io');
-
 /**
- * Whether ws masks/unmasks with the native `bufferutil` addon. Without it (the default install here) ws does it
- * byte by byte in JavaScript, which dominates a profile of this benchmark. The bench cannot add dependencies;
- * to measure with it, install bufferutil anywhere and run with NODE_PATH=that/node_modules.
+ * Whether ws masks/unmasks with the native `bufferutil` addon (the hub depends on it, so it normally does).
+ * Without it ws does it byte by byte in JavaScript, which dominates a profile of this benchmark.
  */
 function nativeMasking(): boolean {
   try {
-    const wsEntry = createRequire(createRequire(requireFromServer.resolve('socket.io')).resolve('engine.io')).resolve('ws');
+    const socketIo = createRequire(import.meta.url).resolve('socket.io');
+    const wsEntry = createRequire(createRequire(socketIo).resolve('engine.io')).resolve('ws');
     const util = createRequire(wsEntry)('./lib/buffer-util.js') as { unmask: (...args: unknown[]) => void };
     return /bufferUtil/.test(String(util.unmask));
   } catch {
@@ -138,7 +133,7 @@ interface RawServer {
 
 async function rawServer(maxHttpBufferSize: number): Promise<RawServer> {
   const http = createServer();
-  const io = new Server(http, { maxHttpBufferSize, serveClient: false });
+  const io = new IoServer(http, { maxHttpBufferSize, serveClient: false });
   let pending = 0;
   let done: (() => void) | null = null;
   io.on('connection', (socket) => {
