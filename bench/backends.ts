@@ -10,6 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
+// `window.tabula`, typed by the participant page's own test hook.
+import type {} from '@tabula/web/src/participant/test-hook.js';
 import { freePort, startHubProcess } from '../e2e/hub-process.js';
 import { failUsage, finish, median, positiveInt, runInfo, spread, type Table } from './lib.js';
 
@@ -22,16 +24,6 @@ const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '3
 if (v.help) failUsage('', HELP);
 const reps = v.quick ? 1 : positiveInt(v.reps, '--reps');
 const budgetMs = v.quick ? 500 : positiveInt(v['budget-ms'], '--budget-ms');
-
-/** The participant page's test hook (apps/web/src/participant/test-hook.ts), as far as this benchmark uses it. */
-declare global {
-  interface Window {
-    tabula: {
-      backend: string | null;
-      measure(backend: 'webgl' | 'wasm' | 'cpu', model: 'mlp' | 'cnn', budgetMs?: number): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
-    };
-  }
-}
 
 const BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
 const MODELS = ['mlp', 'cnn'] as const;
