@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
-import { RunController } from '../apps/server/src/rounds.js';
+import { RunController } from '../apps/server/src/run-controller.js';
 import { lineLogger } from '../apps/server/src/logger.js';
 import {
   MNIST_MLP,

@@ -31,7 +31,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_ALLOWED_ORIGINS, originPolicy } from './origins.js';
 import { ParticipantsFeed } from './participants-feed.js';
 import { Registry, scenarioKeyOf, type RegistryEntry } from './registry.js';
-import { RunController } from './rounds.js';
+import { RunController } from './run-controller.js';
 import { ackOf, clientText, guarded } from './socket-guard.js';
 import { openDataDir } from './data-dir.js';
 import { isStorageFailure, type Store } from './store.js';

@@ -1,20 +1,12 @@
 import { createScenario, type MnistData } from './data/index.js';
+import { systemClock } from './federation/clock.js';
+import { RoundEngine, type Candidate } from './federation/round-engine.js';
+import { strategyFor } from './federation/round-task.js';
 import { adaptationCurve, headline } from './learn/evaluate.js';
 import { parameterCount } from './model/layout.js';
 import { initialWeights } from './model/params.js';
 import { Participant, type ParticipantChannel } from './participant.js';
-import {
-  PROTOCOL_VERSION,
-  RunConfigSchema,
-  type Ack,
-  type RunConfig,
-  type RunConfigInput,
-  type RoundMetrics,
-  type RoundTask,
-  type UpdateReceipt,
-} from './protocol.js';
-import { RoundCollector } from './round-collector.js';
-import { evaluatesIn, roundTask, strategyFor } from './round-task.js';
+import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from './protocol.js';
 import { decodeFrame, encodeFrame } from './wire/index.js';
 
 /** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
@@ -68,24 +60,20 @@ export interface Attackers {
 const RUN_ID = 'sim';
 
 /**
- * Federated rounds in one process, with the same participant runtime, codec and strategy as the hub but
- * function calls instead of sockets: configure -> send weights -> collect deltas -> aggregate -> evaluate.
+ * Federated rounds in one process on the hub's own round engine, with the same participant runtime, codec and
+ * strategy, but function calls instead of sockets. Participants train one at a time, in the order they were sent
+ * work, and the round waits for all of them (no deadline); a run whose round fails three times throws its reason.
  */
 export async function runSimulation(input: RunConfigInput, options: SimOptions = {}): Promise<SimResult> {
   const config = RunConfigSchema.parse(input);
   if (!config.scenario) throw new Error('a simulation needs a scenario');
-  const now = options.now ?? (() => performance.now());
   const scenario = createScenario({ ...config.scenario, heldOut: config.scenario.heldOut ?? Math.max(1, Math.round(config.scenario.participants / 10)) }, options.mnist);
   const length = parameterCount(config.model);
-  const strategy = strategyFor(config);
-
-  // The hub side of every in-process channel: the same RoundCollector the hub uses.
-  let collector: RoundCollector | null = null;
-  const participants = new Map<number, Participant>();
   const heldOut = new Set(scenario.heldOut);
-  const trainable = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.has(i));
+  const candidates: Candidate[] = Array.from({ length: scenario.participants }, (_, i) => ({ id: String(i), heldOut: heldOut.has(i), missStreak: 0 }));
+  const trainable = candidates.filter((c) => !c.heldOut).map((c) => Number(c.id));
   const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
-  const closed: Ack<UpdateReceipt> = { ok: false, error: 'no round is open' };
+  const participants = new Map<number, Participant>();
   const participantFor = (index: number): Participant => {
     let p = participants.get(index);
     if (p) return p;
@@ -93,15 +81,14 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const channel: ParticipantChannel = {
       onTask: () => () => undefined,
       async submitUpdate(meta, frame) {
-        if (!collector) return closed;
-        if (!attackers.has(index) || !options.attackers) return collector.submitUpdate(id, meta, frame);
+        if (!attackers.has(index) || !options.attackers) return engine.submitUpdate(id, meta, frame);
         const { header, values } = decodeFrame(frame);
         const { scale, claimedExamples } = options.attackers;
         const forged = encodeFrame({ kind: 'delta', protocolVersion: header.protocolVersion, runId: header.runId, round: header.round, modelVersion: header.modelVersion, dtype: 'float32', values: values.map((v) => v * scale), segments: header.segments });
-        return collector.submitUpdate(id, { ...meta, numExamples: claimedExamples ?? meta.numExamples }, forged);
+        return engine.submitUpdate(id, { ...meta, numExamples: claimedExamples ?? meta.numExamples }, forged);
       },
       async submitEvaluation(report) {
-        return collector ? collector.submitEvaluation(id, report) : closed;
+        return engine.submitEvaluation(id, report);
       },
     };
     p = new Participant({ channel, data: scenario.participant(index) });
@@ -109,42 +96,51 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     return p;
   };
 
-  let global = initialWeights(config.model, config.seed);
   const rounds: SimRound[] = [];
-  for (let round = 1; round <= config.rounds; round++) {
-    const started = now();
-    const selected = strategy.configureFit(round, trainable.map(String)).map(Number);
-    const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: RUN_ID, round, modelVersion: round - 1, dtype: 'float32', values: global });
-    const evaluators = evaluatesIn(config, round) ? scenario.heldOut : [];
-    collector = new RoundCollector({ runId: RUN_ID, round, modelVersion: round - 1, length, trainers: selected.map(String), evaluators: evaluators.map(String), strategy, deadline: Number.MAX_SAFE_INTEGER, metric: config.model.task === 'regression' ? 'mse' : 'accuracy' });
-    const targets: [number, RoundTask['mode']][] = [
-      ...selected.map((i): [number, RoundTask['mode']] => [i, 'fit']),
-      ...evaluators.map((i): [number, RoundTask['mode']] => [i, 'evaluate']),
-    ];
-    for (const [index, mode] of targets) {
-      const participant = participantFor(index);
-      const task = roundTask(config, { runId: RUN_ID, round, modelVersion: round - 1, deadline: Number.MAX_SAFE_INTEGER }, index, mode);
-      try {
-        await participant.handleTask(task, frame);
-      } catch (error) {
-        // As on the hub: a participant that fails (e.g. its update is not finite) is left out of the round.
-        collector.fail(String(index), error instanceof Error ? error.message : String(error));
-      }
-    }
-    collector.close('the round is over');
-    const next = strategy.aggregateFit(round, global, collector.accumulator, collector.fits, collector.failures);
-    if (next) global = next;
-    const record: SimRound = {
-      round,
-      ...collector.metrics(),
-      participants: collector.fits.length,
-      bytesUp: collector.bytesUp,
-      bytesDown: frame.byteLength * targets.length,
-      ms: now() - started,
-    };
-    rounds.push(record);
-    options.onRound?.(record);
-  }
+  let queue = Promise.resolve();
+  const engine = new RoundEngine({
+    runId: RUN_ID,
+    config,
+    strategy: strategyFor(config),
+    weights: initialWeights(config.model, config.seed),
+    completed: 0,
+    roundDeadlineMs: Number.POSITIVE_INFINITY,
+    retryDelayMs: 0,
+    host: {
+      clock: systemClock(options.now ?? (() => performance.now())),
+      candidates: () => candidates,
+      send(participantId, task: RoundTask, frame) {
+        const index = Number(participantId);
+        queue = queue.then(async () => {
+          let reason = 'its answer was refused';
+          try {
+            const record = await participantFor(index).handleTask(task, frame);
+            reason = record.error ?? reason;
+          } catch (error) {
+            // As on the hub: a participant that fails (e.g. its update is not finite) is left out of the round.
+            reason = error instanceof Error ? error.message : String(error);
+          }
+          // Without a deadline the round would wait for ever on an answer the collector refused.
+          engine.participantFailed(participantId, reason);
+        });
+        return true;
+      },
+      cancel: () => undefined,
+      record: () => undefined,
+      onRound(summary) {
+        if (summary.status !== 'completed') return;
+        const record: SimRound = { round: summary.round, ...summary.metrics, participants: summary.participants.length, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, ms: summary.durationMs };
+        rounds.push(record);
+        options.onRound?.(record);
+      },
+      onLatency: () => undefined,
+      onOutcome: () => undefined,
+      log: () => undefined,
+    },
+  });
+  const end = await engine.run();
+  if (end.status !== 'completed') throw new Error(`the simulation ${end.status}${'reason' in end ? `: ${end.reason}` : ''}`);
+  const global = engine.weights;
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
   const perParticipant: number[][] = [];

@@ -1,4 +1,5 @@
 export { WeightedSum, type Accumulator } from './weighted-sum';
+export { FitBatch, type FitResult } from './fit-batch';
 export { fedAvg, type FedAvgUpdate } from './fedavg';
 export { l2Norm, clipToNorm } from './norm';
 export {
@@ -24,7 +25,7 @@ export {
   TrimmedMeanStrategy,
   type Strategy,
   type StrategyState,
-  type FitResult,
+  type EvaluationSchedule,
   type FitFailure,
   type EvaluateResult,
   type FedAvgStrategyOptions,

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { fedAvg } from './fedavg';
+import { FitBatch, type FitResult } from './fit-batch';
 import { fitCount } from './select';
 import { DEFAULT_FEDADAM, DEFAULT_SGD } from './server-optimizer';
-import { FedAvgStrategy, TrimmedMeanStrategy, type EvaluateResult, type FitResult } from './strategy';
+import { FedAvgStrategy, TrimmedMeanStrategy, type EvaluateResult, type Strategy } from './strategy';
 import { WeightedSum } from './weighted-sum';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `p${String(i).padStart(3, '0')}`);
 const fit = (participantId: string, numExamples: number): FitResult => ({ participantId, numExamples, metrics: {} });
+const batch = (s: Strategy, length: number) => new FitBatch(s.createAccumulator(length));
 
 describe('FedAvgStrategy.configureFit', () => {
   it('is deterministic for a seed and independent of the order ids arrive in', () => {
@@ -67,10 +69,9 @@ describe('FedAvgStrategy.aggregateFit', () => {
   it('returns null when nothing valid arrived', () => {
     // Prepare
     const s = new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_FEDADAM });
-    const acc = s.createAccumulator(2);
 
     // Execute
-    const next = s.aggregateFit(1, new Float32Array([1, 2]), acc, [], [{ participantId: 'p1', reason: 'timeout' }]);
+    const next = s.aggregateFit(1, new Float32Array([1, 2]), batch(s, 2), [{ participantId: 'p1', reason: 'timeout' }]);
 
     // Assert: no optimizer step was taken either
     expect(next).toBeNull();
@@ -80,26 +81,50 @@ describe('FedAvgStrategy.aggregateFit', () => {
   it('adds the example-weighted mean delta to the global weights (sgd, lr 1)', () => {
     // Prepare
     const s = new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD });
-    const acc = s.createAccumulator(2);
-    acc.add(new Float32Array([1, 2]), 1);
-    acc.add(new Float32Array([5, 6]), 3);
+    const fits = batch(s, 2);
+    fits.add(new Float32Array([1, 2]), fit('a', 1));
+    fits.add(new Float32Array([5, 6]), fit('b', 3));
     const global = new Float32Array([10, 20]);
 
     // Execute
-    const next = s.aggregateFit(1, global, acc, [fit('a', 1), fit('b', 3)], []);
+    const next = s.aggregateFit(1, global, fits, []);
 
     // Assert: [10, 20] + [4, 5]
     expect(next && Array.from(next)).toEqual([14, 25]);
     expect(Array.from(global)).toEqual([10, 20]);
-    expect(acc).toBeInstanceOf(WeightedSum);
+    expect(s.createAccumulator(2)).toBeInstanceOf(WeightedSum);
   });
 
-  it('rejects an accumulator that disagrees with the results or the model', () => {
+  it('rejects updates of another model size', () => {
     const s = new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD });
-    const acc = s.createAccumulator(2);
-    acc.add(new Float32Array([1, 1]), 1);
-    expect(() => s.aggregateFit(1, new Float32Array(2), acc, [], [])).toThrow(/1 deltas accumulated but 0 results/);
-    expect(() => s.aggregateFit(1, new Float32Array(3), acc, [fit('a', 1)], [])).toThrow(/accumulator has 2 parameters/);
+    const fits = batch(s, 2);
+    fits.add(new Float32Array([1, 1]), fit('a', 1));
+    expect(() => s.aggregateFit(1, new Float32Array(3), fits, [])).toThrow(/updates have 2 parameters, global weights 3/);
+  });
+
+  it('folds a reset batch as if it were new: the next round reuses its buffers', () => {
+    // Prepare: one round folded, then reset
+    const s = new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD });
+    const fits = batch(s, 2);
+    fits.add(new Float32Array([100, 100]), fit('old', 7));
+    fits.reset();
+
+    // Execute
+    fits.add(new Float32Array([1, 2]), fit('a', 1));
+    fits.add(new Float32Array([5, 6]), fit('b', 3));
+
+    // Assert
+    expect(fits.results.map((r) => r.participantId)).toEqual(['a', 'b']);
+    expect(Array.from(s.aggregateFit(2, new Float32Array([0, 0]), fits, [])!)).toEqual([4, 5]);
+  });
+
+  it('records nothing for a delta that is not finite', () => {
+    const s = new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD });
+    const fits = batch(s, 2);
+    expect(fits.addIfFinite(new Float32Array([1, Number.NaN]), fit('a', 1))).toBe(false);
+    expect(fits.count).toBe(0);
+    expect(fits.addIfFinite(new Float32Array([1, 2]), fit('b', 1))).toBe(true);
+    expect(fits.results).toEqual([fit('b', 1)]);
   });
 
   it('persists and restores optimizer state through getState/setState', () => {
@@ -107,9 +132,9 @@ describe('FedAvgStrategy.aggregateFit', () => {
     const options = { seed: 5, optimizer: DEFAULT_FEDADAM };
     const original = new FedAvgStrategy(options);
     const round = (s: FedAvgStrategy, global: Float32Array, delta: number[]) => {
-      const acc = s.createAccumulator(2);
-      acc.add(new Float32Array(delta), 2);
-      return s.aggregateFit(1, global, acc, [fit('a', 2)], [])!;
+      const fits = batch(s, 2);
+      fits.add(new Float32Array(delta), fit('a', 2));
+      return s.aggregateFit(1, global, fits, [])!;
     };
     const w1 = round(original, new Float32Array([0, 0]), [0.5, -0.25]);
     const restored = new FedAvgStrategy(options);
@@ -132,7 +157,7 @@ describe('FedAvgStrategy.aggregateFit', () => {
     expect(() => adam.setState(fedavg.getState())).toThrow(/state is for 'sgd'/);
   });
 
-  it('exposes clipNorm for the hub', () => {
+  it('exposes clipNorm for the round collector', () => {
     expect(new FedAvgStrategy({ seed: 1, clipNorm: 2.5, optimizer: DEFAULT_SGD }).clipNorm).toBe(2.5);
     expect(new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD }).clipNorm).toBeUndefined();
   });
@@ -169,7 +194,7 @@ describe('TrimmedMeanStrategy', () => {
   it('drops the extremes per coordinate, ignoring example counts', () => {
     // Prepare: 5 deltas, trim 0.2 drops one largest and one smallest per coordinate
     const s = new TrimmedMeanStrategy({ seed: 1, optimizer: DEFAULT_SGD, trim: 0.2 });
-    const acc = s.createAccumulator(2);
+    const fits = batch(s, 2);
     const deltas = [
       [1, 10],
       [2, 20],
@@ -177,10 +202,10 @@ describe('TrimmedMeanStrategy', () => {
       [1000, -1000],
       [4, Number.NaN],
     ];
-    deltas.forEach((d, i) => acc.add(new Float32Array(d), i === 3 ? 1e6 : 1));
+    deltas.forEach((d, i) => fits.add(new Float32Array(d), fit(`p${i}`, i === 3 ? 1e6 : 1)));
 
     // Execute
-    const next = s.aggregateFit(1, new Float32Array([0, 0]), acc, deltas.map((_, i) => fit(`p${i}`, 1)), []);
+    const next = s.aggregateFit(1, new Float32Array([0, 0]), fits, []);
 
     // Assert: coordinate 0 keeps [2, 3, 4] -> 3; coordinate 1 sorts to [-1000, 10, 20, 30, NaN] and keeps [10, 20, 30] -> 20
     expect(next && Array.from(next)).toEqual([3, 20]);
@@ -213,5 +238,28 @@ describe('TrimmedMeanStrategy', () => {
     acc.add(buffer, 1);
     buffer[0] = 99;
     expect(Array.from(acc.result())).toEqual([1]);
+  });
+
+  it('forgets the previous round on reset, reusing its copies', () => {
+    const acc = new TrimmedMeanStrategy({ seed: 1, optimizer: DEFAULT_SGD, trim: 'median' }).createAccumulator(1);
+    for (const d of [1000, 1000, 1000]) acc.add(new Float32Array([d]), 1);
+    acc.reset();
+    for (const d of [1, 2, 9]) acc.add(new Float32Array([d]), 1);
+    expect(acc.count).toBe(3);
+    expect(Array.from(acc.result())).toEqual([2]);
+  });
+});
+
+describe('FedAvgStrategy.configureEvaluate', () => {
+  it('asks the held-out participants every `every` rounds and in the last round, nobody otherwise', () => {
+    const s = new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD, evaluation: { every: 3, lastRound: 7 } });
+    const asked = [1, 2, 3, 4, 5, 6, 7].map((round) => s.configureEvaluate(round, ['h1', 'h2']));
+    expect(asked).toEqual([null, null, ['h1', 'h2'], null, null, ['h1', 'h2'], ['h1', 'h2']]);
+    expect(s.configureEvaluate(3, [])).toEqual([]);
+  });
+
+  it('evaluates every round by default and refuses a schedule that cannot work', () => {
+    expect(new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD }).configureEvaluate(5, ['h'])).toEqual(['h']);
+    expect(() => new FedAvgStrategy({ seed: 1, optimizer: DEFAULT_SGD, evaluation: { every: 0, lastRound: 3 } })).toThrow(/evaluation/);
   });
 });

@@ -1,3 +1,4 @@
+import type { FitBatch } from './fit-batch';
 import { weightedMetrics } from './metrics';
 import { selectParticipants, validateSelectionOptions, type SelectionOptions } from './select';
 import {
@@ -9,11 +10,10 @@ import {
 import { TrimmedMeanAccumulator, checkTrim } from './trimmed-mean';
 import { WeightedSum, type Accumulator } from './weighted-sum';
 
-/** A participant's successful training answer; its delta went into the round's accumulator. */
-export interface FitResult {
-  readonly participantId: string;
-  readonly numExamples: number;
-  readonly metrics: Record<string, number>;
+/** When participants evaluate (before and after adaptation): every `every` rounds, and in round `lastRound`. */
+export interface EvaluationSchedule {
+  readonly every: number;
+  readonly lastRound: number;
 }
 
 /** A selected participant that did not deliver a valid update (timeout, disconnect, rejected payload). */
@@ -35,28 +35,28 @@ export interface StrategyState {
 }
 
 /**
- * Decides who trains and how updates become new global weights (Flower's server/strategy split). The hub's round
- * loop owns participants, deadlines and persistence; a strategy owns selection, aggregation and optimizer state.
+ * Decides who trains, who evaluates and how updates become new global weights (Flower's server/strategy split). The
+ * round engine owns participants, deadlines and persistence; a strategy owns selection, aggregation and optimizer
+ * state.
  */
 export interface Strategy {
   readonly name: string;
-  /** If set, the hub clips each delta to this L2 norm (`clipToNorm`) before adding it to the accumulator. */
+  /** If set, the round collector clips each delta to this L2 norm (`clipToNorm`) before folding it in. */
   readonly clipNorm?: number;
   /** Which of the available participant ids train this round. */
   configureFit(round: number, available: readonly string[]): string[];
-  /** A fresh accumulator for one round's deltas; the hub adds each valid delta with weight `numExamples`. */
+  /**
+   * Flower's configure_evaluate: null when nobody evaluates this round; otherwise the held-out participants (of
+   * those available) that evaluate, and the trainers evaluate before training too.
+   */
+  configureEvaluate(round: number, available: readonly string[]): string[] | null;
+  /** An empty accumulator for a run's deltas; the round collector folds each valid delta with weight `numExamples`. */
   createAccumulator(length: number): Accumulator;
   /**
-   * New global weights from the accumulator, or null to keep the current ones (nothing valid arrived).
+   * New global weights from the round's valid updates, or null to keep the current ones (nothing valid arrived).
    * Advances the server optimizer: call it once per round.
    */
-  aggregateFit(
-    round: number,
-    global: Float32Array,
-    accumulated: Accumulator,
-    results: readonly FitResult[],
-    failures: readonly FitFailure[],
-  ): Float32Array | null;
+  aggregateFit(round: number, global: Float32Array, fits: FitBatch, failures: readonly FitFailure[]): Float32Array | null;
   /** Example-weighted mean of each metric over participants (a metric missing in some results averages over those that have it). */
   aggregateEvaluate(round: number, results: readonly EvaluateResult[]): Record<string, number>;
   getState(): StrategyState;
@@ -67,8 +67,10 @@ export interface Strategy {
 export interface FedAvgStrategyOptions extends SelectionOptions {
   readonly seed: number;
   readonly optimizer: ServerOptimizerConfig;
-  /** L2 bound on each delta, applied by the hub before accumulation. */
+  /** L2 bound on each delta, applied by the round collector before accumulation. */
   readonly clipNorm?: number;
+  /** Default: every round. */
+  readonly evaluation?: EvaluationSchedule;
 }
 
 /**
@@ -81,9 +83,10 @@ export class FedAvgStrategy implements Strategy {
   private readonly seed: number;
   private readonly selection: SelectionOptions;
   private readonly optimizer: ServerOptimizer;
+  private readonly evaluation: EvaluationSchedule | undefined;
 
   constructor(options: FedAvgStrategyOptions) {
-    const { seed, optimizer, clipNorm, perRound, fraction, minFit } = options;
+    const { seed, optimizer, clipNorm, perRound, fraction, minFit, evaluation } = options;
     if (!Number.isInteger(seed)) throw new RangeError(`FedAvgStrategy: seed must be an integer, got ${seed}`);
     validateSelectionOptions(options, 'FedAvgStrategy');
     if (clipNorm !== undefined) {
@@ -92,6 +95,10 @@ export class FedAvgStrategy implements Strategy {
       }
       this.clipNorm = clipNorm;
     }
+    if (evaluation !== undefined && !(Number.isInteger(evaluation.every) && evaluation.every >= 1 && Number.isInteger(evaluation.lastRound))) {
+      throw new RangeError(`FedAvgStrategy: evaluation needs a positive integer 'every' and an integer 'lastRound', got ${JSON.stringify(evaluation)}`);
+    }
+    this.evaluation = evaluation;
     this.seed = seed;
     this.selection = { perRound, fraction, minFit };
     this.optimizer = createServerOptimizer(optimizer);
@@ -101,26 +108,22 @@ export class FedAvgStrategy implements Strategy {
     return selectParticipants(this.seed, round, available, this.selection);
   }
 
+  configureEvaluate(round: number, available: readonly string[]): string[] | null {
+    const schedule = this.evaluation;
+    if (schedule && round % schedule.every !== 0 && round !== schedule.lastRound) return null;
+    return [...available];
+  }
+
   createAccumulator(length: number): Accumulator {
     return new WeightedSum(length);
   }
 
-  aggregateFit(
-    _round: number,
-    global: Float32Array,
-    accumulated: Accumulator,
-    results: readonly FitResult[],
-    _failures: readonly FitFailure[],
-  ): Float32Array | null {
-    if (accumulated.length !== global.length) {
-      throw new RangeError(`${this.name}: accumulator has ${accumulated.length} parameters, global weights ${global.length}`);
+  aggregateFit(_round: number, global: Float32Array, fits: FitBatch, _failures: readonly FitFailure[]): Float32Array | null {
+    if (fits.length !== global.length) {
+      throw new RangeError(`${this.name}: updates have ${fits.length} parameters, global weights ${global.length}`);
     }
-    if (accumulated.count !== results.length) {
-      // the accumulator and the results must describe the same updates, or weights and metrics disagree
-      throw new Error(`${this.name}: ${accumulated.count} deltas accumulated but ${results.length} results given`);
-    }
-    if (accumulated.count === 0) return null;
-    return this.optimizer.update(global, accumulated.result());
+    if (fits.count === 0) return null;
+    return this.optimizer.update(global, fits.aggregate());
   }
 
   aggregateEvaluate(_round: number, results: readonly EvaluateResult[]): Record<string, number> {

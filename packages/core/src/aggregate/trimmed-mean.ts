@@ -11,7 +11,9 @@ import { checkLength, checkUpdate, type Accumulator } from './weighted-sum';
 export class TrimmedMeanAccumulator implements Accumulator {
   readonly length: number;
   readonly trim: number | 'median';
+  /** Copies of this round's deltas: the first `added` of them; reset keeps the buffers for the next round. */
   private readonly deltas: Float32Array[] = [];
+  private added = 0;
   private weights = 0;
 
   constructor(length: number, trim: number | 'median') {
@@ -22,7 +24,7 @@ export class TrimmedMeanAccumulator implements Accumulator {
   }
 
   get count(): number {
-    return this.deltas.length;
+    return this.added;
   }
 
   get totalWeight(): number {
@@ -32,7 +34,10 @@ export class TrimmedMeanAccumulator implements Accumulator {
   /** Keeps a copy, since callers may reuse their buffer. `weight` is validated and counted, not used. */
   add(delta: Float32Array, weight: number): void {
     checkUpdate(delta, weight, this.length, 'TrimmedMeanAccumulator.add');
-    this.deltas.push(delta.slice());
+    const copy = this.deltas[this.added];
+    if (copy) copy.set(delta);
+    else this.deltas.push(delta.slice());
+    this.added++;
     this.weights += weight;
   }
 
@@ -46,7 +51,7 @@ export class TrimmedMeanAccumulator implements Accumulator {
   }
 
   result(): Float32Array {
-    const n = this.deltas.length;
+    const n = this.added;
     if (n === 0) throw new Error('TrimmedMeanAccumulator.result: no deltas were added');
     const k = this.trim === 'median' ? Math.floor((n - 1) / 2) : Math.floor(this.trim * n);
     const kept = n - 2 * k; // ≥ 1 because trim < 0.5
@@ -62,6 +67,11 @@ export class TrimmedMeanAccumulator implements Accumulator {
       out[j] = v;
     }
     return out;
+  }
+
+  reset(): void {
+    this.added = 0;
+    this.weights = 0;
   }
 }
 

@@ -18,6 +18,8 @@ export interface Accumulator {
   addIfFinite(delta: Float32Array, weight: number): boolean;
   /** The round's aggregated delta as a new array; throws if nothing was added. */
   result(): Float32Array;
+  /** Empties it for the next round, keeping its buffers: a hub round then allocates no accumulator memory. */
+  reset(): void;
 }
 
 /** Throws unless `length` is a usable parameter count. */
@@ -119,5 +121,11 @@ export class WeightedSum implements Accumulator {
 
   result(): Float32Array {
     return this.mean();
+  }
+
+  reset(): void {
+    this.sum.fill(0);
+    this.added = 0;
+    this.weights = 0;
   }
 }

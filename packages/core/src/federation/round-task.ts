@@ -1,28 +1,28 @@
-import { FedAvgStrategy, TrimmedMeanStrategy, type Strategy } from './aggregate/index.js';
-import type { RoundTask, RunConfig } from './protocol.js';
-import { deriveSeed } from './rng.js';
+import { FedAvgStrategy, TrimmedMeanStrategy, type Strategy } from '../aggregate/index.js';
+import type { RoundTask, RunConfig } from '../protocol.js';
+import { deriveSeed } from '../rng.js';
 
-/** Whether participants evaluate (before/after adaptation) in this round: every `evaluateEvery`, and the last. */
-export function evaluatesIn(config: RunConfig, round: number): boolean {
-  return round % config.evaluateEvery === 0 || round === config.rounds;
+/** Where one round's tasks point: its run, round and model version, deadline, and whether it evaluates. */
+export interface RoundAddress {
+  readonly runId: string;
+  readonly round: number;
+  readonly modelVersion: number;
+  readonly deadline: number;
+  /** Whether trainers evaluate (before and after adaptation) before they train: the strategy decides. */
+  readonly evaluate: boolean;
 }
 
 /**
  * The task one participant gets in one round. Its minibatch seed derives from the run seed, the round and the
  * participant, so a rerun of the same configuration samples the same batches (hub and simulation alike).
  */
-export function roundTask(
-  config: RunConfig,
-  round: { readonly runId: string; readonly round: number; readonly modelVersion: number; readonly deadline: number },
-  participant: string | number,
-  mode: RoundTask['mode'],
-): RoundTask {
+export function roundTask(config: RunConfig, round: RoundAddress, participant: string | number, mode: RoundTask['mode']): RoundTask {
   return {
     runId: round.runId,
     round: round.round,
     modelVersion: round.modelVersion,
     mode,
-    evaluate: evaluatesIn(config, round.round),
+    evaluate: round.evaluate,
     algorithm: config.algorithm,
     model: config.model,
     hyper: config.client,
@@ -32,13 +32,17 @@ export function roundTask(
   };
 }
 
-/** The strategy a run configures: participant selection and the server optimizer (hub and simulation alike). */
+/**
+ * The strategy a run configures: participant selection, who evaluates when (every `evaluateEvery` rounds and the
+ * last), the aggregation rule and the server optimizer (hub and simulation alike).
+ */
 export function strategyFor(config: RunConfig): Strategy {
   const options = {
     seed: config.seed,
     ...(config.perRound !== undefined ? { perRound: config.perRound } : { fraction: config.fraction }),
     minFit: config.minParticipants,
     optimizer: config.server,
+    evaluation: { every: config.evaluateEvery, lastRound: config.rounds },
   };
   const aggregation = config.aggregation;
   switch (aggregation.kind) {

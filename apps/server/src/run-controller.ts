@@ -1,0 +1,185 @@
+import {
+  RoundEngine,
+  initialWeights,
+  parameterCount,
+  strategyFor,
+  systemClock,
+  type Ack,
+  type Clock,
+  type RoundCancel,
+  type RoundSummary,
+  type RoundTask,
+  type RunConfig,
+  type RunSummary,
+  type Strategy,
+  type UpdateReceipt,
+} from '@tabula/core';
+import type { RegistryEntry } from './registry.js';
+import { isStorageFailure, type Store } from './store.js';
+
+/** What a run controller needs from the hub around it; tests and the hub provide these. */
+export interface RoundLoopDeps {
+  readonly store: Store;
+  /** Connected participants whose data fits this run's model. */
+  eligible(config: RunConfig): RegistryEntry[];
+  /** Sends one task with the weights frame; false when the participant is no longer connected. */
+  send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
+  /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline); nothing when absent. */
+  cancel?(participantId: string, notice: RoundCancel): void;
+  onRound(summary: RoundSummary): void;
+  onRun(summary: RunSummary): void;
+  onLatency(participantId: string, round: number, latencyMs: number): void;
+  /** A round closed: each participant it sent work to answered it, or let it pass (reliability record). */
+  onOutcome(participantId: string, answered: boolean): void;
+  now(): number;
+  /** Deadlines and pauses; default `now` with real timers. */
+  readonly clock?: Clock;
+  log(line: string): void;
+}
+
+/**
+ * One run on the hub: the core's RoundEngine over the registry, the sockets and the store. It restores the run from
+ * its checkpoint, persists every attempt, tells dashboards, and turns the engine's end into the run's status: a
+ * storage failure pauses the run, so an admin resumes it once the disk has room.
+ */
+export class RunController {
+  readonly strategy: Strategy;
+  readonly length: number;
+  private readonly engine: RoundEngine;
+  /** Set when the hub shuts down: nothing more is written, so the run resumes later. */
+  private detached = false;
+  private finished: Promise<RunSummary> | null = null;
+
+  constructor(
+    private run: RunSummary,
+    private readonly deps: RoundLoopDeps,
+  ) {
+    const config = run.config;
+    this.length = parameterCount(config.model);
+    this.strategy = strategyFor(config);
+    const checkpoint = deps.store.latestCheckpoint(run.id);
+    if (checkpoint && checkpoint.weights.length !== this.length) {
+      throw new Error(`run ${run.id}: checkpoint has ${checkpoint.weights.length} weights, the model ${this.length}`);
+    }
+    if (checkpoint) this.strategy.setState(checkpoint.strategyState);
+    this.engine = new RoundEngine({
+      runId: run.id,
+      config,
+      strategy: this.strategy,
+      weights: checkpoint?.weights ?? initialWeights(config.model, config.seed),
+      completed: checkpoint?.round ?? 0,
+      host: {
+        clock: deps.clock ?? systemClock(deps.now),
+        candidates: () => deps.eligible(this.config).filter((e) => e.examples > 0),
+        send: (id, task, frame) => deps.send(id, task, frame),
+        cancel: (id, notice) => deps.cancel?.(id, notice),
+        record: (summary, checkpoint) => deps.store.recordRound(summary, checkpoint),
+        onRound: (summary) => {
+          const completed = summary.status === 'completed';
+          if (completed) this.run = deps.store.getRun(this.run.id) ?? this.run;
+          deps.onRound(summary);
+          if (completed) deps.onRun(this.run);
+        },
+        onLatency: (id, round, latencyMs) => deps.onLatency(id, round, latencyMs),
+        onOutcome: (id, answered) => deps.onOutcome(id, answered),
+        log: (line) => deps.log(line),
+      },
+    });
+  }
+
+  get id(): string {
+    return this.run.id;
+  }
+  get summary(): RunSummary {
+    return this.run;
+  }
+  get config(): RunConfig {
+    return this.run.config;
+  }
+  /** The current global weights (a copy is not made: callers must not mutate). */
+  get weights(): Float32Array {
+    return this.engine.weights;
+  }
+  /** The model version is the number of completed rounds. */
+  get modelVersion(): number {
+    return this.engine.modelVersion;
+  }
+  get openRound(): number | null {
+    return this.engine.openRound;
+  }
+
+  /**
+   * Starts the rounds once; resolves with the final run summary. A storage failure (a full disk) pauses the run:
+   * the round being saved is lost, every earlier one is kept, and an admin resumes it at that round.
+   */
+  start(): Promise<RunSummary> {
+    this.finished ??= this.execute().catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!isStorageFailure(error)) return this.finish('failed', `internal error: ${message}`);
+      const done = this.modelVersion;
+      const saved = done === 0 ? 'no round was saved yet' : done === 1 ? 'round 1 is saved' : `rounds 1-${done} are saved`;
+      return this.finish('paused', `storage failure in round ${done + 1}: ${message}; ${saved}: free space, then resume the run`);
+    });
+    return this.finished;
+  }
+
+  /** Stops after closing the open round; resolves when it has. */
+  stop(reason = 'stopped by an admin'): Promise<RunSummary> {
+    this.engine.stop(reason);
+    return this.start();
+  }
+
+  /** The hub is closing: leave at the next step and write nothing more (the run stays 'running'). */
+  detach(): void {
+    this.detached = true;
+    this.engine.detach();
+  }
+
+  submitUpdate(participantId: string, meta: unknown, frame: unknown): Ack<UpdateReceipt> {
+    return this.engine.submitUpdate(participantId, meta, frame);
+  }
+
+  submitEvaluation(participantId: string, report: unknown): Ack<UpdateReceipt> {
+    return this.engine.submitEvaluation(participantId, report);
+  }
+
+  /** A participant disconnected or reported an error: the open round stops waiting for it. */
+  participantFailed(participantId: string, reason: string): void {
+    this.engine.participantFailed(participantId, reason);
+  }
+
+  private async execute(): Promise<RunSummary> {
+    // After a restart, attempts of the next round that already failed stay on record: continue their count.
+    const next = this.modelVersion + 1;
+    const attempt = 1 + Math.max(0, ...this.deps.store.listRounds(this.run.id).filter((r) => r.round === next).map((r) => r.attempt));
+    const end = await this.engine.run(attempt);
+    switch (end.status) {
+      case 'detached':
+        return this.run;
+      case 'completed':
+        return this.finish('completed', null);
+      case 'stopped':
+      case 'failed':
+        return this.finish(end.status, end.reason);
+      default: {
+        const never: never = end;
+        throw new Error(`unknown run end ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private finish(status: RunSummary['status'], error: string | null): RunSummary {
+    if (this.detached) return this.run;
+    const updatedAt = this.deps.now();
+    try {
+      this.run = this.deps.store.updateRun(this.run.id, { status, error, updatedAt });
+    } catch (e) {
+      if (!isStorageFailure(e)) throw e;
+      // Dashboards still learn the outcome; the store keeps 'running', so a restart resumes at the last checkpoint.
+      this.deps.log(`run ${this.run.id}: cannot store its status ${status}: ${e instanceof Error ? e.message : String(e)}`);
+      this.run = { ...this.run, status, error, updatedAt };
+    }
+    this.deps.onRun(this.run);
+    return this.run;
+  }
+}

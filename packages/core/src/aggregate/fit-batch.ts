@@ -1,0 +1,55 @@
+import type { Accumulator } from './weighted-sum';
+
+/** A participant's successful training answer; its delta went into the round's accumulator. */
+export interface FitResult {
+  readonly participantId: string;
+  readonly numExamples: number;
+  readonly metrics: Record<string, number>;
+}
+
+/**
+ * One round's valid updates: the accumulator their deltas are folded into and the result of each, owned together
+ * so the two always describe the same updates (they used to travel as two lists that had to agree). A run keeps
+ * one and resets it each round, so the accumulator's buffers are allocated once per run, not once per round.
+ */
+export class FitBatch {
+  private readonly fits: FitResult[] = [];
+
+  constructor(private readonly accumulator: Accumulator) {}
+
+  /** Parameters per delta. */
+  get length(): number {
+    return this.accumulator.length;
+  }
+
+  get count(): number {
+    return this.fits.length;
+  }
+
+  get results(): readonly FitResult[] {
+    return this.fits;
+  }
+
+  /** Folds a delta the caller has checked (finite, the right length) and records its result. */
+  add(delta: Float32Array, result: FitResult): void {
+    this.accumulator.add(delta, result.numExamples);
+    this.fits.push(result);
+  }
+
+  /** Like `add`, but folds and records nothing and returns false when the delta holds NaN or ±Infinity (one pass). */
+  addIfFinite(delta: Float32Array, result: FitResult): boolean {
+    if (!this.accumulator.addIfFinite(delta, result.numExamples)) return false;
+    this.fits.push(result);
+    return true;
+  }
+
+  /** The round's aggregated delta as a new array (the accumulator's rule: weighted mean, trimmed mean...). */
+  aggregate(): Float32Array {
+    return this.accumulator.result();
+  }
+
+  reset(): void {
+    this.accumulator.reset();
+    this.fits.length = 0;
+  }
+}
