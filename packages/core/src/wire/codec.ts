@@ -329,7 +329,8 @@ function hex(bytes: Uint8Array): string {
 
 /**
  * Reads and checks the header only (magic, version, kind, dtype, run id, segment table, int8 scales, and
- * the expectations given), without touching the payload: the hub refuses a stale round before decoding.
+ * the expectations given), without touching the payload: `decodeFrame` starts with it, so a frame for a stale
+ * round or of the wrong length is refused before its payload is read.
  */
 export function peekHeader(frame: Uint8Array | ArrayBuffer, expect: FrameExpectations = {}): FrameHeader {
   const bytes = asBytes(frame);
