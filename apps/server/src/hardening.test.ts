@@ -22,13 +22,11 @@ import {
   type UpdateMeta,
   type UpdateReceipt,
   type Welcome,
-  useBackend,
 } from '@tabula/core';
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { connectParticipant } from './node-participant.js';
 import { openStore } from './store.js';
 import { TEST_TOKEN, afterThisTest, startTestHub, waitFor } from './test-hub.js';
 
@@ -328,30 +326,6 @@ describe('hub hardening: memory an incomplete packet can hold', () => {
     d.ws.send(header);
     await new Promise((r) => setTimeout(r, 200));
     expect(d.ws.readyState).toBe(WebSocket.OPEN);
-  });
-});
-
-describe('hub hardening: Node participants come back by themselves', () => {
-  it('reconnect after a server-side disconnect with the same identity, and stay away when told why not to', async () => {
-    await useBackend('cpu');
-    const scenario = { name: 'sinusoid' as const, participants: 4, seed: 1, heldOut: 0 };
-    const { hub, url } = await startTestHub({ defaultScenario: scenario });
-    const farewells: Farewell[] = [];
-    const node = await connectParticipant({ url, backend: 'cpu', onFarewell: (notice) => farewells.push(notice) });
-    afterThisTest(() => node.close());
-    const id = node.id;
-    // A server-side disconnect with no farewell (socket.io itself never reconnects after one).
-    hub.io.sockets.sockets.get(node.socket.id!)!.disconnect(true);
-    await waitFor(() => !node.socket.connected, 'the disconnect');
-    await waitFor(() => hub.registry.get(id)?.socketId && node.socket.connected, 'the participant to reconnect and say hello again', 10_000);
-    expect(hub.registry.list().map((p) => p.id)).toEqual([id]);
-    // A deliberate one: told not to come back, it does not.
-    const socket = hub.io.sockets.sockets.get(node.socket.id!)!;
-    socket.emit('participant:farewell', { code: 'flooding', reason: 'test', reconnect: false });
-    socket.disconnect(true);
-    await waitFor(() => farewells.length === 1, 'the farewell');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(node.socket.connected).toBe(false);
   });
 });
 

@@ -141,4 +141,48 @@ describe('Participant', () => {
     expect(updates.map((u) => u.meta.round)).toEqual([1, 2]);
     expect(participant.history.map((r) => r.round)).toEqual([1, 2]);
   });
+
+  it('reports a task that arrives before any data as an error, and uses data set later', async () => {
+    // Prepare
+    const { channel, updates } = recordingChannel();
+    const states: ParticipantStatus[] = [];
+    const participant = new Participant({ channel, data: null, onStatus: (s) => states.push(s) });
+    const t = task();
+    // Execute
+    const early = participant.handleTask(t, weightsFrame(t));
+    await expect(early).rejects.toThrow(/no local data/);
+    participant.setData(local);
+    await participant.handleTask(t, weightsFrame(t));
+    // Assert
+    expect(states[0]).toEqual({ state: 'error', round: 3, message: 'a round arrived but this participant has no local data yet' });
+    expect(updates).toHaveLength(1);
+  });
+
+  it('awaits prepare before each task, reports its failure, and hands on the decoded global weights once', async () => {
+    // Prepare
+    const { channel, updates } = recordingChannel();
+    const states: ParticipantStatus[] = [];
+    const seen: Float32Array[] = [];
+    let refuse = true;
+    const participant = new Participant({
+      channel,
+      data: local,
+      onStatus: (s) => states.push(s),
+      prepare: async () => {
+        if (refuse) throw new Error('this backend cannot train a cnn');
+      },
+      onWeights: (_task, weights) => seen.push(weights),
+    });
+    const t = task();
+    const global = initialWeights(model, 7);
+    // Execute
+    await expect(participant.handleTask(t, weightsFrame(t, global))).rejects.toThrow(/cannot train/);
+    refuse = false;
+    await participant.handleTask(t, weightsFrame(t, global));
+    // Assert
+    expect(states[0]).toEqual({ state: 'error', round: 3, message: 'this backend cannot train a cnn' });
+    expect(seen).toHaveLength(1);
+    expect(Array.from(seen[0]!)).toEqual(Array.from(global));
+    expect(updates).toHaveLength(1);
+  });
 });

@@ -61,9 +61,14 @@ export interface RoundRecord {
 
 export interface ParticipantOptions {
   readonly channel: ParticipantChannel;
-  readonly data: LocalData;
+  /** None yet (a tab before its data arrives): a task fails with the reason until `setData`. */
+  readonly data: LocalData | null;
   readonly onStatus?: (status: ParticipantStatus) => void;
   readonly onRound?: (record: RoundRecord) => void;
+  /** Awaited before each task (a tab switches to a backend that can train the task's model). */
+  readonly prepare?: (task: RoundTask) => Promise<void>;
+  /** The global weights of each task, decoded (read-only: training starts from them too). */
+  readonly onWeights?: (task: RoundTask, weights: Float32Array) => void;
   /** Awaited after each local step; a browser passes a frame wait so its progress bar repaints. */
   readonly yieldToUi?: () => Promise<void>;
   /** Clock for training time; injectable for tests. */
@@ -76,7 +81,7 @@ export interface ParticipantOptions {
  * upload the delta in the configured codec (keeping the quantization error for the next round).
  */
 export class Participant {
-  private data: LocalData;
+  private data: LocalData | null;
   private feedback: { key: string; ef: ErrorFeedback } | null = null;
   private busy: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
@@ -87,17 +92,16 @@ export class Participant {
     this.now = options.now ?? (() => (typeof performance !== 'undefined' ? performance.now() : Date.now()));
   }
 
-  /** Listens for tasks; returns a function that stops listening. */
+  /** Listens for tasks; returns a function that stops listening. Until a task, the state is the caller's to tell. */
   start(): () => void {
-    this.status({ state: 'waiting' });
     return this.options.channel.onTask((task, weights) => {
       // One task at a time: a tab that is still training queues the next round instead of interleaving.
       this.busy = this.busy.then(() => this.handleTask(task, weights)).catch(() => undefined);
     });
   }
 
-  /** Replaces the local data (a user drew more digits); the next round uses it. */
-  setData(data: LocalData): void {
+  /** Replaces the local data (a user drew more digits, or too few are left); the next round uses it. */
+  setData(data: LocalData | null): void {
     this.data = data;
   }
 
@@ -106,6 +110,8 @@ export class Participant {
     const data = this.data;
     const bytesDown = weights.byteLength;
     try {
+      if (!data) throw new Error('a round arrived but this participant has no local data yet');
+      await this.options.prepare?.(task);
       this.status({ state: 'downloading', round: task.round });
       const length = parameterCount(task.model);
       const { values: global } = decodeFrame(weights, {
@@ -116,6 +122,7 @@ export class Participant {
         modelVersion: task.modelVersion,
         length,
       });
+      this.options.onWeights?.(task, global);
 
       const evaluateOnly = task.mode === 'evaluate' || data.heldOut;
       const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, data) : undefined;

@@ -18,18 +18,3 @@ export async function loadShard(scenario: ScenarioSpec, index: number): Promise<
   const data = scenarioNeedsMnist(scenario.name) ? await loadMnist() : undefined;
   return createScenario(scenario, data).participant(index);
 }
-
-export function sameShard(a: { scenario: ScenarioSpec; index: number } | null, b: { scenario: ScenarioSpec; index: number } | null): boolean {
-  if (!a || !b) return a === b;
-  const s = a.scenario;
-  const t = b.scenario;
-  return (
-    a.index === b.index &&
-    s.name === t.name &&
-    s.participants === t.participants &&
-    s.seed === t.seed &&
-    s.heldOut === t.heldOut &&
-    s.dirichletAlpha === t.dirichletAlpha &&
-    s.kShot === t.kShot
-  );
-}

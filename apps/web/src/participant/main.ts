@@ -1,24 +1,24 @@
 import '../shared/no-eval.js';
-import { tf, type Assignment, type LocalData, type ParticipantData, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
+import { Participant, sameAssignment, tf, type Assignment, type HelloBody, type LocalData, type ParticipantData, type ParticipantSession, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
-import { loadShard, sameShard } from './assigned-data.js';
+import { loadShard } from './assigned-data.js';
 import { activateBackend, measureBackend, selectBackend, type BackendReport } from './backend.js';
 import { BACKEND_LABEL, canTrain, chooseBackend, WASM_CNN_REASON } from './backend-choice.js';
 import { BackendView } from './backend-view.js';
 import { DataSourceView, type DataSource } from './data-source-view.js';
 import { HistoryView } from './history-view.js';
-import { HubLink, type HelloBody } from './hub-link.js';
+import { openHubSession, refusalMessage } from './hub-session.js';
 import { Identity } from './identity.js';
 import { OwnDataPanel } from './own-data-panel.js';
 import { MIN_OWN_EXAMPLES, splitOwnData, type OwnDigit } from './own-data.js';
 import { OwnDigitStore } from './own-store.js';
 import { MetaTest } from './meta-test.js';
-import { RoundRunner } from './round-runner.js';
 import { StateView, type ViewStatus } from './state-view.js';
 import { installHook } from './test-hook.js';
 import { TryIt } from './try-it.js';
 import { parseUrlOptions } from './url-options.js';
+import { createYielder } from './yield.js';
 
 const SOURCE_KEY = 'tabula.dataSource';
 /** While the hub has no shard to hand out (no run yet), ask again this often. */
@@ -33,15 +33,49 @@ const historyView = new HistoryView();
 const idText = h('span', { 'data-testid': 'participant-id', text: identity.id ?? '(new: the hub assigns one)' });
 const notes = h('ul', { className: 'notes', 'aria-live': 'polite' });
 
-let source: DataSource = url.shard ? 'assigned' : storedSource() === 'own' ? 'own' : 'assigned';
-let shard: { scenario: ScenarioSpec; index: number; data: ParticipantData } | null = null;
-let ownDigits: readonly OwnDigit[] = [];
-let backend: BackendReport | null = null;
-let status: ViewStatus = { state: 'connecting', message: 'choosing a backend' };
-let link: HubLink | null = null;
-let runner: RoundRunner | null = null;
+/** What the page knows: the views show it, and `window.tabula` reads it. */
+const page: {
+  source: DataSource;
+  shard: { scenario: ScenarioSpec; index: number; data: ParticipantData } | null;
+  ownDigits: readonly OwnDigit[];
+  backend: BackendReport | null;
+  status: ViewStatus;
+} = {
+  source: url.shard ? 'assigned' : storedSource() === 'own' ? 'own' : 'assigned',
+  shard: null,
+  ownDigits: [],
+  backend: null,
+  status: { state: 'connecting', message: 'choosing a backend' },
+};
+/** The hub connection and the participant runtime, once a backend is chosen. */
+let session: ParticipantSession | null = null;
+let participant: Participant | null = null;
 
-const hook = installHook({ backend: null, participantId: identity.id, state: status.state, status, history: [], dataSource: source, examples: 0, tf, measure: measureBackend });
+installHook({
+  get backend() {
+    return page.backend?.backend ?? null;
+  },
+  get participantId() {
+    return identity.id;
+  },
+  get state() {
+    return page.status.state;
+  },
+  get status() {
+    return page.status;
+  },
+  get history() {
+    return participant?.history ?? [];
+  },
+  get dataSource() {
+    return page.source;
+  },
+  get examples() {
+    return examplesIn(localData());
+  },
+  tf,
+  measure: measureBackend,
+});
 
 function storedSource(): string | null {
   try {
@@ -57,62 +91,59 @@ function note(text: string): void {
 }
 
 function setStatus(next: ViewStatus): void {
-  const changed = next.state !== status.state || next.round !== status.round || next.message !== status.message;
-  status = next;
-  hook.state = next.state;
-  hook.status = next;
+  page.status = next;
   stateView.show(next);
-  if (changed) reportStatus();
+  session?.reportStatus(next);
 }
 
 function idleStatus(): ViewStatus {
   const data = localData();
   if (data) return { state: 'waiting' };
-  if (source === 'own') return { state: 'waiting', message: `draw or upload at least ${MIN_OWN_EXAMPLES} digits to take part` };
+  if (page.source === 'own') return { state: 'waiting', message: `draw or upload at least ${MIN_OWN_EXAMPLES} digits to take part` };
   return { state: 'waiting', message: 'no simulation data assigned yet (the hub assigns a shard once a run has a scenario)' };
 }
 
 function localData(): LocalData | null {
-  if (source === 'assigned') return shard ? { support: shard.data.support, query: shard.data.query, test: shard.data.test, heldOut: shard.data.heldOut } : null;
-  if (ownDigits.length < MIN_OWN_EXAMPLES) return null;
-  const split = splitOwnData(ownDigits);
+  const { shard } = page;
+  if (page.source === 'assigned') return shard ? { support: shard.data.support, query: shard.data.query, test: shard.data.test, heldOut: shard.data.heldOut } : null;
+  if (page.ownDigits.length < MIN_OWN_EXAMPLES) return null;
+  const split = splitOwnData(page.ownDigits);
   return split ? { ...split, heldOut: false } : null;
 }
 
+function examplesIn(data: LocalData | null): number {
+  return data ? data.support.count + data.query.count : 0;
+}
+
 function helloBody(): HelloBody {
-  const name = backend?.backend ?? 'unknown';
-  const data = localData();
-  const examples = data ? data.support.count + data.query.count : 0;
-  hook.examples = examples;
-  if (source === 'own') return { backend: name, examples, heldOut: false, dataSource: 'own' };
+  const { shard } = page;
+  const name = page.backend?.backend ?? 'unknown';
+  const examples = examplesIn(localData());
+  if (page.source === 'own') return { backend: name, examples, heldOut: false, dataSource: 'own' };
   if (!shard) return { backend: name, examples: 0, heldOut: false, dataSource: 'assigned' };
   return { backend: name, examples, heldOut: shard.data.heldOut, dataSource: 'assigned', assignedIndex: shard.index, scenario: shard.scenario };
 }
 
 /** The data changed (source switch, a new shard, more digits): the next round uses it, and the hub hears of it. */
 function dataChanged(): void {
-  runner?.setData(localData());
+  participant?.setData(localData());
   tryIt.invalidate();
-  hook.dataSource = source;
-  if (!BUSY.has(status.state) && status.state !== 'connecting') setStatus(idleStatus());
-  void link?.sendHello();
+  if (!BUSY.has(page.status.state) && page.status.state !== 'connecting') setStatus(idleStatus());
+  void session?.hello();
 }
 
 async function useShard(scenario: ScenarioSpec, index: number): Promise<void> {
   const data = await loadShard(scenario, index);
-  shard = { scenario, index, data };
+  page.shard = { scenario, index, data };
   dataSourceView.assignedInfo.textContent =
     `Participant ${index} of ${scenario.participants} in scenario ${scenario.name} (seed ${scenario.seed})${data.heldOut ? ', held out: evaluates, never trains' : ''}: ` +
     `${data.description}; ${data.support.count} support, ${data.query.count} query, ${data.test.count} test.`;
 }
 
 async function onWelcome(welcome: Welcome): Promise<void> {
-  hook.participantId = welcome.participantId;
   idText.textContent = welcome.participantId;
-  runner?.welcome(welcome.maxMessageBytes);
   if (welcome.assignment && (await adopt(welcome.assignment))) return;
-  if (!BUSY.has(status.state)) setStatus(idleStatus());
-  reportStatus(); // the hub learns the state of a tab that just (re)joined
+  if (!BUSY.has(page.status.state)) setStatus(idleStatus());
 }
 
 /**
@@ -120,14 +151,14 @@ async function onWelcome(welcome: Welcome): Promise<void> {
  * holding it; true when it did. A tab whose URL pins its shard, or that trains on its own digits, keeps its data.
  */
 async function adopt(assignment: Assignment): Promise<boolean> {
-  if (source !== 'assigned' || sameShard(shard, assignment)) return false;
+  if (page.source !== 'assigned' || sameAssignment(page.shard, assignment)) return false;
   const { scenario, index } = assignment;
   if (url.shard) {
     note(`the hub offered participant ${index} of scenario ${scenario.name}; this tab's address pins its shard, so runs on that scenario will not select it`);
     return false;
   }
   try {
-    if (!BUSY.has(status.state)) setStatus({ state: 'waiting', message: `loading assigned data (participant ${index} of ${scenario.name})` });
+    if (!BUSY.has(page.status.state)) setStatus({ state: 'waiting', message: `loading assigned data (participant ${index} of ${scenario.name})` });
     await useShard(scenario, index);
     note(`the hub assigned participant ${index} of scenario ${scenario.name}`);
     dataChanged(); // says hello again, now holding the shard
@@ -137,27 +168,23 @@ async function adopt(assignment: Assignment): Promise<boolean> {
   return true;
 }
 
-function reportStatus(): void {
-  link?.reportStatus({ state: status.state, ...(status.round !== undefined ? { round: status.round } : {}), ...(status.message ? { message: status.message } : {}) });
-}
-
 async function prepare(task: RoundTask): Promise<void> {
+  const { backend } = page;
   if (!backend) throw new Error('no backend');
   const kind = task.model.kind;
   if (canTrain(backend.backend, kind)) return;
   if (backend.forced) throw new Error(`${WASM_CNN_REASON}, and ?backend=${backend.backend} asks for exactly this backend`);
   const choice = chooseBackend(backend.probes, kind);
   await activateBackend(choice.backend);
-  backend = { ...backend, backend: choice.backend, reason: `switched for this ${kind.toUpperCase()} run: ${choice.reason}` };
-  hook.backend = choice.backend;
-  backendView.show(backend);
+  page.backend = { ...backend, backend: choice.backend, reason: `switched for this ${kind.toUpperCase()} run: ${choice.reason}` };
+  backendView.show(page.backend);
   note(`backend switched to ${BACKEND_LABEL[choice.backend]}: ${WASM_CNN_REASON}`);
 }
 
 // ---- the page ---------------------------------------------------------------------------------------
 
-const dataSourceView = new DataSourceView(source, (next) => {
-  source = next;
+const dataSourceView = new DataSourceView(page.source, (next) => {
+  page.source = next;
   try {
     localStorage.setItem(SOURCE_KEY, next);
   } catch {
@@ -173,12 +200,12 @@ try {
   note(`IndexedDB unavailable: ${errorMessage(error)}`);
 }
 const ownPanel = new OwnDataPanel(store, (digits) => {
-  ownDigits = digits;
-  if (source === 'own') dataChanged();
+  page.ownDigits = digits;
+  if (page.source === 'own') dataChanged();
   else tryIt.invalidate();
 });
 const tryIt = new TryIt(() => localData()?.support ?? null);
-const ownSection = h('div', { hidden: source !== 'own' }, ownPanel.element);
+const ownSection = h('div', { hidden: page.source !== 'own' }, ownPanel.element);
 const metaTest = new MetaTest(() => localData());
 
 byId('status').append(stateView.element, h('p', { className: 'muted' }, 'Participant id: ', idText), notes);
@@ -187,20 +214,19 @@ byId('data-panel').append(dataSourceView.element, ownSection);
 byId('history-panel').append(historyView.element);
 byId('meta-panel').append(metaTest.element);
 byId('try-panel').append(tryIt.element);
-setStatus(status);
+setStatus(page.status);
 for (const error of url.errors) note(error);
 
 await ownPanel.load();
 try {
-  backend = await selectBackend(url.backend);
-  hook.backend = backend.backend;
-  backendView.show(backend);
+  page.backend = await selectBackend(url.backend);
+  backendView.show(page.backend);
 } catch (error) {
   backendView.fail(errorMessage(error));
   setStatus({ state: 'error', message: errorMessage(error) });
 }
 
-if (backend) {
+if (page.backend) {
   if (url.shard) {
     try {
       setStatus({ state: 'connecting', message: 'building the assigned data' });
@@ -210,34 +236,41 @@ if (backend) {
     }
   }
   setStatus({ state: 'connecting', message: 'joining the hub' });
-  link = new HubLink(identity, helloBody, {
+  const hub = openHubSession({
+    credentials: identity,
+    hello: helloBody,
     onWelcome: (welcome) => void onWelcome(welcome),
     onConnectionProblem: (message) => {
       note(message);
-      if (!BUSY.has(status.state)) setStatus({ state: 'connecting', message });
+      if (!BUSY.has(page.status.state)) setStatus({ state: 'connecting', message });
     },
-    onHelloRejected: (message) => setStatus({ state: 'error', message }),
-    onFarewell: (message) => setStatus({ state: 'error', message }),
-    onRoundCancelled: (message) => {
-      note(message);
-      if (!BUSY.has(status.state)) setStatus(idleStatus());
+    onHelloRefused: (refusal) => setStatus({ state: 'error', message: refusalMessage(refusal) }),
+    onFarewell: (notice) => setStatus({ state: 'error', message: `the hub closed this tab's connection: ${notice.reason}` }),
+    onRoundCancelled: (info) => {
+      note(`round ${info.round} cancelled: ${info.reason}`);
+      if (!BUSY.has(page.status.state)) setStatus(idleStatus());
     },
     onAssign: (assignment) => void adopt(assignment),
   });
-  runner = new RoundRunner(link.socket, {
-    onStatus: (s) => setStatus(s),
-    onRound: (record, history) => {
-      hook.history = history;
-      historyView.render(history);
+  const runtime = new Participant({
+    channel: hub,
+    data: localData(),
+    onStatus: setStatus,
+    onRound: (record) => {
+      historyView.render(runtime.history);
       if (!record.accepted) note(`round ${record.round} rejected: ${record.error ?? 'no reason given'}`);
     },
-    onModel: (snapshot) => tryIt.setModel(snapshot),
     prepare,
+    // "Try it" predicts with the latest global model.
+    onWeights: (task, weights) => tryIt.setModel({ key: `${task.runId}/${task.round}/${task.modelVersion}`, spec: task.model, hyper: task.hyper, weights }),
+    yieldToUi: createYielder(),
   });
-  runner.setData(localData());
-  link.connect();
+  session = hub;
+  participant = runtime;
+  runtime.start();
+  hub.connect();
   // A tab without a shard asks again now and then: a run with a scenario may have started meanwhile.
   setInterval(() => {
-    if (source === 'assigned' && !shard && link?.connected) void link.sendHello();
+    if (page.source === 'assigned' && !page.shard && hub.connected) void hub.hello();
   }, REASK_MS);
 }

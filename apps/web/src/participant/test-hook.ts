@@ -2,18 +2,18 @@ import type { ParticipantState, RoundRecord, tf } from '@tabula/core';
 import type { DataSource } from './data-source-view.js';
 import type { ViewStatus } from './state-view.js';
 
-/** What the page exposes on `window.tabula` for tests and curious people (read-only by convention). */
+/** What the page exposes on `window.tabula` for tests and curious people: a read-only view of the page's state. */
 export interface TabulaHook {
-  backend: string | null;
-  participantId: string | null;
-  state: ParticipantState;
-  status: ViewStatus;
-  history: readonly RoundRecord[];
-  dataSource: DataSource;
+  readonly backend: string | null;
+  readonly participantId: string | null;
+  readonly state: ParticipantState;
+  readonly status: ViewStatus;
+  readonly history: readonly RoundRecord[];
+  readonly dataSource: DataSource;
   /** Training examples this tab offers the hub (0 while it has too few). */
-  examples: number;
+  readonly examples: number;
   /** The page's TF.js, e.g. to `tf.loadLayersModel('/api/model/model.json')` from the console. */
-  tf: typeof tf;
+  readonly tf: typeof tf;
   /**
    * Median ms per training step (batch 32) of the MNIST MLP or CNN on one backend, for bench/backends.ts.
    * Switches to that backend for the measurement and back afterwards.
@@ -27,7 +27,7 @@ declare global {
   }
 }
 
-export function installHook(initial: TabulaHook): TabulaHook {
-  window.tabula = initial;
-  return initial;
+/** Exposes `view` as `window.tabula`: its getters read the page's state whenever a test asks. */
+export function installHook(view: TabulaHook): void {
+  window.tabula = view;
 }

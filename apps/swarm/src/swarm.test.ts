@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SINUSOID_MLP, createScenario, useBackend, type ScenarioSpec } from '@tabula/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from './hub.js';
+import { createHub, type Hub } from '@tabula/server/hub';
 import { ATTACKS, connectParticipant, type NodeParticipant } from './node-participant.js';
 
 const scenario: ScenarioSpec = { name: 'sinusoid', participants: 12, seed: 3, kShot: 5, heldOut: 2 };

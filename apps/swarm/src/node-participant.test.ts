@@ -1,0 +1,51 @@
+// A Node participant's session against a real hub on port 0 (the session's own cases: packages/core).
+import { useBackend, type Farewell } from '@tabula/core';
+import { afterThisTest, startTestHub, waitFor } from '@tabula/server/test-hub';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { connectParticipant } from './node-participant.js';
+
+const scenario = { name: 'sinusoid' as const, participants: 4, seed: 1, heldOut: 0 };
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+describe('Node participants come back by themselves', () => {
+  it('reconnect after a server-side disconnect with the same identity, and stay away when told why not to', async () => {
+    const { hub, url } = await startTestHub({ defaultScenario: scenario });
+    const farewells: Farewell[] = [];
+    const node = await connectParticipant({ url, backend: 'cpu', onFarewell: (notice) => farewells.push(notice) });
+    afterThisTest(() => node.close());
+    const id = node.id;
+    // A server-side disconnect with no farewell (socket.io itself never reconnects after one).
+    hub.io.sockets.sockets.get(node.socket.id!)!.disconnect(true);
+    await waitFor(() => !node.socket.connected, 'the disconnect');
+    await waitFor(() => hub.registry.get(id)?.socketId && node.socket.connected, 'the participant to reconnect and say hello again', 10_000);
+    expect(hub.registry.list().map((p) => p.id)).toEqual([id]);
+    // A deliberate one: told not to come back, it does not.
+    const socket = hub.io.sockets.sockets.get(node.socket.id!)!;
+    socket.emit('participant:farewell', { code: 'flooding', reason: 'test', reconnect: false });
+    socket.disconnect(true);
+    await waitFor(() => farewells.length === 1, 'the farewell');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(node.socket.connected).toBe(false);
+  });
+});
+
+describe('Node participants: identity', () => {
+  it('take a new id when the one they ask for belongs to another participant, and leave the holder alone', async () => {
+    // Prepare: a participant holds the id (it claimed it first, and got its secret).
+    const { hub, url } = await startTestHub({ defaultScenario: scenario });
+    const holder = await connectParticipant({ url, backend: 'cpu', participantId: 'wanted-id' });
+    afterThisTest(() => holder.close());
+    // Execute: another process asks for the same id, without the secret.
+    const other = await connectParticipant({ url, backend: 'cpu', participantId: 'wanted-id' });
+    afterThisTest(() => other.close());
+    // Assert
+    expect(holder.id).toBe('wanted-id');
+    expect(other.id).not.toBe('wanted-id');
+    expect(hub.registry.get('wanted-id')?.socketId).toBe(holder.socket.id);
+    expect(hub.registry.get(other.id)?.examples).toBeGreaterThan(0);
+    expect(holder.socket.connected).toBe(true);
+  });
+});
