@@ -16,7 +16,7 @@ export * from './learn/evaluate.js';
 export * from './aggregate/index.js';
 export * from './wire/index.js';
 export * from './data/index.js';
-export * from './participant.js';
+export { Participant, type LocalData, type ParticipantChannel, type ParticipantOptions, type ParticipantStatus, type RoundRecord } from './participant/participant.js';
 export * from './presets.js';
 export * from './sim.js';
 export { sameAssignment } from './participant/assignment.js';

@@ -5,7 +5,7 @@ import { strategyFor } from './federation/round-task.js';
 import { adaptationCurve, headline } from './learn/evaluate.js';
 import { parameterCount } from './model/layout.js';
 import { initialWeights } from './model/params.js';
-import { Participant, type ParticipantChannel } from './participant.js';
+import { Participant, type ParticipantChannel } from './participant/participant.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from './protocol.js';
 import { decodeFrame, encodeFrame } from './wire/index.js';
 

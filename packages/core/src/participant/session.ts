@@ -1,4 +1,4 @@
-import type { ParticipantChannel } from '../participant.js';
+import type { ParticipantChannel } from './participant.js';
 import {
   PROTOCOL_VERSION,
   ParticipantStatusSchema,

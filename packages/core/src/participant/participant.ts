@@ -1,7 +1,7 @@
-import type { Examples } from './data/dataset.js';
-import { clientUpdate, plannedSteps } from './learn/client-update.js';
-import { adaptationCurve, headline } from './learn/evaluate.js';
-import { parameterCount, segmentSizes } from './model/layout.js';
+import type { Examples } from '../data/dataset.js';
+import { clientUpdate, plannedSteps } from '../learn/client-update.js';
+import { adaptationCurve, headline } from '../learn/evaluate.js';
+import { parameterCount, segmentSizes } from '../model/layout.js';
 import {
   PROTOCOL_VERSION,
   type Ack,
@@ -11,8 +11,8 @@ import {
   type RoundTask,
   type UpdateMeta,
   type UpdateReceipt,
-} from './protocol.js';
-import { decodeFrame, ErrorFeedback } from './wire/index.js';
+} from '../protocol.js';
+import { decodeFrame, ErrorFeedback } from '../wire/index.js';
 
 /**
  * How a participant talks to its hub: the browser wraps a socket.io socket, the simulation a function

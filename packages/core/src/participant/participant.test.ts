@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Examples } from './data/dataset.js';
-import { ClientHyperSchema } from './learn/hyper.js';
-import { parameterCount } from './model/layout.js';
-import { initialWeights } from './model/params.js';
-import type { MlpSpec } from './model/spec.js';
+import type { Examples } from '../data/dataset.js';
+import { ClientHyperSchema } from '../learn/hyper.js';
+import { parameterCount } from '../model/layout.js';
+import { initialWeights } from '../model/params.js';
+import type { MlpSpec } from '../model/spec.js';
 import { Participant, type ParticipantChannel, type ParticipantStatus } from './participant.js';
-import { PROTOCOL_VERSION, type Ack, type EvaluationReport, type RoundTask, type UpdateMeta, type UpdateReceipt } from './protocol.js';
-import { createRng } from './rng.js';
-import { useBackend } from './tf.js';
-import { decodeFrame, encodeFrame } from './wire/index.js';
+import { PROTOCOL_VERSION, type Ack, type EvaluationReport, type RoundTask, type UpdateMeta, type UpdateReceipt } from '../protocol.js';
+import { createRng } from '../rng.js';
+import { useBackend } from '../tf.js';
+import { decodeFrame, encodeFrame } from '../wire/index.js';
 
 const model: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [4], outputs: 2, task: 'classification' };
 
