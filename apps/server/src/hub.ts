@@ -218,6 +218,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         socket.emit('round:start', task, frame);
         return true;
       },
+      cancel: (id, notice) => socketOf(id)?.emit('round:cancel', notice),
       onRound: (summary) => {
         io.to(ADMIN_ROOM).emit('admin:round', summary);
         const m = summary.metrics;

@@ -308,6 +308,7 @@ describe('RunController on failing storage', () => {
       store,
       eligible: () => [],
       send: () => false,
+      cancel: () => undefined,
       onRound: () => undefined,
       onRun: (summary: RunSummary) => announced.push(summary),
       onLatency: () => undefined,

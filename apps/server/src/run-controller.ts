@@ -24,8 +24,8 @@ export interface RoundLoopDeps {
   eligible(config: RunConfig): RegistryEntry[];
   /** Sends one task with the weights frame; false when the participant is no longer connected. */
   send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
-  /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline); nothing when absent. */
-  cancel?(participantId: string, notice: RoundCancel): void;
+  /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline). */
+  cancel(participantId: string, notice: RoundCancel): void;
   onRound(summary: RoundSummary): void;
   onRun(summary: RunSummary): void;
   onLatency(participantId: string, round: number, latencyMs: number): void;
@@ -72,7 +72,7 @@ export class RunController {
         clock: deps.clock ?? systemClock(deps.now),
         candidates: () => deps.eligible(this.config).filter((e) => e.examples > 0),
         send: (id, task, frame) => deps.send(id, task, frame),
-        cancel: (id, notice) => deps.cancel?.(id, notice),
+        cancel: (id, notice) => deps.cancel(id, notice),
         record: (summary, checkpoint) => deps.store.recordRound(summary, checkpoint),
         onRound: (summary) => {
           const completed = summary.status === 'completed';

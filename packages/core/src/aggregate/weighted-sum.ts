@@ -79,7 +79,9 @@ export class WeightedSum implements Accumulator {
     checkUpdate(delta, weight, this.length, 'WeightedSum.add');
     const sum = this.sum;
     const n = this.length;
-    for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + weight * (delta[i] as number);
+    // The first delta of a round overwrites what the last round left: reset need not zero the sum.
+    if (this.added === 0) for (let i = 0; i < n; i++) sum[i] = weight * (delta[i] as number);
+    else for (let i = 0; i < n; i++) sum[i] = (sum[i] as number) + weight * (delta[i] as number);
     this.added++;
     this.weights += weight;
   }
@@ -90,10 +92,18 @@ export class WeightedSum implements Accumulator {
     const next = (this.spare ??= new Float64Array(this.length));
     const n = this.length;
     let poison = 0; // stays ±0 for finite values; NaN once any value is NaN or ±Infinity
-    for (let i = 0; i < n; i++) {
-      const d = delta[i] as number;
-      poison += d * 0;
-      next[i] = (sum[i] as number) + weight * d;
+    if (this.added === 0) {
+      for (let i = 0; i < n; i++) {
+        const d = delta[i] as number;
+        poison += d * 0;
+        next[i] = weight * d;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const d = delta[i] as number;
+        poison += d * 0;
+        next[i] = (sum[i] as number) + weight * d;
+      }
     }
     if (poison !== 0) return false;
     this.sum = next;
@@ -123,8 +133,8 @@ export class WeightedSum implements Accumulator {
     return this.mean();
   }
 
+  /** O(1): the next add overwrites the sum instead of adding to it. */
   reset(): void {
-    this.sum.fill(0);
     this.added = 0;
     this.weights = 0;
   }
