@@ -20,7 +20,11 @@ describe('Node participants come back by themselves', () => {
     // A server-side disconnect with no farewell (socket.io itself never reconnects after one).
     hub.io.sockets.sockets.get(node.socket.id!)!.disconnect(true);
     await waitFor(() => !node.socket.connected, 'the disconnect');
-    await waitFor(() => hub.registry.get(id)?.socketId && node.socket.connected, 'the participant to reconnect and say hello again', 10_000);
+    await waitFor(
+      () => hub.registry.get(id)?.socketId && node.socket.connected,
+      'the participant to reconnect and say hello again',
+      10_000,
+    );
     expect(hub.registry.list().map((p) => p.id)).toEqual([id]);
     // A deliberate one: told not to come back, it does not.
     const socket = hub.io.sockets.sockets.get(node.socket.id!)!;

@@ -18,7 +18,6 @@ import {
   type ServerToClientEvents,
   type UpdateMeta,
   type UpdateReceipt,
-  type Welcome,
 } from '@tabula/core';
 import { loadMnist } from '@tabula/core/node';
 import { io, type Socket } from 'socket.io-client';
@@ -65,6 +64,10 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
     autoConnect: false,
   });
   const credentials = new MemoryCredentials(options.participantId ?? null);
+  const wanted = {
+    ...(options.scenario ? { scenario: options.scenario } : {}),
+    ...(options.assignedIndex !== undefined ? { assignedIndex: options.assignedIndex } : {}),
+  };
   /** The shard it holds: none until the hub's first Welcome assigns one. */
   let shard: { assignment: Assignment; data: LocalData } | null = null;
   let maxMessageBytes = 0;
@@ -94,12 +97,14 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
     socket,
     credentials,
     reconnectDelayMs: 500,
-    hello: () => {
-      const wanted = { ...(options.scenario ? { scenario: options.scenario } : {}), ...(options.assignedIndex !== undefined ? { assignedIndex: options.assignedIndex } : {}) };
-      if (!shard) return { backend: options.backend ?? 'node', examples: 0, heldOut: false, dataSource: 'assigned', ...wanted };
-      const { data, assignment } = shard;
-      return { backend: options.backend ?? 'node', examples: data.support.count + data.query.count, heldOut: data.heldOut, dataSource: 'assigned', scenario: assignment.scenario, assignedIndex: assignment.index };
-    },
+    hello: () => ({
+      backend: options.backend ?? 'node',
+      examples: shard ? shard.data.support.count + shard.data.query.count : 0,
+      heldOut: shard?.data.heldOut ?? false,
+      dataSource: 'assigned',
+      // The shard it holds, else the one it was given (the hub picks a free index when none is named).
+      ...(shard ? { scenario: shard.assignment.scenario, assignedIndex: shard.assignment.index } : wanted),
+    }),
     onWelcome: (welcome) => {
       maxMessageBytes = welcome.maxMessageBytes;
       if (shard) {
@@ -117,7 +122,15 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
   });
   socket.once('connect_error', (error) => settle(new Error(`cannot connect to ${options.url}: ${error.message}`)));
 
-  const channel: ParticipantChannel = options.attack ? attackChannel(session, socket, options.attack, () => maxMessageBytes, (error) => options.onRejected?.(error)) : session;
+  const channel: ParticipantChannel = options.attack
+    ? attackChannel(
+        session,
+        socket,
+        options.attack,
+        () => maxMessageBytes,
+        (error) => options.onRejected?.(error),
+      )
+    : session;
   const participant = new Participant({
     channel: {
       onTask: (handler) => channel.onTask(handler),
@@ -178,7 +191,16 @@ function attackChannel(
     async submitUpdate(meta, frame) {
       const { header, values } = decodeFrame(frame);
       const reencode = (v: Float32Array, round = header.round) =>
-        encodeFrame({ kind: 'delta', protocolVersion: header.protocolVersion, runId: header.runId, round, modelVersion: header.modelVersion, dtype: 'float32', values: v, allowNonFinite: true });
+        encodeFrame({
+          kind: 'delta',
+          protocolVersion: header.protocolVersion,
+          runId: header.runId,
+          round,
+          modelVersion: header.modelVersion,
+          dtype: 'float32',
+          values: v,
+          allowNonFinite: true,
+        });
       switch (attack) {
         case 'nan':
           values[0] = Number.NaN;

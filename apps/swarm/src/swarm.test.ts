@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SINUSOID_MLP, createScenario, useBackend, type ScenarioSpec } from '@tabula/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '@tabula/server/hub';
-import { ATTACKS, connectParticipant, type NodeParticipant } from './node-participant.js';
+import { connectParticipant, type Attack, type NodeParticipant } from './node-participant.js';
 
 const scenario: ScenarioSpec = { name: 'sinusoid', participants: 12, seed: 3, kShot: 5, heldOut: 2 };
 let hub: Hub;
@@ -24,21 +24,46 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function runWith(attack: (typeof ATTACKS)[number] | null) {
+async function runWith(attack: Attack | null) {
   const rejections: string[] = [];
   const swarm: NodeParticipant[] = [];
   // The attacker + 3 honest trainers, and one held-out tester.
   const heldOut = createScenario(scenario).heldOut;
-  const trainers = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.includes(i)).slice(0, 4);
+  const trainers = Array.from({ length: scenario.participants }, (_, i) => i)
+    .filter((i) => !heldOut.includes(i))
+    .slice(0, 4);
   for (const [k, index] of [...trainers, heldOut[0]!].entries()) {
-    swarm.push(await connectParticipant({ url, backend: 'cpu', scenario, assignedIndex: index, ...(attack && k === 0 ? { attack } : {}), onRejected: (e) => rejections.push(e) }));
+    swarm.push(
+      await connectParticipant({
+        url,
+        backend: 'cpu',
+        scenario,
+        assignedIndex: index,
+        ...(attack && k === 0 ? { attack } : {}),
+        onRejected: (e) => rejections.push(e),
+      }),
+    );
   }
-  const started = hub.startRun({ algorithm: 'reptile', model: SINUSOID_MLP, scenario, rounds: 2, roundDeadlineMs: 20_000, maxUpdateNorm: 1000, client: { batchSize: 10, innerLr: 0.01, innerSteps: 3 } });
+  const started = hub.startRun({
+    algorithm: 'reptile',
+    model: SINUSOID_MLP,
+    scenario,
+    rounds: 2,
+    roundDeadlineMs: 20_000,
+    maxUpdateNorm: 1000,
+    client: { batchSize: 10, innerLr: 0.01, innerSteps: 3 },
+  });
   if (!started.ok) throw new Error(started.error);
   const until = Date.now() + 60_000;
   while (hub.store.getRun(started.data.id)?.status === 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   for (const p of swarm) p.close();
-  return { run: hub.store.getRun(started.data.id)!, rounds: hub.store.listRounds(started.data.id), rejections, attacker: swarm[0]!.id, held: swarm.filter((p) => p.data.heldOut).length };
+  return {
+    run: hub.store.getRun(started.data.id)!,
+    rounds: hub.store.listRounds(started.data.id),
+    rejections,
+    attacker: swarm[0]!.id,
+    held: swarm.filter((p) => p.data.heldOut).length,
+  };
 }
 
 describe('Node participants against a real hub', () => {
@@ -64,7 +89,16 @@ describe('Node participants against a real hub', () => {
     const otherHeldOut = new Set(createScenario(other).heldOut);
     // Execute: a run on another scenario. The hub offers shards 0, 1 and 2 of it; wait for all of their trainers.
     const expectedTrainers = [0, 1, 2].filter((i) => !otherHeldOut.has(i)).length;
-    const started = hub.startRun({ algorithm: 'fedavg', model: SINUSOID_MLP, scenario: other, rounds: 1, perRound: 10, minParticipants: expectedTrainers, roundDeadlineMs: 20_000, client: { batchSize: 10 } });
+    const started = hub.startRun({
+      algorithm: 'fedavg',
+      model: SINUSOID_MLP,
+      scenario: other,
+      rounds: 1,
+      perRound: 10,
+      minParticipants: expectedTrainers,
+      roundDeadlineMs: 20_000,
+      client: { batchSize: 10 },
+    });
     if (!started.ok) throw new Error(started.error);
     const until = Date.now() + 60_000;
     while (hub.store.getRun(started.data.id)?.status === 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -93,7 +127,10 @@ describe('Node participants against a real hub', () => {
       const { run, rounds, rejections, attacker } = await runWith(attack);
       expect(run.status).toBe('completed');
       expect(rejections.length).toBeGreaterThan(0);
-      expect(rejections.some((r) => reason.test(r)), rejections.join('\n')).toBe(true);
+      expect(
+        rejections.some((r) => reason.test(r)),
+        rejections.join('\n'),
+      ).toBe(true);
       for (const r of rounds.filter((x) => x.status === 'completed')) {
         if (attack === 'flood') continue; // its first copy is valid
         expect(r.participants).not.toContain(attacker);

@@ -59,7 +59,11 @@ if (v.backend !== 'wasm' && v.backend !== 'cpu') fail(`unknown backend "${v.back
 let scenario: ScenarioSpec | undefined;
 if (v.scenario !== undefined) {
   if (!SCENARIOS.includes(v.scenario as ScenarioSpec['name'])) fail(`unknown scenario "${v.scenario}"`);
-  scenario = { name: v.scenario as ScenarioSpec['name'], participants: Number(v['scenario-size'] ?? Math.max(count, 20)), seed: Number(v.seed) };
+  scenario = {
+    name: v.scenario as ScenarioSpec['name'],
+    participants: Number(v['scenario-size'] ?? Math.max(count, 20)),
+    seed: Number(v.seed),
+  };
 }
 
 await useBackend(v.backend);
@@ -82,7 +86,10 @@ for (let i = 0; i < count; i++) {
         if (s.state === 'error') console.log(`swarm: participant ${i} error in round ${s.round ?? '-'}: ${s.message}`);
       },
       onRound: (r) => {
-        if (i === 0) console.log(`swarm: round ${r.round} · ${r.mode} · ${r.evaluation ? `${r.evaluation.metric} ${r.evaluation.before.toFixed(3)} -> ${r.evaluation.after.toFixed(3)}` : 'no evaluation'} · ${r.accepted ? 'accepted' : `rejected: ${r.error}`}`);
+        if (i === 0)
+          console.log(
+            `swarm: round ${r.round} · ${r.mode} · ${r.evaluation ? `${r.evaluation.metric} ${r.evaluation.before.toFixed(3)} -> ${r.evaluation.after.toFixed(3)}` : 'no evaluation'} · ${r.accepted ? 'accepted' : `rejected: ${r.error}`}`,
+          );
       },
     });
     swarm.push(p);
@@ -90,7 +97,9 @@ for (let i = 0; i < count; i++) {
     fail(`participant ${i}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
-console.log(`swarm: ${swarm.length} participants connected to ${v.url}${attack ? ` (${attackers} attacking with ${attack})` : ''}; Ctrl-C to leave`);
+console.log(
+  `swarm: ${swarm.length} participants connected to ${v.url}${attack ? ` (${attackers} attacking with ${attack})` : ''}; Ctrl-C to leave`,
+);
 process.on('SIGINT', () => {
   for (const p of swarm) p.close();
   process.exit(0);

@@ -1,5 +1,17 @@
 import '../shared/no-eval.js';
-import { Participant, sameAssignment, tf, type Assignment, type HelloBody, type LocalData, type ParticipantData, type ParticipantSession, type RoundTask, type ScenarioSpec, type Welcome } from '@tabula/core';
+import {
+  Participant,
+  sameAssignment,
+  tf,
+  type Assignment,
+  type HelloBody,
+  type LocalData,
+  type ParticipantData,
+  type ParticipantSession,
+  type RoundTask,
+  type ScenarioSpec,
+  type Welcome,
+} from '@tabula/core';
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
 import { loadShard } from './assigned-data.js';
@@ -105,7 +117,8 @@ function idleStatus(): ViewStatus {
 
 function localData(): LocalData | null {
   const { shard } = page;
-  if (page.source === 'assigned') return shard ? { support: shard.data.support, query: shard.data.query, test: shard.data.test, heldOut: shard.data.heldOut } : null;
+  if (page.source === 'assigned')
+    return shard ? { support: shard.data.support, query: shard.data.query, test: shard.data.test, heldOut: shard.data.heldOut } : null;
   if (page.ownDigits.length < MIN_OWN_EXAMPLES) return null;
   const split = splitOwnData(page.ownDigits);
   return split ? { ...split, heldOut: false } : null;
@@ -121,7 +134,14 @@ function helloBody(): HelloBody {
   const examples = examplesIn(localData());
   if (page.source === 'own') return { backend: name, examples, heldOut: false, dataSource: 'own' };
   if (!shard) return { backend: name, examples: 0, heldOut: false, dataSource: 'assigned' };
-  return { backend: name, examples, heldOut: shard.data.heldOut, dataSource: 'assigned', assignedIndex: shard.index, scenario: shard.scenario };
+  return {
+    backend: name,
+    examples,
+    heldOut: shard.data.heldOut,
+    dataSource: 'assigned',
+    assignedIndex: shard.index,
+    scenario: shard.scenario,
+  };
 }
 
 /** The data changed (source switch, a new shard, more digits): the next round uses it, and the hub hears of it. */
@@ -154,11 +174,14 @@ async function adopt(assignment: Assignment): Promise<boolean> {
   if (page.source !== 'assigned' || sameAssignment(page.shard, assignment)) return false;
   const { scenario, index } = assignment;
   if (url.shard) {
-    note(`the hub offered participant ${index} of scenario ${scenario.name}; this tab's address pins its shard, so runs on that scenario will not select it`);
+    note(
+      `the hub offered participant ${index} of scenario ${scenario.name}; this tab's address pins its shard, so runs on that scenario will not select it`,
+    );
     return false;
   }
   try {
-    if (!BUSY.has(page.status.state)) setStatus({ state: 'waiting', message: `loading assigned data (participant ${index} of ${scenario.name})` });
+    if (!BUSY.has(page.status.state))
+      setStatus({ state: 'waiting', message: `loading assigned data (participant ${index} of ${scenario.name})` });
     await useShard(scenario, index);
     note(`the hub assigned participant ${index} of scenario ${scenario.name}`);
     dataChanged(); // says hello again, now holding the shard
@@ -262,7 +285,8 @@ if (page.backend) {
     },
     prepare,
     // "Try it" predicts with the latest global model.
-    onWeights: (task, weights) => tryIt.setModel({ key: `${task.runId}/${task.round}/${task.modelVersion}`, spec: task.model, hyper: task.hyper, weights }),
+    onWeights: (task, weights) =>
+      tryIt.setModel({ key: `${task.runId}/${task.round}/${task.modelVersion}`, spec: task.model, hyper: task.hyper, weights }),
     yieldToUi: createYielder(),
   });
   session = hub;

@@ -18,7 +18,11 @@ export interface TabulaHook {
    * Median ms per training step (batch 32) of the MNIST MLP or CNN on one backend, for bench/backends.ts.
    * Switches to that backend for the measurement and back afterwards.
    */
-  measure(backend: 'webgl' | 'wasm' | 'cpu', model: 'mlp' | 'cnn', budgetMs?: number): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
+  measure(
+    backend: 'webgl' | 'wasm' | 'cpu',
+    model: 'mlp' | 'cnn',
+    budgetMs?: number,
+  ): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
 }
 
 declare global {

@@ -36,7 +36,15 @@ function task(overrides: Partial<RoundTask> = {}): RoundTask {
 }
 
 function weightsFrame(t: RoundTask, values = initialWeights(model, 1)): Uint8Array {
-  return encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: t.runId, round: t.round, modelVersion: t.modelVersion, dtype: 'float32', values });
+  return encodeFrame({
+    kind: 'weights',
+    protocolVersion: PROTOCOL_VERSION,
+    runId: t.runId,
+    round: t.round,
+    modelVersion: t.modelVersion,
+    dtype: 'float32',
+    values,
+  });
 }
 
 /** A channel that records what the participant sends and answers like a hub would. */
@@ -49,13 +57,13 @@ function recordingChannel(reply: Ack<UpdateReceipt> = { ok: true, data: { round:
       handler = h;
       return () => (handler = undefined);
     },
-    async submitUpdate(meta, frame) {
+    submitUpdate(meta, frame) {
       updates.push({ meta, frame });
-      return reply;
+      return Promise.resolve(reply);
     },
-    async submitEvaluation(report) {
+    submitEvaluation(report) {
       evaluations.push(report);
-      return reply;
+      return Promise.resolve(reply);
     },
   };
   return { channel, updates, evaluations, deliver: (t: RoundTask, w: Uint8Array) => handler?.(t, w) };
@@ -84,7 +92,16 @@ describe('Participant', () => {
     expect(meta.numExamples).toBe(40);
     expect(meta.evaluation).toMatchObject({ metric: 'accuracy', adaptSteps: 4, testExamples: 50 });
     expect(record).toMatchObject({ accepted: true, mode: 'fit', bytesUp: frame.byteLength });
-    expect(states.map((s) => s.state)).toEqual(['downloading', 'evaluating', 'training', 'training', 'training', 'training', 'uploading', 'done']);
+    expect(states.map((s) => s.state)).toEqual([
+      'downloading',
+      'evaluating',
+      'training',
+      'training',
+      'training',
+      'training',
+      'uploading',
+      'done',
+    ]);
     expect(states.filter((s) => s.state === 'training').map((s) => `${s.step}/${s.totalSteps}`)).toEqual(['0/3', '1/3', '2/3', '3/3']);
   });
 
@@ -168,9 +185,7 @@ describe('Participant', () => {
       channel,
       data: local,
       onStatus: (s) => states.push(s),
-      prepare: async () => {
-        if (refuse) throw new Error('this backend cannot train a cnn');
-      },
+      prepare: () => (refuse ? Promise.reject(new Error('this backend cannot train a cnn')) : Promise.resolve()),
       onWeights: (_task, weights) => seen.push(weights),
     });
     const t = task();

@@ -131,7 +131,15 @@ export class Participant {
         if (!evaluation) throw new Error('unreachable: evaluate-only tasks always evaluate');
         this.status({ state: 'uploading', round: task.round });
         const ack = await channel.submitEvaluation({ runId: task.runId, round: task.round, modelVersion: task.modelVersion, evaluation });
-        return this.finish({ runId: task.runId, round: task.round, mode: 'evaluate', evaluation, bytesDown, bytesUp: 0, ...ackFields(ack) });
+        return this.finish({
+          runId: task.runId,
+          round: task.round,
+          mode: 'evaluate',
+          evaluation,
+          bytesDown,
+          bytesUp: 0,
+          ...ackFields(ack),
+        });
       }
 
       const totalSteps = plannedSteps(task.algorithm, task.hyper, data.support.count + data.query.count);
@@ -172,7 +180,17 @@ export class Participant {
         ...(evaluation ? { evaluation } : {}),
       };
       const ack = await channel.submitUpdate(meta, frame);
-      return this.finish({ runId: task.runId, round: task.round, mode: 'fit', ...(evaluation ? { evaluation } : {}), loss: update.loss, trainMs, bytesDown, bytesUp: frame.byteLength, ...ackFields(ack) });
+      return this.finish({
+        runId: task.runId,
+        round: task.round,
+        mode: 'fit',
+        ...(evaluation ? { evaluation } : {}),
+        loss: update.loss,
+        trainMs,
+        bytesDown,
+        bytesUp: frame.byteLength,
+        ...ackFields(ack),
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.status({ state: 'error', round: task.round, message });
@@ -208,7 +226,11 @@ export class Participant {
   private finish(record: RoundRecord): RoundRecord {
     this.history.push(record);
     this.options.onRound?.(record);
-    this.status(record.accepted ? { state: 'done', round: record.round } : { state: 'error', round: record.round, message: record.error ?? 'rejected' });
+    this.status(
+      record.accepted
+        ? { state: 'done', round: record.round }
+        : { state: 'error', round: record.round, message: record.error ?? 'rejected' },
+    );
     return record;
   }
 

@@ -29,13 +29,17 @@ class FakeHubSocket implements ParticipantSocket {
   readonly statuses: ParticipantStatusReport[] = [];
   readonly submits: { event: string; args: unknown[] }[] = [];
   /** The hub's answer to each acknowledged event; a test replaces it (a pending promise holds the answer back). */
-  answer: (event: string, args: unknown[]) => Reply | Promise<Reply> = (event, args) => (event === 'participant:hello' ? this.welcome(args[0] as Hello) : { ok: true, data: { round: 1, received: 1 } });
+  answer: (event: string, args: unknown[]) => Reply | Promise<Reply> = (event, args) =>
+    event === 'participant:hello' ? this.welcome(args[0] as Hello) : { ok: true, data: { round: 1, received: 1 } };
   private readonly listeners = new Map<string, Set<Listener>>();
   private issued = 0;
 
   welcome(hello: Hello, overrides: Partial<Welcome> = {}): Ack<Welcome> {
     const participantId = hello.participantId ?? `p-${++this.issued}`;
-    return { ok: true, data: { participantId, participantSecret: `secret-of-${participantId}`, maxMessageBytes: 2048, assignment: null, ...overrides } };
+    return {
+      ok: true,
+      data: { participantId, participantSecret: `secret-of-${participantId}`, maxMessageBytes: 2048, assignment: null, ...overrides },
+    };
   }
 
   on(event: string, listener: (...args: never[]) => void): this {
@@ -150,13 +154,15 @@ describe('ParticipantSession: hello and identity', () => {
     expect([credentials.id, credentials.secret]).toEqual(['p-1', 'secret-of-p-1']);
   });
 
-  it('forgets an id the hub refuses as somebody else\'s and says hello again without it', async () => {
+  it("forgets an id the hub refuses as somebody else's and says hello again without it", async () => {
     // Prepare: credentials for an id another participant holds now.
     const credentials = new MemoryCredentials('taken-id');
     const { socket, session, welcomes, refusals } = setup({ credentials });
     socket.answer = (_event, args) => {
       const hello = args[0] as Hello;
-      return hello.participantId ? { ok: false, code: 'identity-refused', error: 'participant taken-id is held by another connection' } : socket.welcome(hello);
+      return hello.participantId
+        ? { ok: false, code: 'identity-refused', error: 'participant taken-id is held by another connection' }
+        : socket.welcome(hello);
     };
     // Execute
     session.connect();
@@ -179,7 +185,10 @@ describe('ParticipantSession: hello and identity', () => {
     await session.hello();
     // Assert
     expect(welcomes).toEqual([]);
-    expect(refusals).toEqual(['client-too-old: protocol version 0 is not supported', expect.stringMatching(/^unavailable: no answer to hello .*timed out/)]);
+    expect(refusals).toEqual([
+      'client-too-old: protocol version 0 is not supported',
+      expect.stringMatching(/^unavailable: no answer to hello .*timed out/),
+    ]);
   });
 
   it('acts only on the answer to the latest hello', async () => {
@@ -305,7 +314,7 @@ describe('ParticipantSession: status reports', () => {
 });
 
 describe('ParticipantSession: the participant channel', () => {
-  it('passes round tasks on until unsubscribed, and assignments and cancellations', async () => {
+  it('passes round tasks on until unsubscribed, and assignments and cancellations', () => {
     // Prepare
     const assignments: unknown[] = [];
     const cancelled: unknown[] = [];
@@ -332,7 +341,12 @@ describe('ParticipantSession: the participant channel', () => {
     const early = await session.submitUpdate(meta, new Uint8Array(10));
     session.connect();
     await settled();
-    const report: EvaluationReport = { runId: 'run-1', round: 1, modelVersion: 0, evaluation: { metric: 'mse', before: 2, after: 1, adaptSteps: 5, testExamples: 10 } };
+    const report: EvaluationReport = {
+      runId: 'run-1',
+      round: 1,
+      modelVersion: 0,
+      evaluation: { metric: 'mse', before: 2, after: 1, adaptSteps: 5, testExamples: 10 },
+    };
     // Execute
     const accepted = await session.submitUpdate(meta, new Uint8Array(100));
     const oversize = await session.submitUpdate(meta, new Uint8Array(2048));
@@ -344,10 +358,12 @@ describe('ParticipantSession: the participant channel', () => {
     // Assert
     expect(early).toMatchObject({ ok: false, code: 'unavailable' });
     expect(accepted).toEqual({ ok: true, data: { round: 1, received: 1 } });
-    expect(oversize).toMatchObject({ ok: false, code: 'invalid-frame', error: expect.stringContaining('2048 bytes exceeds') });
+    expect(oversize).toMatchObject({ ok: false, code: 'invalid-frame' });
+    expect(oversize.ok || oversize.error).toContain('2048 bytes exceeds');
     expect(evaluated.ok).toBe(true);
     expect(refused).toEqual({ ok: false, code: 'stale', error: 'round 1 is over' });
-    expect(unanswered).toMatchObject({ ok: false, code: 'unavailable', error: expect.stringContaining('eval:submit') });
+    expect(unanswered).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(unanswered.ok || unanswered.error).toContain('eval:submit');
     expect(socket.submits.map((s) => s.event)).toEqual(['update:submit', 'eval:submit', 'update:submit', 'eval:submit']);
   });
 });

@@ -6,19 +6,29 @@ import {
   type AckErrorCode,
   type Assignment,
   type ClientToServerEvents,
+  type EvaluationReport,
   type Farewell,
   type Hello,
   type ParticipantState,
   type ServerToClientEvents,
+  type UpdateMeta,
   type UpdateReceipt,
   type Welcome,
 } from '../protocol.js';
 import type { ParticipantCredentials } from './credentials.js';
 
 /** The arguments of an acknowledged client event, without the ack callback. */
-type AckedArgs<E extends keyof ClientToServerEvents> = ClientToServerEvents[E] extends (...args: [...infer A, (reply: infer _R) => void]) => void ? A : never;
+type AckedArgs<E extends keyof ClientToServerEvents> = ClientToServerEvents[E] extends (
+  ...args: [...infer A, (reply: infer _R) => void]
+) => void
+  ? A
+  : never;
 /** What the hub answers an acknowledged client event with. */
-type AckReply<E extends keyof ClientToServerEvents> = ClientToServerEvents[E] extends (...args: [...infer _A, (reply: infer R) => void]) => void ? R : never;
+type AckReply<E extends keyof ClientToServerEvents> = ClientToServerEvents[E] extends (
+  ...args: [...infer _A, (reply: infer R) => void]
+) => void
+  ? R
+  : never;
 
 /**
  * The part of a socket.io-client `Socket<ServerToClientEvents, ClientToServerEvents>` a participant uses, written
@@ -155,7 +165,12 @@ export class ParticipantSession implements ParticipantChannel {
     const seq = ++this.helloSeq;
     const message = (): Hello => {
       const { id, secret } = credentials;
-      return { protocolVersion: PROTOCOL_VERSION, ...(id ? { participantId: id } : {}), ...(id && secret ? { participantSecret: secret } : {}), ...this.options.hello() };
+      return {
+        protocolVersion: PROTOCOL_VERSION,
+        ...(id ? { participantId: id } : {}),
+        ...(id && secret ? { participantSecret: secret } : {}),
+        ...this.options.hello(),
+      };
     };
     let reply: Ack<Welcome>;
     try {
@@ -183,7 +198,11 @@ export class ParticipantSession implements ParticipantChannel {
 
   /** The participant's state changed: the hub hears of it when it differs from what the hub last heard. */
   reportStatus(status: StatusReport): void {
-    this.status = { state: status.state, ...(status.round !== undefined ? { round: status.round } : {}), ...(status.message ? { message: status.message.slice(0, MAX_STATUS_MESSAGE) } : {}) };
+    this.status = {
+      state: status.state,
+      ...(status.round !== undefined ? { round: status.round } : {}),
+      ...(status.message ? { message: status.message.slice(0, MAX_STATUS_MESSAGE) } : {}),
+    };
     this.flushStatus();
   }
 
@@ -193,27 +212,32 @@ export class ParticipantSession implements ParticipantChannel {
     return () => socket.off('round:start', handler);
   }
 
-  async submitUpdate(meta: AckedArgs<'update:submit'>[0], frame: Uint8Array): Promise<Ack<UpdateReceipt>> {
+  async submitUpdate(meta: UpdateMeta, frame: Uint8Array): Promise<Ack<UpdateReceipt>> {
     if (this.maxMessageBytes === null) return { ok: false, code: 'unavailable', error: 'not welcomed by the hub yet' };
     // socket.io would silently drop an over-limit message and the connection with it: refuse it visibly.
     if (frame.byteLength + FRAME_HEADROOM_BYTES > this.maxMessageBytes) {
-      return { ok: false, code: 'invalid-frame', error: `update frame of ${frame.byteLength} bytes exceeds the hub's message limit of ${this.maxMessageBytes} bytes` };
+      return {
+        ok: false,
+        code: 'invalid-frame',
+        error: `update frame of ${frame.byteLength} bytes exceeds the hub's message limit of ${this.maxMessageBytes} bytes`,
+      };
     }
     return acknowledged('update:submit', () => this.options.socket.timeout(SUBMIT_TIMEOUT_MS).emitWithAck('update:submit', meta, frame));
   }
 
-  submitEvaluation(report: AckedArgs<'eval:submit'>[0]): Promise<Ack<UpdateReceipt>> {
+  submitEvaluation(report: EvaluationReport): Promise<Ack<UpdateReceipt>> {
     return acknowledged('eval:submit', () => this.options.socket.timeout(SUBMIT_TIMEOUT_MS).emitWithAck('eval:submit', report));
   }
 
   private flushStatus(): void {
-    const status = this.status;
+    if (!this.status || !this.options.socket.connected) return;
+    const { state, ...details } = this.status;
     // 'connecting' is the hub's own word for a participant whose socket is gone: a live one never claims it.
-    if (!status || status.state === 'connecting' || !this.options.socket.connected) return;
-    const key = keyOf(status);
+    if (state === 'connecting') return;
+    const key = keyOf(this.status);
     if (key === this.reported) return;
     this.reported = key;
-    this.options.socket.emit('participant:status', { ...status, state: status.state });
+    this.options.socket.emit('participant:status', { state, ...details });
   }
 }
 
@@ -224,11 +248,16 @@ function keyOf(status: StatusReport): string {
 async function acknowledged(event: string, emit: () => Promise<Ack<UpdateReceipt>>): Promise<Ack<UpdateReceipt>> {
   try {
     const reply = await emit();
+    // Typed as an Ack, but sent by another program (a hub of another version may answer anything).
     if (typeof reply === 'object' && reply !== null && 'ok' in reply) return reply;
     return { ok: false, code: 'internal', error: `the hub answered ${event} with something that is not an acknowledgement` };
   } catch (error) {
     // socket.io rejects on timeout; a lost connection looks the same from here.
-    return { ok: false, code: 'unavailable', error: `no answer from the hub to ${event} within ${SUBMIT_TIMEOUT_MS} ms (${errorText(error)})` };
+    return {
+      ok: false,
+      code: 'unavailable',
+      error: `no answer from the hub to ${event} within ${SUBMIT_TIMEOUT_MS} ms (${errorText(error)})`,
+    };
   }
 }
 
