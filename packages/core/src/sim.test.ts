@@ -36,6 +36,17 @@ describe('runSimulation', () => {
     expect(result.parameters).toBe(parameterCount(SINUSOID_MLP));
   });
 
+  it('hears every evaluator in every round: an answer that completes one round never counts against the next', async () => {
+    // Prepare: one held-out participant, the last one sent work each round
+    const config = small({ rounds: 3, evaluateEvery: 1, scenario: { name: 'sinusoid' as const, participants: 30, seed: 3, kShot: 5, heldOut: 1 } });
+
+    // Execute
+    const result = await runSimulation(config);
+
+    // Assert
+    expect(result.rounds.map((r) => r.heldOutGlobal !== null)).toEqual([true, true, true]);
+  });
+
   it('counts the real frame bytes: int8 uploads are about a quarter of float32', async () => {
     const f32 = await runSimulation(small({ rounds: 1, codec: 'float32' }));
     const i8 = await runSimulation(small({ rounds: 1, codec: 'int8' }));

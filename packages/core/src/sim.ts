@@ -112,16 +112,17 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
       send(participantId, task: RoundTask, frame) {
         const index = Number(participantId);
         queue = queue.then(async () => {
-          let reason = 'its answer was refused';
+          let refused: string | null;
           try {
             const record = await participantFor(index).handleTask(task, frame);
-            reason = record.error ?? reason;
+            refused = record.accepted ? null : (record.error ?? 'its answer was refused');
           } catch (error) {
             // As on the hub: a participant that fails (e.g. its update is not finite) is left out of the round.
-            reason = error instanceof Error ? error.message : String(error);
+            refused = error instanceof Error ? error.message : String(error);
           }
-          // Without a deadline the round would wait for ever on an answer the collector refused.
-          engine.participantFailed(participantId, reason);
+          // Without a deadline the round would wait for ever on an answer the collector refused. An accepted answer
+          // may have completed the round, and the next one may already be open: it must not count there.
+          if (refused !== null && engine.openRound === task.round) engine.participantFailed(participantId, refused);
         });
         return true;
       },
