@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { RunConfigSchema, PROTOCOL_VERSION, type RoundSummary, type RoundTask, type RunConfigInput } from '../protocol.js';
+import { encodeFrame } from '../wire/index.js';
+import { ManualClock } from './manual-clock.js';
+import { RoundEngine, type Candidate, type RoundCheckpoint } from './round-engine.js';
+import { strategyFor } from './round-task.js';
+
+const MODEL = { kind: 'mlp' as const, inputShape: [2], hidden: [], outputs: 2, task: 'classification' as const };
+
+function setup(input: Partial<RunConfigInput>, candidates: Candidate[], options: { roundDeadlineMs?: number; record?: (summary: RoundSummary, checkpoint?: RoundCheckpoint) => void } = {}) {
+  const config = RunConfigSchema.parse({ algorithm: 'fedavg', model: MODEL, rounds: 1, waitForParticipantsMs: 1000, roundDeadlineMs: 5000, ...input });
+  const clock = new ManualClock();
+  const sent: { id: string; task: RoundTask }[] = [];
+  const events: string[] = [];
+  const engine: RoundEngine = new RoundEngine({
+    runId: 'r1',
+    config,
+    strategy: strategyFor(config),
+    weights: new Float32Array(6),
+    completed: 0,
+    ...(options.roundDeadlineMs !== undefined ? { roundDeadlineMs: options.roundDeadlineMs } : {}),
+    host: {
+      clock,
+      candidates: () => candidates,
+      send: (id, task) => {
+        sent.push({ id, task });
+        return true;
+      },
+      cancel: (id, notice) => events.push(`cancel ${id}: ${notice.reason}`),
+      record: (summary, checkpoint) => {
+        events.push(`record ${summary.round}.${summary.attempt} ${summary.status} at version ${engine.modelVersion}`);
+        options.record?.(summary, checkpoint);
+      },
+      onRound: (summary) => events.push(`round ${summary.round}.${summary.attempt} at version ${engine.modelVersion}`),
+      onLatency: () => undefined,
+      onOutcome: (id, answered) => events.push(`outcome ${id} ${answered}`),
+      log: () => undefined,
+    },
+  });
+  const update = ({ id, task }: { id: string; task: RoundTask }, value: number) =>
+    engine.submitUpdate(
+      id,
+      { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 1, loss: 0.1, trainMs: 1 },
+      encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: new Float32Array(6).fill(value) }),
+    );
+  return { engine, clock, sent, events, update };
+}
+
+const trainer = (id: string): Candidate => ({ id, heldOut: false, missStreak: 0 });
+
+describe('RoundEngine', () => {
+  it('records a completed round before it adopts the weights, and announces it after', async () => {
+    // Prepare
+    const { engine, clock, sent, events, update } = setup({}, [trainer('a')]);
+
+    // Execute
+    const end = engine.run();
+    await clock.advance(0);
+    update(sent[0]!, 0.5);
+
+    // Assert
+    expect(await end).toEqual({ status: 'completed' });
+    expect(events).toEqual(['outcome a true', 'record 1.1 completed at version 0', 'round 1.1 at version 1']);
+    expect(Array.from(engine.weights)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+  });
+
+  it('rejects with what record threw, keeping the weights it had', async () => {
+    const full = new Error('database or disk is full');
+    const { engine, clock, sent, update } = setup({}, [trainer('a')], {
+      record: () => {
+        throw full;
+      },
+    });
+    const end = engine.run();
+    await clock.advance(0);
+    update(sent[0]!, 0.5);
+    await expect(end).rejects.toBe(full);
+    expect(engine.modelVersion).toBe(0);
+    expect(Array.from(engine.weights)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(engine.openRound).toBeNull();
+  });
+
+  it('without a deadline waits for every answer, however long it takes', async () => {
+    const { engine, clock, sent, update } = setup({}, [trainer('a'), trainer('b')], { roundDeadlineMs: Number.POSITIVE_INFINITY });
+    const end = engine.run();
+    await clock.advance(0);
+    expect(sent.map((s) => s.task.deadline)).toEqual([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+    update(sent[0]!, 1);
+    await clock.advance(86_400_000);
+    expect(engine.openRound).toBe(1);
+    update(sent[1]!, 3);
+    expect(await end).toEqual({ status: 'completed' });
+    expect(Array.from(engine.weights)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('asks whom the strategy names to evaluate, only in the rounds it evaluates, and trainers evaluate with them', async () => {
+    // Prepare: evaluations every 2nd round of 3, and in the last
+    const { engine, clock, sent, update } = setup({ rounds: 3, evaluateEvery: 2 }, [trainer('a'), { id: 'h', heldOut: true, missStreak: 0 }]);
+    const end = engine.run();
+
+    // Execute: answer each round
+    for (let round = 1; round <= 3; round++) {
+      await clock.advance(0);
+      for (const s of sent.filter((x) => x.task.round === round)) {
+        if (s.task.mode === 'fit') update(s, 0);
+        else engine.submitEvaluation(s.id, { runId: 'r1', round, modelVersion: round - 1, evaluation: { metric: 'accuracy', before: 0.5, after: 0.6, adaptSteps: 1, testExamples: 5 } });
+      }
+    }
+
+    // Assert
+    expect(await end).toEqual({ status: 'completed' });
+    expect(sent.map((s) => `${s.task.round} ${s.id} ${s.task.mode}${s.task.evaluate ? ' +eval' : ''}`)).toEqual(['1 a fit', '2 a fit +eval', '2 h evaluate +eval', '3 a fit +eval', '3 h evaluate +eval']);
+  });
+});
