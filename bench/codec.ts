@@ -236,7 +236,7 @@ async function main(): Promise<void> {
       ? simRows.map(({ codec, result }) => {
           const last = result.rounds.at(-1)!;
           const b = base.result.rounds.at(-1)!;
-          return `${codec}: final global ${pct(last.global)} (${signedPts(last.global, b.global)}), personalized ${pct(last.personalized)} (${signedPts(last.personalized, b.personalized)}), meta-test k=${result.metaTest.steps.at(-1)} ${pct(result.metaTest.mean.at(-1)!)} (${signedPts(result.metaTest.mean.at(-1)!, base.result.metaTest.mean.at(-1)!)})`;
+          return `${codec}: final global ${pct(last.global)} (${signedPts(last.global, b.global)}), personalized ${pct(last.personalized)} (${signedPts(last.personalized, b.personalized)}), meta-test k=${result.metaTest.steps.at(-1)} ${pct(result.metaTest.mean.at(-1))} (${signedPts(result.metaTest.mean.at(-1)!, base.result.metaTest.mean.at(-1)!)})`;
         })
       : ['accuracy simulation skipped (--no-sim)']),
   ];

@@ -1,6 +1,6 @@
 /**
  * bench/learning.ts — does federated meta-learning learn, and is it worth it? Every scenario x algorithm x seed
- * runs a full in-process federated simulation (packages/core/src/sim.ts, the hub's own participant runtime,
+ * runs a full in-process federated simulation (packages/core/src/sim/simulation.ts, the hub's own participant runtime,
  * codec and strategy) from presetRunConfig(scenario, algorithm), then meta-tests the final model on held-out
  * participants that never trained: accuracy (MSE for sinusoid) after 0, 1, 5 and 10 adaptation steps on their
  * support set. Also: rounds and bytes until the held-out personalized metric first reaches a target, the
@@ -160,7 +160,7 @@ async function worker(job: Job): Promise<void> {
   for (const r of result.rounds) {
     check(`round ${r.round} loss`, r.loss);
     const evaluated = r.heldOutPersonalized !== null || r.heldOutGlobal !== null;
-    // bytesDown counts one weights frame per trainer and per held-out evaluator (sim.ts); split them.
+    // bytesDown counts one weights frame per trainer and per held-out evaluator (simulation.ts); split them.
     const receivers = r.participants + (evaluated ? job.heldOut : 0);
     const trainingDown = receivers > 0 ? (r.bytesDown * r.participants) / receivers : 0;
     bytes += r.bytesUp + r.bytesDown;
@@ -703,7 +703,7 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
     title: 'Rounds and bytes until the held-out metric first reaches the target (median over seeds)',
     columns: ['scenario', 'algorithm', 'target', 'rounds (median)', 'rounds per seed', 'MB up+down (median)', 'seeds reached', 'fedavg+FT / this', 'plain fedavg / this'],
     rows: commRows,
-    note: `Every row but "fedavg (no adaptation)" uses the held-out personalized metric (mean over the held-out participants after adaptSteps SGD steps: MNIST 5, sinusoid 10); that row uses the held-out global metric of the same fedavg runs (what FedAvg without personalization delivers). Measured only every evaluateEvery rounds (MNIST ${settings.mnist.evaluateEvery}, sinusoid ${settings.sinusoid.evaluateEvery}): rounds are resolved to that grid. A seed that never reaches the target counts as infinite, so the median is "not reached" when most seeds do not. MB = cumulative bytesUp + bytesDown of sim.ts (every trainer's delta up, the weights down to every trainer and, on evaluation rounds, to every held-out participant). Ratio columns: the baseline's median MB / this row's; > 1 means this row needs less communication; "> x" / "< x" are bounds where one side never reached the target (its whole run's bytes used).`,
+    note: `Every row but "fedavg (no adaptation)" uses the held-out personalized metric (mean over the held-out participants after adaptSteps SGD steps: MNIST 5, sinusoid 10); that row uses the held-out global metric of the same fedavg runs (what FedAvg without personalization delivers). Measured only every evaluateEvery rounds (MNIST ${settings.mnist.evaluateEvery}, sinusoid ${settings.sinusoid.evaluateEvery}): rounds are resolved to that grid. A seed that never reaches the target counts as infinite, so the median is "not reached" when most seeds do not. MB = cumulative bytesUp + bytesDown of simulation.ts (every trainer's delta up, the weights down to every trainer and, on evaluation rounds, to every held-out participant). Ratio columns: the baseline's median MB / this row's; > 1 means this row needs less communication; "> x" / "< x" are bounds where one side never reached the target (its whole run's bytes used).`,
   };
 
   // timing
@@ -771,7 +771,7 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
   notes.push(
     `Per-seed meta-test figures are already means over the held-out participants (MNIST: ${settings.mnist.heldOut} participants of ~63 test digits each, so one seed's figure moves in steps of about 0.4 pp and is itself noisy; sinusoid: ${settings.sinusoid.heldOut} tasks of 100 test points). ${nSeeds} seed${nSeeds === 1 ? '' : 's'}${nSeeds > 1 ? `: the t intervals (t = ${T975[nSeeds - 2] ?? 1.96} at df ${nSeeds - 1}) are wide by construction; the paired table removes the seed-to-seed variation that both algorithms share (same data, held-out participants and initial weights per seed)` : ': no interval'}.`,
   );
-  for (const s of scenarios) if (targets[s]) notes.push(`Target for ${s}: ${formatMetric(metricOf(s), targets[s]!.value)} — ${targets[s]!.how}.`);
+  for (const s of scenarios) if (targets[s]) notes.push(`Target for ${s}: ${formatMetric(metricOf(s), targets[s].value)} — ${targets[s].how}.`);
   const perRound = records.find((r) => r.scenario !== 'sinusoid')?.bytesPerRound;
   if (perRound) notes.push(`Bytes per MNIST round: ${mb(perRound.up)} MB up (10 float32 deltas of the 79,510-parameter MLP) + ${mb(perRound.down)} MB down; the same for every algorithm, so a communication ratio is a ratio of rounds. Evaluation rounds add the weights sent to the held-out participants (${mb(perRound.downEvaluationRound - perRound.down)} MB), the same for every algorithm.`);
   notes.push(
@@ -840,7 +840,7 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
     name: 'learning',
     title: 'Learning: meta-test, communication to target and learning curves',
     description:
-      'Federated simulations (packages/core/src/sim.ts: the hub\'s participant runtime, codec and strategy, in one process) of fedavg, first-order MAML, Reptile and second-order MAML on three non-IID MNIST scenarios and the sinusoid regression task, several seeds each, from the presets in packages/core/src/presets.ts. Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.',
+      'Federated simulations (packages/core/src/sim/simulation.ts: the hub\'s participant runtime, codec and strategy, in one process) of fedavg, first-order MAML, Reptile and second-order MAML on three non-IID MNIST scenarios and the sinusoid regression task, several seeds each, from the presets in packages/core/src/presets.ts. Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.',
     command: meta.command,
     date: meta.date,
     quick: meta.quick,

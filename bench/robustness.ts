@@ -8,14 +8,14 @@
  * Why: the hub rejects malformed, non-finite, stale and oversized updates, but a well-formed update with bad
  * values passes every check; only the aggregation rule limits it. Here the first N trainers of an MNIST
  * scenario (40 participants, 4 held out, 10 sampled per round, plain fedavg clients, server SGD) send `scale`
- * times their honest delta and claim `claimed` examples (sim.ts `attackers`), and each aggregation (weighted
+ * times their honest delta and claim `claimed` examples (simulation.ts `attackers`), and each aggregation (weighted
  * FedAvg, trimmed mean 0.2, coordinate-wise median) runs on the same seeds. Measured: the held-out
  * participants' accuracy with the final global model (k = 0) and after 5 adaptation steps (k = 5).
  */
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import type { Aggregation, RunConfigInput } from '../packages/core/src/protocol.js';
-import { runSimulation, type Attackers } from '../packages/core/src/sim.js';
+import { runSimulation, type Attackers } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import { failUsage, finish, parseFlags, positiveInt, printTable, runInfo, type Cell, type Table } from './lib.js';
 
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   finish({
     name: 'robustness',
     title: 'Robust aggregation: Byzantine trainers vs fedavg, trimmed mean and median',
-    description: `Simulations (packages/core/src/sim.ts) of the ${scenario} MNIST scenario with plain fedavg clients and server SGD, where a fixed set of trainers sends scaled deltas with inflated example counts (well-formed updates the hub cannot reject), under each aggregation rule, on the same seeds.`,
+    description: `Simulations (packages/core/src/sim/simulation.ts) of the ${scenario} MNIST scenario with plain fedavg clients and server SGD, where a fixed set of trainers sends scaled deltas with inflated example counts (well-formed updates the hub cannot reject), under each aggregation rule, on the same seeds.`,
     ...runInfo(started, quick),
     headline,
     tables: [table],

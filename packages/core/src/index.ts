@@ -18,7 +18,7 @@ export * from './wire/index.js';
 export * from './data/index.js';
 export { Participant, type LocalData, type ParticipantChannel, type ParticipantOptions, type ParticipantStatus, type RoundRecord } from './participant/participant.js';
 export * from './presets.js';
-export * from './sim.js';
+export * from './sim/simulation.js';
 export { sameAssignment } from './participant/assignment.js';
 export { MemoryCredentials, type ParticipantCredentials } from './participant/credentials.js';
 export { ParticipantSession, type HelloBody, type ParticipantSessionOptions, type ParticipantSocket, type StatusReport } from './participant/session.js';

@@ -10,7 +10,7 @@ import { ALGORITHMS, type Algorithm } from '../learn/hyper.js';
 import { MNIST_CNN } from '../model/spec.js';
 import { presetRunConfig } from '../presets.js';
 import { RunConfigSchema, SCENARIOS, parseOrError, type RunConfigInput } from '../protocol.js';
-import { runSimulation, type SimRound } from '../sim.js';
+import { runSimulation, type SimRound } from '../sim/simulation.js';
 import { useBackend } from '../tf.js';
 
 const HELP = `Usage: npm run sim -- [options]

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parameterCount } from './model/layout.js';
-import { SINUSOID_MLP } from './model/spec.js';
-import { presetRunConfig } from './presets.js';
-import { runSimulation, type SimRound } from './sim.js';
-import { useBackend } from './tf.js';
-import { frameByteLength } from './wire/index.js';
+import { parameterCount } from '../model/layout.js';
+import { SINUSOID_MLP } from '../model/spec.js';
+import { presetRunConfig } from '../presets.js';
+import { runSimulation, type SimRound } from './simulation.js';
+import { useBackend } from '../tf.js';
+import { frameByteLength } from '../wire/index.js';
 
 const small = (overrides: object = {}) => ({
   ...presetRunConfig('sinusoid', 'reptile'),

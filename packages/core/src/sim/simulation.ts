@@ -1,13 +1,13 @@
-import { createScenario, type MnistData } from './data/index.js';
-import { systemClock } from './federation/clock.js';
-import { RoundEngine, type Candidate } from './federation/round-engine.js';
-import { strategyFor } from './federation/round-task.js';
-import { adaptationCurve, headline } from './learn/evaluate.js';
-import { parameterCount } from './model/layout.js';
-import { initialWeights } from './model/params.js';
-import { Participant, type ParticipantChannel } from './participant/participant.js';
-import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from './protocol.js';
-import { decodeFrame, encodeFrame } from './wire/index.js';
+import { createScenario, type MnistData } from '../data/index.js';
+import { systemClock } from '../federation/clock.js';
+import { RoundEngine, type Candidate } from '../federation/round-engine.js';
+import { strategyFor } from '../federation/round-task.js';
+import { adaptationCurve, headline } from '../learn/evaluate.js';
+import { parameterCount } from '../model/layout.js';
+import { initialWeights } from '../model/params.js';
+import { Participant, type ParticipantChannel } from '../participant/participant.js';
+import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from '../protocol.js';
+import { decodeFrame, encodeFrame } from '../wire/index.js';
 
 /** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
 export interface SimRound extends RoundMetrics {
