@@ -1,16 +1,67 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROTOCOL_VERSION, exportLayersModel, roundsCsv, type LayersModelFiles } from '@tabula/core';
+import {
+  PROTOCOL_VERSION,
+  exportLayersModel,
+  roundsCsv,
+  type AckErrorCode,
+  type LayersModelFiles,
+  type ParticipantInfo,
+  type RoundSummary,
+  type RunSummary,
+} from '@tabula/core';
 import { DEFAULT_MNIST_PATH } from '@tabula/core/node';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { AdminAuth } from './admin-auth.js';
-import type { Hub } from './hub.js';
+import type { CurrentModel, Outcome } from './run-service.js';
+
+/** All the HTTP API needs of the hub: reads, and the run operations with their outcomes. */
+export interface HttpPort {
+  health(): { participants: number; activeRun: { id: string; completedRounds: number; rounds: number } | null };
+  participants(): readonly ParticipantInfo[];
+  runs(): readonly RunSummary[];
+  run(id: string): RunSummary | null;
+  rounds(runId: string): readonly RoundSummary[];
+  currentModel(): CurrentModel | null;
+  startRun(input: unknown): Outcome<RunSummary>;
+  stopRun(runId: string): Promise<Outcome<RunSummary>>;
+  resumeRun(runId: string): Outcome<RunSummary>;
+  deleteRun(runId: string): Outcome<null>;
+}
+
+/** The one place a hub outcome's code becomes an HTTP status. */
+const STATUS_OF: Record<AckErrorCode, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  'not-found': 404,
+  conflict: 409,
+  'no-run': 409,
+  'not-selected': 409,
+  stale: 409,
+  late: 409,
+  duplicate: 409,
+  'invalid-frame': 400,
+  'too-many-examples': 400,
+  'rate-limited': 429,
+  'identity-refused': 409,
+  'client-too-old': 400,
+  'server-too-old': 400,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** The data of a successful outcome; a failure is thrown with its status. */
+function dataOf<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw new HttpError(STATUS_OF[outcome.code], outcome.error, outcome.code);
+  return outcome.data;
+}
 
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code?: AckErrorCode,
   ) {
     super(message);
   }
@@ -32,7 +83,7 @@ const CONTENT_SECURITY_POLICY = {
 };
 
 /** REST API (JSON errors with a message) + the MNIST asset + the built web app. */
-export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot?: string | undefined }): express.Express {
+export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; webRoot?: string | undefined }): express.Express {
   const app = express();
   const started = Date.now();
   app.disable('x-powered-by');
@@ -45,73 +96,63 @@ export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot
     if (result.ok) return;
     if (result.code === 'throttled') res.set('Retry-After', String(result.retryAfterS));
     const hint = result.code === 'token-required' ? ': send "Authorization: Bearer <token>"' : '';
-    throw new HttpError(result.code === 'throttled' ? 429 : 401, result.error + hint);
+    throw new HttpError(result.code === 'throttled' ? 429 : 401, result.error + hint, result.code === 'throttled' ? 'rate-limited' : 'unauthorized');
   };
 
   app.get('/api/health', (_req, res) => {
-    const active = hub.active();
-    res.json({
-      ok: true,
-      protocolVersion: PROTOCOL_VERSION,
-      uptimeS: Math.round((Date.now() - started) / 1000),
-      participants: hub.registry.connected().length,
-      activeRun: active ? { id: active.id, completedRounds: active.modelVersion, rounds: active.config.rounds } : null,
-    });
+    res.json({ ok: true, protocolVersion: PROTOCOL_VERSION, uptimeS: Math.round((Date.now() - started) / 1000), ...hub.health() });
   });
 
   app.get('/api/participants', (_req, res) => {
-    res.json(hub.registry.list());
+    res.json(hub.participants());
   });
 
   app.get('/api/runs', (_req, res) => {
-    res.json(hub.store.listRuns());
+    res.json(hub.runs());
   });
 
+  const runOf = (id: string): RunSummary => {
+    const run = hub.run(id);
+    if (!run) throw new HttpError(404, `no run ${id}`, 'not-found');
+    return run;
+  };
+
   app.get('/api/runs/:id', (req, res) => {
-    const run = hub.store.getRun(req.params.id);
-    if (!run) throw new HttpError(404, `no run ${req.params.id}`);
-    res.json({ ...run, rounds: hub.store.listRounds(run.id) });
+    const run = runOf(req.params.id);
+    res.json({ ...run, rounds: hub.rounds(run.id) });
   });
 
   app.get('/api/runs/:id/rounds.csv', (req, res) => {
-    const run = hub.store.getRun(req.params.id);
-    if (!run) throw new HttpError(404, `no run ${req.params.id}`);
-    res.type('text/csv').attachment(`${run.id}-rounds.csv`).send(roundsCsv(hub.store.listRounds(run.id)));
+    const run = runOf(req.params.id);
+    res.type('text/csv').attachment(`${run.id}-rounds.csv`).send(roundsCsv(hub.rounds(run.id)));
   });
 
   app.post('/api/runs', async (req, res) => {
     await requireAdmin(req, res);
-    const result = hub.startRun(req.body);
-    if (!result.ok) throw new HttpError('status' in result ? result.status : 400, result.error);
-    res.status(201).json(result.data);
+    res.status(201).json(dataOf(hub.startRun(req.body)));
   });
 
   app.delete('/api/runs/:id', async (req, res) => {
     await requireAdmin(req, res);
-    const result = hub.deleteRun(req.params.id);
-    if (!result.ok) throw new HttpError(result.status, result.error);
+    dataOf(hub.deleteRun(req.params.id));
     res.status(204).end();
   });
 
   app.post('/api/runs/:id/stop', async (req, res) => {
     await requireAdmin(req, res);
-    const result = await hub.stopRun(req.params.id);
-    if (!result.ok) throw new HttpError(hub.store.getRun(req.params.id) ? 409 : 404, result.error);
-    res.json(result.data);
+    res.json(dataOf(await hub.stopRun(req.params.id)));
   });
 
   app.post('/api/runs/:id/resume', async (req, res) => {
     await requireAdmin(req, res);
-    const result = hub.resumeRun(req.params.id);
-    if (!result.ok) throw new HttpError(result.status, result.error);
-    res.json(result.data);
+    res.json(dataOf(hub.resumeRun(req.params.id)));
   });
 
   // The current global model in TF.js LayersModel format; weights.bin resolves relative to model.json.
   let exported: { key: string; files: LayersModelFiles } | null = null;
   const modelFiles = async (): Promise<LayersModelFiles> => {
     const model = hub.currentModel();
-    if (!model) throw new HttpError(404, 'no model yet: start a run first');
+    if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     const key = `${model.runId}/${model.modelVersion}`;
     if (exported?.key !== key) exported = { key, files: await exportLayersModel(model.config.model, model.weights, 'weights.bin') };
     return exported.files;
@@ -119,7 +160,7 @@ export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot
   // What a tab needs to adapt the current model itself: the spec and hyper-parameters behind weights.bin.
   app.get('/api/model/info', (_req, res) => {
     const model = hub.currentModel();
-    if (!model) throw new HttpError(404, 'no model yet: start a run first');
+    if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     res.set('Cache-Control', 'no-store').json({ runId: model.runId, modelVersion: model.modelVersion, model: model.config.model, client: model.config.client, parameters: model.weights.length });
   });
   app.get('/api/model/model.json', async (_req, res) => {
@@ -136,7 +177,7 @@ export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot
   });
 
   app.use('/api', (req) => {
-    throw new HttpError(404, `no API route ${req.method} ${req.originalUrl}`);
+    throw new HttpError(404, `no API route ${req.method} ${req.originalUrl}`, 'not-found');
   });
 
   const webRoot = options.webRoot;
@@ -150,7 +191,7 @@ export function createHttpApp(hub: Hub, options: { adminAuth: AdminAuth; webRoot
   }
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof HttpError) return res.status(error.status).json({ error: error.message });
+    if (error instanceof HttpError) return res.status(error.status).json({ error: error.message, ...(error.code ? { code: error.code } : {}) });
     // body-parser's errors carry a type; the router's failure to decode a %-escaped path segment is a URIError.
     const { status, type, charset, encoding, expose } = error as { status?: unknown; type?: unknown; charset?: unknown; encoding?: unknown; expose?: unknown };
     const message = error instanceof Error ? error.message : String(error);

@@ -94,7 +94,7 @@ function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
   return { algorithm: 'fedavg', model: tiny, rounds: 1, perRound: 3, minParticipants: 1, waitForParticipantsMs: 5000, roundDeadlineMs: 10_000, server: { kind: 'sgd', lr: 1 }, seed: 7, ...overrides };
 }
 
-async function postRun(url: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: RunSummary & { error?: string } }> {
+async function postRun(url: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: RunSummary & { error?: string; code?: string } }> {
   const response = await fetch(`${url}/api/runs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -167,6 +167,22 @@ describe('hub', () => {
     expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
   });
 
+  it('completes a partial run config from the dashboard’s presets and answers the full config; refusals carry a code', async () => {
+    const { hub, url } = await startHub();
+    const started = await postRun(url, { algorithm: 'maml', scenario: { name: 'sinusoid' }, rounds: 3 });
+    expect(started.status).toBe(201);
+    expect(started.body.config).toMatchObject({ algorithm: 'maml', model: SINUSOID_MLP, rounds: 3, scenario: { name: 'sinusoid', participants: 1000, kShot: 5 }, server: { kind: 'fedadam' } });
+    // Another run while this one runs: a conflict, with its code in the body and the status mapped from it.
+    const second = await postRun(url, { rounds: 3 });
+    expect(second).toMatchObject({ status: 409, body: { code: 'conflict', error: expect.stringMatching(/is in progress/) } });
+    await hub.stopRun(started.body.id);
+    const shards = await postRun(url, { rounds: 3 });
+    expect(shards.body.config).toMatchObject({ algorithm: 'reptile', rounds: 3, scenario: { name: 'shards' } });
+    expect(await postRun(url, { rounds: 3, perround: 2 })).toMatchObject({ status: 400, body: { code: 'invalid', error: expect.stringMatching(/unknown key "perround"/) } });
+    const missing = await fetch(`${url}/api/runs/nope/stop`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect([missing.status, ((await missing.json()) as { code: string }).code]).toEqual([404, 'not-found']);
+  });
+
   it('deletes a finished run over HTTP with the admin token, refuses the running one, and forgets its rounds', async () => {
     // Prepare: one run in progress (it waits for participants that never come).
     const { hub, url } = await startHub();
@@ -177,7 +193,7 @@ describe('hub', () => {
     expect((await del(null)).status).toBe(401);
     const busy = await del(TOKEN);
     expect(busy.status).toBe(409);
-    expect(await busy.json()).toEqual({ error: `run ${id} is in progress: stop it first` });
+    expect(await busy.json()).toEqual({ code: 'conflict', error: `run ${id} is in progress: stop it first` });
     await hub.stopRun(id);
     expect((await del(TOKEN)).status).toBe(204);
     expect((await fetch(`${url}/api/runs/${id}`)).status).toBe(404);
@@ -312,7 +328,7 @@ describe('hub', () => {
     expect(await a!.submit(meta(ta!.task, 1), deltaFrame(ta!.task, new Float32Array(LENGTH).fill(1)))).toMatchObject({ ok: true });
     await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the round to close at its deadline');
     const late = await b!.submit(meta(tb!.task, 1), deltaFrame(tb!.task, new Float32Array(LENGTH).fill(9)));
-    expect(late).toEqual({ ok: false, error: expect.stringMatching(/no run is in progress|closed|late/) });
+    expect(late).toEqual({ ok: false, code: expect.stringMatching(/^(no-run|late)$/), error: expect.stringMatching(/no run is in progress|closed|late/) });
     const [round] = hub.store.listRounds(run.id);
     expect(round!.participants).toEqual(['aaaa']);
     expect(round!.failures).toEqual([{ participantId: 'bbbb', reason: 'the deadline passed' }]);
@@ -347,13 +363,13 @@ describe('hub', () => {
       expect(!ack.ok && ack.error, name).toMatch(message);
     }
     const unknown = await a!.socket.timeout(5000).emitWithAck('no:such-event' as 'eval:submit', {} as never);
-    expect(unknown).toEqual({ ok: false, error: 'unknown event "no:such-event"' });
+    expect(unknown).toEqual({ ok: false, code: 'invalid', error: 'unknown event "no:such-event"' });
     const adminFromParticipant = await a!.socket.timeout(5000).emitWithAck('admin:start-run', config());
-    expect(adminFromParticipant).toEqual({ ok: false, error: 'admin token required' });
+    expect(adminFromParticipant).toEqual({ ok: false, code: 'unauthorized', error: 'admin token required' });
     expect(Buffer.from(hub.active()!.weights.buffer.slice(0)).equals(before)).toBe(true);
     // A valid update still works, and a second one is a duplicate.
     expect(await a!.submit(meta(task, 1), deltaFrame(task, good))).toMatchObject({ ok: true });
-    expect(await a!.submit(meta(task, 1), deltaFrame(task, good))).toEqual({ ok: false, error: expect.stringMatching(/duplicate/) });
+    expect(await a!.submit(meta(task, 1), deltaFrame(task, good))).toMatchObject({ ok: false, error: expect.stringMatching(/duplicate/) });
     expect(await b!.submit(meta(tb!.task, 1), deltaFrame(tb!.task, new Float32Array(LENGTH).fill(3)))).toMatchObject({ ok: true });
     await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the run to complete');
     // Only the two valid updates count: mean 2.
@@ -377,7 +393,13 @@ describe('hub', () => {
     cleanups.push(() => void old.disconnect());
     await new Promise((r) => old.once('connect', () => r(null)));
     const reply = await old.timeout(5000).emitWithAck('participant:hello', { protocolVersion: 0, backend: 'x', examples: 1, heldOut: false, dataSource: 'own' });
-    expect(reply).toEqual({ ok: false, error: expect.stringMatching(/protocol version 0 is not supported: this hub speaks version 1/) });
+    expect(reply).toEqual({ ok: false, code: 'client-too-old', error: `protocol version 0 is older than this hub's ${PROTOCOL_VERSION}: reload the page` });
+    // A participant newer than the hub is told the hub is too old, not to reload.
+    const newer: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    cleanups.push(() => void newer.disconnect());
+    await new Promise((r) => newer.once('connect', () => r(null)));
+    const newerReply = await newer.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION + 1, backend: 'x', examples: 1, heldOut: false, dataSource: 'own' });
+    expect(newerReply).toMatchObject({ ok: false, code: 'server-too-old' });
     // An admin socket with a wrong token cannot connect.
     const admin: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { role: 'admin', token: 'nope-nope-nope' } });
     cleanups.push(() => void admin.disconnect());

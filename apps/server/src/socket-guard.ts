@@ -43,3 +43,30 @@ export function guarded(event: string, handler: (...args: unknown[]) => void | P
     }
   };
 }
+
+/** Refusals of one connection logged per window; the rest are counted in one line. */
+const REFUSAL_LOG_LINES = 5;
+const REFUSAL_LOG_WINDOW_MS = 10_000;
+
+/** Logs a connection's refusals, at most a few per window: one that keeps being refused would fill the log. */
+export class RefusalLog {
+  private logged = 0;
+  private windowStart: number;
+
+  constructor(
+    private readonly write: (line: string, fields?: Record<string, unknown>) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.windowStart = now();
+  }
+
+  note(what: string): void {
+    const t = this.now();
+    if (t - this.windowStart > REFUSAL_LOG_WINDOW_MS) {
+      if (this.logged > REFUSAL_LOG_LINES) this.write('further refusals of this connection were not logged', { suppressed: this.logged - REFUSAL_LOG_LINES });
+      this.windowStart = t;
+      this.logged = 0;
+    }
+    if (++this.logged <= REFUSAL_LOG_LINES) this.write(what);
+  }
+}

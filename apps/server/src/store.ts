@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { RunConfigSchema, type RoundMetrics, type RoundSummary, type RunConfig, type RunStatus, type RunSummary, type StrategyState } from '@tabula/core';
+import { RUN_STATUSES, RunConfigSchema, type RoundMetrics, type RoundSummary, type RunConfig, type RunStatus, type RunSummary, type StrategyState } from '@tabula/core';
 
 export interface Checkpoint {
   readonly round: number;
@@ -74,7 +74,6 @@ export function isStorageFailure(error: unknown): boolean {
   return /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|NOMEM)/.test(error.code);
 }
 
-const RUN_STATUSES: readonly RunStatus[] = ['running', 'paused', 'completed', 'stopped', 'failed'];
 const ROUND_STATUSES: readonly RoundSummary['status'][] = ['completed', 'failed'];
 
 /**

@@ -1,6 +1,6 @@
-import type { Algorithm, ClientHyper } from './learn/hyper.js';
+import { ALGORITHMS, type Algorithm, type ClientHyper } from './learn/hyper.js';
 import { MNIST_MLP, SINUSOID_MLP } from './model/spec.js';
-import type { RunConfigInput } from './protocol.js';
+import { SCENARIOS as SCENARIO_NAMES, type RunConfigInput } from './protocol.js';
 
 type ScenarioName = NonNullable<RunConfigInput['scenario']>['name'];
 
@@ -60,4 +60,27 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
     server: { kind: 'sgd', lr: 1 },
     seed: 1,
   };
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A run config without a model is a request to start from the preset of its scenario (default shards) and
+ * algorithm (default reptile): `{"rounds": 3}` or `{"algorithm": "maml", "scenario": {"name": "sinusoid"}}`. What it
+ * says overrides the preset (scenario and client settings field by field; a server optimizer of another kind whole).
+ * A config with a model is complete already: missing settings take the schema's defaults. Anything that is not an
+ * object is returned as it is, for the schema to refuse.
+ */
+export function completeRunConfig(input: unknown): unknown {
+  if (!isObject(input) || 'model' in input) return input;
+  const scenarioName = isObject(input.scenario) && typeof input.scenario.name === 'string' ? input.scenario.name : 'shards';
+  const algorithm = typeof input.algorithm === 'string' ? input.algorithm : 'reptile';
+  if (!(SCENARIO_NAMES as readonly string[]).includes(scenarioName) || !(ALGORITHMS as readonly string[]).includes(algorithm)) return input;
+  const preset = presetRunConfig(scenarioName as ScenarioName, algorithm as Algorithm) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...preset, ...input };
+  for (const key of ['scenario', 'client'] as const) {
+    if (isObject(preset[key]) && isObject(input[key])) merged[key] = { ...preset[key], ...input[key] };
+  }
+  if (isObject(preset.server) && isObject(input.server) && input.server.kind === preset.server.kind) merged.server = { ...preset.server, ...input.server };
+  return merged;
 }

@@ -9,12 +9,24 @@ import { parameterCount } from './model/layout.js';
 import { ModelSpecSchema } from './model/spec.js';
 import { scenarioProblem } from './data/scenario.js';
 import { strictObject } from './strict-object.js';
+import { FRAME_DTYPES } from './wire/codec.js';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bump when a hub and a participant built from different versions would misunderstand each other: an event, a
+ * field or an ack code is added, removed, renamed or changes meaning, or the frame layout changes (wire/). Do not
+ * bump for changes only one side sees (a new HTTP route, a dashboard-only event, tighter bounds on a field).
+ * A hello with another version is refused with `client-too-old` (reload the page) or `server-too-old`.
+ * 2: participant secrets, farewells, ack codes, validated status reports.
+ */
+export const PROTOCOL_VERSION = 2;
 
-export const CodecSchema = z.enum(['float32', 'float16', 'int8']);
+export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
 
+/**
+ * FedAdam: β1, β2 and τ as in Reddi et al.'s experiments. lr 0.01: without bias correction the first step moves each
+ * weight by about lr (m/√v ≈ sign Δ when |Δ| ≫ τ), and the paper's best server rates for FedAdam sit around 10^-2.
+ */
 export const ServerOptimizerSchema = z.discriminatedUnion('kind', [
   strictObject({ kind: z.literal('sgd'), lr: z.number().positive().max(100).default(1) }),
   strictObject({ kind: z.literal('fedavgm'), lr: z.number().positive().max(100).default(1), momentum: z.number().min(0).max(0.999).default(0.9) }),
@@ -39,7 +51,9 @@ export const AggregationSchema = z.discriminatedUnion('kind', [
   strictObject({ kind: z.literal('median') }),
 ]);
 export type Aggregation = z.infer<typeof AggregationSchema>;
-export const AGGREGATIONS = ['fedavg', 'trimmed-mean', 'median'] as const satisfies readonly Aggregation['kind'][];
+export const AGGREGATIONS = AggregationSchema.options.map((o) => o.shape.kind.value);
+export const SERVER_OPTIMIZERS = ServerOptimizerSchema.options.map((o) => o.shape.kind.value);
+export const CODECS = CodecSchema.options;
 /** Robust aggregation holds perRound deltas: at most this many float32 values (1 GiB). */
 export const MAX_HELD_VALUES = 2 ** 28;
 
@@ -264,6 +278,20 @@ export interface RoundTask {
 export const PARTICIPANT_STATES = ['connecting', 'waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'] as const;
 export type ParticipantState = (typeof PARTICIPANT_STATES)[number];
 
+/**
+ * What a participant tells the hub it is doing. 'connecting' is the hub's own word for a participant whose
+ * socket is gone: the hub ignores a live participant that claims it.
+ */
+export const ParticipantStatusSchema = z.object({
+  state: z.enum(PARTICIPANT_STATES),
+  round: z.number().int().min(0).optional(),
+  message: z.string().max(500).optional(),
+});
+export type ParticipantStatusReport = z.infer<typeof ParticipantStatusSchema>;
+
+export const RunRequestSchema = z.object({ runId: z.string().min(1).max(64) });
+export type RunRequest = z.infer<typeof RunRequestSchema>;
+
 // ---- what the hub reports (HTTP API and admin events share these shapes) -------------------------------
 
 /** A participant as the hub's registry sees it. */
@@ -291,7 +319,8 @@ export interface ParticipantInfo {
 }
 
 /** 'paused': a storage failure (a full disk) stopped the run after its last saved round; an admin resumes it. */
-export type RunStatus = 'running' | 'paused' | 'completed' | 'stopped' | 'failed';
+export const RUN_STATUSES = ['running', 'paused', 'completed', 'stopped', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export interface RunSummary {
   readonly id: string;
@@ -353,7 +382,15 @@ export interface AdminSnapshot {
 }
 
 /** socket.io handshake `auth`: participants send nothing or { role: 'participant' }. */
-export type HandshakeAuth = { role: 'participant' } | { role: 'admin'; token: string };
+export const HandshakeAuthSchema = z.object({
+  role: z.enum(['participant', 'admin']).default('participant'),
+  token: z.string().max(1024).optional(),
+});
+export type HandshakeAuth = z.input<typeof HandshakeAuthSchema>;
+/** What a refused handshake carries as socket.io's `connect_error` data: `unauthorized`, `rate-limited` or `invalid`. */
+export interface HandshakeRefusal {
+  readonly code: AckErrorCode;
+}
 
 // ---- socket.io event maps (both ends are typed with these) --------------------------------------------
 
@@ -386,9 +423,9 @@ export interface Farewell {
 export interface ClientToServerEvents {
   'participant:hello': (hello: Hello, ack: (reply: Ack<Welcome>) => void) => void;
   /** Lets the dashboard show what a tab is doing between rounds. */
-  'participant:status': (status: { state: ParticipantState; round?: number; message?: string }) => void;
+  'participant:status': (status: ParticipantStatusReport) => void;
   'update:submit': (meta: UpdateMeta, frame: ArrayBuffer | Uint8Array, ack: (reply: Ack<UpdateReceipt>) => void) => void;
   'eval:submit': (report: EvaluationReport, ack: (reply: Ack<UpdateReceipt>) => void) => void;
   'admin:start-run': (config: RunConfigInput, ack: (reply: Ack<RunSummary>) => void) => void;
-  'admin:stop-run': (request: { runId: string }, ack: (reply: Ack<RunSummary>) => void) => void;
+  'admin:stop-run': (request: RunRequest, ack: (reply: Ack<RunSummary>) => void) => void;
 }

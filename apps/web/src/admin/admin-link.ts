@@ -1,4 +1,4 @@
-import type { AdminSnapshot, ParticipantsDiff, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core/protocol';
+import type { AdminSnapshot, HandshakeRefusal, ParticipantsDiff, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core/protocol';
 import { io } from 'socket.io-client';
 import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
 
@@ -14,11 +14,6 @@ export interface AdminLinkEvents {
   onConnection(problem: string | null): void;
 }
 
-/** Messages the hub uses to refuse an admin handshake. */
-const AUTH_ERRORS = ['admin token required', 'invalid admin token'];
-/** How the hub's refusal of an address with too many failed sign-ins begins ("...; retry in N s"). */
-const THROTTLED = 'too many failed admin sign-ins';
-
 /** The dashboard's socket.io connection as role 'admin'. */
 export class AdminLink {
   private readonly socket: HubSocket;
@@ -27,10 +22,11 @@ export class AdminLink {
     this.socket = io({ path: '/socket.io', auth: { role: 'admin', token } });
     this.socket.on('connect', () => events.onConnection(null));
     this.socket.on('connect_error', (error) => {
-      if (AUTH_ERRORS.includes(error.message)) {
+      const code = (error as Error & { data?: Partial<HandshakeRefusal> }).data?.code;
+      if (code === 'unauthorized') {
         this.socket.disconnect();
         events.onAuthFailed(error.message);
-      } else if (error.message.startsWith(THROTTLED)) {
+      } else if (code === 'rate-limited') {
         // The token is not checked until the address's window ends; socket.io's retries then sign in.
         events.onConnection(`${error.message}; signing in by itself then`);
       } else {

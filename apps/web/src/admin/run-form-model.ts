@@ -4,12 +4,14 @@
  */
 import {
   AGGREGATIONS,
+  CODECS,
   ALGORITHMS,
   DEFAULT_CLIENT_HYPER,
   MNIST_CNN,
   MNIST_MLP,
   RunConfigSchema,
   SCENARIOS,
+  SERVER_OPTIMIZERS,
   SINUSOID_MLP,
   parseOrError,
   presetRunConfig,
@@ -38,8 +40,6 @@ export interface FieldDef {
 
 /** No scenario: participants bring their own data (drawn digits). */
 export const NO_SCENARIO = 'none';
-const SERVER_KINDS = ['sgd', 'fedavgm', 'fedadam'] as const;
-const CODECS = ['float32', 'float16', 'int8'] as const;
 
 const hasScenario = (v: FormValues) => v['scenario.name'] !== NO_SCENARIO;
 
@@ -81,7 +81,7 @@ export const FIELDS: readonly FieldDef[] = [
   { key: 'client.outerLr', label: 'Outer learning rate', kind: 'number', group: 'Client' },
   { key: 'client.metaSteps', label: 'Meta steps', kind: 'int', group: 'Client' },
   { key: 'client.adaptSteps', label: 'Adaptation steps', kind: 'int', group: 'Client' },
-  { key: 'server.kind', label: 'Server optimizer', kind: 'select', group: 'Server', options: SERVER_KINDS },
+  { key: 'server.kind', label: 'Server optimizer', kind: 'select', group: 'Server', options: SERVER_OPTIMIZERS },
   { key: 'server.lr', label: 'Server learning rate', kind: 'number', group: 'Server' },
   { key: 'server.momentum', label: 'Server momentum', kind: 'number', group: 'Server', when: (v) => v['server.kind'] === 'fedavgm' },
   { key: 'server.beta1', label: 'Adam beta1', kind: 'number', group: 'Server', when: (v) => v['server.kind'] === 'fedadam' },

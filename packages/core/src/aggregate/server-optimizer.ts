@@ -2,6 +2,7 @@
  * Server optimizers: turn a round's averaged delta Δ into new global weights, treating −Δ as a pseudo-gradient
  * (Reddi et al. 2021, "Adaptive Federated Optimization").
  */
+import { ServerOptimizerSchema } from '../protocol.js';
 
 export interface SgdConfig {
   readonly kind: 'sgd';
@@ -32,13 +33,10 @@ export interface FedAdamConfig {
 export type ServerOptimizerConfig = SgdConfig | FedAvgMConfig | FedAdamConfig;
 export type ServerOptimizerKind = ServerOptimizerConfig['kind'];
 
-export const DEFAULT_SGD: SgdConfig = { kind: 'sgd', lr: 1 };
-export const DEFAULT_FEDAVGM: FedAvgMConfig = { kind: 'fedavgm', lr: 1, momentum: 0.9 };
-/**
- * β1, β2 and τ as in the paper's experiments. lr 0.01: without bias correction the first step moves each weight by
- * about lr (m/√v ≈ sign Δ when |Δ| ≫ τ), and the paper's best server rates for FedAdam sit around 10^-2.
- */
-export const DEFAULT_FEDADAM: FedAdamConfig = { kind: 'fedadam', lr: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-3 };
+// The protocol's schema defines every default (one source of truth); these are its values, typed.
+export const DEFAULT_SGD = ServerOptimizerSchema.parse({ kind: 'sgd' }) as SgdConfig;
+export const DEFAULT_FEDAVGM = ServerOptimizerSchema.parse({ kind: 'fedavgm' }) as FedAvgMConfig;
+export const DEFAULT_FEDADAM = ServerOptimizerSchema.parse({ kind: 'fedadam' }) as FedAdamConfig;
 
 export const SERVER_OPTIMIZER_DEFAULTS: {
   readonly [K in ServerOptimizerKind]: Extract<ServerOptimizerConfig, { kind: K }>;

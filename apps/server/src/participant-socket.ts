@@ -1,0 +1,117 @@
+import {
+  HelloSchema,
+  PROTOCOL_VERSION,
+  ParticipantStatusSchema,
+  parseOrError,
+  type Ack,
+  type Farewell,
+  type UpdateReceipt,
+  type Welcome,
+} from '@tabula/core';
+import type { HubSocket } from './hub-socket.js';
+import type { Registry } from './registry.js';
+import type { RunService } from './run-service.js';
+import type { ShardAssigner } from './shard-assigner.js';
+import { ackOf, clientText } from './socket-guard.js';
+
+export interface ParticipantSocketDeps {
+  readonly registry: Registry;
+  readonly runs: RunService;
+  readonly shards: ShardAssigner;
+  /** Every message a participant sends must fit (the welcome tells it). */
+  readonly maxMessageBytes: number;
+  /** Another connection, by id (the one a reconnecting participant replaces). */
+  socketById(socketId: string): HubSocket | null;
+  now(): number;
+}
+
+/** What the per-connection plumbing gives the handlers: guarded registration, refusal logging, closing with a reason. */
+export interface ConnectionKit {
+  on(event: 'participant:hello' | 'participant:status' | 'update:submit' | 'eval:submit' | 'admin:start-run' | 'admin:stop-run', handler: (...args: unknown[]) => void | Promise<void>): void;
+  refused(what: string): void;
+  /** Closes a connection on purpose, telling the participant why first. */
+  farewell(target: HubSocket, notice: Farewell): void;
+}
+
+/**
+ * The participant's side of a connection: hello (identity and data assignment), status reports, updates and
+ * evaluations. Every payload is validated here or by the run's round collector before it changes anything.
+ */
+export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: ParticipantSocketDeps): void {
+  const { registry, runs, shards } = deps;
+
+  kit.on('participant:hello', (raw, ack) => {
+    if (typeof ack !== 'function') return;
+    const reply = ack as (reply: Ack<Welcome>) => void;
+    if (socket.data.role === 'admin') return reply({ ok: false, code: 'conflict', error: 'an admin connection cannot join as a participant' });
+    const version = (raw as { protocolVersion?: unknown } | null)?.protocolVersion;
+    if (typeof version !== 'number' || version !== PROTOCOL_VERSION) {
+      const tooOld = typeof version !== 'number' || version < PROTOCOL_VERSION;
+      const reason = tooOld
+        ? `protocol version ${clientText(version)} is older than this hub's ${PROTOCOL_VERSION}: reload the page`
+        : `protocol version ${version} is newer than this hub's ${PROTOCOL_VERSION}: the hub must be upgraded`;
+      reply({ ok: false, code: tooOld ? 'client-too-old' : 'server-too-old', error: reason });
+      kit.farewell(socket, { code: 'protocol-version', reason, reconnect: false });
+      return;
+    }
+    const parsed = parseOrError(HelloSchema, raw);
+    if (!parsed.ok) return reply({ ok: false, code: 'invalid', error: `malformed hello: ${parsed.error}` });
+    const hello = parsed.data;
+    const previous = registry.get(registry.idOf(socket.id) ?? hello.participantId ?? '');
+    const running = runs.active?.config.scenario;
+    const shard = shards.assign(hello, previous, running);
+    if (!shard.ok) return reply({ ok: false, code: 'conflict', error: shard.error });
+    const { assignment } = shard;
+    const claim = registry.join(socket.id, { ...hello, heldOut: shard.heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) }, deps.now());
+    if (!claim.ok) {
+      kit.refused(`hello refused: ${claim.error}`);
+      return reply({ ok: false, code: 'identity-refused', error: claim.error });
+    }
+    const id = claim.entry.id;
+    const replaced = claim.replacedSocket ? deps.socketById(claim.replacedSocket) : null;
+    if (replaced) kit.farewell(replaced, { code: 'replaced', reason: `participant ${id} connected again from a newer connection (a reload)`, reconnect: false });
+    reply({ ok: true, data: { participantId: id, participantSecret: claim.secret, maxMessageBytes: deps.maxMessageBytes, assignment } });
+    // A participant that rejoins holding another scenario than the running run's is offered a shard of it too.
+    if (running) shards.offer([claim.entry], running);
+  });
+
+  kit.on('participant:status', (raw) => {
+    const id = registry.idOf(socket.id);
+    if (!id) return;
+    const parsed = parseOrError(ParticipantStatusSchema, raw);
+    if (!parsed.ok) return kit.refused(`status from ${id} ignored: ${parsed.error}`);
+    const { state, message } = parsed.data;
+    if (state === 'connecting') return;
+    registry.update(id, { state, lastSeen: deps.now() });
+    if (state === 'error') runs.active?.participantFailed(id, `participant error: ${message?.slice(0, 200) ?? 'unknown'}`);
+  });
+
+  kit.on('update:submit', (...args) => {
+    const ack = ackOf(args);
+    if (!ack) return kit.refused('update:submit without an acknowledgement callback ignored');
+    const reply = ack as (reply: Ack<UpdateReceipt>) => void;
+    // The ack must come third: (meta, frame, ack). With two arguments the frame is missing.
+    if (args.length !== 3) return reply({ ok: false, code: 'invalid', error: `update:submit takes (meta, frame, ack); got ${args.length - 1} argument${args.length === 2 ? '' : 's'} before the acknowledgement: the binary frame is missing` });
+    const [meta, frame] = args;
+    const id = registry.idOf(socket.id);
+    if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
+    const controller = runs.active;
+    if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
+    registry.update(id, { lastSeen: deps.now() });
+    const result = controller.submitUpdate(id, meta, frame);
+    if (!result.ok) kit.refused(`update from ${id} rejected: ${result.error}`);
+    reply(result);
+  });
+
+  kit.on('eval:submit', (report, ack) => {
+    if (typeof ack !== 'function') return;
+    const reply = ack as (reply: Ack<UpdateReceipt>) => void;
+    const id = registry.idOf(socket.id);
+    if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
+    const controller = runs.active;
+    if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
+    const result = controller.submitEvaluation(id, report);
+    if (!result.ok) kit.refused(`evaluation from ${id} rejected: ${result.error}`);
+    reply(result);
+  });
+}

@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import {
+  RunConfigSchema,
+  completeRunConfig,
+  parameterCount,
+  parseOrError,
+  type AckErrorCode,
+  type AdminSnapshot,
+  type RoundCancel,
+  type RoundSummary,
+  type RoundTask,
+  type RunConfig,
+  type RunSummary,
+} from '@tabula/core';
+import type { Logger } from './logger.js';
+import type { Registry } from './registry.js';
+import { RunController } from './run-controller.js';
+import type { ShardAssigner } from './shard-assigner.js';
+import { isStorageFailure, type Store } from './store.js';
+
+/** Every hub operation answers with this: the data, or a code (HTTP maps it to a status once) and a sentence. */
+export type Outcome<T> = { ok: true; data: T } | { ok: false; code: AckErrorCode; error: string };
+
+export interface CurrentModel {
+  readonly config: RunConfig;
+  readonly weights: Float32Array;
+  readonly modelVersion: number;
+  readonly runId: string;
+}
+
+export interface RunServiceDeps {
+  readonly store: Store;
+  readonly registry: Registry;
+  readonly shards: ShardAssigner;
+  /** Largest model a run may use (it sized the socket message limit). */
+  readonly maxParameters: number;
+  /** Sends one round's task with the weights frame; false when the participant is not connected. */
+  send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
+  /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline). */
+  cancel(participantId: string, notice: RoundCancel): void;
+  /** Tells dashboards. */
+  readonly broadcast: { run(run: RunSummary): void; round(round: RoundSummary): void; state(): void };
+  readonly logger: Logger;
+  now(): number;
+}
+
+/**
+ * Runs: start, stop, resume, delete, and the one that is running (one at a time). Owns the run controller; the
+ * sockets and the HTTP API only call these and map the outcome.
+ */
+export class RunService {
+  private controller: RunController | null = null;
+
+  constructor(private readonly deps: RunServiceDeps) {}
+
+  /** The running run's controller, if any. */
+  get active(): RunController | null {
+    return this.controller;
+  }
+
+  start(input: unknown): Outcome<RunSummary> {
+    const parsed = parseOrError(RunConfigSchema, completeRunConfig(input));
+    if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
+    const config = parsed.data;
+    const parameters = parameterCount(config.model);
+    if (parameters > this.deps.maxParameters) return { ok: false, code: 'invalid', error: `model: ${parameters} parameters exceed this hub's limit of ${this.deps.maxParameters}` };
+    if (this.controller) return { ok: false, code: 'conflict', error: `run ${this.controller.id} is in progress: stop it first` };
+    const { store, now } = this.deps;
+    const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const run = store.createRun({ id, config, createdAt: now() });
+    this.launch(run);
+    this.log(`run ${id} started: ${config.algorithm} · ${config.model.kind} · ${config.rounds} rounds`);
+    this.deps.broadcast.run(run);
+    return { ok: true, data: run };
+  }
+
+  async stop(runId: string): Promise<Outcome<RunSummary>> {
+    if (!this.controller || this.controller.id !== runId) {
+      const run = this.deps.store.getRun(runId);
+      return run ? { ok: false, code: 'conflict', error: `run ${runId} is not running (${run.status})` } : { ok: false, code: 'not-found', error: `no run ${runId}` };
+    }
+    return { ok: true, data: await this.controller.stop() };
+  }
+
+  /**
+   * Continues a paused or failed run from its last checkpoint (from round 1 when it has none), while no other run
+   * is in progress. A refusal changes nothing.
+   */
+  resume(runId: string): Outcome<RunSummary> {
+    const { store, now } = this.deps;
+    const run = store.getRun(runId);
+    if (!run) return { ok: false, code: 'not-found', error: `no run ${runId}` };
+    if (this.controller) return { ok: false, code: 'conflict', error: this.controller.id === runId ? `run ${runId} is already running` : `run ${this.controller.id} is in progress: stop it first` };
+    if (run.status === 'completed' || run.status === 'stopped') return { ok: false, code: 'conflict', error: `run ${runId} is ${run.status}: only a paused or failed run can be resumed` };
+    const valid = parseOrError(RunConfigSchema, run.config);
+    if (!valid.ok) return { ok: false, code: 'conflict', error: `cannot resume run ${runId}: its stored config is not valid any more: ${valid.error}` };
+    let resumed: RunSummary;
+    try {
+      resumed = store.updateRun(runId, { status: 'running', error: null, updatedAt: now() });
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      return { ok: false, code: 'unavailable', error: `cannot resume run ${runId}: the store cannot be written (${(error as Error).message})` };
+    }
+    try {
+      this.launch(resumed); // reads and verifies the last checkpoint
+    } catch (error) {
+      store.updateRun(runId, { status: run.status, error: run.error, updatedAt: run.updatedAt });
+      return { ok: false, code: 'conflict', error: `cannot resume run ${runId}: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    this.log(`run ${runId} resumed after round ${this.controller!.modelVersion} of ${run.config.rounds}`);
+    this.deps.broadcast.run(resumed);
+    return { ok: true, data: resumed };
+  }
+
+  /** Forgets a finished run with its rounds and checkpoints; the running one must be stopped first. */
+  delete(runId: string): Outcome<null> {
+    if (this.controller?.id === runId) return { ok: false, code: 'conflict', error: `run ${runId} is in progress: stop it first` };
+    if (!this.deps.store.deleteRun(runId)) return { ok: false, code: 'not-found', error: `no run ${runId}` };
+    this.log(`run ${runId} deleted`);
+    this.deps.broadcast.state();
+    return { ok: true, data: null };
+  }
+
+  /** The global weights a client would download now: the running run's, or the newest checkpoint. */
+  currentModel(): CurrentModel | null {
+    const c = this.controller;
+    if (c) return { config: c.config, weights: c.weights, modelVersion: c.modelVersion, runId: c.id };
+    for (const run of this.deps.store.listRuns()) {
+      const checkpoint = this.deps.store.latestCheckpoint(run.id);
+      if (checkpoint) return { config: run.config, weights: checkpoint.weights, modelVersion: checkpoint.round, runId: run.id };
+    }
+    return null;
+  }
+
+  /** What a dashboard that just connected needs. */
+  snapshot(): AdminSnapshot {
+    const run = this.controller?.summary ?? this.deps.store.listRuns()[0] ?? null;
+    return { participants: this.deps.registry.list(), run, rounds: run ? this.deps.store.listRounds(run.id) : [] };
+  }
+
+  /**
+   * After a restart: the newest running run continues, older ones cannot share the hub. One whose stored config the
+   * hub would refuse today (say a scenario it cannot build) or whose checkpoint is corrupt fails with the reason
+   * instead: resuming it would refuse every participant, or serve a corrupt model.
+   */
+  resumeAfterRestart(): void {
+    const { store, now } = this.deps;
+    const running = store.runningRuns().filter((run) => {
+      const valid = parseOrError(RunConfigSchema, run.config);
+      if (!valid.ok) store.updateRun(run.id, { status: 'failed', error: `cannot resume: its stored config is not valid any more: ${valid.error}`, updatedAt: now() });
+      return valid.ok;
+    });
+    for (const [i, run] of running.entries()) {
+      if (i > 0) {
+        store.updateRun(run.id, { status: 'stopped', error: `superseded by run ${running[0]!.id} when the hub restarted`, updatedAt: now() });
+        continue;
+      }
+      try {
+        this.launch(run);
+      } catch (error) {
+        const reason = `cannot resume: ${error instanceof Error ? error.message : String(error)}`;
+        store.updateRun(run.id, { status: 'failed', error: reason, updatedAt: now() });
+        this.log(`run ${run.id} ${reason}`);
+        continue;
+      }
+      this.log(`run ${run.id} resumes after round ${this.controller!.modelVersion} of ${run.config.rounds}`);
+    }
+  }
+
+  /** The hub is closing: the running run stays 'running' in the store and resumes on restart. */
+  detach(): void {
+    const running = this.controller;
+    this.controller = null;
+    running?.detach();
+  }
+
+  /** Creates the controller (which reads the checkpoint: it may throw), offers shards, starts the loop. */
+  private launch(run: RunSummary): void {
+    const { registry, shards } = this.deps;
+    const controller = new RunController(run, {
+      store: this.deps.store,
+      eligible: (config) => registry.connected().filter((e) => shards.compatible(e, config)),
+      send: (id, task, frame) => this.deps.send(id, task, frame),
+      cancel: (id, notice) => this.deps.cancel(id, notice),
+      onRound: (summary) => {
+        this.deps.broadcast.round(summary);
+        this.log(roundLine(summary, run.config));
+      },
+      onRun: (summary) => {
+        this.deps.broadcast.run(summary);
+        if (summary.status === 'running') return;
+        this.log(`run ${summary.id} ${summary.status}${summary.error ? `: ${summary.error}` : ''}`);
+        if (this.controller?.id === summary.id) this.controller = null;
+      },
+      onLatency: (id, round, latencyMs) => registry.update(id, { lastRound: round, lastLatencyMs: latencyMs }),
+      onOutcome: (id, answered) => registry.recordOutcome(id, answered),
+      now: this.deps.now,
+      log: (line) => this.log(line),
+    });
+    this.controller = controller;
+    if (run.config.scenario) shards.offer(registry.connected(), run.config.scenario);
+    void controller.start();
+  }
+
+  private log(line: string): void {
+    this.deps.logger.info(line);
+  }
+}
+
+/** The CLI's line per round. */
+function roundLine(summary: RoundSummary, config: RunConfig): string {
+  if (summary.status !== 'completed') return `round ${summary.round}/${config.rounds} attempt ${summary.attempt} failed: ${summary.reason}`;
+  const m = summary.metrics;
+  const figure = (x: number | null) => (x === null ? '-' : config.model.task === 'regression' ? x.toFixed(3) : `${(100 * x).toFixed(1)}%`);
+  return `round ${summary.round}/${config.rounds} · ${summary.participants.length} participants · loss ${m.loss?.toFixed(3) ?? '-'} · global ${figure(m.global)} · personalized ${figure(m.personalized)} · ${(summary.durationMs / 1000).toFixed(1)} s`;
+}
