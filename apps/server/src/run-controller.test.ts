@@ -303,7 +303,7 @@ describe('RunController on failing storage', () => {
     const store: Store = { ...real, recordRound: full, updateRun: full };
     const announced: RunSummary[] = [];
     const logged: string[] = [];
-    // a variable, not a literal in the call: the loop's dependencies may gain members this test does not need
+    // a variable, not a literal in the call: the controller's dependencies may gain members this test does not need
     const deps = {
       store,
       eligible: () => [],

@@ -18,7 +18,7 @@ import type { RegistryEntry } from './registry.js';
 import { isStorageFailure, type Store } from './store.js';
 
 /** What a run controller needs from the hub around it; tests and the hub provide these. */
-export interface RoundLoopDeps {
+export interface RunControllerDeps {
   readonly store: Store;
   /** Connected participants whose data fits this run's model. */
   eligible(config: RunConfig): RegistryEntry[];
@@ -52,7 +52,7 @@ export class RunController {
 
   constructor(
     private run: RunSummary,
-    private readonly deps: RoundLoopDeps,
+    private readonly deps: RunControllerDeps,
   ) {
     const config = run.config;
     this.length = parameterCount(config.model);
