@@ -165,7 +165,7 @@ export const ACK_ERROR_CODES = [
 export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
 
 /** Every acknowledgement: the request either succeeded with data or failed with a reason a person can read. */
-export type Ack<T> = { ok: true; data: T } | { ok: false; error: string; code?: AckErrorCode };
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: string; code: AckErrorCode };
 
 /** The most examples one update or evaluation may claim (a participant inflating its weight in the means). */
 export const MAX_EXAMPLES_PER_REPORT = 1_000_000;

@@ -137,7 +137,7 @@ describe('Participant', () => {
   });
 
   it('shows the hub’s rejection as an error state', async () => {
-    const { channel } = recordingChannel({ ok: false, error: 'round 3 is closed' });
+    const { channel } = recordingChannel({ ok: false, code: 'late', error: 'round 3 is closed' });
     const states: ParticipantStatus[] = [];
     const participant = new Participant({ channel, data: local, onStatus: (s) => states.push(s) });
     const t = task();
