@@ -24,6 +24,7 @@ export { MemoryCredentials, type ParticipantCredentials } from './participant/cr
 export { ParticipantSession, type HelloBody, type ParticipantSessionOptions, type ParticipantSocket, type StatusReport } from './participant/session.js';
 export * from './federation/round-collector.js';
 export * from './federation/round-task.js';
+export * from './federation/strategy-for.js';
 export * from './federation/round-engine.js';
 export * from './federation/clock.js';
 export * from './federation/manual-clock.js';

@@ -4,7 +4,7 @@ import { MAX_MNIST_PARTICIPANTS, createScenario, isHeldOut } from './data/scenar
 import { MNIST_MLP } from './model/spec.js';
 import { MAX_HELD_VALUES, RunConfigSchema, SCENARIOS, ScenarioSpecSchema, parseOrError, type RunConfigInput } from './protocol.js';
 import { createRng } from './rng.js';
-import { strategyFor } from './federation/round-task.js';
+import { strategyFor } from './federation/strategy-for.js';
 
 const base: RunConfigInput = { algorithm: 'fedavg', model: MNIST_MLP, rounds: 3, perRound: 10 };
 

@@ -3,7 +3,7 @@ import { RunConfigSchema, PROTOCOL_VERSION, type RoundSummary, type RoundTask, t
 import { encodeFrame } from '../wire/index.js';
 import { ManualClock } from './manual-clock.js';
 import { RoundEngine, type Candidate, type RoundCheckpoint } from './round-engine.js';
-import { strategyFor } from './round-task.js';
+import { strategyFor } from './strategy-for.js';
 
 const MODEL = { kind: 'mlp' as const, inputShape: [2], hidden: [], outputs: 2, task: 'classification' as const };
 

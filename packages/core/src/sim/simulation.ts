@@ -1,7 +1,7 @@
 import { createScenario, type MnistData } from '../data/index.js';
 import { systemClock } from '../federation/clock.js';
 import { RoundEngine, type Candidate } from '../federation/round-engine.js';
-import { strategyFor } from '../federation/round-task.js';
+import { strategyFor } from '../federation/strategy-for.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { parameterCount } from '../model/layout.js';
 import { initialWeights } from '../model/params.js';
@@ -67,7 +67,8 @@ const RUN_ID = 'sim';
 export async function runSimulation(input: RunConfigInput, options: SimOptions = {}): Promise<SimResult> {
   const config = RunConfigSchema.parse(input);
   if (!config.scenario) throw new Error('a simulation needs a scenario');
-  const scenario = createScenario({ ...config.scenario, heldOut: config.scenario.heldOut ?? Math.max(1, Math.round(config.scenario.participants / 10)) }, options.mnist);
+  // The scenario's own default held-out share (data/scenario.ts), as the hub's tabs get it.
+  const scenario = createScenario(config.scenario, options.mnist);
   const length = parameterCount(config.model);
   const heldOut = new Set(scenario.heldOut);
   const candidates: Candidate[] = Array.from({ length: scenario.participants }, (_, i) => ({ id: String(i), heldOut: heldOut.has(i), missStreak: 0 }));
