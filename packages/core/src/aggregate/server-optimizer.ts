@@ -2,7 +2,7 @@
  * Server optimizers: turn a round's averaged delta Δ into new global weights, treating −Δ as a pseudo-gradient
  * (Reddi et al. 2021, "Adaptive Federated Optimization").
  */
-import { ServerOptimizerSchema } from '../protocol.js';
+import { ServerOptimizerSchema, parseOrError } from '../protocol.js';
 
 export interface SgdConfig {
   readonly kind: 'sgd';
@@ -69,35 +69,10 @@ const BUFFER_NAMES: { readonly [K in ServerOptimizerKind]: readonly string[] } =
   fedadam: ['m', 'v'],
 };
 
-function checkRate(value: number, name: string): void {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`server optimizer: ${name} must be positive and finite, got ${value}`);
-}
-
-function checkDecay(value: number, name: string): void {
-  if (!Number.isFinite(value) || value < 0 || value >= 1) throw new RangeError(`server optimizer: ${name} must be in [0, 1), got ${value}`);
-}
-
-/** Throws a specific error for an unusable config (unknown kind, lr ≤ 0, decay outside [0, 1), τ ≤ 0). */
+/** Throws naming the field for a config the protocol's schema refuses (its bounds are the only ones). */
 export function validateServerOptimizerConfig(config: ServerOptimizerConfig): void {
-  switch (config.kind) {
-    case 'sgd':
-      checkRate(config.lr, 'lr');
-      return;
-    case 'fedavgm':
-      checkRate(config.lr, 'lr');
-      checkDecay(config.momentum, 'momentum');
-      return;
-    case 'fedadam':
-      checkRate(config.lr, 'lr');
-      checkDecay(config.beta1, 'beta1');
-      checkDecay(config.beta2, 'beta2');
-      checkRate(config.tau, 'tau');
-      return;
-    default: {
-      const unknown: never = config;
-      throw new TypeError(`server optimizer: unknown kind ${JSON.stringify((unknown as { kind?: unknown }).kind)}`);
-    }
-  }
+  const parsed = parseOrError(ServerOptimizerSchema, config);
+  if (!parsed.ok) throw new RangeError(`server optimizer: ${parsed.error}`);
 }
 
 /**
