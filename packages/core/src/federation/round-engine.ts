@@ -278,7 +278,7 @@ export class RoundEngine {
       // 3. Collect until everyone answered, the deadline passed, or the run was stopped.
       const settlement = await collector.settled;
       if (this.detached) return null;
-      const closing = this.stopReason ?? 'the deadline passed';
+      const closing = this.stopReason ?? (settlement === 'deadline' ? 'the deadline passed' : 'the round is over');
       this.cancel(collector.close(closing), closing);
       this.collector = null;
       // An admin's stop is not the participants' fault: only rounds that ran their course count.

@@ -1,6 +1,6 @@
 import { createScenario, type MnistData } from '../data/index.js';
 import { systemClock } from '../federation/clock.js';
-import { RoundEngine, type Candidate } from '../federation/round-engine.js';
+import { RoundEngine } from '../federation/round-engine.js';
 import { strategyFor } from '../federation/strategy-for.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { parameterCount } from '../model/layout.js';
@@ -71,7 +71,8 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const scenario = createScenario(config.scenario, options.mnist);
   const length = parameterCount(config.model);
   const heldOut = new Set(scenario.heldOut);
-  const candidates: Candidate[] = Array.from({ length: scenario.participants }, (_, i) => ({ id: String(i), heldOut: heldOut.has(i), missStreak: 0 }));
+  // Their records as the hub's registry keeps them, so the engine prefers reliable participants here too.
+  const candidates: { id: string; heldOut: boolean; missStreak: number }[] = Array.from({ length: scenario.participants }, (_, i) => ({ id: String(i), heldOut: heldOut.has(i), missStreak: 0 }));
   const trainable = candidates.filter((c) => !c.heldOut).map((c) => Number(c.id));
   const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
   const participants = new Map<number, Participant>();
@@ -136,7 +137,10 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
         options.onRound?.(record);
       },
       onLatency: () => undefined,
-      onOutcome: () => undefined,
+      onOutcome(participantId, answered) {
+        const record = candidates[Number(participantId)]!;
+        record.missStreak = answered ? 0 : record.missStreak + 1;
+      },
       log: () => undefined,
     },
   });
