@@ -11,7 +11,6 @@ import {
   type RoundTask,
   type RunConfig,
   type RunSummary,
-  type Strategy,
   type UpdateReceipt,
 } from '@tabula/core';
 import type { RegistryEntry } from './registry.js';
@@ -43,8 +42,6 @@ export interface RunControllerDeps {
  * storage failure pauses the run, so an admin resumes it once the disk has room.
  */
 export class RunController {
-  readonly strategy: Strategy;
-  readonly length: number;
   private readonly engine: RoundEngine;
   /** Set when the hub shuts down: nothing more is written, so the run resumes later. */
   private detached = false;
@@ -55,17 +52,17 @@ export class RunController {
     private readonly deps: RunControllerDeps,
   ) {
     const config = run.config;
-    this.length = parameterCount(config.model);
-    this.strategy = strategyFor(config);
+    const length = parameterCount(config.model);
+    const strategy = strategyFor(config);
     const checkpoint = deps.store.latestCheckpoint(run.id);
-    if (checkpoint && checkpoint.weights.length !== this.length) {
-      throw new Error(`run ${run.id}: checkpoint has ${checkpoint.weights.length} weights, the model ${this.length}`);
+    if (checkpoint && checkpoint.weights.length !== length) {
+      throw new Error(`run ${run.id}: checkpoint has ${checkpoint.weights.length} weights, the model ${length}`);
     }
-    if (checkpoint) this.strategy.setState(checkpoint.strategyState);
+    if (checkpoint) strategy.setState(checkpoint.strategyState);
     this.engine = new RoundEngine({
       runId: run.id,
       config,
-      strategy: this.strategy,
+      strategy,
       weights: checkpoint?.weights ?? initialWeights(config.model, config.seed),
       completed: checkpoint?.round ?? 0,
       host: {
