@@ -21,7 +21,7 @@ import { MNIST_MLP } from '../packages/core/src/model/spec.js';
 import { parameterCount, segmentSizes } from '../packages/core/src/model/layout.js';
 import { ErrorFeedback, decodeFrame, encodeFrame, frameByteLength, type FrameDtype } from '../packages/core/src/wire/index.js';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
-import { runSimulation, type SimResult } from '../packages/core/src/sim.js';
+import { runSimulation, type SimResult } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
   MB,

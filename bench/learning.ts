@@ -28,7 +28,7 @@ import { gradientsPerUpdate } from '../packages/core/src/learn/client-update.js'
 import { ClientHyperSchema, type Algorithm } from '../packages/core/src/learn/hyper.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import type { RunConfig, RunConfigInput } from '../packages/core/src/protocol.js';
-import { runSimulation } from '../packages/core/src/sim.js';
+import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import { BENCH_DIR, RESULTS_DIR, commandLine, failUsage, finish, machine, median, positiveInt, printTable, type BenchResult, type Cell, type Table } from './lib.js';
 
