@@ -29,9 +29,16 @@ export default tseslint.config(
     plugins: { n },
     rules: {
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
+      // `const { dropped: _, ...rest } = value` is how a copy without one key is written.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
       // Node's ESM loader needs the `.js` of a relative import (tsx and Vite forgive it, `node dist/` does not).
       'n/file-extension-in-import': ['error', 'always'],
     },
+  },
+  {
+    // Playwright reads a test's fixtures from its first parameter, which must be a destructuring pattern, `{}` for none.
+    files: ['e2e/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-empty-pattern': ['error', { allowObjectPatternsAsParameters: true }] },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -139,7 +139,7 @@ const PROBE = `(() => {
   };
 })()`;
 
-const probe = (page: Page, op: 'reset' | 'read') => page.evaluate(op === 'read' ? 'window.benchProbe.read()' : 'window.benchProbe.reset()') as Promise<PageSample | undefined>;
+const probe = (page: Page, op: 'reset' | 'read') => page.evaluate<PageSample | undefined>(op === 'read' ? 'window.benchProbe.read()' : 'window.benchProbe.reset()');
 
 /** Counts what the hub sends each admin connection, as encoded socket.io packets (before WebSocket framing). */
 function countAdminTraffic(hub: Hub): { bytes: number; participantMessages: number } {
@@ -201,7 +201,7 @@ async function phase(browser: Browser, webRoot: string, N: number, rate: number,
 
     await sleep(SETTLE_MS);
     const rows = await withTimeout(
-      page.evaluate(`Array.from(document.querySelectorAll('[data-testid=participants] tbody tr[data-participant]'), (tr) => [tr.dataset.participant, tr.dataset.state])`) as Promise<[string, string][]>,
+      page.evaluate<[string, string][]>(`Array.from(document.querySelectorAll('[data-testid=participants] tbody tr[data-participant]'), (tr) => [tr.dataset.participant, tr.dataset.state])`),
       60_000,
       'the table rows',
     );

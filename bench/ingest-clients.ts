@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
-import { PROTOCOL_VERSION, encodeFrame, type ClientToServerEvents, type RoundTask, type ServerToClientEvents, type UpdateMeta } from '../packages/core/src/index.js';
+import { PROTOCOL_VERSION, encodeFrame, type ClientToServerEvents, type ParticipantSocket, type RoundTask, type ServerToClientEvents, type UpdateMeta } from '../packages/core/src/index.js';
 import { rng, withTimeout } from './lib.js';
 
 export const ACK_TIMEOUT_MS = 120_000;
@@ -68,6 +68,8 @@ async function connectMany(count: number, open: (i: number) => Promise<void>): P
 async function hubClient(url: string, index: number, length: number, segments: readonly number[]): Promise<void> {
   const socket: HubClient = connectClient(url, { transports: ['websocket'], reconnection: false, forceNew: true });
   hubSockets.push(socket);
+  // The same socket, seen through core's participant view: socket.io-client types `timeout().emitWithAck` as any.
+  const acked: ParticipantSocket = socket;
   socket.on('round:start', (task: RoundTask) => {
     hubStats.tasks++;
     const key = `${task.runId}/${task.round}/${task.modelVersion}`;
@@ -78,14 +80,14 @@ async function hubClient(url: string, index: number, length: number, segments: r
       frames.set(key, frame);
     }
     const meta: UpdateMeta = { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 10, loss: 0.5, trainMs: 0 };
-    socket
+    acked
       .timeout(ACK_TIMEOUT_MS)
       .emitWithAck('update:submit', meta, frame)
       .then((ack) => (ack.ok ? hubStats.acked++ : fail(hubStats, ack.error)))
       .catch((error: unknown) => fail(hubStats, error));
   });
   await connected(socket);
-  const welcome = await socket
+  const welcome = await acked
     .timeout(30_000)
     .emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: `bench-${String(index).padStart(4, '0')}`, backend: 'bench', examples: 10, heldOut: false, dataSource: 'own' });
   if (!welcome.ok) throw new Error(`hello refused: ${welcome.error}`);
@@ -115,7 +117,10 @@ async function rawRounds(op: 'echo' | 'upload', rounds: number): Promise<number[
     per.push(performance.now() - t);
     if (op === 'echo') {
       const wrong = answers.find((a) => !(a instanceof ArrayBuffer || a instanceof Uint8Array) || a.byteLength !== rawPayload.byteLength);
-      if (wrong !== undefined) throw new Error(`raw echo came back as ${String(wrong)}, expected ${rawPayload.byteLength} bytes`);
+      if (wrong !== undefined) {
+        const got = wrong instanceof ArrayBuffer || wrong instanceof Uint8Array ? `${wrong.byteLength} bytes` : JSON.stringify(wrong);
+        throw new Error(`raw echo came back as ${got}, expected ${rawPayload.byteLength} bytes`);
+      }
     }
   }
   return per;
@@ -142,7 +147,7 @@ function startChurn(perSecond: number): number {
         for (; state.sent < due; state.sent++) {
           const i = Math.floor(random() * hubSockets.length);
           next[i] = (next[i]! + 1) % CHURN_STATES.length;
-          hubSockets[i]!.emit('participant:status', { state: CHURN_STATES[next[i]!]! });
+          hubSockets[i]!.emit('participant:status', { state: CHURN_STATES[next[i]]! });
         }
       }, 10),
     };
@@ -229,7 +234,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 // Serve only when forked as this file: bench/ingest.ts imports the types and constants above too.
 if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.on('message', (request: ClientRequest) => {
-    handle(request)
+    void handle(request)
       .catch((error: unknown): ClientReply => ({ id: request.id, ok: false, error: error instanceof Error ? error.message : String(error) }))
       .then((reply) => process.send?.(reply));
   });

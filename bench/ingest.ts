@@ -38,17 +38,11 @@ import { RunController } from '../apps/server/src/run-controller.js';
 import { lineLogger } from '../apps/server/src/logger.js';
 import {
   MNIST_MLP,
-  PROTOCOL_VERSION,
-  encodeFrame,
   frameByteLength,
   parameterCount,
   segmentSizes,
-  type ClientToServerEvents,
   type MlpSpec,
-  type RoundTask,
   type RunConfigInput,
-  type ServerToClientEvents,
-  type UpdateMeta,
 } from '../packages/core/src/index.js';
 import {
   MB,
@@ -91,6 +85,7 @@ function nativeMasking(): boolean {
  */
 const hubWork = { calls: 0, ms: 0, alignedFrames: 0 };
 {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the controller as `this`
   const original = RunController.prototype.submitUpdate;
   RunController.prototype.submitUpdate = function timedSubmitUpdate(this: RunController, ...args: Parameters<typeof original>) {
     // Whether the frame as socket.io hands it over could be read in place as float32 (4-byte aligned bytes).
@@ -325,7 +320,7 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
     if (hub) await withTimeout(hub.close(), 30_000, 'the hub to close').catch((e: unknown) => console.error(String(e)));
     if (raw) {
       const r = raw;
-      await withTimeout(new Promise<void>((resolve) => r.io.close(() => resolve())), 30_000, 'the raw server to close').catch((e: unknown) => console.error(String(e)));
+      await withTimeout(new Promise<void>((resolve) => void r.io.close(() => resolve())), 30_000, 'the raw server to close').catch((e: unknown) => console.error(String(e)));
     }
     rmSync(dataDir, { recursive: true, force: true });
   }

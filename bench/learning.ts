@@ -324,7 +324,7 @@ function byKey(records: readonly RunRecord[]): Map<string, RunRecord[]> {
 function meanCurve(runs: readonly RunRecord[], field: 'heldOutPersonalized' | 'heldOutGlobal'): { round: number; est: Estimate }[] {
   const first = runs[0];
   if (!first) return [];
-  return first.curve.round.map((round, i) => ({
+  return first.curve.round.map((round) => ({
     round,
     est: estimate(runs.map((r) => r.curve[field][r.curve.round.indexOf(round)]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x))),
   }));
@@ -457,7 +457,10 @@ function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, 
   yLo = Math.min(yLo, yTicks[0]!);
   if (yTicks[yTicks.length - 1]! < yHi) yTicks.push(Number((yTicks[yTicks.length - 1]! + step).toPrecision(10)));
   yHi = yTicks[yTicks.length - 1]!;
-  if (accuracy && yTicks[0]! > yLo) yLo = Math.max(0, yTicks[0]! - step), yTicks.unshift(Number(yLo.toPrecision(10)));
+  if (accuracy && yTicks[0]! > yLo) {
+    yLo = Math.max(0, yTicks[0]! - step);
+    yTicks.unshift(Number(yLo.toPrecision(10)));
+  }
   yLo = Math.min(yLo, yTicks[0]!);
   const xTicks = niceTicks(0, rounds, 10, true);
   const X = (x: number) => m.left + (x / rounds) * pw;

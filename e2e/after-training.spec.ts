@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import type { Tensor } from '@tensorflow/tfjs';
 import { reptileRun, startRunApi, waitForRun } from './dashboard.js';
 import { openShardTabs } from './participants.js';
 import { heldOutIndices, shardUrl, trainerIndices } from './scenario.js';
@@ -34,7 +35,7 @@ test.describe.serial('after training', () => {
     const prediction = await page.evaluate(async () => {
       const tf = window.tabula.tf;
       const model = await tf.loadLayersModel('/api/model/model.json');
-      const out = model.predict(tf.ones([2, 28, 28, 1])) as import('@tensorflow/tfjs').Tensor;
+      const out = model.predict(tf.ones([2, 28, 28, 1])) as Tensor;
       return { shape: out.shape, sums: (await out.sum(1).array()) as number[], weights: model.countParams() };
     });
     expect(prediction.shape).toEqual([2, 10]);

@@ -31,7 +31,7 @@ export function parseTrustProxy(value: string): string[] {
   try {
     proxyAddr.compile(proxies);
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}: list proxy addresses or subnets, or loopback, linklocal, uniquelocal`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}: list proxy addresses or subnets, or loopback, linklocal, uniquelocal`, { cause: error });
   }
   return proxies;
 }

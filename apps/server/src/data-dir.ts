@@ -67,7 +67,6 @@ export function openDataDir(dataDir: string, options: StoreOptions = {}): Store 
     store.close();
     throw new DataDirError(dataDir, `it is not writable (${describe(e)})`);
   }
-  const close = store.close;
   return {
     ...store,
     close() {
@@ -77,7 +76,7 @@ export function openDataDir(dataDir: string, options: StoreOptions = {}): Store 
       } catch {
         // already gone: it only ever serves a message
       }
-      close();
+      store.close();
     },
   };
 }

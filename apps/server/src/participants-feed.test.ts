@@ -64,8 +64,7 @@ describe('admin:participants', () => {
     const sockets = new Map<string, ClientSocket>();
     for (const id of ['part-a', 'part-b', 'part-c']) {
       const socket = await connect(url);
-      const welcome = await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: id, backend: 'test', examples: 10, heldOut: false, dataSource: 'own' });
-      if (!welcome.ok) throw new Error(welcome.error);
+      expect(await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: id, backend: 'test', examples: 10, heldOut: false, dataSource: 'own' })).toMatchObject({ ok: true });
       sockets.set(id, socket);
     }
     const known = new Map<string, ParticipantInfo>();

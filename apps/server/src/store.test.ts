@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RoundSummary, RunConfig, StrategyState } from '@tabula/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, SCHEMA_VERSION, StoreLockedError, isStorageFailure, openStore, type Checkpoint, type Store } from './store';
+import { MIGRATIONS, SCHEMA_VERSION, StoreLockedError, isStorageFailure, openStore, type Checkpoint, type Store } from './store.js';
 
 const CONFIG: RunConfig = {
   name: 'store test',

@@ -10,7 +10,7 @@ export class HubApi {
     const response = await fetch(path, { method, headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
     const body: unknown = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
-      const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : response.statusText;
+      const error = typeof body === 'object' && body !== null && 'error' in body ? String(body.error) : response.statusText;
       throw new Error(`${method} ${path}: ${response.status} ${error}`);
     }
     return body;

@@ -31,7 +31,7 @@ const BENCH_BATCH = 32;
 export function webglRenderer(): string | null {
   try {
     const canvas = document.createElement('canvas');
-    const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+    const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
     if (!gl) return null;
     const info = gl.getExtension('WEBGL_debug_renderer_info');
     const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
@@ -56,7 +56,7 @@ export async function activateBackend(name: BackendName): Promise<void> {
 export async function measureActive(spec: ModelSpec = MNIST_MLP, budgetMs = BENCH_BUDGET_MS, maxSteps = BENCH_MAX_STEPS): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
   let params = toTensors(spec, initialWeights(spec, 1));
   const x = tf.randomUniform([BENCH_BATCH, ...spec.inputShape]);
-  const y = tf.oneHot(tf.randomUniform([BENCH_BATCH], 0, spec.outputs, 'int32') as tf.Tensor1D, spec.outputs).toFloat() as tf.Tensor2D;
+  const y = tf.oneHot(tf.randomUniform<tf.Rank.R1>([BENCH_BATCH], 0, spec.outputs, 'int32'), spec.outputs).toFloat() as tf.Tensor2D;
   const step = async (): Promise<number> => {
     const started = performance.now();
     const next = sgdStep(spec, params, x, y, 0.01);
@@ -105,7 +105,7 @@ export async function selectBackend(requested: BackendName | null, model: ModelK
     try {
       await activateBackend(requested);
     } catch (error) {
-      throw new Error(`backend ${requested} was requested but is unavailable: ${errorMessage(error)}`);
+      throw new Error(`backend ${requested} was requested but is unavailable: ${errorMessage(error)}`, { cause: error });
     }
     const probe: BackendProbe = { name: requested, available: true };
     return { backend: requested, renderer, software, reason: `requested with ?backend=${requested}`, probes: [probe], forced: true };

@@ -9,7 +9,7 @@ function memory(): Storage {
 /** Locks of one browser: a name can be held by one tab only. */
 function lockManager(): HoldLock {
   const held = new Set<string>();
-  return async (name) => (held.has(name) ? false : (held.add(name), true));
+  return (name) => Promise.resolve(held.has(name) ? false : (held.add(name), true));
 }
 
 const SECRET_A = 'secret-of-alpha-0123';

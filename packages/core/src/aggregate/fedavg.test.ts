@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fedAvg } from './fedavg';
+import { fedAvg } from './fedavg.js';
 
 describe('fedAvg', () => {
   it('weights deltas by example count', () => {

@@ -1,4 +1,4 @@
-import type { Accumulator } from './weighted-sum';
+import type { Accumulator } from './weighted-sum.js';
 
 /** A participant's successful training answer; its delta went into the round's accumulator. */
 export interface FitResult {

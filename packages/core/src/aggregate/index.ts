@@ -1,7 +1,7 @@
-export { WeightedSum, type Accumulator } from './weighted-sum';
-export { FitBatch, type FitResult } from './fit-batch';
-export { fedAvg, type FedAvgUpdate } from './fedavg';
-export { l2Norm, clipToNorm } from './norm';
+export { WeightedSum, type Accumulator } from './weighted-sum.js';
+export { FitBatch, type FitResult } from './fit-batch.js';
+export { fedAvg, type FedAvgUpdate } from './fedavg.js';
+export { l2Norm, clipToNorm } from './norm.js';
 export {
   createServerOptimizer,
   validateServerOptimizerConfig,
@@ -16,10 +16,10 @@ export {
   type SgdConfig,
   type FedAvgMConfig,
   type FedAdamConfig,
-} from './server-optimizer';
-export { selectParticipants, fitCount, validateSelectionOptions, type SelectionOptions } from './select';
-export { weightedMetrics, type WeightedMetrics } from './metrics';
-export { TrimmedMeanAccumulator } from './trimmed-mean';
+} from './server-optimizer.js';
+export { selectParticipants, fitCount, validateSelectionOptions, type SelectionOptions } from './select.js';
+export { weightedMetrics, type WeightedMetrics } from './metrics.js';
+export { TrimmedMeanAccumulator } from './trimmed-mean.js';
 export {
   FedAvgStrategy,
   TrimmedMeanStrategy,
@@ -30,4 +30,4 @@ export {
   type EvaluateResult,
   type FedAvgStrategyOptions,
   type TrimmedMeanStrategyOptions,
-} from './strategy';
+} from './strategy.js';

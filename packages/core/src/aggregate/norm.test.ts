@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clipToNorm, l2Norm } from './norm';
+import { clipToNorm, l2Norm } from './norm.js';
 
 describe('l2Norm', () => {
   it('is the Euclidean norm, non-finite for non-finite input', () => {

@@ -1,4 +1,4 @@
-import { createRng, deriveSeed } from '../rng';
+import { createRng, deriveSeed } from '../rng.js';
 
 /** How many of the available participants train in a round. */
 export interface SelectionOptions {

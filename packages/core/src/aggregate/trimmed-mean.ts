@@ -1,4 +1,4 @@
-import { checkLength, checkUpdate, type Accumulator } from './weighted-sum';
+import { checkLength, checkUpdate, type Accumulator } from './weighted-sum.js';
 
 /**
  * Coordinate-wise trimmed mean (Yin et al. 2018): per parameter, drop the ⌊trim·n⌋ largest and smallest values and

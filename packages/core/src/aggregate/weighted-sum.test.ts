@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../rng';
-import { fedAvg } from './fedavg';
-import { WeightedSum } from './weighted-sum';
+import { createRng } from '../rng.js';
+import { fedAvg } from './fedavg.js';
+import { WeightedSum } from './weighted-sum.js';
 
 function randomUpdates(seed: number, participants: number, length: number) {
   const rng = createRng(seed);

@@ -19,15 +19,15 @@ export function loadMnist(path: string = DEFAULT_MNIST_PATH): MnistData {
     bytes = readFileSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`MNIST asset not found at ${file}: build it with \`node packages/core/scripts/build-mnist.mjs\``);
+      throw new Error(`MNIST asset not found at ${file}: build it with \`node packages/core/scripts/build-mnist.mjs\``, { cause: error });
     }
-    throw new Error(`cannot read the MNIST asset at ${file}: ${(error as Error).message}`);
+    throw new Error(`cannot read the MNIST asset at ${file}: ${(error as Error).message}`, { cause: error });
   }
   let mnist: MnistData;
   try {
     mnist = parseMnistAsset(bytes);
   } catch (error) {
-    throw new Error(`${file}: ${(error as Error).message}`);
+    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
   }
   cache.set(file, mnist);
   return mnist;

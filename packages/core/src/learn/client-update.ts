@@ -92,7 +92,7 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
   let lossTerms = 0;
   let done = 0;
   const addLoss = (loss: tf.Scalar) => {
-    const next = tf.add(lossSum, loss) as tf.Scalar;
+    const next = tf.add<tf.Scalar>(lossSum, loss);
     lossSum.dispose();
     loss.dispose();
     lossSum = next;

@@ -23,7 +23,7 @@ export function scoreTensors(spec: ModelSpec, params: readonly tf.Tensor[], exam
   let score = 0;
   for (let start = 0; start < examples.count; start += EVAL_CHUNK) {
     const rows = Array.from({ length: Math.min(EVAL_CHUNK, examples.count - start) }, (_, i) => start + i);
-    const [l, s] = tf.tidy(() => {
+    const [l, s] = tf.tidy((): [tf.Tensor, tf.Tensor] => {
       const [x, y] = toBatch(spec, examples, rows);
       const out = forward(spec, params, x);
       return [tf.mul(taskLoss(spec, out, y), rows.length), scoreSum(spec, out, y)];
@@ -66,7 +66,7 @@ export async function adaptationCurve(
   const last = steps[steps.length - 1] ?? 0;
   if (last > 0 && support.count === 0) throw new Error('cannot adapt without support examples');
   let params = toTensors(spec, weights);
-  const [sx, sy] = last > 0 ? toBatch(spec, support) : [tf.zeros([1]), tf.zeros([1, 1]) as tf.Tensor2D];
+  const [sx, sy] = last > 0 ? toBatch(spec, support) : [tf.zeros([1]), tf.zeros<tf.Rank.R2>([1, 1])];
   const scores: Score[] = [];
   try {
     for (let done = 0; done <= last; done++) {

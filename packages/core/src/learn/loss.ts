@@ -17,7 +17,7 @@ export function crossEntropyExact(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.
 /** The task's training loss. `secondOrder` selects the exactly twice-differentiable form (full MAML). */
 export function taskLoss(spec: ModelSpec, output: tf.Tensor2D, target: tf.Tensor2D, secondOrder = false): tf.Scalar {
   if (spec.task === 'regression') return tf.mean(tf.square(tf.sub(output, target)));
-  return secondOrder ? crossEntropyExact(output, target) : (tf.losses.softmaxCrossEntropy(target, output) as tf.Scalar);
+  return secondOrder ? crossEntropyExact(output, target) : tf.losses.softmaxCrossEntropy<tf.Tensor2D, tf.Scalar>(target, output);
 }
 
 /** Number of correct predictions (classification) or summed squared error (regression), as a scalar. */

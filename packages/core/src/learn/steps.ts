@@ -15,7 +15,7 @@ export function applyStep(params: readonly tf.Tensor[], grads: readonly tf.Tenso
 export function sgdStep(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor2D, lr: number): { params: tf.Tensor[]; loss: tf.Scalar } {
   return tf.tidy(() => {
     const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => taskLoss(spec, forward(spec, ws, x), y))([...params]);
-    return { params: applyStep(params, grads, lr), loss: value as tf.Scalar };
+    return { params: applyStep(params, grads, lr), loss: value };
   });
 }
 
@@ -57,7 +57,7 @@ export function mamlGradient(
       return taskLoss(spec, forward(spec, fast, qx), qy, true);
     };
     const { value, grads } = tf.valueAndGrads(queryLossAfterAdaptation)([...params]);
-    return { grads, loss: value as tf.Scalar };
+    return { grads, loss: value };
   });
 }
 
@@ -77,7 +77,7 @@ export function fomamlGradient(
   const result = tf.tidy(() => {
     const [qx, qy] = query;
     const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => taskLoss(spec, forward(spec, ws, qx), qy))(adapted);
-    return { grads, loss: value as tf.Scalar };
+    return { grads, loss: value };
   });
   for (const t of adapted) t.dispose();
   return result;

@@ -17,20 +17,20 @@ export function forward(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Ten
       let h: tf.Tensor2D = tf.reshape(x, [x.shape[0] ?? -1, -1]);
       const layers = spec.hidden.length + 1;
       for (let l = 0; l < layers; l++) {
-        const z = tf.add(tf.matMul(h, at(2 * l) as tf.Tensor2D), at(2 * l + 1)) as tf.Tensor2D;
+        const z = tf.add<tf.Tensor2D>(tf.matMul(h, at(2 * l)), at(2 * l + 1));
         h = l < layers - 1 ? tf.relu(z) : z;
       }
       return h;
     }
     case 'cnn': {
-      let h = tf.reshape(x, [x.shape[0] ?? -1, ...spec.inputShape]) as tf.Tensor4D;
+      let h = tf.reshape<tf.Rank.R4>(x, [x.shape[0] ?? -1, ...spec.inputShape]);
       spec.filters.forEach((_, l) => {
         const conv = tf.conv2d(h, at(2 * l) as tf.Tensor4D, 1, 'same');
         h = tf.maxPool(tf.relu(tf.add(conv, at(2 * l + 1))) as tf.Tensor4D, 2, 2, 'same');
       });
-      const flat = tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+      const flat = tf.reshape<tf.Rank.R2>(h, [h.shape[0], -1]);
       const d = 2 * spec.filters.length;
-      return tf.add(tf.matMul(flat, at(d) as tf.Tensor2D), at(d + 1)) as tf.Tensor2D;
+      return tf.add<tf.Tensor2D>(tf.matMul(flat, at(d)), at(d + 1));
     }
     default: {
       const unknown: never = spec;

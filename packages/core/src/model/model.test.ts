@@ -53,7 +53,7 @@ describe('model', () => {
       const flat = initialWeights(spec, 5);
       const x = randomImages(4, 9);
       const params = toTensors(spec, flat);
-      const ours = tf.tidy(() => tf.softmax(forward(spec, params, x)).arraySync() as number[][]);
+      const ours = tf.tidy(() => tf.softmax(forward(spec, params, x)).arraySync());
       const model = toLayersModel(spec, flat);
       const theirs = tf.tidy(() => (model.predict(x) as tf.Tensor).arraySync() as number[][]);
       for (let i = 0; i < 4; i++) for (let j = 0; j < 10; j++) expect(ours[i]![j]!).toBeCloseTo(theirs[i]![j]!, 5);
@@ -82,11 +82,11 @@ describe('model', () => {
       [`http://hub.test/api/model/${files.weightsPath}`, files.weightsBin],
     ]);
     const requested: string[] = [];
-    const fetchFunc = async (input: string | URL | Request) => {
-      const url = String(input);
+    const fetchFunc = (input: string | URL | Request) => {
+      const url = input instanceof Request ? input.url : String(input);
       requested.push(url);
       const body = served.get(url);
-      return body === undefined ? new Response('not found', { status: 404 }) : new Response(body);
+      return Promise.resolve(body === undefined ? new Response('not found', { status: 404 }) : new Response(body));
     };
     // Execute: TF.js's own loader.
     const loaded = await tf.loadLayersModel('http://hub.test/api/model/model.json', { fetchFunc });

@@ -36,7 +36,7 @@ export function fromTensors(tensors: readonly tf.Tensor[]): Float32Array {
   const flat = new Float32Array(total);
   let offset = 0;
   for (const t of tensors) {
-    flat.set(t.dataSync() as Float32Array, offset);
+    flat.set(t.dataSync(), offset);
     offset += t.size;
   }
   return flat;

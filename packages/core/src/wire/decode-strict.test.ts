@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { decodeFrame, encodeFrame, peekHeader, type FrameDtype, type FrameInput } from './codec.js';
 import { expectWireError } from './expect-wire-error.js';
 
