@@ -1,31 +1,83 @@
-// The browser-safe public API of @tabula/core. Node-only helpers (file loading) live in ./node.ts.
-export * from './protocol.js';
-export * from './rng.js';
+// The browser-safe public API of @tabula/core, named: what the hub, the web app, the swarm and a researcher using
+// the library need. Node-only helpers (file loading) live in ./node.ts; everything else is internal.
+export {
+  type Ack,
+  type AckErrorCode,
+  type AdminSnapshot,
+  AGGREGATIONS,
+  type Assignment,
+  type ClientToServerEvents,
+  CODECS,
+  type Farewell,
+  HandshakeAuthSchema,
+  type HandshakeRefusal,
+  type Hello,
+  HelloSchema,
+  parseOrError,
+  PARTICIPANT_STATES,
+  type ParticipantInfo,
+  type ParticipantsDiff,
+  type ParticipantState,
+  ParticipantStatusSchema,
+  PROTOCOL_VERSION,
+  type RoundMetrics,
+  type RoundSummary,
+  type RoundTask,
+  RUN_STATUSES,
+  type RunConfig,
+  type RunConfigInput,
+  RunConfigSchema,
+  RunRequestSchema,
+  type RunStatus,
+  type RunSummary,
+  SCENARIOS,
+  type ScenarioSpec,
+  ScenarioSpecSchema,
+  SERVER_OPTIMIZERS,
+  type ServerToClientEvents,
+  type UpdateMeta,
+  type UpdateReceipt,
+  type Welcome,
+} from './protocol.js';
 export { tf, useBackend } from './tf.js';
-export * from './model/spec.js';
-export * from './model/layout.js';
-export * from './model/params.js';
-export * from './model/forward.js';
-export * from './model/export.js';
-export * from './learn/hyper.js';
-export * from './learn/loss.js';
-export * from './learn/batch.js';
-export * from './learn/steps.js';
-export * from './learn/client-update.js';
-export * from './learn/evaluate.js';
-export * from './aggregate/index.js';
-export * from './wire/index.js';
-export * from './data/index.js';
+export { type MlpSpec, MNIST_CNN, MNIST_MLP, type ModelSpec, ModelSpecSchema, SINUSOID_MLP } from './model/spec.js';
+export { parameterCount, segmentSizes } from './model/layout.js';
+export { disposeAll, fromTensors, initialWeights, toTensors } from './model/params.js';
+export { forward } from './model/forward.js';
+export { exportLayersModel, type LayersModelFiles } from './model/export.js';
+export { type Algorithm, ALGORITHMS, type ClientHyper, ClientHyperSchema, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
+export { toBatch } from './learn/batch.js';
+export { adaptOnBatch, sgdStep } from './learn/steps.js';
+export { adaptationCurve, headline } from './learn/evaluate.js';
+export {
+  createServerOptimizer,
+  fedAvg,
+  FedAvgStrategy,
+  type ServerOptimizerConfig,
+  type Strategy,
+  type StrategyState,
+  TrimmedMeanStrategy,
+} from './aggregate/index.js';
+export { clientUpdate, type ClientUpdateInput, type ClientUpdateResult } from './learn/client-update.js';
+export { runSimulation, type SimOptions, type SimResult, type SimRound } from './sim/simulation.js';
+export { decodeFrame, encodeFrame, frameByteLength } from './wire/index.js';
+export {
+  createScenario,
+  type Examples,
+  isHeldOut,
+  type MnistData,
+  parseMnistAsset,
+  type ParticipantData,
+  scenarioNeedsMnist,
+} from './data/index.js';
 export { Participant, type LocalData, type ParticipantChannel, type ParticipantOptions, type ParticipantStatus, type RoundRecord } from './participant/participant.js';
-export * from './presets.js';
-export * from './sim/simulation.js';
+export { completeRunConfig, presetRunConfig } from './presets.js';
 export { sameAssignment } from './participant/assignment.js';
 export { MemoryCredentials, type ParticipantCredentials } from './participant/credentials.js';
 export { ParticipantSession, type HelloBody, type ParticipantSessionOptions, type ParticipantSocket, type StatusReport } from './participant/session.js';
-export * from './federation/round-collector.js';
-export * from './federation/round-task.js';
-export * from './federation/strategy-for.js';
-export * from './federation/round-engine.js';
-export * from './federation/clock.js';
-export * from './federation/manual-clock.js';
-export * from './rounds-csv.js';
+export { strategyFor } from './federation/strategy-for.js';
+export { type RoundCancel, RoundEngine, type RoundEngineHost, type RoundEngineOptions, type RunEnd } from './federation/round-engine.js';
+export { RoundCollector } from './federation/round-collector.js';
+export { type Clock, systemClock } from './federation/clock.js';
+export { ManualClock } from './federation/manual-clock.js';
+export { roundsCsv } from './rounds-csv.js';

@@ -1,7 +1,27 @@
 // `@tabula/core/protocol`: the typed protocol, configs, model specs and presets without TF.js, so a page that
 // only talks to the hub (the admin dashboard) does not download the 1.5 MB of TF.js. protocol-index.test.ts
 // keeps TF.js out of this module's imports.
-export * from './protocol.js';
-export * from './learn/hyper.js';
-export * from './model/spec.js';
-export * from './presets.js';
+export {
+  type AdminSnapshot,
+  AGGREGATIONS,
+  type ClientToServerEvents,
+  CODECS,
+  type HandshakeRefusal,
+  parseOrError,
+  PARTICIPANT_STATES,
+  type ParticipantInfo,
+  type ParticipantsDiff,
+  type ParticipantState,
+  type RoundMetrics,
+  type RoundSummary,
+  type RunConfig,
+  type RunConfigInput,
+  RunConfigSchema,
+  type RunSummary,
+  SCENARIOS,
+  SERVER_OPTIMIZERS,
+  type ServerToClientEvents,
+} from './protocol.js';
+export { type Algorithm, ALGORITHMS, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
+export { MNIST_CNN, MNIST_MLP, type ModelSpec, SINUSOID_MLP } from './model/spec.js';
+export { presetRunConfig } from './presets.js';
