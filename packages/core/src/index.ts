@@ -80,4 +80,4 @@ export { type RoundCancel, RoundEngine, type RoundEngineHost, type RoundEngineOp
 export { RoundCollector } from './federation/round-collector.js';
 export { type Clock, systemClock } from './federation/clock.js';
 export { ManualClock } from './federation/manual-clock.js';
-export { roundsCsv } from './rounds-csv.js';
+export { roundsCsv } from './federation/rounds-csv.js';

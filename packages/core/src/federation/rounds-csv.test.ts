@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RoundSummary } from './protocol.js';
+import type { RoundSummary } from '../protocol.js';
 import { roundsCsv } from './rounds-csv.js';
 
 const round = (overrides: Partial<RoundSummary>): RoundSummary => ({

@@ -1,4 +1,4 @@
-import type { RoundSummary } from './protocol.js';
+import type { RoundSummary } from '../protocol.js';
 
 const COLUMNS = [
   'run_id',
