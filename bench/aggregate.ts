@@ -90,7 +90,11 @@ async function measureReuse(P: number, N: number, reps: number, poolMiB: number)
   const poolSize = Math.max(4, Math.min(512, Math.ceil((poolMiB * MiB) / (4 * P))));
   const pool = Array.from({ length: poolSize }, (_, k) => gaussianVector(P, 3000 + k));
   const global = gaussianVector(P, 11, 0.1);
-  const results: FitResult[] = Array.from({ length: N }, (_, k) => ({ participantId: `p${k}`, numExamples: 10 + ((k * 37) % 90), metrics: {} }));
+  const results: FitResult[] = Array.from({ length: N }, (_, k) => ({
+    participantId: `p${k}`,
+    numExamples: 10 + ((k * 37) % 90),
+    metrics: {},
+  }));
   const strategy = new FedAvgStrategy({ seed: 1, perRound: N, optimizer: { kind: 'sgd', lr: 1 } });
   const kept = new FitBatch(strategy.createAccumulator(P));
   const roundsPerSample = Math.max(1, Math.round(40e6 / (N * P)));
@@ -113,8 +117,9 @@ async function measureReuse(P: number, N: number, reps: number, poolMiB: number)
           throw new Error(`unknown contender ${String(never)}`);
         }
       }
-      for (let k = 0; k < N; k++) if (!fits.addIfFinite(pool[cursor++ % poolSize]!, results[k]!)) throw new Error('unreachable: a pool delta is not finite');
-      const next = strategy.aggregateFit(1, global, fits, []);
+      for (let k = 0; k < N; k++)
+        if (!fits.addIfFinite(pool[cursor++ % poolSize]!, results[k]!)) throw new Error('unreachable: a pool delta is not finite');
+      const next = strategy.aggregateFit(1, global, fits);
       sink += next ? next[r % P]! : 0;
     }
     return performance.now() - t0;
@@ -143,10 +148,10 @@ interface ThroughputRow {
 function retainedAfter(build: () => unknown): number {
   const bytes = (m: { heapUsed: number; arrayBuffers: number }) => m.heapUsed + m.arrayBuffers;
   const before = retainedMemory();
-  let held: unknown = build();
+  const held: unknown = build();
   const after = retainedMemory();
+  // read after the measurement, so the result stays reachable through it; it is released when this returns
   if (held === undefined) throw new Error('unreachable');
-  held = undefined;
   return bytes(after) - bytes(before);
 }
 
@@ -182,7 +187,9 @@ async function main(): Promise<void> {
   const reuseN = positiveInt(values['reuse-n'] ?? '10', 'reuse-n');
   const started = performance.now();
 
-  console.log(`aggregate: P ${paramsList.join(', ')} · N ${nList.join(', ')} · ${reps} interleaved reps · pool ${poolMiB} MiB of distinct deltas`);
+  console.log(
+    `aggregate: P ${paramsList.join(', ')} · N ${nList.join(', ')} · ${reps} interleaved reps · pool ${poolMiB} MiB of distinct deltas`,
+  );
 
   // ---- throughput ---------------------------------------------------------------------------------------
   const rows: ThroughputRow[] = [];
@@ -225,7 +232,7 @@ async function main(): Promise<void> {
             case 'FedAvgStrategy': {
               const fits = new FitBatch(strategy.createAccumulator(P));
               for (let k = 0; k < N; k++) fits.add(pool[cursor++ % poolSize]!, results[k]!);
-              const next = strategy.aggregateFit(1, global, fits, []);
+              const next = strategy.aggregateFit(1, global, fits);
               sink += next ? next[it % P]! : 0;
               break;
             }
@@ -241,7 +248,10 @@ async function main(): Promise<void> {
       const samplesMs = await interleave(CONTENDERS, reps, runOnce);
       if (!Number.isFinite(sink)) throw new Error('unreachable: non-finite sink');
       const medianMs = Object.fromEntries(CONTENDERS.map((c) => [c, median(samplesMs[c])])) as Record<Contender, number>;
-      const paramsPerSec = Object.fromEntries(CONTENDERS.map((c) => [c, (N * P * itersPerSample) / (medianMs[c] / 1000)])) as Record<Contender, number>;
+      const paramsPerSec = Object.fromEntries(CONTENDERS.map((c) => [c, (N * P * itersPerSample) / (medianMs[c] / 1000)])) as Record<
+        Contender,
+        number
+      >;
       rows.push({ params: P, n: N, itersPerSample, poolSize, medianMs, samplesMs, paramsPerSec });
       console.log(
         `  P ${P.toLocaleString('en-US')} N ${N}: ${CONTENDERS.map((c) => `${c} ${(paramsPerSec[c] / 1e9).toFixed(2)} G/s (±${(50 * spread(samplesMs[c])).toFixed(0)}%)`).join(' · ')}`,
@@ -267,14 +277,18 @@ async function main(): Promise<void> {
         return kept;
       });
       memRows.push({ params: P, n: N, streamingBytes: streaming, keepAllBytes: keepAll });
-      console.log(`  memory P ${P.toLocaleString('en-US')} N ${N}: streaming ${(streaming / MiB).toFixed(1)} MiB · keep all ${(keepAll / MiB).toFixed(1)} MiB`);
+      console.log(
+        `  memory P ${P.toLocaleString('en-US')} N ${N}: streaming ${(streaming / MiB).toFixed(1)} MiB · keep all ${(keepAll / MiB).toFixed(1)} MiB`,
+      );
     }
   }
 
   // ---- reuse across rounds -----------------------------------------------------------------------------
   const reuse = await measureReuse(reuseParams, reuseN, reps, poolMiB);
   const reuseSpeedup = pairedRatio(reuse.samplesMs['fresh FitBatch'], reuse.samplesMs['reused FitBatch']);
-  console.log(`  round reuse P ${reuseParams.toLocaleString('en-US')} N ${reuseN}: ${REUSE.map((c) => `${c} ${reuse.msPerRound[c].toFixed(2)} ms/round`).join(' · ')} · reused ${reuseSpeedup.toFixed(2)}x as fast`);
+  console.log(
+    `  round reuse P ${reuseParams.toLocaleString('en-US')} N ${reuseN}: ${REUSE.map((c) => `${c} ${reuse.msPerRound[c].toFixed(2)} ms/round`).join(' · ')} · reused ${reuseSpeedup.toFixed(2)}x as fast`,
+  );
 
   // ---- report -------------------------------------------------------------------------------------------
   const g = (x: number) => x / 1e9;
@@ -295,17 +309,33 @@ async function main(): Promise<void> {
       ratio(r, 'FedAvgStrategy', 'plain f32'),
       `${(100 * Math.max(...CONTENDERS.map((c) => spread(r.samplesMs[c])))).toFixed(0)}%`,
     ]),
-    note: 'Ratios are medians over reps of the per-rep ratio (the contenders of one rep ran back to back). spread = largest (max - min) / median over the contenders\' samples: a noise indicator for that row.',
+    note: "Ratios are medians over reps of the per-rep ratio (the contenders of one rep ran back to back). spread = largest (max - min) / median over the contenders' samples: a noise indicator for that row.",
   };
   const memoryTable: Table = {
     title: 'Hub memory retained after folding N updates (heapUsed + arrayBuffers after a full GC, MiB)',
     columns: ['P', 'N', 'WeightedSum (streaming)', 'keep every delta', 'keep-all / streaming', 'one f32 model copy'],
-    rows: memRows.map((r) => [r.params, r.n, r.streamingBytes / MiB, r.keepAllBytes / MiB, r.keepAllBytes / r.streamingBytes, (4 * r.params) / MiB]),
+    rows: memRows.map((r) => [
+      r.params,
+      r.n,
+      r.streamingBytes / MiB,
+      r.keepAllBytes / MiB,
+      r.keepAllBytes / r.streamingBytes,
+      (4 * r.params) / MiB,
+    ]),
     note: 'WeightedSum keeps a Float64Array sum: 8 bytes per parameter (two float32 model copies), whatever N is.',
   };
   const reuseTable: Table = {
-    title: 'One round\'s fold (N x FitBatch.addIfFinite + aggregateFit with server SGD): a fresh FitBatch per round vs one reset each round',
-    columns: ['P', 'N', 'fresh ms/round', 'reused ms/round', 'fresh / reused', 'fresh MiB allocated/round', 'reused MiB allocated/round', 'spread'],
+    title: "One round's fold (N x FitBatch.addIfFinite + aggregateFit with server SGD): a fresh FitBatch per round vs one reset each round",
+    columns: [
+      'P',
+      'N',
+      'fresh ms/round',
+      'reused ms/round',
+      'fresh / reused',
+      'fresh MiB allocated/round',
+      'reused MiB allocated/round',
+      'spread',
+    ],
     rows: [
       [
         reuse.params,
@@ -341,12 +371,12 @@ async function main(): Promise<void> {
     name: 'aggregate',
     title: 'Aggregation: streaming FedAvg vs a plain axpy loop',
     description:
-      'Folds N distinct pre-generated deltas of P parameters into the hub\'s streaming FedAvg accumulator (WeightedSum.add; and the full FedAvgStrategy path: createAccumulator + add + aggregateFit with server SGD) and into plain `acc[i] += w * d[i]` loops (Float32 and Float64 accumulators), interleaved in one process. Also the memory the hub retains after N updates: streaming vs keeping every delta; and one round\'s whole fold with a fresh FitBatch per round vs the run\'s one FitBatch reset each round (what the round engine does).',
+      "Folds N distinct pre-generated deltas of P parameters into the hub's streaming FedAvg accumulator (WeightedSum.add; and the full FedAvgStrategy path: createAccumulator + add + aggregateFit with server SGD) and into plain `acc[i] += w * d[i]` loops (Float32 and Float64 accumulators), interleaved in one process. Also the memory the hub retains after N updates: streaming vs keeping every delta; and one round's whole fold with a fresh FitBatch per round vs the run's one FitBatch reset each round (what the round engine does).",
     ...runInfo(started, quick),
     headline,
     tables: [throughputTable, memoryTable, reuseTable],
     notes: [
-      'One core: the fold runs on the hub\'s event-loop thread, as in production. Timings on this shared 2-core machine are noisy; compare ratios within a row, not absolute numbers across runs.',
+      "One core: the fold runs on the hub's event-loop thread, as in production. Timings on this shared 2-core machine are noisy; compare ratios within a row, not absolute numbers across runs.",
     ],
     data: { reps, poolMiB, rows, memRows, reuse },
   });

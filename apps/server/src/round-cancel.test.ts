@@ -7,7 +7,11 @@ const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, ta
 
 /** A participant that takes every task and never answers. */
 async function silentParticipant(url: string) {
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
   afterThisTest(() => void socket.disconnect());
   const tasks: RoundTask[] = [];
   const cancels: Parameters<ServerToClientEvents['round:cancel']>[0][] = [];
@@ -17,8 +21,16 @@ async function silentParticipant(url: string) {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
   });
-  const welcome = await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 10, heldOut: false, dataSource: 'own' });
-  expect(welcome.ok).toBe(true);
+  const welcome: unknown = await socket
+    .timeout(5000)
+    .emitWithAck('participant:hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      backend: 'test',
+      examples: 10,
+      heldOut: false,
+      dataSource: 'own',
+    });
+  expect(welcome).toMatchObject({ ok: true });
   return { tasks, cancels };
 }
 

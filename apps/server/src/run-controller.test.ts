@@ -55,7 +55,18 @@ function harness(config: Partial<RunConfigInput>, options: { participants?: Regi
   const runId = options.runId ?? 'r1';
   const run =
     store.getRun(runId) ??
-    store.createRun({ id: runId, config: RunConfigSchema.parse({ algorithm: 'fedavg', model: MODEL, rounds: 2, waitForParticipantsMs: 1000, roundDeadlineMs: 5000, ...config }), createdAt: 1 });
+    store.createRun({
+      id: runId,
+      config: RunConfigSchema.parse({
+        algorithm: 'fedavg',
+        model: MODEL,
+        rounds: 2,
+        waitForParticipantsMs: 1000,
+        roundDeadlineMs: 5000,
+        ...config,
+      }),
+      createdAt: 1,
+    });
   const clock = new ManualClock(T0);
   const world = {
     store,
@@ -91,7 +102,15 @@ function harness(config: Partial<RunConfigInput>, options: { participants?: Regi
 /** The update a participant sends for its task: `values` as its delta. */
 function answer(controller: RunController, { id, task }: Sent, values: number[] = [1, 2, 3, 4, 5, 6]) {
   const meta = { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 10, loss: 0.5, trainMs: 1 };
-  const frame = encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: Float32Array.from(values) });
+  const frame = encodeFrame({
+    kind: 'delta',
+    protocolVersion: PROTOCOL_VERSION,
+    runId: task.runId,
+    round: task.round,
+    modelVersion: task.modelVersion,
+    dtype: 'float32',
+    values: Float32Array.from(values),
+  });
   return controller.submitUpdate(id, meta, frame);
 }
 
@@ -108,7 +127,10 @@ describe('RunController', () => {
     // Execute: round 1, after 40 ms
     const finished = h.controller.start();
     await h.clock.advance(0);
-    expect(h.sent.map((s) => [s.id, s.task.round, s.task.mode])).toEqual([['a', 1, 'fit'], ['b', 1, 'fit']]);
+    expect(h.sent.map((s) => [s.id, s.task.round, s.task.mode])).toEqual([
+      ['a', 1, 'fit'],
+      ['b', 1, 'fit'],
+    ]);
     expect(h.controller.openRound).toBe(1);
     await h.clock.advance(40);
     expect(answer(h.controller, h.sent[0]!, [1, 1, 1, 1, 1, 1])).toEqual({ ok: true, data: { round: 1, received: 1 } });
@@ -117,10 +139,21 @@ describe('RunController', () => {
 
     // Assert: round 1 moved the weights by the mean delta (2) and round 2 went out on model version 1
     expect(h.rounds.map((r) => [r.round, r.attempt, r.status, r.participants])).toEqual([[1, 1, 'completed', ['a', 'b']]]);
-    expect(Array.from(h.controller.weights, (w, i) => w - initial[i]!)).toEqual(Array.from({ length: LENGTH }, (_, i) => Math.fround(initial[i]! + 2) - initial[i]!));
-    expect(h.sent.slice(2).map((s) => [s.id, s.task.round, s.task.modelVersion])).toEqual([['a', 2, 1], ['b', 2, 1]]);
-    expect(h.latencies).toEqual([['a', 1, 40], ['b', 1, 40]]);
-    expect(h.outcomes).toEqual([['a', true], ['b', true]]);
+    expect(Array.from(h.controller.weights, (w, i) => w - initial[i]!)).toEqual(
+      Array.from({ length: LENGTH }, (_, i) => Math.fround(initial[i]! + 2) - initial[i]!),
+    );
+    expect(h.sent.slice(2).map((s) => [s.id, s.task.round, s.task.modelVersion])).toEqual([
+      ['a', 2, 1],
+      ['b', 2, 1],
+    ]);
+    expect(h.latencies).toEqual([
+      ['a', 1, 40],
+      ['b', 1, 40],
+    ]);
+    expect(h.outcomes).toEqual([
+      ['a', true],
+      ['b', true],
+    ]);
 
     // Execute: round 2
     for (const s of h.sent.slice(2)) answer(h.controller, s);
@@ -128,7 +161,10 @@ describe('RunController', () => {
 
     // Assert
     expect(final).toMatchObject({ status: 'completed', completedRounds: 2, error: null });
-    expect(h.store.listRounds('r1').map((r) => [r.round, r.status])).toEqual([[1, 'completed'], [2, 'completed']]);
+    expect(h.store.listRounds('r1').map((r) => [r.round, r.status])).toEqual([
+      [1, 'completed'],
+      [2, 'completed'],
+    ]);
     expect(h.store.latestCheckpoint('r1')?.round).toBe(2);
     expect(h.runs.map((r) => r.status)).toEqual(['running', 'running', 'completed']);
   });
@@ -156,7 +192,9 @@ describe('RunController', () => {
     // Assert
     const reason = 'only 0 of the required 1 participants were ready after 1 s';
     expect(final).toMatchObject({ status: 'failed', error: `round 1 failed 3 times; last: ${reason}` });
-    expect(h.store.listRounds('r1').map((r) => [r.round, r.attempt, r.status, r.reason])).toEqual([1, 2, 3].map((attempt) => [1, attempt, 'failed', reason]));
+    expect(h.store.listRounds('r1').map((r) => [r.round, r.attempt, r.status, r.reason])).toEqual(
+      [1, 2, 3].map((attempt) => [1, attempt, 'failed', reason]),
+    );
     expect(h.logs).toContain(`run r1 round 1 attempt 2 failed: ${reason}`);
     expect(h.sent).toEqual([]);
   });
@@ -173,25 +211,48 @@ describe('RunController', () => {
 
     // Assert
     expect(h.cancels).toEqual([{ id: 'b', notice: { runId: 'r1', round: 1, reason: 'the deadline passed' } }]);
-    expect(h.outcomes).toEqual([['a', true], ['b', false]]);
-    expect(h.rounds[0]).toMatchObject({ round: 1, attempt: 1, status: 'failed', reason: 'only 1 valid updates of the required 2 by the 5 s deadline', failures: [{ participantId: 'b', reason: 'the deadline passed' }] });
+    expect(h.outcomes).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    expect(h.rounds[0]).toMatchObject({
+      round: 1,
+      attempt: 1,
+      status: 'failed',
+      reason: 'only 1 valid updates of the required 2 by the 5 s deadline',
+      failures: [{ participantId: 'b', reason: 'the deadline passed' }],
+    });
     expect(answer(h.controller, h.sent[1]!)).toMatchObject({ ok: false, code: 'late' });
 
     // Execute: after the pause, attempt 2 goes out and both answer
     await h.clock.advance(1000);
-    expect(h.sent.slice(2).map((s) => [s.id, s.task.round])).toEqual([['a', 1], ['b', 1]]);
+    expect(h.sent.slice(2).map((s) => [s.id, s.task.round])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
     for (const s of h.sent.slice(2)) answer(h.controller, s);
 
     // Assert
     expect(await finished).toMatchObject({ status: 'completed' });
-    expect(h.rounds.map((r) => [r.attempt, r.status])).toEqual([[1, 'failed'], [2, 'completed']]);
+    expect(h.rounds.map((r) => [r.attempt, r.status])).toEqual([
+      [1, 'failed'],
+      [2, 'completed'],
+    ]);
   });
 
   it('prefers participants that answered their last selection, and asks reliable held-out participants to evaluate', async () => {
     // Prepare: c let its last selection pass; h2 let three pass
     const h = harness(
       { perRound: 2 },
-      { participants: [participant('a'), participant('b'), participant('c', { missStreak: 1 }), participant('h1', { heldOut: true }), participant('h2', { heldOut: true, missStreak: 3 })] },
+      {
+        participants: [
+          participant('a'),
+          participant('b'),
+          participant('c', { missStreak: 1 }),
+          participant('h1', { heldOut: true }),
+          participant('h2', { heldOut: true, missStreak: 3 }),
+        ],
+      },
     );
 
     // Execute
@@ -199,7 +260,11 @@ describe('RunController', () => {
     await h.clock.advance(0);
 
     // Assert
-    expect(h.sent.map((s) => [s.id, s.task.mode, s.task.evaluate])).toEqual([['a', 'fit', true], ['b', 'fit', true], ['h1', 'evaluate', true]]);
+    expect(h.sent.map((s) => [s.id, s.task.mode, s.task.evaluate])).toEqual([
+      ['a', 'fit', true],
+      ['b', 'fit', true],
+      ['h1', 'evaluate', true],
+    ]);
     h.controller.detach();
   });
 
@@ -210,7 +275,10 @@ describe('RunController', () => {
     answer(h.controller, h.sent[0]!);
     h.controller.participantFailed('b', 'disconnected (transport close)');
     expect(await finished).toMatchObject({ status: 'completed' });
-    expect(h.rounds[0]).toMatchObject({ participants: ['a'], failures: [{ participantId: 'b', reason: 'disconnected (transport close)' }] });
+    expect(h.rounds[0]).toMatchObject({
+      participants: ['a'],
+      failures: [{ participantId: 'b', reason: 'disconnected (transport close)' }],
+    });
     expect(h.cancels).toEqual([]);
   });
 
@@ -237,7 +305,7 @@ describe('RunController', () => {
     const h = harness({ waitForParticipantsMs: 60_000 });
     const finished = h.controller.start();
     await h.clock.advance(500);
-    h.controller.stop('enough');
+    void h.controller.stop('enough');
     expect(await finished).toMatchObject({ status: 'stopped', error: 'enough' });
     expect(h.store.listRounds('r1')).toEqual([]);
   });
@@ -289,7 +357,7 @@ describe('RunController', () => {
     await again.clock.advance(3000);
 
     // Assert
-    expect(await finished).toMatchObject({ status: 'failed', error: expect.stringMatching(/^round 1 failed 3 times/) });
+    expect(await finished).toMatchObject({ status: 'failed', error: expect.stringMatching(/^round 1 failed 3 times/) as unknown });
     expect(h.store.listRounds('r1').map((r) => r.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
@@ -352,7 +420,10 @@ describe('RunController on failing storage', () => {
     const final = await finished;
 
     // Assert
-    expect(final).toMatchObject({ status: 'paused', error: 'storage failure in round 2: database or disk is full; round 1 is saved: free space, then resume the run' });
+    expect(final).toMatchObject({
+      status: 'paused',
+      error: 'storage failure in round 2: database or disk is full; round 1 is saved: free space, then resume the run',
+    });
     expect(h.controller.modelVersion).toBe(1);
     expect(real.latestCheckpoint('r1')?.round).toBe(1);
     expect(real.getRun('r1')?.status).toBe('paused');

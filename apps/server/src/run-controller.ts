@@ -66,7 +66,7 @@ export class RunController {
       weights: checkpoint?.weights ?? initialWeights(config.model, config.seed),
       completed: checkpoint?.round ?? 0,
       host: {
-        clock: deps.clock ?? systemClock(deps.now),
+        clock: deps.clock ?? systemClock(() => deps.now()),
         candidates: () => deps.eligible(this.config).filter((e) => e.examples > 0),
         send: (id, task, frame) => deps.send(id, task, frame),
         cancel: (id, notice) => deps.cancel(id, notice),
@@ -148,7 +148,15 @@ export class RunController {
   private async execute(): Promise<RunSummary> {
     // After a restart, attempts of the next round that already failed stay on record: continue their count.
     const next = this.modelVersion + 1;
-    const attempt = 1 + Math.max(0, ...this.deps.store.listRounds(this.run.id).filter((r) => r.round === next).map((r) => r.attempt));
+    const attempt =
+      1 +
+      Math.max(
+        0,
+        ...this.deps.store
+          .listRounds(this.run.id)
+          .filter((r) => r.round === next)
+          .map((r) => r.attempt),
+      );
     const end = await this.engine.run(attempt);
     switch (end.status) {
       case 'detached':

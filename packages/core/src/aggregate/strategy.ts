@@ -1,14 +1,9 @@
-import type { FitBatch } from './fit-batch';
-import { weightedMetrics } from './metrics';
-import { selectParticipants, validateSelectionOptions, type SelectionOptions } from './select';
-import {
-  createServerOptimizer,
-  type ServerOptimizer,
-  type ServerOptimizerConfig,
-  type ServerOptimizerState,
-} from './server-optimizer';
-import { TrimmedMeanAccumulator, checkTrim } from './trimmed-mean';
-import { WeightedSum, type Accumulator } from './weighted-sum';
+import type { FitBatch } from './fit-batch.js';
+import { weightedMetrics } from './metrics.js';
+import { selectParticipants, validateSelectionOptions, type SelectionOptions } from './select.js';
+import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerConfig, type ServerOptimizerState } from './server-optimizer.js';
+import { TrimmedMeanAccumulator, checkTrim } from './trimmed-mean.js';
+import { WeightedSum, type Accumulator } from './weighted-sum.js';
 
 /** When participants evaluate (before and after adaptation): every `every` rounds, and in round `lastRound`. */
 export interface EvaluationSchedule {
@@ -95,8 +90,13 @@ export class FedAvgStrategy implements Strategy {
       }
       this.clipNorm = clipNorm;
     }
-    if (evaluation !== undefined && !(Number.isInteger(evaluation.every) && evaluation.every >= 1 && Number.isInteger(evaluation.lastRound))) {
-      throw new RangeError(`FedAvgStrategy: evaluation needs a positive integer 'every' and an integer 'lastRound', got ${JSON.stringify(evaluation)}`);
+    if (
+      evaluation !== undefined &&
+      !(Number.isInteger(evaluation.every) && evaluation.every >= 1 && Number.isInteger(evaluation.lastRound))
+    ) {
+      throw new RangeError(
+        `FedAvgStrategy: evaluation needs a positive integer 'every' and an integer 'lastRound', got ${JSON.stringify(evaluation)}`,
+      );
     }
     this.evaluation = evaluation;
     this.seed = seed;
@@ -118,7 +118,7 @@ export class FedAvgStrategy implements Strategy {
     return new WeightedSum(length);
   }
 
-  aggregateFit(_round: number, global: Float32Array, fits: FitBatch, _failures: readonly FitFailure[]): Float32Array | null {
+  aggregateFit(_round: number, global: Float32Array, fits: FitBatch): Float32Array | null {
     if (fits.length !== global.length) {
       throw new RangeError(`${this.name}: updates have ${fits.length} parameters, global weights ${global.length}`);
     }

@@ -104,10 +104,13 @@ export class RoundCollector {
     const meta = parsed.data;
     const stale = this.checkAddress(meta);
     if (stale) return stale;
-    if (!this.trainers.has(participantId)) return refuse('not-selected', `participant ${participantId} was not selected to train in round ${round}`);
-    if (this.answers.has(participantId)) return refuse('duplicate', `duplicate update: participant ${participantId} already answered round ${round}`);
+    if (!this.trainers.has(participantId))
+      return refuse('not-selected', `participant ${participantId} was not selected to train in round ${round}`);
+    if (this.answers.has(participantId))
+      return refuse('duplicate', `duplicate update: participant ${participantId} already answered round ${round}`);
     if (this.clock.now() > this.options.deadline) return refuse('late', `late update: round ${round} closed at its deadline`);
-    if (!(frame instanceof Uint8Array) && !(frame instanceof ArrayBuffer)) return refuse('invalid-frame', 'update frame must be binary (ArrayBuffer or Uint8Array)');
+    if (!(frame instanceof Uint8Array) && !(frame instanceof ArrayBuffer))
+      return refuse('invalid-frame', 'update frame must be binary (ArrayBuffer or Uint8Array)');
     if (this.options.maxExamples !== undefined && meta.numExamples > this.options.maxExamples) {
       return refuse('too-many-examples', `update claims ${meta.numExamples} examples; at most ${this.options.maxExamples} are accepted`);
     }
@@ -115,7 +118,8 @@ export class RoundCollector {
     if (badEvaluation) return badEvaluation;
     // The frame must carry what its metadata says: the address was checked against the open round above.
     const expect = { kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId, round, modelVersion, length: this.fits.length } as const;
-    const reject = (error: unknown) => refuse('invalid-frame', `invalid update frame: ${error instanceof Error ? error.message : String(error)}`);
+    const reject = (error: unknown) =>
+      refuse('invalid-frame', `invalid update frame: ${error instanceof Error ? error.message : String(error)}`);
     const bound = this.options.maxUpdateNorm;
     const clip = this.options.strategy.clipNorm;
     const result = { participantId, numExamples: meta.numExamples, metrics: { loss: meta.loss, trainMs: meta.trainMs } };
@@ -129,7 +133,8 @@ export class RoundCollector {
     }
     if (bound !== undefined || clip !== undefined) {
       const norm = l2Norm(values);
-      if (bound !== undefined && !(norm <= bound)) return refuse('invalid-frame', `update norm ${norm.toPrecision(4)} exceeds this run's bound of ${bound}`);
+      if (bound !== undefined && !(norm <= bound))
+        return refuse('invalid-frame', `update norm ${norm.toPrecision(4)} exceeds this run's bound of ${bound}`);
       this.fits.add(clip === undefined ? values : clipToNorm(values, clip), result);
     } else if (!this.fits.addIfFinite(values, result)) {
       try {
@@ -151,8 +156,10 @@ export class RoundCollector {
     if (!parsed.ok) return refuse('invalid', `malformed evaluation: ${parsed.error}`);
     const stale = this.checkAddress(parsed.data);
     if (stale) return stale;
-    if (!this.evaluators.has(participantId)) return refuse('not-selected', `participant ${participantId} was not asked to evaluate round ${this.options.round}`);
-    if (this.answers.has(participantId)) return refuse('duplicate', `duplicate evaluation: participant ${participantId} already answered round ${this.options.round}`);
+    if (!this.evaluators.has(participantId))
+      return refuse('not-selected', `participant ${participantId} was not asked to evaluate round ${this.options.round}`);
+    if (this.answers.has(participantId))
+      return refuse('duplicate', `duplicate evaluation: participant ${participantId} already answered round ${this.options.round}`);
     const badEvaluation = this.checkEvaluation(parsed.data.evaluation);
     if (badEvaluation) return badEvaluation;
     this.answers.set(participantId, { kind: 'evaluation' });
@@ -191,8 +198,14 @@ export class RoundCollector {
   metrics(): RoundMetrics {
     const strategy = this.options.strategy;
     const round = this.options.round;
-    const trainers = strategy.aggregateEvaluate(round, this.evaluations.filter((e) => !e.heldOut));
-    const heldOut = strategy.aggregateEvaluate(round, this.evaluations.filter((e) => e.heldOut));
+    const trainers = strategy.aggregateEvaluate(
+      round,
+      this.evaluations.filter((e) => !e.heldOut),
+    );
+    const heldOut = strategy.aggregateEvaluate(
+      round,
+      this.evaluations.filter((e) => e.heldOut),
+    );
     const loss = strategy.aggregateEvaluate(round, this.fits.results).loss;
     return {
       loss: loss ?? null,
@@ -212,7 +225,10 @@ export class RoundCollector {
     if (this.closedBecause) return refuse('late', `round ${round} of run ${runId} is closed (${this.closedBecause})`);
     if (address.runId !== runId) return refuse('stale', `stale: this is for run ${address.runId}, but run ${runId} is active`);
     if (address.round !== round || address.modelVersion !== modelVersion) {
-      return refuse('stale', `stale: this is for round ${address.round} (model version ${address.modelVersion}), but round ${round} (model version ${modelVersion}) is open`);
+      return refuse(
+        'stale',
+        `stale: this is for round ${address.round} (model version ${address.modelVersion}), but round ${round} (model version ${modelVersion}) is open`,
+      );
     }
     return null;
   }
@@ -220,7 +236,8 @@ export class RoundCollector {
   /** The schema bounds every figure; what only the run knows is checked here. */
   private checkEvaluation(evaluation: Evaluation): Ack<UpdateReceipt> | null {
     const { metric, maxExamples } = this.options;
-    if (metric !== undefined && evaluation.metric !== metric) return refuse('invalid', `evaluation reports ${evaluation.metric}, but this run measures ${metric}`);
+    if (metric !== undefined && evaluation.metric !== metric)
+      return refuse('invalid', `evaluation reports ${evaluation.metric}, but this run measures ${metric}`);
     if (maxExamples !== undefined && evaluation.testExamples > maxExamples) {
       return refuse('too-many-examples', `evaluation claims ${evaluation.testExamples} test examples; at most ${maxExamples} are accepted`);
     }
@@ -228,6 +245,11 @@ export class RoundCollector {
   }
 
   private addEvaluation(participantId: string, evaluation: Evaluation, heldOut: boolean): void {
-    this.evaluations.push({ participantId, numExamples: evaluation.testExamples, metrics: { before: evaluation.before, after: evaluation.after }, heldOut });
+    this.evaluations.push({
+      participantId,
+      numExamples: evaluation.testExamples,
+      metrics: { before: evaluation.before, after: evaluation.after },
+      heldOut,
+    });
   }
 }

@@ -7,8 +7,19 @@ import { strategyFor } from './strategy-for.js';
 
 const MODEL = { kind: 'mlp' as const, inputShape: [2], hidden: [], outputs: 2, task: 'classification' as const };
 
-function setup(input: Partial<RunConfigInput>, candidates: Candidate[], options: { roundDeadlineMs?: number; record?: (summary: RoundSummary, checkpoint?: RoundCheckpoint) => void } = {}) {
-  const config = RunConfigSchema.parse({ algorithm: 'fedavg', model: MODEL, rounds: 1, waitForParticipantsMs: 1000, roundDeadlineMs: 5000, ...input });
+function setup(
+  input: Partial<RunConfigInput>,
+  candidates: Candidate[],
+  options: { roundDeadlineMs?: number; record?: (summary: RoundSummary, checkpoint?: RoundCheckpoint) => void } = {},
+) {
+  const config = RunConfigSchema.parse({
+    algorithm: 'fedavg',
+    model: MODEL,
+    rounds: 1,
+    waitForParticipantsMs: 1000,
+    roundDeadlineMs: 5000,
+    ...input,
+  });
   const clock = new ManualClock();
   const sent: { id: string; task: RoundTask }[] = [];
   const events: string[] = [];
@@ -41,7 +52,15 @@ function setup(input: Partial<RunConfigInput>, candidates: Candidate[], options:
     engine.submitUpdate(
       id,
       { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 1, loss: 0.1, trainMs: 1 },
-      encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: new Float32Array(6).fill(value) }),
+      encodeFrame({
+        kind: 'delta',
+        protocolVersion: PROTOCOL_VERSION,
+        runId: task.runId,
+        round: task.round,
+        modelVersion: task.modelVersion,
+        dtype: 'float32',
+        values: new Float32Array(6).fill(value),
+      }),
     );
   return { engine, clock, sent, events, update };
 }
@@ -95,7 +114,10 @@ describe('RoundEngine', () => {
 
   it('asks whom the strategy names to evaluate, only in the rounds it evaluates, and trainers evaluate with them', async () => {
     // Prepare: evaluations every 2nd round of 3, and in the last
-    const { engine, clock, sent, update } = setup({ rounds: 3, evaluateEvery: 2 }, [trainer('a'), { id: 'h', heldOut: true, missStreak: 0 }]);
+    const { engine, clock, sent, update } = setup({ rounds: 3, evaluateEvery: 2 }, [
+      trainer('a'),
+      { id: 'h', heldOut: true, missStreak: 0 },
+    ]);
     const end = engine.run();
 
     // Execute: answer each round
@@ -103,12 +125,24 @@ describe('RoundEngine', () => {
       await clock.advance(0);
       for (const s of sent.filter((x) => x.task.round === round)) {
         if (s.task.mode === 'fit') update(s, 0);
-        else engine.submitEvaluation(s.id, { runId: 'r1', round, modelVersion: round - 1, evaluation: { metric: 'accuracy', before: 0.5, after: 0.6, adaptSteps: 1, testExamples: 5 } });
+        else
+          engine.submitEvaluation(s.id, {
+            runId: 'r1',
+            round,
+            modelVersion: round - 1,
+            evaluation: { metric: 'accuracy', before: 0.5, after: 0.6, adaptSteps: 1, testExamples: 5 },
+          });
       }
     }
 
     // Assert
     expect(await end).toEqual({ status: 'completed' });
-    expect(sent.map((s) => `${s.task.round} ${s.id} ${s.task.mode}${s.task.evaluate ? ' +eval' : ''}`)).toEqual(['1 a fit', '2 a fit +eval', '2 h evaluate +eval', '3 a fit +eval', '3 h evaluate +eval']);
+    expect(sent.map((s) => `${s.task.round} ${s.id} ${s.task.mode}${s.task.evaluate ? ' +eval' : ''}`)).toEqual([
+      '1 a fit',
+      '2 a fit +eval',
+      '2 h evaluate +eval',
+      '3 a fit +eval',
+      '3 h evaluate +eval',
+    ]);
   });
 });

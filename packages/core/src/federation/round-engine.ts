@@ -81,7 +81,8 @@ export interface RoundEngineOptions {
 }
 
 /** How `run` ended. 'detached': the hub is shutting down and nothing was written; the run resumes later. */
-export type RunEnd = { readonly status: 'completed' } | { readonly status: 'stopped' | 'failed'; readonly reason: string } | { readonly status: 'detached' };
+export type RunEnd =
+  { readonly status: 'completed' } | { readonly status: 'stopped' | 'failed'; readonly reason: string } | { readonly status: 'detached' };
 
 type Attempt = { readonly summary: RoundSummary; readonly next: Float32Array | null };
 
@@ -190,7 +191,12 @@ export class RoundEngine {
 
   submitUpdate(participantId: string, meta: unknown, frame: unknown): Ack<UpdateReceipt> {
     const collector = this.collector;
-    if (!collector) return { ok: false, code: 'late', error: `no round of run ${this.runId} is open (${this.completed} of ${this.config.rounds} completed)` };
+    if (!collector)
+      return {
+        ok: false,
+        code: 'late',
+        error: `no round of run ${this.runId} is open (${this.completed} of ${this.config.rounds} completed)`,
+      };
     const ack = collector.submitUpdate(participantId, meta, frame);
     if (ack.ok) this.answered(participantId);
     return ack;
@@ -215,7 +221,10 @@ export class RoundEngine {
     const clock = host.clock;
     const startedAt = clock.now();
     const minimum = config.minParticipants;
-    const summary = (reason: string | null, fields: Pick<RoundSummary, 'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown'>): RoundSummary => ({
+    const summary = (
+      reason: string | null,
+      fields: Pick<RoundSummary, 'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown'>,
+    ): RoundSummary => ({
       runId: this.runId,
       round,
       attempt,
@@ -260,7 +269,15 @@ export class RoundEngine {
     this.collector = collector;
     this.sentAt.clear();
     try {
-      const frame = encodeFrame({ kind: 'weights', protocolVersion: PROTOCOL_VERSION, runId: this.runId, round, modelVersion: this.completed, dtype: 'float32', values: this.global });
+      const frame = encodeFrame({
+        kind: 'weights',
+        protocolVersion: PROTOCOL_VERSION,
+        runId: this.runId,
+        round,
+        modelVersion: this.completed,
+        dtype: 'float32',
+        values: this.global,
+      });
       const address: RoundAddress = {
         runId: this.runId,
         round,
@@ -269,7 +286,10 @@ export class RoundEngine {
         evaluate: evaluators !== null,
       };
       let bytesDown = 0;
-      for (const [id, mode] of [...trainers.map((id) => [id, 'fit'] as const), ...(evaluators ?? []).map((id) => [id, 'evaluate'] as const)]) {
+      for (const [id, mode] of [
+        ...trainers.map((id) => [id, 'fit'] as const),
+        ...(evaluators ?? []).map((id) => [id, 'evaluate'] as const),
+      ]) {
         this.sentAt.set(id, clock.now());
         if (host.send(id, roundTask(config, address, id, mode), frame)) bytesDown += frame.byteLength;
         else collector.fail(id, 'not connected when the round started');
@@ -292,8 +312,15 @@ export class RoundEngine {
         failure = `only ${fits.count} valid updates of the required ${minimum}${settlement === 'deadline' ? ` by the ${Math.round(config.roundDeadlineMs / 1000)} s deadline` : ''}`;
       }
       const next = failure ? null : this.strategy.aggregateFit(round, this.global, fits, collector.failures);
-      if (!failure && (!next || !next.every(Number.isFinite))) failure = 'aggregation produced no finite weights; the previous model is kept';
-      const fields = { participants: fits.results.map((f) => f.participantId), failures: collector.failures, metrics: collector.metrics(), bytesUp: collector.bytesUp, bytesDown };
+      if (!failure && (!next || !next.every(Number.isFinite)))
+        failure = 'aggregation produced no finite weights; the previous model is kept';
+      const fields = {
+        participants: fits.results.map((f) => f.participantId),
+        failures: collector.failures,
+        metrics: collector.metrics(),
+        bytesUp: collector.bytesUp,
+        bytesDown,
+      };
       return { summary: summary(failure, fields), next: failure ? null : next };
     } finally {
       // Only an exception leaves it open: the run ends, so nobody may keep submitting to it.
@@ -316,7 +343,10 @@ export class RoundEngine {
     const answeredLast = trainers.filter((c) => c.missStreak === 0);
     const notSkipped = trainers.filter((c) => c.missStreak < SKIP_AFTER_MISSES);
     const preferred = answeredLast.length >= needed ? answeredLast : notSkipped.length >= needed ? notSkipped : trainers;
-    return { trainers: preferred.map((c) => c.id), heldOut: candidates.filter((c) => c.heldOut && c.missStreak < SKIP_AFTER_MISSES).map((c) => c.id) };
+    return {
+      trainers: preferred.map((c) => c.id),
+      heldOut: candidates.filter((c) => c.heldOut && c.missStreak < SKIP_AFTER_MISSES).map((c) => c.id),
+    };
   }
 
   private answered(participantId: string): void {

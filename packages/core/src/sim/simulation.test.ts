@@ -38,7 +38,11 @@ describe('runSimulation', () => {
 
   it('hears every evaluator in every round: an answer that completes one round never counts against the next', async () => {
     // Prepare: one held-out participant, the last one sent work each round
-    const config = small({ rounds: 3, evaluateEvery: 1, scenario: { name: 'sinusoid' as const, participants: 30, seed: 3, kShot: 5, heldOut: 1 } });
+    const config = small({
+      rounds: 3,
+      evaluateEvery: 1,
+      scenario: { name: 'sinusoid' as const, participants: 30, seed: 3, kShot: 5, heldOut: 1 },
+    });
 
     // Execute
     const result = await runSimulation(config);
@@ -73,7 +77,11 @@ describe('runSimulation', () => {
     const run = (aggregation: object, withAttackers: boolean) =>
       runSimulation(small({ rounds: 3, perRound: 10, aggregation, server: { kind: 'sgd', lr: 1 } }), withAttackers ? { attackers } : {});
     // Execute
-    const [clean, attacked, robust] = await Promise.all([run({ kind: 'fedavg' }, false), run({ kind: 'fedavg' }, true), run({ kind: 'median' }, true)]);
+    const [clean, attacked, robust] = await Promise.all([
+      run({ kind: 'fedavg' }, false),
+      run({ kind: 'fedavg' }, true),
+      run({ kind: 'median' }, true),
+    ]);
     // Assert: MSE of the global model on the held-out tasks (k = 0).
     const mse = (r: typeof clean) => r.metaTest.mean[0]!;
     expect(mse(attacked)).toBeGreaterThan(10 * mse(clean));

@@ -72,7 +72,11 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const length = parameterCount(config.model);
   const heldOut = new Set(scenario.heldOut);
   // Their records as the hub's registry keeps them, so the engine prefers reliable participants here too.
-  const candidates: { id: string; heldOut: boolean; missStreak: number }[] = Array.from({ length: scenario.participants }, (_, i) => ({ id: String(i), heldOut: heldOut.has(i), missStreak: 0 }));
+  const candidates: { id: string; heldOut: boolean; missStreak: number }[] = Array.from({ length: scenario.participants }, (_, i) => ({
+    id: String(i),
+    heldOut: heldOut.has(i),
+    missStreak: 0,
+  }));
   const trainable = candidates.filter((c) => !c.heldOut).map((c) => Number(c.id));
   const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
   const participants = new Map<number, Participant>();
@@ -82,15 +86,24 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const id = String(index);
     const channel: ParticipantChannel = {
       onTask: () => () => undefined,
-      async submitUpdate(meta, frame) {
-        if (!attackers.has(index) || !options.attackers) return engine.submitUpdate(id, meta, frame);
+      submitUpdate(meta, frame) {
+        if (!attackers.has(index) || !options.attackers) return Promise.resolve(engine.submitUpdate(id, meta, frame));
         const { header, values } = decodeFrame(frame);
         const { scale, claimedExamples } = options.attackers;
-        const forged = encodeFrame({ kind: 'delta', protocolVersion: header.protocolVersion, runId: header.runId, round: header.round, modelVersion: header.modelVersion, dtype: 'float32', values: values.map((v) => v * scale), segments: header.segments });
-        return engine.submitUpdate(id, { ...meta, numExamples: claimedExamples ?? meta.numExamples }, forged);
+        const forged = encodeFrame({
+          kind: 'delta',
+          protocolVersion: header.protocolVersion,
+          runId: header.runId,
+          round: header.round,
+          modelVersion: header.modelVersion,
+          dtype: 'float32',
+          values: values.map((v) => v * scale),
+          segments: header.segments,
+        });
+        return Promise.resolve(engine.submitUpdate(id, { ...meta, numExamples: claimedExamples ?? meta.numExamples }, forged));
       },
-      async submitEvaluation(report) {
-        return engine.submitEvaluation(id, report);
+      submitEvaluation(report) {
+        return Promise.resolve(engine.submitEvaluation(id, report));
       },
     };
     p = new Participant({ channel, data: scenario.participant(index) });
@@ -132,7 +145,14 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
       record: () => undefined,
       onRound(summary) {
         if (summary.status !== 'completed') return;
-        const record: SimRound = { round: summary.round, ...summary.metrics, participants: summary.participants.length, bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, ms: summary.durationMs };
+        const record: SimRound = {
+          round: summary.round,
+          ...summary.metrics,
+          participants: summary.participants.length,
+          bytesUp: summary.bytesUp,
+          bytesDown: summary.bytesDown,
+          ms: summary.durationMs,
+        };
         rounds.push(record);
         options.onRound?.(record);
       },
@@ -156,6 +176,12 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     perParticipant.push(curve.scores.map(headline));
   }
   const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));
-  const metaTest: MetaTest = { metric: config.model.task === 'regression' ? 'mse' : 'accuracy', participants: perParticipant.length, steps, mean, perParticipant };
+  const metaTest: MetaTest = {
+    metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
+    participants: perParticipant.length,
+    steps,
+    mean,
+    perParticipant,
+  };
   return { config, parameters: length, rounds, metaTest };
 }
