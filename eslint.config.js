@@ -29,8 +29,9 @@ export default tseslint.config(
     plugins: { n },
     rules: {
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
-      // `const { dropped: _, ...rest } = value` is how a copy without one key is written.
-      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      // `const { dropped: _, ...rest } = value` is how a copy without one key is written, and `_next` a parameter that
+      // a signature needs and the body does not (Express tells an error handler by its four parameters).
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_' }],
       // Node's ESM loader needs the `.js` of a relative import (tsx and Vite forgive it, `node dist/` does not).
       'n/file-extension-in-import': ['error', 'always'],
     },

@@ -162,22 +162,30 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
   /** socket.io hands `data` to the client's connect_error: it switches on the code, never on the sentence. */
   const refusal = (message: string, code: HandshakeRefusal['code']) => Object.assign(new Error(message), { data: { code } satisfies HandshakeRefusal });
-  io.use(async (socket, next) => {
+  io.use((socket, next) => {
     const auth = HandshakeAuthSchema.safeParse(socket.handshake.auth ?? {});
     if (!auth.success) return next(refusal('malformed handshake auth: send { role: "participant" } or { role: "admin", token }', 'invalid'));
-    if (auth.data.role === 'admin') {
-      const result = await adminAuth.check(socket.request, auth.data.token);
-      if (!result.ok) return next(refusal(result.error, result.code === 'throttled' ? 'rate-limited' : 'unauthorized'));
-    }
-    socket.data.role = auth.data.role;
-    next();
+    const { role } = auth.data;
+    const admit = () => {
+      socket.data.role = role;
+      next();
+    };
+    if (auth.data.role !== 'admin') return admit();
+    // socket.io ignores what a middleware returns: a rejected check must answer here, not reach the process.
+    adminAuth.check(socket.request, auth.data.token).then(
+      (result) => (result.ok ? admit() : next(refusal(result.error, result.code === 'throttled' ? 'rate-limited' : 'unauthorized'))),
+      (error: unknown) => {
+        logger.error({ err: error }, 'admin sign-in check failed');
+        next(refusal('the hub could not check the token', 'internal'));
+      },
+    );
   });
 
   io.on('connection', (socket: HubSocket) => {
     const refusals = new RefusalLog((line, fields) => logger.warn({ socket: socket.id, ...fields }, line));
     const reportFailure = (event: string, error: unknown) => logger.error({ socket: socket.id, event, err: error }, `handler for ${event} failed`);
     const kit: ConnectionKit = {
-      on: (event, handler) => socket.on(event, guarded(event, handler, reportFailure) as never),
+      on: (event, handler) => socket.on(event, guarded(event, handler, reportFailure)),
       refused: (what) => refusals.note(what),
       farewell: (target, notice) => {
         target.emit('participant:farewell', notice);
@@ -236,7 +244,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       runs.detach();
       participantsFeed.close();
       clearInterval(evictionTimer);
-      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => void io.close(() => resolve()));
       // io.close() waits for every connection to end: a WebSocket whose peer never answers the close handshake
       // (a frozen tab) would hold shutdown for ws's 30 s close timeout. The hub is going away: cut them all.
       http.closeAllConnections();
@@ -256,10 +264,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       run: (id) => store.getRun(id),
       rounds: (runId) => store.listRounds(runId),
       currentModel: () => runs.currentModel(),
-      startRun: hub.startRun,
-      stopRun: hub.stopRun,
-      resumeRun: hub.resumeRun,
-      deleteRun: hub.deleteRun,
+      startRun: (input) => hub.startRun(input),
+      stopRun: (runId) => hub.stopRun(runId),
+      resumeRun: (runId) => hub.resumeRun(runId),
+      deleteRun: (runId) => hub.deleteRun(runId),
     },
     { adminAuth, webRoot: options.webRoot },
   );

@@ -41,7 +41,7 @@ export interface RunServiceDeps {
   /** Tells dashboards. */
   readonly broadcast: { run(run: RunSummary): void; round(round: RoundSummary): void; state(): void };
   readonly logger: Logger;
-  now(): number;
+  readonly now: () => number;
 }
 
 /**

@@ -191,7 +191,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   try {
     db = new Database(path);
   } catch (e) {
-    throw new Error(`openStore: cannot open ${path}: ${message(e)}`);
+    throw new Error(`openStore: cannot open ${path}: ${message(e)}`, { cause: e });
   }
   try {
     // EXCLUSIVE before the first access: the first write lock is then held until close, and WAL keeps its index
@@ -218,7 +218,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   } catch (e) {
     db.close();
     if (e instanceof StoreError || e instanceof StoreLockedError) throw e;
-    throw new Error(`openStore: ${path}: ${message(e)}`);
+    throw new Error(`openStore: ${path}: ${message(e)}`, { cause: e });
   }
 }
 
@@ -440,7 +440,7 @@ function decodeRound(row: RoundRow): RoundSummary {
     reason: row.reason,
     startedAt: row.started_at,
     durationMs: row.duration_ms,
-    participants: participants as string[],
+    participants,
     failures: failures as { participantId: string; reason: string }[],
     metrics: metrics as unknown as RoundMetrics,
     bytesUp: row.bytes_up,
@@ -542,7 +542,7 @@ function parseJson(text: unknown, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${what} is not valid JSON (${message(e)})`);
+    throw new Error(`${what} is not valid JSON (${message(e)})`, { cause: e });
   }
 }
 

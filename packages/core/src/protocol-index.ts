@@ -2,6 +2,7 @@
 // only talks to the hub (the admin dashboard) does not download the 1.5 MB of TF.js. protocol-index.test.ts
 // keeps TF.js out of this module's imports.
 export {
+  type Ack,
   type AdminSnapshot,
   AGGREGATIONS,
   type ClientToServerEvents,
@@ -17,6 +18,7 @@ export {
   type RunConfig,
   type RunConfigInput,
   RunConfigSchema,
+  type RunRequest,
   type RunSummary,
   SCENARIOS,
   SERVER_OPTIMIZERS,

@@ -1,4 +1,4 @@
-import type { AdminSnapshot, HandshakeRefusal, ParticipantsDiff, RoundSummary, RunConfigInput, RunSummary } from '@tabula/core/protocol';
+import type { Ack, AdminSnapshot, HandshakeRefusal, ParticipantsDiff, RoundSummary, RunConfigInput, RunRequest, RunSummary } from '@tabula/core/protocol';
 import { io } from 'socket.io-client';
 import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
 
@@ -14,12 +14,25 @@ export interface AdminLinkEvents {
   onConnection(problem: string | null): void;
 }
 
+/**
+ * The admin's acknowledged events as the protocol types them. socket.io-client types `timeout().emitWithAck` as any
+ * (its FirstArg does not skip the error argument a timeout adds); a HubSocket is one of these, with no cast.
+ */
+interface AdminAcks {
+  timeout(ms: number): {
+    emitWithAck(event: 'admin:start-run', config: RunConfigInput): Promise<Ack<RunSummary>>;
+    emitWithAck(event: 'admin:stop-run', request: RunRequest): Promise<Ack<RunSummary>>;
+  };
+}
+
 /** The dashboard's socket.io connection as role 'admin'. */
 export class AdminLink {
   private readonly socket: HubSocket;
+  private readonly acks: AdminAcks;
 
   constructor(token: string, events: AdminLinkEvents) {
     this.socket = io({ path: '/socket.io', auth: { role: 'admin', token } });
+    this.acks = this.socket;
     this.socket.on('connect', () => events.onConnection(null));
     this.socket.on('connect_error', (error) => {
       const code = (error as Error & { data?: Partial<HandshakeRefusal> }).data?.code;
@@ -43,13 +56,13 @@ export class AdminLink {
   }
 
   async startRun(config: RunConfigInput): Promise<RunSummary> {
-    const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('admin:start-run', config);
+    const reply = await this.acks.timeout(ACK_TIMEOUT_MS).emitWithAck('admin:start-run', config);
     if (!reply.ok) throw new Error(reply.error);
     return reply.data;
   }
 
   async stopRun(runId: string): Promise<RunSummary> {
-    const reply = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('admin:stop-run', { runId });
+    const reply = await this.acks.timeout(ACK_TIMEOUT_MS).emitWithAck('admin:stop-run', { runId });
     if (!reply.ok) throw new Error(reply.error);
     return reply.data;
   }
