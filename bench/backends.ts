@@ -20,7 +20,14 @@ const HELP = `Usage: npx tsx bench/backends.ts [--reps N] [--budget-ms MS] [--qu
   --budget-ms MS   measuring time per repetition after warm-up         [2000]
   --quick          1 repetition of 500 ms`;
 
-const { values: v } = parseArgs({ options: { reps: { type: 'string', default: '3' }, 'budget-ms': { type: 'string', default: '2000' }, quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+const { values: v } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    'budget-ms': { type: 'string', default: '2000' },
+    quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
 if (v.help) failUsage('', HELP);
 const reps = v.quick ? 1 : positiveInt(v.reps, '--reps');
 const budgetMs = v.quick ? 500 : positiveInt(v['budget-ms'], '--budget-ms');
@@ -35,7 +42,9 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PAT
 try {
   const page = await browser.newPage();
   await page.goto(`${hub.url}/`);
-  await page.waitForFunction(() => typeof window.tabula?.measure === 'function' && window.tabula.backend !== null, null, { timeout: 60_000 });
+  await page.waitForFunction(() => typeof window.tabula?.measure === 'function' && window.tabula.backend !== null, null, {
+    timeout: 60_000,
+  });
   const auto = await page.evaluate(() => ({
     backend: window.tabula.backend,
     reason: document.querySelector('[data-testid="backend-reason"]')?.textContent ?? '',
@@ -57,7 +66,9 @@ try {
         );
         const key = `${model}/${backend}`;
         samples.set(key, [...(samples.get(key) ?? []), sample]);
-        console.log(`rep ${rep + 1} ${key}: ${'error' in sample ? `error: ${sample.error.slice(0, 120)}` : `${sample.msPerStep.toFixed(1)} ms/step (first step ${sample.firstStepMs.toFixed(0)} ms, ${sample.steps} steps)`}`);
+        console.log(
+          `rep ${rep + 1} ${key}: ${'error' in sample ? `error: ${sample.error.slice(0, 120)}` : `${sample.msPerStep.toFixed(1)} ms/step (first step ${sample.firstStepMs.toFixed(0)} ms, ${sample.steps} steps)`}`,
+        );
       }
     }
   }
@@ -70,7 +81,14 @@ try {
       const ms = msOf(key);
       const first = (samples.get(key) ?? []).flatMap((s) => ('error' in s ? [] : [s.firstStepMs]));
       if (!ms.length) return [model, backend, 'cannot train', '–', '–', (errorOf(key) ?? '').slice(0, 80)];
-      return [model, backend, median(ms), median(first), median(ms) / fastest, `${spread(ms) === 0 ? '0' : (100 * spread(ms)).toFixed(0)}%`];
+      return [
+        model,
+        backend,
+        median(ms),
+        median(first),
+        median(ms) / fastest,
+        `${spread(ms) === 0 ? '0' : (100 * spread(ms)).toFixed(0)}%`,
+      ];
     });
   });
   const table: Table = {
@@ -84,7 +102,7 @@ try {
     name: 'backends',
     title: 'Browser backends: ms per training step in Chromium',
     description:
-      'One participant page in headless Debian Chromium (no GPU: WebGL is SwiftShader, a software renderer) measures the MNIST MLP (784-100-10) and the small CNN (conv 8, conv 16, dense) training step on webgl, wasm and cpu through the page\'s own measurement hook, interleaved; and records what the page chose automatically on load.',
+      "One participant page in headless Debian Chromium (no GPU: WebGL is SwiftShader, a software renderer) measures the MNIST MLP (784-100-10) and the small CNN (conv 8, conv 16, dense) training step on webgl, wasm and cpu through the page's own measurement hook, interleaved; and records what the page chose automatically on load.",
     ...runInfo(started, v.quick),
     headline: [
       `MLP: webgl ${mlp('webgl').toFixed(1)} ms, wasm ${mlp('wasm').toFixed(1)} ms, cpu ${mlp('cpu').toFixed(1)} ms per step (webgl/wasm ${(mlp('webgl') / mlp('wasm')).toFixed(1)}x)`,
@@ -92,7 +110,10 @@ try {
       `automatic choice on load: ${auto.backend} — ${auto.reason}`,
     ],
     tables: [table],
-    notes: [`renderer: ${auto.renderer}`, 'The tab runs alone here; with many tabs on 2 cores each slows down (SwiftShader and wasm both compete for the same cores).'],
+    notes: [
+      `renderer: ${auto.renderer}`,
+      'The tab runs alone here; with many tabs on 2 cores each slows down (SwiftShader and wasm both compete for the same cores).',
+    ],
     data: { samples: Object.fromEntries(samples), auto, reps, budgetMs },
   });
 } finally {

@@ -23,19 +23,7 @@ import { ErrorFeedback, decodeFrame, encodeFrame, frameByteLength, type FrameDty
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
 import { runSimulation, type SimResult } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
-import {
-  MB,
-  parseFlags,
-  runInfo,
-  finish,
-  gaussianVector,
-  interleave,
-  median,
-  positiveInt,
-  printTable,
-  spread,
-  type Table,
-} from './lib.js';
+import { MB, parseFlags, runInfo, finish, gaussianVector, interleave, median, positiveInt, printTable, spread, type Table } from './lib.js';
 
 const HELP = `Usage: npx tsx bench/codec.ts [options]
   --reps N               interleaved repetitions per contender         [7; quick 3]
@@ -92,7 +80,9 @@ async function main(): Promise<void> {
   const P = parameterCount(MNIST_MLP);
   const segments = segmentSizes(MNIST_MLP);
   const rawBytes = 4 * P;
-  console.log(`codec: MNIST MLP, ${P.toLocaleString('en-US')} parameters in ${segments.length} segments (${segments.join(', ')}) · ${reps} interleaved reps · pool ${poolSize}`);
+  console.log(
+    `codec: MNIST MLP, ${P.toLocaleString('en-US')} parameters in ${segments.length} segments (${segments.join(', ')}) · ${reps} interleaved reps · pool ${poolSize}`,
+  );
 
   // ---- bytes on the wire ---------------------------------------------------------------------------------
   const pool = Array.from({ length: poolSize }, (_, k) => gaussianVector(P, 300 + k));
@@ -101,7 +91,8 @@ async function main(): Promise<void> {
   const sizeRows = DTYPES.map((dtype) => {
     const frame = encodeFrame({ ...fields(dtype, segments), values: sample });
     const predicted = frameByteLength(P, dtype, segments, RUN_ID);
-    if (frame.byteLength !== predicted) throw new Error(`${dtype}: frame is ${frame.byteLength} bytes but frameByteLength says ${predicted}`);
+    if (frame.byteLength !== predicted)
+      throw new Error(`${dtype}: frame is ${frame.byteLength} bytes but frameByteLength says ${predicted}`);
     const payload = P * (dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1);
     return { dtype, bytes: frame.byteLength, header: frame.byteLength - payload };
   });
@@ -118,7 +109,10 @@ async function main(): Promise<void> {
   printTable(sizeTable);
 
   // ---- speed ---------------------------------------------------------------------------------------------
-  const frames = Object.fromEntries(DTYPES.map((d) => [d, pool.map((v) => encodeFrame({ ...fields(d, segments), values: v }))])) as Record<FrameDtype, Uint8Array[]>;
+  const frames = Object.fromEntries(DTYPES.map((d) => [d, pool.map((v) => encodeFrame({ ...fields(d, segments), values: v }))])) as Record<
+    FrameDtype,
+    Uint8Array[]
+  >;
   const jsonPool = pool.map((v) => JSON.stringify(Array.from(v)));
   const feedback = new ErrorFeedback(P);
   const int8Fields = fields('int8', segments);
@@ -191,21 +185,36 @@ async function main(): Promise<void> {
     const mnist = loadMnist();
     const preset = presetRunConfig('shards', 'fedavg');
     simConfig = { ...preset, rounds: simRounds, perRound: simPerRound, scenario: { ...preset.scenario!, participants: simParticipants } };
-    console.log(`\naccuracy: shards · fedavg · MNIST MLP · ${simParticipants} participants (${Math.max(1, Math.round(simParticipants / 10))} held out) · ${simPerRound} per round · ${simRounds} rounds · seed ${preset.seed} · wasm`);
+    console.log(
+      `\naccuracy: shards · fedavg · MNIST MLP · ${simParticipants} participants (${Math.max(1, Math.round(simParticipants / 10))} held out) · ${simPerRound} per round · ${simRounds} rounds · seed ${preset.seed} · wasm`,
+    );
     for (const codec of DTYPES) {
       const t0 = performance.now();
       const result = await runSimulation({ ...simConfig, codec }, { mnist });
       const seconds = (performance.now() - t0) / 1000;
       simRows.push({ codec, result, seconds });
       const last = result.rounds.at(-1)!;
-      console.log(`  ${codec}: global ${pct(last.global)} · personalized ${pct(last.personalized)} · meta-test ${result.metaTest.mean.map((m) => pct(m)).join(' / ')} · ${seconds.toFixed(1)} s`);
+      console.log(
+        `  ${codec}: global ${pct(last.global)} · personalized ${pct(last.personalized)} · meta-test ${result.metaTest.mean.map((m) => pct(m)).join(' / ')} · ${seconds.toFixed(1)} s`,
+      );
     }
   }
   const base = simRows.find((r) => r.codec === 'float32');
   const accuracyTable: Table | null = simRows.length
     ? {
         title: `Accuracy cost of the codec (same seed; final round; meta-test = held-out participants after k adaptation steps)`,
-        columns: ['codec', 'loss', 'max |loss - float32 loss| over rounds', 'global', 'personalized', 'held-out global', 'held-out personalized', ...base!.result.metaTest.steps.map((k) => `meta-test k=${k}`), 'bytes up (all rounds)', 'seconds'],
+        columns: [
+          'codec',
+          'loss',
+          'max |loss - float32 loss| over rounds',
+          'global',
+          'personalized',
+          'held-out global',
+          'held-out personalized',
+          ...base!.result.metaTest.steps.map((k) => `meta-test k=${k}`),
+          'bytes up (all rounds)',
+          'seconds',
+        ],
         rows: simRows.map(({ codec, result, seconds }) => {
           const last = result.rounds.at(-1)!;
           return [
@@ -244,7 +253,7 @@ async function main(): Promise<void> {
     name: 'codec',
     title: 'Wire codec: size, speed, accuracy',
     description:
-      'Bytes per update for each frame dtype (encodeFrame with the MNIST MLP\'s real segments) against raw float32 and a JSON number array; encode/decode throughput per dtype (and ErrorFeedback.encode for int8) in MB/s of float32 input, interleaved; and the accuracy of a short federated simulation (runSimulation, shards, fedavg) with each codec on the same seed.',
+      "Bytes per update for each frame dtype (encodeFrame with the MNIST MLP's real segments) against raw float32 and a JSON number array; encode/decode throughput per dtype (and ErrorFeedback.encode for int8) in MB/s of float32 input, interleaved; and the accuracy of a short federated simulation (runSimulation, shards, fedavg) with each codec on the same seed.",
     ...runInfo(started, quick),
     headline,
     tables: [sizeTable, speedTable, ...(accuracyTable ? [accuracyTable] : [])],
@@ -259,7 +268,12 @@ async function main(): Promise<void> {
       jsonBytes,
       speed: speedRows.map((r) => ({ ...r, samplesMs: samples[r.contender] })),
       simConfig,
-      simulations: simRows.map(({ codec, result, seconds }) => ({ codec, seconds, rounds: result.rounds, metaTest: { steps: result.metaTest.steps, mean: result.metaTest.mean } })),
+      simulations: simRows.map(({ codec, result, seconds }) => ({
+        codec,
+        seconds,
+        rounds: result.rounds,
+        metaTest: { steps: result.metaTest.steps, mean: result.metaTest.mean },
+      })),
     },
   });
 }
@@ -276,7 +290,7 @@ function pct(x: number | null | undefined): string {
 function signedPts(x: number | null, base: number | null): string {
   if (x === null || base === null) return '-';
   const d = 100 * (x - base);
-  return `${d >= 0 ? "+" : ""}${d.toFixed(2)} pts`;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(2)} pts`;
 }
 
 main().catch((error: unknown) => {

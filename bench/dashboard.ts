@@ -29,7 +29,21 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
-import { BENCH_DIR, REPO_ROOT, finish, listen, numberList, parseFlags, positiveInt, printTable, runInfo, withTimeout, type BenchResult, type Cell, type Table } from './lib.js';
+import {
+  BENCH_DIR,
+  REPO_ROOT,
+  finish,
+  listen,
+  numberList,
+  parseFlags,
+  positiveInt,
+  printTable,
+  runInfo,
+  withTimeout,
+  type BenchResult,
+  type Cell,
+  type Table,
+} from './lib.js';
 import { ClientProcess } from './ingest-clients.js';
 
 const HELP = `Usage: npx tsx bench/dashboard.ts [options]
@@ -90,14 +104,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Builds the web app from this tree into a temp dir, so a stale apps/web/dist is never what is measured. */
 function buildWeb(): string {
   const outDir = mkdtempSync(join(tmpdir(), 'tabula-bench-dashboard-web-'));
-  const built = spawnSync(join(WEB_DIR, 'node_modules/.bin/vite'), ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit' });
+  const built = spawnSync(join(WEB_DIR, 'node_modules/.bin/vite'), ['build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: WEB_DIR,
+    stdio: 'inherit',
+  });
   if (built.status !== 0) throw new Error(`vite build failed (${built.error?.message ?? `exit ${built.status}`})`);
   return outDir;
 }
 
 function gitCommit(): string {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim();
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'apps', 'packages'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim() !== '';
+  const dirty =
+    spawnSync('git', ['status', '--porcelain', '--', 'apps', 'packages'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim() !== '';
   return `${head || 'unknown'}${dirty ? ' + uncommitted changes' : ''}`;
 }
 
@@ -139,7 +157,8 @@ const PROBE = `(() => {
   };
 })()`;
 
-const probe = (page: Page, op: 'reset' | 'read') => page.evaluate<PageSample | undefined>(op === 'read' ? 'window.benchProbe.read()' : 'window.benchProbe.reset()');
+const probe = (page: Page, op: 'reset' | 'read') =>
+  page.evaluate<PageSample | undefined>(op === 'read' ? 'window.benchProbe.read()' : 'window.benchProbe.reset()');
 
 /** Counts what the hub sends each admin connection, as encoded socket.io packets (before WebSocket framing). */
 function countAdminTraffic(hub: Hub): { bytes: number; participantMessages: number } {
@@ -169,7 +188,8 @@ async function phase(browser: Browser, webRoot: string, N: number, rate: number,
     const t = performance.now();
     await clients.request({ op: 'connect-hub', url, count: N, first: 0, length: 0, segments: [] }, 60_000 + 100 * N);
     console.log(`  N ${N}: ${N} participants connected in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    if (hub.registry.connected().length !== N) throw new Error(`the hub sees ${hub.registry.connected().length} participants, expected ${N}`);
+    if (hub.registry.connected().length !== N)
+      throw new Error(`the hub sees ${hub.registry.connected().length} participants, expected ${N}`);
 
     const page = await context.newPage();
     const pageErrors: string[] = [];
@@ -201,7 +221,9 @@ async function phase(browser: Browser, webRoot: string, N: number, rate: number,
 
     await sleep(SETTLE_MS);
     const rows = await withTimeout(
-      page.evaluate<[string, string][]>(`Array.from(document.querySelectorAll('[data-testid=participants] tbody tr[data-participant]'), (tr) => [tr.dataset.participant, tr.dataset.state])`),
+      page.evaluate<[string, string][]>(
+        `Array.from(document.querySelectorAll('[data-testid=participants] tbody tr[data-participant]'), (tr) => [tr.dataset.participant, tr.dataset.state])`,
+      ),
       60_000,
       'the table rows',
     );
@@ -263,7 +285,10 @@ function row(label: string, p: PhaseResult): Cell[] {
 }
 
 async function main(): Promise<void> {
-  const values = parseFlags({ participants: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, 'timeout-s': { type: 'string' } }, HELP);
+  const values = parseFlags(
+    { participants: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, 'timeout-s': { type: 'string' } },
+    HELP,
+  );
   const quick = values.quick === true;
   const counts = numberList(values.participants ?? (quick ? '100,300' : '500,2000,5000'), 'participants');
   const rate = positiveInt(values.rate ?? (quick ? '200' : '400'), 'rate');
@@ -299,35 +324,66 @@ async function main(): Promise<void> {
   const before = baseline();
   const table: Table = {
     title: `Dashboard under churn: ${rate} state changes/s from N participants, ${seconds} s measured after ${WARM_UP_MS / 1000} s of warm-up`,
-    columns: ['participants', 'dashboard', 'changes/s sent', 'delay p50 ms', 'delay p95 ms', 'delay max ms', 'frame gap p95 ms', 'long tasks ms/s', 'kB/s to dashboard', 'participant msgs/s', 'full list kB', 'hub busy %', 'table rows in DOM', 'rows stale'],
+    columns: [
+      'participants',
+      'dashboard',
+      'changes/s sent',
+      'delay p50 ms',
+      'delay p95 ms',
+      'delay max ms',
+      'frame gap p95 ms',
+      'long tasks ms/s',
+      'kB/s to dashboard',
+      'participant msgs/s',
+      'full list kB',
+      'hub busy %',
+      'table rows in DOM',
+      'rows stale',
+    ],
     rows: counts.flatMap((N) => [
       ...(before?.phases.filter((p) => p.participants === N).map((p) => row(before.label, p)) ?? []),
       ...phases.filter((p) => p.participants === N).map((p) => row(`this tree (${commit})`, p)),
     ]),
-    note: 'delay = how late a 10 ms timer in the page fires (the main thread was busy); frame gap = time between animation frames; long tasks = main-thread tasks over 50 ms. kB/s = socket.io packets the hub sent the dashboard\'s connection; participant msgs/s = admin:participants messages. full list = the whole participant list as JSON, what one full-list message costs at that N. hub busy = event-loop utilization of the hub\'s process. rows stale = rows in the DOM whose state disagrees with the hub 1.5 s after the churn stopped.',
+    note: "delay = how late a 10 ms timer in the page fires (the main thread was busy); frame gap = time between animation frames; long tasks = main-thread tasks over 50 ms. kB/s = socket.io packets the hub sent the dashboard's connection; participant msgs/s = admin:participants messages. full list = the whole participant list as JSON, what one full-list message costs at that N. hub busy = event-loop utilization of the hub's process. rows stale = rows in the DOM whose state disagrees with the hub 1.5 s after the churn stopped.",
   };
   printTable(table);
   const headline = [
     // The largest count first: RESULTS.md's contents line quotes the first.
-    ...[...phases].sort((a, b) => b.participants - a.participants).map((p) => {
-      const old = before?.phases.find((b) => b.participants === p.participants);
-      const then = old ? `; before: p95 ${old.lagMs.p95.toFixed(0)} ms, max ${old.lagMs.max.toFixed(0)} ms, ${(old.bytesPerSecond / 1e3).toFixed(0)} kB/s` : '';
-      return `${p.participants.toLocaleString('en-US')} participants, ${Math.round(p.sentPerSecond)} changes/s: dashboard main-thread delay p95 ${p.lagMs.p95.toFixed(0)} ms, max ${p.lagMs.max.toFixed(0)} ms; ${(p.bytesPerSecond / 1e3).toFixed(0)} kB/s to the dashboard${then}`;
-    }),
+    ...[...phases]
+      .sort((a, b) => b.participants - a.participants)
+      .map((p) => {
+        const old = before?.phases.find((b) => b.participants === p.participants);
+        const then = old
+          ? `; before: p95 ${old.lagMs.p95.toFixed(0)} ms, max ${old.lagMs.max.toFixed(0)} ms, ${(old.bytesPerSecond / 1e3).toFixed(0)} kB/s`
+          : '';
+        return `${p.participants.toLocaleString('en-US')} participants, ${Math.round(p.sentPerSecond)} changes/s: dashboard main-thread delay p95 ${p.lagMs.p95.toFixed(0)} ms, max ${p.lagMs.max.toFixed(0)} ms; ${(p.bytesPerSecond / 1e3).toFixed(0)} kB/s to the dashboard${then}`;
+      }),
     ...skipped,
   ];
   const notes = [
-    'Chromium (headless, its renderer included), the hub and the scripted participants\' process share this machine\'s cores: delays include that competition, as they would on a small server with the dashboard open on it.',
-    ...(before ? [`"${before.label}" rows: the same script, run on this machine on the tree before the dashboard took diffs and paged its table (the hub sent the whole list to every dashboard every 200 ms while anything changed, and the table rebuilt every row). Measured at another time: compare them loosely, not to the millisecond.`] : []),
+    "Chromium (headless, its renderer included), the hub and the scripted participants' process share this machine's cores: delays include that competition, as they would on a small server with the dashboard open on it.",
+    ...(before
+      ? [
+          `"${before.label}" rows: the same script, run on this machine on the tree before the dashboard took diffs and paged its table (the hub sent the whole list to every dashboard every 200 ms while anything changed, and the table rebuilt every row). Measured at another time: compare them loosely, not to the millisecond.`,
+        ]
+      : []),
     // Why diffs and not coalesced snapshots: what a whole list per message would cost at the same message rate.
-    ...phases.map((p) => `${p.participants} participants: a whole list per message (${(p.fullListBytes / 1e3).toFixed(0)} kB) at the ${p.participantMessagesPerSecond.toFixed(1)} messages/s measured would be ${((p.fullListBytes * p.participantMessagesPerSecond) / 1e3).toFixed(0)} kB/s, and a full re-read of the list each time; the diffs were ${(p.bytesPerSecond / 1e3).toFixed(0)} kB/s in all.`),
-    ...phases.filter((p) => p.staleRows > 0).map((p) => `${p.participants} participants: ${p.staleRows} of ${p.domRows} rows still disagreed with the hub ${SETTLE_MS / 1000} s after the churn stopped.`),
+    ...phases.map(
+      (p) =>
+        `${p.participants} participants: a whole list per message (${(p.fullListBytes / 1e3).toFixed(0)} kB) at the ${p.participantMessagesPerSecond.toFixed(1)} messages/s measured would be ${((p.fullListBytes * p.participantMessagesPerSecond) / 1e3).toFixed(0)} kB/s, and a full re-read of the list each time; the diffs were ${(p.bytesPerSecond / 1e3).toFixed(0)} kB/s in all.`,
+    ),
+    ...phases
+      .filter((p) => p.staleRows > 0)
+      .map(
+        (p) =>
+          `${p.participants} participants: ${p.staleRows} of ${p.domRows} rows still disagreed with the hub ${SETTLE_MS / 1000} s after the churn stopped.`,
+      ),
   ];
   finish({
     name: 'dashboard',
     title: 'Dashboard under participant churn',
     description:
-      'A real hub (createHub, port 0) serves the dashboard built from this tree to headless Chromium, signed in; N scripted socket.io participants (a second process) report state changes at a fixed total rate. Measured over a window: how late the page\'s main thread runs a 10 ms timer (p50/p95/max), frame gaps, long tasks, the bytes the hub sends the dashboard, the hub\'s event-loop load; afterwards, whether the rows shown agree with the hub.',
+      "A real hub (createHub, port 0) serves the dashboard built from this tree to headless Chromium, signed in; N scripted socket.io participants (a second process) report state changes at a fixed total rate. Measured over a window: how late the page's main thread runs a 10 ms timer (p50/p95/max), frame gaps, long tasks, the bytes the hub sends the dashboard, the hub's event-loop load; afterwards, whether the rows shown agree with the hub.",
     ...runInfo(started, quick),
     headline,
     tables: [table],

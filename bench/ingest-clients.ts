@@ -8,7 +8,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
-import { PROTOCOL_VERSION, encodeFrame, type ClientToServerEvents, type ParticipantSocket, type RoundTask, type ServerToClientEvents, type UpdateMeta } from '../packages/core/src/index.js';
+import {
+  PROTOCOL_VERSION,
+  encodeFrame,
+  type ClientToServerEvents,
+  type ParticipantSocket,
+  type RoundTask,
+  type ServerToClientEvents,
+  type UpdateMeta,
+} from '../packages/core/src/index.js';
 import { rng, withTimeout } from './lib.js';
 
 export const ACK_TIMEOUT_MS = 120_000;
@@ -32,7 +40,9 @@ export type ClientRequest =
   | { id: number; op: 'close' };
 
 /** `sent`: the status messages the churn that a churn request ended had sent. */
-export type ClientReply = { id: number; ok: true; ms?: number; perRoundMs?: number[]; sent?: number; hub?: ClientStats; raw?: ClientStats } | { id: number; ok: false; error: string };
+export type ClientReply =
+  | { id: number; ok: true; ms?: number; perRoundMs?: number[]; sent?: number; hub?: ClientStats; raw?: ClientStats }
+  | { id: number; ok: false; error: string };
 
 type HubClient = ClientSocket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -75,11 +85,27 @@ async function hubClient(url: string, index: number, length: number, segments: r
     const key = `${task.runId}/${task.round}/${task.modelVersion}`;
     let frame = frames.get(key);
     if (!frame) {
-      frame = encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: new Float32Array(length), segments });
+      frame = encodeFrame({
+        kind: 'delta',
+        protocolVersion: PROTOCOL_VERSION,
+        runId: task.runId,
+        round: task.round,
+        modelVersion: task.modelVersion,
+        dtype: 'float32',
+        values: new Float32Array(length),
+        segments,
+      });
       frames.clear();
       frames.set(key, frame);
     }
-    const meta: UpdateMeta = { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 10, loss: 0.5, trainMs: 0 };
+    const meta: UpdateMeta = {
+      runId: task.runId,
+      round: task.round,
+      modelVersion: task.modelVersion,
+      numExamples: 10,
+      loss: 0.5,
+      trainMs: 0,
+    };
     acked
       .timeout(ACK_TIMEOUT_MS)
       .emitWithAck('update:submit', meta, frame)
@@ -89,7 +115,14 @@ async function hubClient(url: string, index: number, length: number, segments: r
   await connected(socket);
   const welcome = await acked
     .timeout(30_000)
-    .emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: `bench-${String(index).padStart(4, '0')}`, backend: 'bench', examples: 10, heldOut: false, dataSource: 'own' });
+    .emitWithAck('participant:hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      participantId: `bench-${String(index).padStart(4, '0')}`,
+      backend: 'bench',
+      examples: 10,
+      heldOut: false,
+      dataSource: 'own',
+    });
   if (!welcome.ok) throw new Error(`hello refused: ${welcome.error}`);
 }
 
@@ -113,7 +146,11 @@ async function rawRounds(op: 'echo' | 'upload', rounds: number): Promise<number[
   const event = op === 'echo' ? 'echo-back' : 'echo';
   for (let r = 0; r < rounds; r++) {
     const t = performance.now();
-    const answers = await withTimeout(Promise.all(rawSockets.map((s) => s.timeout(ACK_TIMEOUT_MS).emitWithAck(event, rawPayload) as Promise<unknown>)), ACK_TIMEOUT_MS, `raw ${op} acks`);
+    const answers = await withTimeout(
+      Promise.all(rawSockets.map((s) => s.timeout(ACK_TIMEOUT_MS).emitWithAck(event, rawPayload) as Promise<unknown>)),
+      ACK_TIMEOUT_MS,
+      `raw ${op} acks`,
+    );
     per.push(performance.now() - t);
     if (op === 'echo') {
       const wrong = answers.find((a) => !(a instanceof ArrayBuffer || a instanceof Uint8Array) || a.byteLength !== rawPayload.byteLength);
@@ -235,7 +272,11 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.on('message', (request: ClientRequest) => {
     void handle(request)
-      .catch((error: unknown): ClientReply => ({ id: request.id, ok: false, error: error instanceof Error ? error.message : String(error) }))
+      .catch((error: unknown): ClientReply => ({
+        id: request.id,
+        ok: false,
+        error: error instanceof Error ? error.message : String(error),
+      }))
       .then((reply) => process.send?.(reply));
   });
   // The parent going away ends this process too.

@@ -36,14 +36,7 @@ import { Server as IoServer } from 'socket.io';
 import { createHub, type Hub } from '../apps/server/src/hub.js';
 import { RunController } from '../apps/server/src/run-controller.js';
 import { lineLogger } from '../apps/server/src/logger.js';
-import {
-  MNIST_MLP,
-  frameByteLength,
-  parameterCount,
-  segmentSizes,
-  type MlpSpec,
-  type RunConfigInput,
-} from '../packages/core/src/index.js';
+import { MNIST_MLP, frameByteLength, parameterCount, segmentSizes, type MlpSpec, type RunConfigInput } from '../packages/core/src/index.js';
 import {
   MB,
   parseFlags,
@@ -211,9 +204,16 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
     const connectBudget = 120_000 + 1_000 * C;
     await clients.request({ op: 'connect-hub', url: hubUrl, count: warm, first: 0, length, segments: [...segments] }, connectBudget);
     const hubBefore = retainedMemory();
-    const connectMs = (await clients.request({ op: 'connect-hub', url: hubUrl, count: C - warm, first: warm, length, segments: [...segments] }, connectBudget)).ms ?? 0;
+    const connectMs =
+      (
+        await clients.request(
+          { op: 'connect-hub', url: hubUrl, count: C - warm, first: warm, length, segments: [...segments] },
+          connectBudget,
+        )
+      ).ms ?? 0;
     const hubAfter = retainedMemory();
-    if (hub.registry.connected().length !== C) throw new Error(`the hub sees ${hub.registry.connected().length} participants, expected ${C}`);
+    if (hub.registry.connected().length !== C)
+      throw new Error(`the hub sees ${hub.registry.connected().length} participants, expected ${C}`);
 
     // The bare baseline, with its own C clients (same sizes as the hub's frames).
     const runIdLike = `run-${Date.now().toString(36)}-abcdef`;
@@ -258,10 +258,13 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
           if (!controller) throw new Error('no active run after startRun');
           const summary = await withTimeout(controller.start(), (rounds + 2) * ACK_TIMEOUT_MS, 'the hub run');
           const wall = performance.now() - t;
-          if (summary.status !== 'completed') throw new Error(`hub run ${summary.id} ${summary.status}: ${summary.error ?? ''} ${hubRejectLog.join(' | ')}`);
+          if (summary.status !== 'completed')
+            throw new Error(`hub run ${summary.id} ${summary.status}: ${summary.error ?? ''} ${hubRejectLog.join(' | ')}`);
           const listed = theHub.store.listRounds(summary.id);
           if (listed.length !== rounds || listed.some((r) => r.status !== 'completed' || r.participants.length !== C)) {
-            throw new Error(`hub run ${summary.id}: expected ${rounds} completed rounds of ${C}, got ${JSON.stringify(listed.map((r) => [r.round, r.status, r.participants.length]))}`);
+            throw new Error(
+              `hub run ${summary.id}: expected ${rounds} completed rounds of ${C}, got ${JSON.stringify(listed.map((r) => [r.round, r.status, r.participants.length]))}`,
+            );
           }
           // The run completes as soon as the last update is folded; its ack may still be on its way back.
           const ackedBy = performance.now() + 10_000;
@@ -270,7 +273,10 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
             await new Promise((r) => setTimeout(r, 20));
             stats = (await clients.stats()).hub;
           }
-          if (stats.acked - before !== C * rounds) throw new Error(`hub acked ${stats.acked - before} updates, expected ${C * rounds}; rejected ${stats.rejected}: ${stats.errors.join(' | ')}`);
+          if (stats.acked - before !== C * rounds)
+            throw new Error(
+              `hub acked ${stats.acked - before} updates, expected ${C * rounds}; rejected ${stats.rejected}: ${stats.errors.join(' | ')}`,
+            );
           hubRoundMs.push(listed.map((r) => r.durationMs));
           hubWorkMsPerUpdate.push((hubWork.ms - work0.ms) / Math.max(1, hubWork.calls - work0.calls));
           return wall;
@@ -309,18 +315,38 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
     rawRoundMs.length = 0;
     const wallMs = await interleave(CONTENDERS, reps, async (c, rep) => {
       const ms = await run(c);
-      console.log(`  C ${C} rep ${rep + 1}/${reps} ${c}: ${rounds} rounds in ${(ms / 1000).toFixed(2)} s · ${((C * rounds) / (ms / 1000)).toFixed(0)} updates/s`);
+      console.log(
+        `  C ${C} rep ${rep + 1}/${reps} ${c}: ${rounds} rounds in ${(ms / 1000).toFixed(2)} s · ${((C * rounds) / (ms / 1000)).toFixed(0)} updates/s`,
+      );
       return ms;
     });
     const { hub: hubStats, raw: rawStats } = await clients.stats();
-    return { clients: C, rounds, frameBytes, weightsFrameBytes, wallMs, hubRoundMs, hubWorkMsPerUpdate, rawRoundMs, rawEchoRoundMs, rawUploadRoundMs, memory: { measured: C - warm, hubBefore, hubAfter, rawBefore, rawAfter }, hubStats, rawStats, hubRejectLog, connectMs };
+    return {
+      clients: C,
+      rounds,
+      frameBytes,
+      weightsFrameBytes,
+      wallMs,
+      hubRoundMs,
+      hubWorkMsPerUpdate,
+      rawRoundMs,
+      rawEchoRoundMs,
+      rawUploadRoundMs,
+      memory: { measured: C - warm, hubBefore, hubAfter, rawBefore, rawAfter },
+      hubStats,
+      rawStats,
+      hubRejectLog,
+      connectMs,
+    };
   } finally {
     await clients.request({ op: 'close' }, 30_000).catch((e: unknown) => console.error(String(e)));
     clients.close();
     if (hub) await withTimeout(hub.close(), 30_000, 'the hub to close').catch((e: unknown) => console.error(String(e)));
     if (raw) {
       const r = raw;
-      await withTimeout(new Promise<void>((resolve) => void r.io.close(() => resolve())), 30_000, 'the raw server to close').catch((e: unknown) => console.error(String(e)));
+      await withTimeout(new Promise<void>((resolve) => void r.io.close(() => resolve())), 30_000, 'the raw server to close').catch(
+        (e: unknown) => console.error(String(e)),
+      );
     }
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -354,8 +380,10 @@ async function main(): Promise<void> {
     process.exit(3);
   }, timeoutS * 1000).unref();
 
-  console.log(`ingest: MLP 784-${hidden}-10 (${P.toLocaleString('en-US')} parameters) · clients ${clientCounts.join(', ')} · ${rounds} rounds · ${reps} interleaved reps`);
-  console.log('ingest: the scripted clients run in a second process (bench/ingest-clients.ts); the two share this machine\'s cores.');
+  console.log(
+    `ingest: MLP 784-${hidden}-10 (${P.toLocaleString('en-US')} parameters) · clients ${clientCounts.join(', ')} · ${rounds} rounds · ${reps} interleaved reps`,
+  );
+  console.log("ingest: the scripted clients run in a second process (bench/ingest-clients.ts); the two share this machine's cores.");
   console.log(`ingest: ws native masking (bufferutil): ${nativeMasking() ? 'yes' : 'no, JavaScript fallback'}`);
 
   const phases: PhaseResult[] = [];
@@ -376,7 +404,18 @@ async function main(): Promise<void> {
   const ratio = (p: PhaseResult, raw: Contender) => pairedRatio(p.wallMs[raw], p.wallMs.hub);
   const throughputTable: Table = {
     title: `Ingest: updates/s through the hub vs bare socket.io (MLP ${P.toLocaleString('en-US')} params; ${rounds} rounds per sample; median of ${reps} interleaved reps)`,
-    columns: ['clients', 'hub updates/s', 'hub MB/s up', 'hub MB/s up+down', 'raw echo updates/s', 'raw round updates/s', 'raw upload updates/s', 'hub / raw echo', 'hub / raw round', 'hub / raw upload'],
+    columns: [
+      'clients',
+      'hub updates/s',
+      'hub MB/s up',
+      'hub MB/s up+down',
+      'raw echo updates/s',
+      'raw round updates/s',
+      'raw upload updates/s',
+      'hub / raw echo',
+      'hub / raw round',
+      'hub / raw upload',
+    ],
     rows: phases.map((p) => {
       const hub = ups(p, 'hub');
       return [
@@ -392,23 +431,55 @@ async function main(): Promise<void> {
         ratio(p, 'raw upload'),
       ];
     }),
-    note: 'updates/s = clients x rounds / wall time of the whole run (hub: startRun -> run completed, including persistence and the gaps between rounds), median over reps. Ratios are medians over reps of the per-rep ratio (contenders of one rep ran back to back). raw echo (the goal\'s baseline) sends each delta-sized binary back in the ack; raw round pushes a weights-sized frame to each client first and collects the answers, as a hub round does; raw upload acks without the bytes (upload only).',
+    note: "updates/s = clients x rounds / wall time of the whole run (hub: startRun -> run completed, including persistence and the gaps between rounds), median over reps. Ratios are medians over reps of the per-rep ratio (contenders of one rep ran back to back). raw echo (the goal's baseline) sends each delta-sized binary back in the ack; raw round pushes a weights-sized frame to each client first and collects the answers, as a hub round does; raw upload acks without the bytes (upload only).",
   };
   const roundTable: Table = {
     title: 'Round duration (median over all measured rounds, ms): with a trivial local update, all of it is hub + transport overhead',
-    columns: ['clients', 'hub round', 'hub per participant', 'raw round', 'raw echo round', 'raw upload round', 'hub - raw round', 'submitUpdate per update', 'submitUpdate per round', 'frame bytes up', 'frame bytes down'],
+    columns: [
+      'clients',
+      'hub round',
+      'hub per participant',
+      'raw round',
+      'raw echo round',
+      'raw upload round',
+      'hub - raw round',
+      'submitUpdate per update',
+      'submitUpdate per round',
+      'frame bytes up',
+      'frame bytes down',
+    ],
     rows: phases.map((p) => {
       const hubMs = median(p.hubRoundMs.flat());
       const rawMs = median(p.rawRoundMs.flat());
       const work = median(p.hubWorkMsPerUpdate);
-      return [p.clients, hubMs, `${((1000 * hubMs) / p.clients).toFixed(0)} µs`, rawMs, median(p.rawEchoRoundMs.flat()), median(p.rawUploadRoundMs.flat()), hubMs - rawMs, `${(1000 * work).toFixed(0)} µs`, work * p.clients, p.frameBytes, p.weightsFrameBytes];
+      return [
+        p.clients,
+        hubMs,
+        `${((1000 * hubMs) / p.clients).toFixed(0)} µs`,
+        rawMs,
+        median(p.rawEchoRoundMs.flat()),
+        median(p.rawUploadRoundMs.flat()),
+        hubMs - rawMs,
+        `${(1000 * work).toFixed(0)} µs`,
+        work * p.clients,
+        p.frameBytes,
+        p.weightsFrameBytes,
+      ];
     }),
-    note: 'hub round = RoundSummary.durationMs (configure + send weights to all + collect/validate/fold all deltas + aggregate; persistence follows it). submitUpdate = the hub\'s own synchronous work per update (zod meta check, decodeFrame: copy + finite scan, WeightedSum.add), timed by wrapping RunController.prototype.submitUpdate.',
+    note: "hub round = RoundSummary.durationMs (configure + send weights to all + collect/validate/fold all deltas + aggregate; persistence follows it). submitUpdate = the hub's own synchronous work per update (zod meta check, decodeFrame: copy + finite scan, WeightedSum.add), timed by wrapping RunController.prototype.submitUpdate.",
   };
   const kib = (x: number) => x / 1024;
   const memoryTable: Table = {
     title: 'Memory per connected participant (after a full GC, before vs after connecting; KiB per connection)',
-    columns: ['clients', 'hub: rss', 'hub: heapUsed', 'hub: external+arrayBuffers', 'bare socket.io: rss', 'bare: heapUsed', 'hub - bare heapUsed'],
+    columns: [
+      'clients',
+      'hub: rss',
+      'hub: heapUsed',
+      'hub: external+arrayBuffers',
+      'bare socket.io: rss',
+      'bare: heapUsed',
+      'hub - bare heapUsed',
+    ],
     rows: phases.map((p) => {
       const { hubBefore: hb, hubAfter: ha, rawBefore: rb, rawAfter: ra } = p.memory;
       const per = (a: number, b: number) => kib((a - b) / p.memory.measured);
@@ -422,7 +493,10 @@ async function main(): Promise<void> {
         per(ha.heapUsed, hb.heapUsed) - per(ra.heapUsed, rb.heapUsed),
       ];
     }),
-    note: 'Slope over the connections after the first ' + WARM_CLIENTS + '. Server process only (the clients live in their own): each figure is one server-side socket (+ the hub\'s registry entry and bookkeeping for the hub). "hub - bare" isolates the hub\'s own per-participant bookkeeping.',
+    note:
+      'Slope over the connections after the first ' +
+      WARM_CLIENTS +
+      '. Server process only (the clients live in their own): each figure is one server-side socket (+ the hub\'s registry entry and bookkeeping for the hub). "hub - bare" isolates the hub\'s own per-participant bookkeeping.',
   };
   printTable(throughputTable);
   printTable(roundTable);
@@ -433,8 +507,14 @@ async function main(): Promise<void> {
       const hub = ups(p, 'hub');
       return `${p.clients} clients: hub ${hub.toFixed(0)} updates/s (${((hub * p.frameBytes) / MB).toFixed(0)} MB/s of update frames), round ${median(p.hubRoundMs.flat()).toFixed(0)} ms; raw echo ${ups(p, 'raw echo').toFixed(0)}, raw round ${ups(p, 'raw round').toFixed(0)}, raw upload ${ups(p, 'raw upload').toFixed(0)} updates/s; hub/raw echo ${ratio(p, 'raw echo').toFixed(2)} (goal >= 0.5), hub/raw round ${ratio(p, 'raw round').toFixed(2)}, hub/raw upload ${ratio(p, 'raw upload').toFixed(2)}`;
     }),
-    ...phases.map((p) => `${p.clients} clients: the hub's own work (RunController.submitUpdate: validate, decode, fold) is ${(1000 * median(p.hubWorkMsPerUpdate)).toFixed(0)} µs per update, ${(median(p.hubWorkMsPerUpdate) * p.clients).toFixed(0)} ms of a ${median(p.hubRoundMs.flat()).toFixed(0)} ms round`),
-    ...phases.map((p) => `${p.clients} clients: ${((p.memory.hubAfter.heapUsed - p.memory.hubBefore.heapUsed) / p.memory.measured / 1024).toFixed(0)} KiB heap and ${((p.memory.hubAfter.rss - p.memory.hubBefore.rss) / p.memory.measured / 1024).toFixed(0)} KiB rss per participant in the hub's process`),
+    ...phases.map(
+      (p) =>
+        `${p.clients} clients: the hub's own work (RunController.submitUpdate: validate, decode, fold) is ${(1000 * median(p.hubWorkMsPerUpdate)).toFixed(0)} µs per update, ${(median(p.hubWorkMsPerUpdate) * p.clients).toFixed(0)} ms of a ${median(p.hubRoundMs.flat()).toFixed(0)} ms round`,
+    ),
+    ...phases.map(
+      (p) =>
+        `${p.clients} clients: ${((p.memory.hubAfter.heapUsed - p.memory.hubBefore.heapUsed) / p.memory.measured / 1024).toFixed(0)} KiB heap and ${((p.memory.hubAfter.rss - p.memory.hubBefore.rss) / p.memory.measured / 1024).toFixed(0)} KiB rss per participant in the hub's process`,
+    ),
     ...skipped,
   ];
   const masking = nativeMasking();
@@ -443,11 +523,15 @@ async function main(): Promise<void> {
       ? 'ws used the native bufferutil addon for WebSocket masking (found through NODE_PATH or an install): transport costs here are close to production.'
       : 'ws masked and unmasked every WebSocket frame in JavaScript (the optional native addon bufferutil is not installed): in a CPU profile that is about half of all time, for hub and raw alike (client-side masking would be native in a browser). To measure with it: npm install bufferutil in some directory D, then NODE_PATH=D/node_modules npx tsx bench/ingest.ts.',
     `${hubWork.alignedFrames} of ${hubWork.calls} update frames reached the hub 4-byte aligned (a float32 payload could be read in place, without decodeFrame's copy).`,
-    'The scripted clients run in a second Node process (bench/ingest-clients.ts): the hub\'s event loop and heap are its own, but on a small machine both processes share the cores, as the bare server and its clients do.',
-    'raw echo is the brief\'s baseline: a binary echo moves one model-sized frame each way, as a hub round does (weights down, delta up). raw upload (ack without the bytes) bounds what any hub could do while it must also send the weights: it is shown, not the goal.',
+    "The scripted clients run in a second Node process (bench/ingest-clients.ts): the hub's event loop and heap are its own, but on a small machine both processes share the cores, as the bare server and its clients do.",
+    "raw echo is the brief's baseline: a binary echo moves one model-sized frame each way, as a hub round does (weights down, delta up). raw upload (ack without the bytes) bounds what any hub could do while it must also send the weights: it is shown, not the goal.",
     ...phases.flatMap((p) => [
-      ...(p.hubStats.rejected ? [`${p.clients} clients: ${p.hubStats.rejected} hub updates rejected or timed out, e.g. ${p.hubStats.errors.join(' | ')}`] : []),
-      ...(p.rawStats.rejected ? [`${p.clients} clients: ${p.rawStats.rejected} raw round answers timed out, e.g. ${p.rawStats.errors.join(' | ')}`] : []),
+      ...(p.hubStats.rejected
+        ? [`${p.clients} clients: ${p.hubStats.rejected} hub updates rejected or timed out, e.g. ${p.hubStats.errors.join(' | ')}`]
+        : []),
+      ...(p.rawStats.rejected
+        ? [`${p.clients} clients: ${p.rawStats.rejected} raw round answers timed out, e.g. ${p.rawStats.errors.join(' | ')}`]
+        : []),
       `${p.clients} clients: connecting took ${(p.connectMs / 1000).toFixed(1)} s (batches of ${CONNECT_BATCH}).`,
     ]),
   ];

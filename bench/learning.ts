@@ -30,7 +30,20 @@ import { presetRunConfig } from '../packages/core/src/presets.js';
 import type { RunConfig, RunConfigInput } from '../packages/core/src/protocol.js';
 import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
-import { BENCH_DIR, RESULTS_DIR, commandLine, failUsage, finish, machine, median, positiveInt, printTable, type BenchResult, type Cell, type Table } from './lib.js';
+import {
+  BENCH_DIR,
+  RESULTS_DIR,
+  commandLine,
+  failUsage,
+  finish,
+  machine,
+  median,
+  positiveInt,
+  printTable,
+  type BenchResult,
+  type Cell,
+  type Table,
+} from './lib.js';
 
 const SCENARIOS = ['shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -92,7 +105,11 @@ interface RunRecord {
   processSeconds: number;
   readonly parameters: number;
   readonly config: RunConfig;
-  readonly metaTest: { readonly steps: readonly number[]; readonly mean: readonly number[]; readonly perParticipant: readonly (readonly number[])[] };
+  readonly metaTest: {
+    readonly steps: readonly number[];
+    readonly mean: readonly number[];
+    readonly perParticipant: readonly (readonly number[])[];
+  };
   /** At every evaluation round: held-out and trainer metrics, cumulative bytes (all traffic / training traffic). */
   readonly curve: {
     readonly round: readonly number[];
@@ -141,7 +158,10 @@ async function worker(job: Job): Promise<void> {
     const fedavg = ClientHyperSchema.parse(preset.client ?? {});
     const reptile = ClientHyperSchema.parse(presetRunConfig(job.scenario, 'reptile').client ?? {});
     const examples = mean(trainerExamples(createScenario(scenario, mnist)));
-    const localEpochs = Math.max(1, Math.round(gradientsPerUpdate('reptile', reptile, examples) / gradientsPerUpdate('fedavg', { ...fedavg, localEpochs: 1 }, examples)));
+    const localEpochs = Math.max(
+      1,
+      Math.round(gradientsPerUpdate('reptile', reptile, examples) / gradientsPerUpdate('fedavg', { ...fedavg, localEpochs: 1 }, examples)),
+    );
     input.client = { ...preset.client, localEpochs };
   }
   const simStarted = performance.now();
@@ -152,7 +172,15 @@ async function worker(job: Job): Promise<void> {
   const check = (what: string, x: number | null) => {
     if (x !== null && !Number.isFinite(x)) problems.push(`${what} = ${x}`);
   };
-  const curve = { round: [] as number[], heldOutGlobal: [] as (number | null)[], heldOutPersonalized: [] as (number | null)[], global: [] as (number | null)[], personalized: [] as (number | null)[], bytes: [] as number[], trainingBytes: [] as number[] };
+  const curve = {
+    round: [] as number[],
+    heldOutGlobal: [] as (number | null)[],
+    heldOutPersonalized: [] as (number | null)[],
+    global: [] as (number | null)[],
+    personalized: [] as (number | null)[],
+    bytes: [] as number[],
+    trainingBytes: [] as number[],
+  };
   let bytes = 0;
   let trainingBytes = 0;
   let down = 0;
@@ -168,7 +196,13 @@ async function worker(job: Job): Promise<void> {
     if (evaluated) downEval = r.bytesDown;
     else down = r.bytesDown;
     if (!evaluated && r.round !== result.config.rounds) continue;
-    for (const [k, v] of [['heldOutGlobal', r.heldOutGlobal], ['heldOutPersonalized', r.heldOutPersonalized], ['global', r.global], ['personalized', r.personalized]] as const) check(`round ${r.round} ${k}`, v);
+    for (const [k, v] of [
+      ['heldOutGlobal', r.heldOutGlobal],
+      ['heldOutPersonalized', r.heldOutPersonalized],
+      ['global', r.global],
+      ['personalized', r.personalized],
+    ] as const)
+      check(`round ${r.round} ${k}`, v);
     curve.round.push(r.round);
     curve.heldOutGlobal.push(round4(r.heldOutGlobal));
     curve.heldOutPersonalized.push(round4(r.heldOutPersonalized));
@@ -187,7 +221,11 @@ async function worker(job: Job): Promise<void> {
     processSeconds: (performance.now() - started) / 1000,
     parameters: result.parameters,
     config: result.config,
-    metaTest: { steps: result.metaTest.steps, mean: result.metaTest.mean.map((x) => round4(x)!), perParticipant: result.metaTest.perParticipant.map((row) => row.map((x) => round4(x)!)) },
+    metaTest: {
+      steps: result.metaTest.steps,
+      mean: result.metaTest.mean.map((x) => round4(x)!),
+      perParticipant: result.metaTest.perParticipant.map((row) => row.map((x) => round4(x)!)),
+    },
     curve,
     loss: result.rounds.map((r) => round4(r.loss)),
     bytesPerRound: { up: result.rounds[0]?.bytesUp ?? 0, down, downEvaluationRound: downEval },
@@ -199,7 +237,10 @@ async function worker(job: Job): Promise<void> {
 // ---- statistics ---------------------------------------------------------------------------------------------
 
 /** Two-sided 95% quantile of Student's t, df 1..30 (beyond: 1.96). */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 interface Estimate {
   readonly mean: number;
@@ -221,7 +262,10 @@ function estimate(xs: readonly number[]): Estimate {
 
 /** Rough relative cost, only to start the long simulations first (measured here: MNIST maml/fomaml ~2x fedavg). */
 function cost(j: Job): number {
-  const perRound = j.scenario === 'sinusoid' ? { fedavg: 0.04, 'fedavg-matched': 0.1, fomaml: 0.05, reptile: 0.12, maml: 0.07 }[j.algorithm] : { fedavg: 2.3, 'fedavg-matched': 2.8, fomaml: 3.5, reptile: 1.6, maml: 3.7 }[j.algorithm];
+  const perRound =
+    j.scenario === 'sinusoid'
+      ? { fedavg: 0.04, 'fedavg-matched': 0.1, fomaml: 0.05, reptile: 0.12, maml: 0.07 }[j.algorithm]
+      : { fedavg: 2.3, 'fedavg-matched': 2.8, fomaml: 3.5, reptile: 1.6, maml: 3.7 }[j.algorithm];
   return perRound * j.rounds;
 }
 
@@ -235,7 +279,9 @@ async function runJobs(jobs: readonly Job[], parallel: number): Promise<RunRecor
     new Promise<void>((resolve) => {
       const started = performance.now();
       // process.execArgv carries tsx's loader, so the child runs TypeScript exactly as this process does.
-      const child = spawn(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'pipe'] });
+      const child = spawn(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)], {
+        stdio: ['ignore', 'inherit', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('close', (code, signal) => {
@@ -249,7 +295,9 @@ async function runJobs(jobs: readonly Job[], parallel: number): Promise<RunRecor
           records.push(record);
           const mt = record.metaTest;
           const shown = mt.steps.map((k, i) => `k=${k} ${formatMetric(record.metric, mt.mean[i]!)}`).join(' ');
-          console.log(`${tag}: ${record.seconds.toFixed(1)} s simulation (${wall.toFixed(1)} s process) · meta-test ${shown}${record.problems.length ? ` · PROBLEMS: ${record.problems.slice(0, 3).join('; ')}` : ''}`);
+          console.log(
+            `${tag}: ${record.seconds.toFixed(1)} s simulation (${wall.toFixed(1)} s process) · meta-test ${shown}${record.problems.length ? ` · PROBLEMS: ${record.problems.slice(0, 3).join('; ')}` : ''}`,
+          );
         } catch (error) {
           console.error(`${tag}: FAILED after ${wall.toFixed(1)} s: ${error instanceof Error ? error.message : String(error)}`);
         }
@@ -291,9 +339,20 @@ const SCENARIO_TITLE: Record<Scenario, string> = {
   sinusoid: 'one sine task A·sin(x − φ) per participant, A ∈ [0.1, 5], φ ∈ [0, π], x ∈ [−5, 5]; K = 5 support points',
 };
 
-const SCENARIO_SHORT: Record<Scenario, string> = { shards: 'MNIST shards', dirichlet: 'MNIST Dirichlet', rotated: 'rotated MNIST', sinusoid: 'sinusoid (K = 5)' };
+const SCENARIO_SHORT: Record<Scenario, string> = {
+  shards: 'MNIST shards',
+  dirichlet: 'MNIST Dirichlet',
+  rotated: 'rotated MNIST',
+  sinusoid: 'sinusoid (K = 5)',
+};
 
-const COLORS: Record<Contender, string> = { fedavg: '#555555', 'fedavg-matched': '#9467bd', fomaml: '#1f77b4', reptile: '#2ca02c', maml: '#d62728' };
+const COLORS: Record<Contender, string> = {
+  fedavg: '#555555',
+  'fedavg-matched': '#9467bd',
+  fomaml: '#1f77b4',
+  reptile: '#2ca02c',
+  maml: '#d62728',
+};
 
 interface Settings {
   readonly scenarios: readonly Scenario[];
@@ -315,7 +374,10 @@ function byKey(records: readonly RunRecord[]): Map<string, RunRecord[]> {
   const map = new Map<string, RunRecord[]>();
   for (const r of records) {
     const key = `${r.scenario}/${r.algorithm}`;
-    map.set(key, [...(map.get(key) ?? []), r].sort((a, b) => a.seed - b.seed));
+    map.set(
+      key,
+      [...(map.get(key) ?? []), r].sort((a, b) => a.seed - b.seed),
+    );
   }
   return map;
 }
@@ -326,7 +388,9 @@ function meanCurve(runs: readonly RunRecord[], field: 'heldOutPersonalized' | 'h
   if (!first) return [];
   return first.curve.round.map((round) => ({
     round,
-    est: estimate(runs.map((r) => r.curve[field][r.curve.round.indexOf(round)]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x))),
+    est: estimate(
+      runs.map((r) => r.curve[field][r.curve.round.indexOf(round)]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)),
+    ),
   }));
 }
 
@@ -340,11 +404,15 @@ function defaultTarget(fedavg: readonly RunRecord[], metric: 'accuracy' | 'mse')
   if (!curve.length) return null;
   const rounds = fedavg[0]!.config.rounds;
   let at = 0;
-  for (let i = 0; i < curve.length; i++) if (Math.abs(curve[i]!.round - (2 * rounds) / 3) < Math.abs(curve[at]!.round - (2 * rounds) / 3)) at = i;
+  for (let i = 0; i < curve.length; i++)
+    if (Math.abs(curve[i]!.round - (2 * rounds) / 3) < Math.abs(curve[at]!.round - (2 * rounds) / 3)) at = i;
   const upTo = curve.slice(0, at + 1).map((p) => p.est.mean);
   const best = metric === 'accuracy' ? Math.max(...upTo) : Math.min(...upTo);
   const value = metric === 'accuracy' ? Math.floor(best * 100) / 100 : Math.ceil(best * 100) / 100;
-  return { value, how: `fedavg + fine-tuning's best mean-over-seeds level up to round ${curve[at]!.round} of ${rounds} (${formatMetric(metric, best)}), rounded ${metric === 'accuracy' ? 'down to a whole percent' : 'up to 0.01'}` };
+  return {
+    value,
+    how: `fedavg + fine-tuning's best mean-over-seeds level up to round ${curve[at]!.round} of ${rounds} (${formatMetric(metric, best)}), rounded ${metric === 'accuracy' ? 'down to a whole percent' : 'up to 0.01'}`,
+  };
 }
 
 /**
@@ -355,7 +423,7 @@ function defaultTarget(fedavg: readonly RunRecord[], metric: 'accuracy' | 'mse')
 const FIXED_TARGETS: Partial<Record<Scenario, Target>> = {
   sinusoid: {
     value: 2.5,
-    how: 'fixed, not derived: a little above the MAML paper\'s joint-training MSE (2.19), since fedavg + fine-tuning\'s own curve is too shallow and noisy to derive a level from',
+    how: "fixed, not derived: a little above the MAML paper's joint-training MSE (2.19), since fedavg + fine-tuning's own curve is too shallow and noisy to derive a level from",
   },
 };
 
@@ -370,7 +438,12 @@ interface Reach {
   readonly totalBytes: number;
 }
 
-function reach(runs: readonly RunRecord[], metric: 'accuracy' | 'mse', target: number, field: 'heldOutPersonalized' | 'heldOutGlobal' = 'heldOutPersonalized'): Reach {
+function reach(
+  runs: readonly RunRecord[],
+  metric: 'accuracy' | 'mse',
+  target: number,
+  field: 'heldOutPersonalized' | 'heldOutGlobal' = 'heldOutPersonalized',
+): Reach {
   const rounds: number[] = [];
   const bytes: number[] = [];
   for (const r of runs) {
@@ -415,7 +488,12 @@ interface PlotLine {
   readonly band?: readonly { x: number; lo: number; hi: number }[];
 }
 
-function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, algorithms: readonly Contender[], target: Target | null): string | null {
+function learningCurveSvg(
+  scenario: Scenario,
+  groups: Map<string, RunRecord[]>,
+  algorithms: readonly Contender[],
+  target: Target | null,
+): string | null {
   const lines: PlotLine[] = [];
   let metric: 'accuracy' | 'mse' = 'accuracy';
   let sample: RunRecord | undefined;
@@ -426,14 +504,22 @@ function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, 
     present.push(algorithm);
     sample ??= runs[0];
     metric = runs[0]!.metric;
-    const toPoints = (c: { round: number; est: Estimate }[]) => c.filter((p) => Number.isFinite(p.est.mean)).map((p) => ({ x: p.round, y: p.est.mean }));
+    const toPoints = (c: { round: number; est: Estimate }[]) =>
+      c.filter((p) => Number.isFinite(p.est.mean)).map((p) => ({ x: p.round, y: p.est.mean }));
     const personal = meanCurve(runs, 'heldOutPersonalized');
-    const band = personal.filter((p) => Number.isFinite(p.est.half)).map((p) => ({ x: p.round, lo: p.est.mean - p.est.half, hi: p.est.mean + p.est.half }));
+    const band = personal
+      .filter((p) => Number.isFinite(p.est.half))
+      .map((p) => ({ x: p.round, lo: p.est.mean - p.est.half, hi: p.est.mean + p.est.half }));
     lines.push({ color: COLORS[algorithm], dashed: true, points: toPoints(meanCurve(runs, 'heldOutGlobal')) });
     lines.push({ color: COLORS[algorithm], dashed: false, points: toPoints(personal), ...(band.length ? { band } : {}) });
   }
   if (!sample) return null;
-  const seeds = new Set([...groups.values()].flat().filter((r) => r.scenario === scenario).map((r) => r.seed)).size;
+  const seeds = new Set(
+    [...groups.values()]
+      .flat()
+      .filter((r) => r.scenario === scenario)
+      .map((r) => r.seed),
+  ).size;
   const accuracy = metric === 'accuracy';
   const W = 980;
   const H = 600;
@@ -469,9 +555,13 @@ function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, 
   const k = sample.config.client.adaptSteps;
   const heldOut = sample.config.scenario?.heldOut ?? 0;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Liberation Sans, sans-serif">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Liberation Sans, sans-serif">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${m.left}" y="30" font-size="19" font-weight="bold">${escapeXml(`${SCENARIO_SHORT[scenario]}: held-out ${accuracy ? 'accuracy' : 'MSE'} vs federated round`)}</text>`);
+  out.push(
+    `<text x="${m.left}" y="30" font-size="19" font-weight="bold">${escapeXml(`${SCENARIO_SHORT[scenario]}: held-out ${accuracy ? 'accuracy' : 'MSE'} vs federated round`)}</text>`,
+  );
   out.push(`<text x="${m.left}" y="52" font-size="13" fill="#444">${escapeXml(SCENARIO_TITLE[scenario])}</text>`);
   out.push(
     `<text x="${m.left}" y="70" font-size="13" fill="#444">${escapeXml(`${heldOut} held-out participants (never trained) per seed · mean of ${seeds} seed${seeds === 1 ? '' : 's'}${seeds > 1 ? ', band = 95% t interval over seeds' : ''} · ${accuracy ? 'higher' : 'lower'} is better`)}</text>`,
@@ -499,13 +589,18 @@ function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, 
     out.push(`<polygon points="${[...upper, ...lower].join(' ')}" fill="${l.color}" fill-opacity="0.11" stroke="none"/>`);
   }
   if (target) {
-    out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${Y(target.value)}" y2="${Y(target.value)}" stroke="#000" stroke-width="1" stroke-dasharray="1 4"/>`);
+    out.push(
+      `<line x1="${m.left}" x2="${m.left + pw}" y1="${Y(target.value)}" y2="${Y(target.value)}" stroke="#000" stroke-width="1" stroke-dasharray="1 4"/>`,
+    );
   }
   for (const l of lines) {
     if (!l.points.length) continue;
     const d = l.points.map((p, i) => `${i ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${l.color}" stroke-width="${l.dashed ? 1.6 : 2.4}"${l.dashed ? ' stroke-dasharray="7 5" stroke-opacity="0.85"' : ''}/>`);
-    if (!l.dashed) for (const p of l.points) out.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="2.6" fill="${l.color}"/>`);
+    out.push(
+      `<path d="${d}" fill="none" stroke="${l.color}" stroke-width="${l.dashed ? 1.6 : 2.4}"${l.dashed ? ' stroke-dasharray="7 5" stroke-opacity="0.85"' : ''}/>`,
+    );
+    if (!l.dashed)
+      for (const p of l.points) out.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="2.6" fill="${l.color}"/>`);
   }
   out.push('</g>');
   if (target) out.push(`<text x="${m.left + 6}" y="${Y(target.value) - 5}" font-size="11" fill="#000">target ${fmtY(target.value)}</text>`);
@@ -523,7 +618,9 @@ function learningCurveSvg(scenario: Scenario, groups: Map<string, RunRecord[]>, 
   out.push(`<text x="${lx}" y="${ly}" font-size="13" font-weight="bold">line</text>`);
   ly += 22;
   const key = (dashed: boolean, text: string[]) => {
-    out.push(`<line x1="${lx}" x2="${lx + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="#333" stroke-width="${dashed ? 1.6 : 2.4}"${dashed ? ' stroke-dasharray="7 5"' : ''}/>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="#333" stroke-width="${dashed ? 1.6 : 2.4}"${dashed ? ' stroke-dasharray="7 5"' : ''}/>`,
+    );
     text.forEach((t, i) => out.push(`<text x="${lx + 36}" y="${ly + 16 * i}" font-size="12">${escapeXml(t)}</text>`));
     ly += 16 * text.length + 10;
   };
@@ -583,17 +680,26 @@ function labelOf(a: Contender, runs: readonly RunRecord[]): string {
   return a === 'fedavg-matched' ? `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)` : a;
 }
 
-async function report(settings: Settings, records: readonly RunRecord[], meta: { command: string; date: string; quick: boolean; seconds: number; wallSeconds: number; failures: readonly string[] }): Promise<BenchResult> {
+async function report(
+  settings: Settings,
+  records: readonly RunRecord[],
+  meta: { command: string; date: string; quick: boolean; seconds: number; wallSeconds: number; failures: readonly string[] },
+): Promise<BenchResult> {
   const groups = byKey(records);
   const scenarios = settings.scenarios.filter((s) => settings.algorithms.some((a) => groups.has(`${s}/${a}`)));
   const metricOf = (s: Scenario): 'accuracy' | 'mse' => (s === 'sinusoid' ? 'mse' : 'accuracy');
   const stepIndex = (r: RunRecord, k: number) => r.metaTest.steps.indexOf(k);
-  const at = (runs: readonly RunRecord[], k: number) => estimate(runs.map((r) => r.metaTest.mean[stepIndex(r, k)]!).filter((x) => Number.isFinite(x)));
+  const at = (runs: readonly RunRecord[], k: number) =>
+    estimate(runs.map((r) => r.metaTest.mean[stepIndex(r, k)]!).filter((x) => Number.isFinite(x)));
   const paired = (runs: readonly RunRecord[], base: readonly RunRecord[], k: number) =>
-    estimate(runs.flatMap((r) => {
-      const b = base.find((x) => x.seed === r.seed);
-      return b ? [r.metaTest.mean[stepIndex(r, k)]! - b.metaTest.mean[stepIndex(b, k)]!] : [];
-    }).filter((x) => Number.isFinite(x)));
+    estimate(
+      runs
+        .flatMap((r) => {
+          const b = base.find((x) => x.seed === r.seed);
+          return b ? [r.metaTest.mean[stepIndex(r, k)]! - b.metaTest.mean[stepIndex(b, k)]!] : [];
+        })
+        .filter((x) => Number.isFinite(x)),
+    );
   // Everything shown against fedavg + fine-tuning; the meta-learners among them compete for "best".
   const others = settings.algorithms.filter((a) => a !== 'fedavg');
   const metaLearners = others.filter((a) => a !== 'fedavg-matched');
@@ -626,15 +732,20 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       const base = fedavg.length ? at(fedavg, k) : null;
       if (best && base) {
         const d = paired(groups.get(`${s}/${best.a}`)!, fedavg, k);
-        const winner = Math.abs(best.e.mean - base.mean) < 1e-9 ? 'tie' : better(metric, best.e.mean, base.mean) ? best.a : 'fedavg + fine-tuning';
-        parts.push(`k=${k}: best meta-learner ${best.a} ${formatEstimate(metric, best.e)} vs fedavg + fine-tuning ${formatEstimate(metric, base)} (paired Δ ${formatEstimate(metric, d, true)}; better mean: ${winner})`);
+        const winner =
+          Math.abs(best.e.mean - base.mean) < 1e-9 ? 'tie' : better(metric, best.e.mean, base.mean) ? best.a : 'fedavg + fine-tuning';
+        parts.push(
+          `k=${k}: best meta-learner ${best.a} ${formatEstimate(metric, best.e)} vs fedavg + fine-tuning ${formatEstimate(metric, base)} (paired Δ ${formatEstimate(metric, d, true)}; better mean: ${winner})`,
+        );
       } else if (best) parts.push(`k=${k}: best ${best.a} ${formatEstimate(metric, best.e)}`);
       else if (base) parts.push(`k=${k}: fedavg + fine-tuning ${formatEstimate(metric, base)}`);
     }
     const matched = groups.get(`${s}/fedavg-matched`);
     const reptile = groups.get(`${s}/reptile`);
     if (matched?.length && reptile?.length) {
-      parts.push(`reptile vs ${labelOf('fedavg-matched', matched)} (the same local steps): paired Δ k=5 ${formatEstimate(metric, paired(reptile, matched, 5), true)}, k=10 ${formatEstimate(metric, paired(reptile, matched, 10), true)}`);
+      parts.push(
+        `reptile vs ${labelOf('fedavg-matched', matched)} (the same local steps): paired Δ k=5 ${formatEstimate(metric, paired(reptile, matched, 5), true)}, k=10 ${formatEstimate(metric, paired(reptile, matched, 10), true)}`,
+      );
     }
     headline.push(`${s} (${metric === 'accuracy' ? 'accuracy, higher is better' : 'MSE, lower is better'}): ${parts.join('; ')}`);
   }
@@ -669,7 +780,14 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
     const fedavg = groups.get(`${s}/fedavg`) ?? [];
     const override = settings.targets[s];
     const fixed = FIXED_TARGETS[s];
-    const target: Target | null = override !== undefined ? { value: override, how: 'given with --target' } : fixed ? fixed : fedavg.length ? defaultTarget(fedavg, metric) : null;
+    const target: Target | null =
+      override !== undefined
+        ? { value: override, how: 'given with --target' }
+        : fixed
+          ? fixed
+          : fedavg.length
+            ? defaultTarget(fedavg, metric)
+            : null;
     if (!target) continue;
     targets[s] = target;
     const tuned = fedavg.length ? reach(fedavg, metric, target.value) : null;
@@ -704,7 +822,17 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
   }
   const commTable: Table = {
     title: 'Rounds and bytes until the held-out metric first reaches the target (median over seeds)',
-    columns: ['scenario', 'algorithm', 'target', 'rounds (median)', 'rounds per seed', 'MB up+down (median)', 'seeds reached', 'fedavg+FT / this', 'plain fedavg / this'],
+    columns: [
+      'scenario',
+      'algorithm',
+      'target',
+      'rounds (median)',
+      'rounds per seed',
+      'MB up+down (median)',
+      'seeds reached',
+      'fedavg+FT / this',
+      'plain fedavg / this',
+    ],
     rows: commRows,
     note: `Every row but "fedavg (no adaptation)" uses the held-out personalized metric (mean over the held-out participants after adaptSteps SGD steps: MNIST 5, sinusoid 10); that row uses the held-out global metric of the same fedavg runs (what FedAvg without personalization delivers). Measured only every evaluateEvery rounds (MNIST ${settings.mnist.evaluateEvery}, sinusoid ${settings.sinusoid.evaluateEvery}): rounds are resolved to that grid. A seed that never reaches the target counts as infinite, so the median is "not reached" when most seeds do not. MB = cumulative bytesUp + bytesDown of simulation.ts (every trainer's delta up, the weights down to every trainer and, on evaluation rounds, to every held-out participant). Ratio columns: the baseline's median MB / this row's; > 1 means this row needs less communication; "> x" / "< x" are bounds where one side never reached the target (its whole run's bytes used).`,
   };
@@ -716,7 +844,16 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       const runs = groups.get(`${s}/${a}`) ?? [];
       if (!runs.length) continue;
       const sec = runs.map((r) => r.seconds);
-      timeRows.push([s, a, runs.length, runs[0]!.config.rounds, median(sec), Math.min(...sec), Math.max(...sec), (1000 * median(sec)) / runs[0]!.config.rounds]);
+      timeRows.push([
+        s,
+        a,
+        runs.length,
+        runs[0]!.config.rounds,
+        median(sec),
+        Math.min(...sec),
+        Math.max(...sec),
+        (1000 * median(sec)) / runs[0]!.config.rounds,
+      ]);
     }
   }
   const timeTable: Table = {
@@ -743,7 +880,10 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       const algorithm = algorithmOf(a);
       const grads = mean(examples.map((n) => gradientsPerUpdate(algorithm, hyper, n)));
       gradientsOf.set(`${s}/${a}`, grads);
-      const shape = algorithm === 'fedavg' ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}` : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
+      const shape =
+        algorithm === 'fedavg'
+          ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}`
+          : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
       computeRows.push([s, labelOf(a, runs), meanExamples.toFixed(0), shape, grads, a === 'maml' ? 'x ~2 (second order)' : '']);
     }
   }
@@ -755,7 +895,9 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
   };
 
   // 3. plots
-  const svgs = scenarios.map((s) => ({ scenario: s, svg: learningCurveSvg(s, groups, settings.algorithms, targets[s] ?? null) })).filter((x): x is { scenario: Scenario; svg: string } => x.svg !== null);
+  const svgs = scenarios
+    .map((s) => ({ scenario: s, svg: learningCurveSvg(s, groups, settings.algorithms, targets[s] ?? null) }))
+    .filter((x): x is { scenario: Scenario; svg: string } => x.svg !== null);
   let pngs: { scenario: Scenario; path: string }[] = [];
   let plotProblem: string | null = null;
   try {
@@ -767,16 +909,21 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
 
   // notes
   const notes: string[] = [];
-  const sizes = (z: Sizes) => `${z.participants} participants (${z.heldOut} held out for the meta-test), ${z.perRound} per round, ${z.rounds} rounds, held-out evaluation every ${z.evaluateEvery} rounds`;
+  const sizes = (z: Sizes) =>
+    `${z.participants} participants (${z.heldOut} held out for the meta-test), ${z.perRound} per round, ${z.rounds} rounds, held-out evaluation every ${z.evaluateEvery} rounds`;
   notes.push(
     `Sizes: MNIST scenarios ${sizes(settings.mnist)}; sinusoid ${sizes(settings.sinusoid)}. Everything else is presetRunConfig(scenario, algorithm) (packages/core/src/presets.ts), with the seed applied to the run (initial weights, participant sampling, minibatches) and to the scenario (data, held-out choice). Seeds ${seedsRun.join(', ')}. Chosen for the time budget: the full default (48 simulations, 2 in parallel) was measured at 17.3 min wall on this 2-core machine with other work running (load average ~3), inside the ~25-minute budget, so these sizes were kept as they are; the most expensive simulations are MNIST maml (~80-115 s) and sinusoid reptile (~72 s). This run took ${(meta.wallSeconds / 60).toFixed(1)} min.`,
   );
   notes.push(
     `Per-seed meta-test figures are already means over the held-out participants (MNIST: ${settings.mnist.heldOut} participants of ~63 test digits each, so one seed's figure moves in steps of about 0.4 pp and is itself noisy; sinusoid: ${settings.sinusoid.heldOut} tasks of 100 test points). ${nSeeds} seed${nSeeds === 1 ? '' : 's'}${nSeeds > 1 ? `: the t intervals (t = ${T975[nSeeds - 2] ?? 1.96} at df ${nSeeds - 1}) are wide by construction; the paired table removes the seed-to-seed variation that both algorithms share (same data, held-out participants and initial weights per seed)` : ': no interval'}.`,
   );
-  for (const s of scenarios) if (targets[s]) notes.push(`Target for ${s}: ${formatMetric(metricOf(s), targets[s].value)} — ${targets[s].how}.`);
+  for (const s of scenarios)
+    if (targets[s]) notes.push(`Target for ${s}: ${formatMetric(metricOf(s), targets[s].value)} — ${targets[s].how}.`);
   const perRound = records.find((r) => r.scenario !== 'sinusoid')?.bytesPerRound;
-  if (perRound) notes.push(`Bytes per MNIST round: ${mb(perRound.up)} MB up (10 float32 deltas of the 79,510-parameter MLP) + ${mb(perRound.down)} MB down; the same for every algorithm, so a communication ratio is a ratio of rounds. Evaluation rounds add the weights sent to the held-out participants (${mb(perRound.downEvaluationRound - perRound.down)} MB), the same for every algorithm.`);
+  if (perRound)
+    notes.push(
+      `Bytes per MNIST round: ${mb(perRound.up)} MB up (10 float32 deltas of the 79,510-parameter MLP) + ${mb(perRound.down)} MB down; the same for every algorithm, so a communication ratio is a ratio of rounds. Evaluation rounds add the weights sent to the held-out participants (${mb(perRound.downEvaluationRound - perRound.down)} MB), the same for every algorithm.`,
+    );
   notes.push(
     `FedMeta (Chen et al. 2018, arXiv:1802.07876) reports 2.82-4.33x less communication than FedAvg to reach a target accuracy, and 3.23-14.84% higher accuracy, on LEAF data and a production data set with many more clients and rounds. Here, against fedavg given the same fine-tuning (the stronger baseline): ${ratioLines.join('; ') || 'n/a'}. Against plain fedavg's global model (no personalization, closer to a FedAvg-without-fine-tuning baseline): ${plainRatioLines.join('; ') || 'n/a'}. Caveats: short runs (MNIST ${settings.mnist.rounds} rounds), rounds resolved only to the evaluation grid, few seeds and ${settings.mnist.heldOut} held-out MNIST participants per seed — read ratios within one evaluation interval of 1.0x as "no difference".`,
   );
@@ -802,24 +949,30 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
           const identical = d.mean === 0 && !(Math.abs(d.half) > 0);
           return `${s} ${formatEstimate(metricOf(s), d, true)}${identical ? ' (identical runs)' : ''}`;
         });
-    const steps = withReptile.map((s) => `${s} ${(gradientsOf.get(`${s}/reptile`) ?? Number.NaN).toFixed(0)} vs ${(gradientsOf.get(`${s}/fedavg`) ?? Number.NaN).toFixed(1)}`);
+    const steps = withReptile.map(
+      (s) =>
+        `${s} ${(gradientsOf.get(`${s}/reptile`) ?? Number.NaN).toFixed(0)} vs ${(gradientsOf.get(`${s}/fedavg`) ?? Number.NaN).toFixed(1)}`,
+    );
     const matched = vs('fedavg-matched');
     notes.push(
-      `Reptile vs fedavg, paired Δ at k=5 against fedavg + fine-tuning: ${vs('fedavg').join(', ')}, with more local steps per round (gradients, reptile vs fedavg: ${steps.join(', ')}). With metaSteps ${rp.metaSteps} and outerLr ${rp.outerLr}, federated Reptile is FedAvg with a fixed number of sampled minibatch steps (learn/hyper.ts; Jiang et al. 2019). ${matched.length ? `Against fedavg given the same local steps (the fedavg-matched rows): ${matched.join(', ')} — what remains of the lead once compute is equal.${matched.some((m) => m.endsWith('(identical runs)')) ? ' Identical runs: where a participant\'s whole data set is one minibatch (sinusoid: 10 points, batch 10), both take the same full-batch steps, so they compute exactly the same update.' : ''}` : 'Run the fedavg-matched contender to see how much of that lead is compute.'}`,
+      `Reptile vs fedavg, paired Δ at k=5 against fedavg + fine-tuning: ${vs('fedavg').join(', ')}, with more local steps per round (gradients, reptile vs fedavg: ${steps.join(', ')}). With metaSteps ${rp.metaSteps} and outerLr ${rp.outerLr}, federated Reptile is FedAvg with a fixed number of sampled minibatch steps (learn/hyper.ts; Jiang et al. 2019). ${matched.length ? `Against fedavg given the same local steps (the fedavg-matched rows): ${matched.join(', ')} — what remains of the lead once compute is equal.${matched.some((m) => m.endsWith('(identical runs)')) ? " Identical runs: where a participant's whole data set is one minibatch (sinusoid: 10 points, batch 10), both take the same full-batch steps, so they compute exactly the same update." : ''}` : 'Run the fedavg-matched contender to see how much of that lead is compute.'}`,
     );
   }
   const sinFed = groups.get('sinusoid/fedavg') ?? [];
   if (sinFed.length) {
     const k0 = at(sinFed, 0).mean;
     const k10 = at(sinFed, 10).mean;
-    const curve = meanCurve(sinFed, 'heldOutPersonalized').map((p) => p.est.mean).filter(Number.isFinite);
+    const curve = meanCurve(sinFed, 'heldOutPersonalized')
+      .map((p) => p.est.mean)
+      .filter(Number.isFinite);
     if (curve.length) {
       notes.push(
         `Sinusoid fedavg${settings.sinusoidTau !== undefined ? ` (this run: FedAdam tau overridden to ${settings.sinusoidTau})` : ''}: its held-out personalized MSE moves between ${Math.min(...curve).toFixed(2)} and ${Math.max(...curve).toFixed(2)} over the run (predicting 0 scores E[A²]/2 ≈ 4.25; the best single function, −(2/π)·E[A]·cos x, ≈ 3.0); fine-tuning moves it from k=0 ${k0.toFixed(2)} to k=10 ${k10.toFixed(2)}. The sinusoid preset uses FedAdam with tau 1e-6: an earlier tau of 1e-3 was larger than most of fedavg's averaged one-step deltas (median |Δ| ~1e-5) and damped its server steps far more than maml's meta-gradients (|Δ| ~1e-3), handicapping this baseline (packages/core/src/presets.ts). Compare with \`--sinusoid-tau\`.`,
       );
     }
   }
-  const sin = groups.get('sinusoid/maml') ?? groups.get('sinusoid/fomaml') ?? groups.get('sinusoid/reptile') ?? groups.get('sinusoid/fedavg');
+  const sin =
+    groups.get('sinusoid/maml') ?? groups.get('sinusoid/fomaml') ?? groups.get('sinusoid/reptile') ?? groups.get('sinusoid/fedavg');
   if (sin?.length) {
     const c = sin[0]!.config;
     const tasks = c.rounds * (c.perRound ?? 0);
@@ -827,23 +980,39 @@ async function report(settings: Settings, records: readonly RunRecord[], meta: {
       `Reference: the MAML paper (Finn et al. 2017) reports sinusoid MSE 0.35 after 10 steps at K = 5 for MAML and 2.19 for joint training ("pretrained"), after 70,000 meta-iterations of 25 tasks = 1.75 M task-gradients. This run: ${c.rounds} rounds x ${c.perRound} participants = ${tasks.toLocaleString('en-US')} task-updates per seed and algorithm (${((tasks / 1.75e6) * 100).toFixed(2)}% of the paper's); each is one meta-gradient with 1 inner step (maml, fomaml), ${presetRunConfig('sinusoid', 'reptile').client?.innerSteps ?? 10} inner SGD steps (reptile) or one SGD step on the 10 local points (fedavg), folded by FedAdam on the hub. DESIGN.md's tfjs reference after 4,000 meta-iterations (100,000 task-gradients): MAML 0.54, Reptile 0.57, joint 2.25. Here at k=10: maml ${formatEstimate('mse', at(groups.get('sinusoid/maml') ?? [], 10))}, fomaml ${formatEstimate('mse', at(groups.get('sinusoid/fomaml') ?? [], 10))}, reptile ${formatEstimate('mse', at(groups.get('sinusoid/reptile') ?? [], 10))}, fedavg + fine-tuning (the joint-training analogue) ${formatEstimate('mse', at(groups.get('sinusoid/fedavg') ?? [], 10))} — the meta-learners are on the way down (see the curve), not converged.`,
     );
   }
-  const belowChance = scenarios.filter((s) => s !== 'sinusoid').flatMap((s) => metaLearners.filter((a) => groups.has(`${s}/${a}`) && at(groups.get(`${s}/${a}`)!, 0).mean < 0.2).map((a) => `${s}/${a} ${formatMetric('accuracy', at(groups.get(`${s}/${a}`)!, 0).mean)}`));
-  if (belowChance.length) notes.push(`Global (k=0) accuracy of MAML-trained models can sit near or below chance (${belowChance.join(', ')}) while k=5 is high: the MAML family optimises accuracy after adaptation, not of the global model, so this is expected and is why "fedavg (no adaptation)" is the fair k=0 comparison, not the meta-learners' own k=0.`);
-  for (const p of pngs) notes.push(`![${SCENARIO_SHORT[p.scenario]}: learning curves](${relative(BENCH_DIR, p.path)}) — ${relative(BENCH_DIR, p.path)}: held-out personalized metric (solid, band = 95% CI over seeds) and global model (dashed) vs round, one colour per algorithm; fedavg solid = fedavg + fine-tuning.`);
+  const belowChance = scenarios
+    .filter((s) => s !== 'sinusoid')
+    .flatMap((s) =>
+      metaLearners
+        .filter((a) => groups.has(`${s}/${a}`) && at(groups.get(`${s}/${a}`)!, 0).mean < 0.2)
+        .map((a) => `${s}/${a} ${formatMetric('accuracy', at(groups.get(`${s}/${a}`)!, 0).mean)}`),
+    );
+  if (belowChance.length)
+    notes.push(
+      `Global (k=0) accuracy of MAML-trained models can sit near or below chance (${belowChance.join(', ')}) while k=5 is high: the MAML family optimises accuracy after adaptation, not of the global model, so this is expected and is why "fedavg (no adaptation)" is the fair k=0 comparison, not the meta-learners' own k=0.`,
+    );
+  for (const p of pngs)
+    notes.push(
+      `![${SCENARIO_SHORT[p.scenario]}: learning curves](${relative(BENCH_DIR, p.path)}) — ${relative(BENCH_DIR, p.path)}: held-out personalized metric (solid, band = 95% CI over seeds) and global model (dashed) vs round, one colour per algorithm; fedavg solid = fedavg + fine-tuning.`,
+    );
   if (plotProblem) notes.push(plotProblem);
   const problems = records.filter((r) => r.problems.length).map((r) => `${jobLabel(r)}: ${r.problems.slice(0, 3).join('; ')}`);
   notes.push(problems.length ? `Non-finite values: ${problems.join(' · ')}` : 'No NaN or infinite loss or metric in any run.');
   if (meta.failures.length) notes.push(`Failed simulations: ${meta.failures.join('; ')}`);
 
   const allSec = records.map((r) => r.seconds);
-  headline.push(`communication to the target, fedavg + fine-tuning / meta-learner (> 1: the meta-learner needs less): ${ratioLines.join('; ') || 'n/a'}; vs plain fedavg's global model: ${plainRatioLines.join('; ') || 'n/a'} (FedMeta reports 2.8-4.3x vs FedAvg)`);
-  headline.push(`${records.length} simulations in ${(meta.wallSeconds / 60).toFixed(1)} min wall (${settings.jobs} in parallel); per simulation median ${median(allSec).toFixed(0)} s, range ${Math.min(...allSec).toFixed(0)}-${Math.max(...allSec).toFixed(0)} s`);
+  headline.push(
+    `communication to the target, fedavg + fine-tuning / meta-learner (> 1: the meta-learner needs less): ${ratioLines.join('; ') || 'n/a'}; vs plain fedavg's global model: ${plainRatioLines.join('; ') || 'n/a'} (FedMeta reports 2.8-4.3x vs FedAvg)`,
+  );
+  headline.push(
+    `${records.length} simulations in ${(meta.wallSeconds / 60).toFixed(1)} min wall (${settings.jobs} in parallel); per simulation median ${median(allSec).toFixed(0)} s, range ${Math.min(...allSec).toFixed(0)}-${Math.max(...allSec).toFixed(0)} s`,
+  );
 
   return {
     name: 'learning',
     title: 'Learning: meta-test, communication to target and learning curves',
     description:
-      'Federated simulations (packages/core/src/sim/simulation.ts: the hub\'s participant runtime, codec and strategy, in one process) of fedavg, first-order MAML, Reptile and second-order MAML on three non-IID MNIST scenarios and the sinusoid regression task, several seeds each, from the presets in packages/core/src/presets.ts. Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.',
+      "Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process) of fedavg, first-order MAML, Reptile and second-order MAML on three non-IID MNIST scenarios and the sinusoid regression task, several seeds each, from the presets in packages/core/src/presets.ts. Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.",
     command: meta.command,
     date: meta.date,
     quick: meta.quick,
@@ -866,7 +1035,10 @@ function compact(r: RunRecord): RunRecord {
 // ---- main ---------------------------------------------------------------------------------------------------
 
 function list<T extends string>(text: string, allowed: readonly T[], flag: string): T[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const i of items) if (!allowed.includes(i as T)) failUsage(`--${flag}: unknown "${i}" (one of ${allowed.join(', ')})`, HELP);
   if (!items.length) failUsage(`--${flag}: empty list`, HELP);
   return allowed.filter((a) => items.includes(a));
@@ -903,15 +1075,25 @@ async function main(): Promise<void> {
   const targets: Partial<Record<Scenario, number>> = {};
   for (const t of v.target ?? []) {
     const m = /^(\w+)=([0-9.eE+-]+)$/.exec(t);
-    if (!m || !SCENARIOS.includes(m[1] as Scenario) || !Number.isFinite(Number(m[2]))) failUsage(`--target: expected scenario=value, got "${t}"`, HELP);
+    if (!m || !SCENARIOS.includes(m[1] as Scenario) || !Number.isFinite(Number(m[2])))
+      failUsage(`--target: expected scenario=value, got "${t}"`, HELP);
     targets[m[1] as Scenario] = Number(m[2]);
   }
 
   if (v.reanalyze) {
     const path = join(RESULTS_DIR, 'learning.json');
-    const old = JSON.parse(readFileSync(path, 'utf8')) as BenchResult & { data: { settings: Settings; wallSeconds: number; failures: string[]; runs: RunRecord[] } };
+    const old = JSON.parse(readFileSync(path, 'utf8')) as BenchResult & {
+      data: { settings: Settings; wallSeconds: number; failures: string[]; runs: RunRecord[] };
+    };
     const settings: Settings = { ...old.data.settings, targets: { ...old.data.settings.targets, ...targets } };
-    const result = await report(settings, old.data.runs, { command: old.command, date: old.date, quick: old.quick, seconds: old.seconds, wallSeconds: old.data.wallSeconds, failures: old.data.failures });
+    const result = await report(settings, old.data.runs, {
+      command: old.command,
+      date: old.date,
+      quick: old.quick,
+      seconds: old.seconds,
+      wallSeconds: old.data.wallSeconds,
+      failures: old.data.failures,
+    });
     for (const t of result.tables) printTable(t);
     finish(result);
     return;
@@ -940,7 +1122,8 @@ async function main(): Promise<void> {
     targets,
     ...(v['sinusoid-tau'] !== undefined ? { sinusoidTau: Number(v['sinusoid-tau']) } : {}),
   };
-  if (settings.sinusoidTau !== undefined && !(settings.sinusoidTau > 0 && settings.sinusoidTau <= 1)) failUsage('--sinusoid-tau: expected a number in (0, 1]', HELP);
+  if (settings.sinusoidTau !== undefined && !(settings.sinusoidTau > 0 && settings.sinusoidTau <= 1))
+    failUsage('--sinusoid-tau: expected a number in (0, 1]', HELP);
   const tmp = mkdtempSync(join(os.tmpdir(), 'tabula-learning-'));
   const jobs: Job[] = [];
   for (const scenario of settings.scenarios) {
@@ -948,7 +1131,14 @@ async function main(): Promise<void> {
       for (const seed of settings.seeds) {
         const sizes = scenario === 'sinusoid' ? settings.sinusoid : settings.mnist;
         const tau = scenario === 'sinusoid' ? settings.sinusoidTau : undefined;
-        jobs.push({ scenario, algorithm, seed, ...sizes, out: join(tmp, `${scenario}-${algorithm}-${seed}.json`), ...(tau !== undefined ? { tau } : {}) });
+        jobs.push({
+          scenario,
+          algorithm,
+          seed,
+          ...sizes,
+          out: join(tmp, `${scenario}-${algorithm}-${seed}.json`),
+          ...(tau !== undefined ? { tau } : {}),
+        });
       }
     }
   }
@@ -970,7 +1160,14 @@ async function main(): Promise<void> {
     console.error('learning: every simulation failed');
     process.exit(1);
   }
-  const result = await report(settings, records, { command: commandLine(), date, quick, seconds: (performance.now() - started) / 1000, wallSeconds, failures });
+  const result = await report(settings, records, {
+    command: commandLine(),
+    date,
+    quick,
+    seconds: (performance.now() - started) / 1000,
+    wallSeconds,
+    failures,
+  });
   for (const t of result.tables) printTable(t);
   finish({ ...result, seconds: (performance.now() - started) / 1000 });
   if (failures.length) process.exit(1);

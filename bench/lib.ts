@@ -294,7 +294,13 @@ export function writeResult(result: BenchResult): string {
 
 /** The fields every BenchResult fills the same way: how it was started, when, where, and how long it took. */
 export function runInfo(started: number, quick: boolean): Pick<BenchResult, 'command' | 'date' | 'quick' | 'machine' | 'seconds'> {
-  return { command: commandLine(), date: new Date().toISOString(), quick, machine: machine(), seconds: (performance.now() - started) / 1000 };
+  return {
+    command: commandLine(),
+    date: new Date().toISOString(),
+    quick,
+    machine: machine(),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** Prints the headline and notes, writes the JSON, and says where. */

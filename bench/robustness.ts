@@ -91,9 +91,21 @@ async function main(): Promise<void> {
         const attack: Attackers | undefined = attackers > 0 ? { count: attackers, scale, claimedExamples: claimed } : undefined;
         const t = performance.now();
         let failedUpdates = 0;
-        const result = await runSimulation(input, { mnist, ...(attack ? { attackers: attack } : {}), onRound: (r) => (failedUpdates += 10 - r.participants) });
+        const result = await runSimulation(input, {
+          mnist,
+          ...(attack ? { attackers: attack } : {}),
+          onRound: (r) => (failedUpdates += 10 - r.participants),
+        });
         const at = (k: number) => result.metaTest.mean[result.metaTest.steps.indexOf(k)]!;
-        const sample: Sample = { aggregation: label, attackers, seed, k0: at(0), k5: at(5), failedUpdates, seconds: (performance.now() - t) / 1000 };
+        const sample: Sample = {
+          aggregation: label,
+          attackers,
+          seed,
+          k0: at(0),
+          k5: at(5),
+          failedUpdates,
+          seconds: (performance.now() - t) / 1000,
+        };
         samples.push(sample);
         console.log(
           `[${String(samples.length).padStart(2)}/${total}] ${attackers} attackers · ${label} · seed ${seed}: held-out ${(100 * sample.k0).toFixed(1)}% global, ${(100 * sample.k5).toFixed(1)}% after 5 steps${failedUpdates ? ` · ${failedUpdates} updates failed` : ''} (${sample.seconds.toFixed(1)} s)`,
@@ -109,21 +121,38 @@ async function main(): Promise<void> {
   for (const attackers of attackerCounts) {
     for (const { label } of AGGREGATIONS) {
       const g = group(label, attackers);
-      rows.push([attackers, label, pct(mean(g.map((s) => s.k0))), g.map((s) => pct(s.k0)).join(', '), pct(mean(g.map((s) => s.k5))), g.map((s) => s.failedUpdates).reduce((a, b) => a + b, 0)]);
+      rows.push([
+        attackers,
+        label,
+        pct(mean(g.map((s) => s.k0))),
+        g.map((s) => pct(s.k0)).join(', '),
+        pct(mean(g.map((s) => s.k5))),
+        g.map((s) => s.failedUpdates).reduce((a, b) => a + b, 0),
+      ]);
     }
   }
   const table: Table = {
     title: `Held-out accuracy after ${rounds} rounds (${scenario}, 36 trainers, 10 per round), by aggregation and number of Byzantine trainers`,
     columns: ['attackers', 'aggregation', 'global (k=0), mean', 'per seed', 'after 5 steps, mean', 'failed updates'],
     rows,
-    note: `Attackers send ${scale} x their honest delta and claim ${claimed} examples each; they are sampled into rounds like everyone else (about ${attackerCounts.filter((a) => a > 0).map((a) => `${((10 * a) / 36).toFixed(1)} per round with ${a}`).join(', ')}). "failed updates": honest participants whose update could not be encoded (a diverged model gives non-finite deltas) and were left out, as the hub would.`,
+    note: `Attackers send ${scale} x their honest delta and claim ${claimed} examples each; they are sampled into rounds like everyone else (about ${attackerCounts
+      .filter((a) => a > 0)
+      .map((a) => `${((10 * a) / 36).toFixed(1)} per round with ${a}`)
+      .join(
+        ', ',
+      )}). "failed updates": honest participants whose update could not be encoded (a diverged model gives non-finite deltas) and were left out, as the hub would.`,
   };
   printTable(table);
   const headline: string[] = [];
   for (const attackers of attackerCounts.filter((a) => a > 0)) {
-    headline.push(`${attackers} of 36 trainers attacking: held-out global accuracy ${AGGREGATIONS.map(({ label }) => `${label} ${pct(mean(group(label, attackers).map((s) => s.k0)))}`).join(', ')}`);
+    headline.push(
+      `${attackers} of 36 trainers attacking: held-out global accuracy ${AGGREGATIONS.map(({ label }) => `${label} ${pct(mean(group(label, attackers).map((s) => s.k0)))}`).join(', ')}`,
+    );
   }
-  if (attackerCounts.includes(0)) headline.push(`no attackers (the price of robustness): ${AGGREGATIONS.map(({ label }) => `${label} ${pct(mean(group(label, 0).map((s) => s.k0)))}`).join(', ')}`);
+  if (attackerCounts.includes(0))
+    headline.push(
+      `no attackers (the price of robustness): ${AGGREGATIONS.map(({ label }) => `${label} ${pct(mean(group(label, 0).map((s) => s.k0)))}`).join(', ')}`,
+    );
   finish({
     name: 'robustness',
     title: 'Robust aggregation: Byzantine trainers vs fedavg, trimmed mean and median',
@@ -132,7 +161,7 @@ async function main(): Promise<void> {
     headline,
     tables: [table],
     notes: [
-      'Trimmed mean and median are unweighted: a participant cannot buy influence with a large example count. They tolerate attackers as long as fewer than the trimmed share (trimmed mean) or half (median) of a round\'s updates are bad; the random sampling of 10 per round sometimes draws more.',
+      "Trimmed mean and median are unweighted: a participant cannot buy influence with a large example count. They tolerate attackers as long as fewer than the trimmed share (trimmed mean) or half (median) of a round's updates are bad; the random sampling of 10 per round sometimes draws more.",
       'Both keep every delta of a round on the hub (O(participants x parameters) memory) where FedAvg streams: the run config refuses settings above 256 M held values.',
     ],
     data: { scenario, rounds, scale, claimed, seeds, attackerCounts, samples },

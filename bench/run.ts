@@ -89,7 +89,10 @@ function section(r: BenchResult): string {
   out.push(`- Command: \`${r.command}\``);
   out.push(`- Date: ${r.date} · took ${r.seconds.toFixed(0)} s`);
   out.push(`- Machine: ${describeMachine(r.machine)}`);
-  if (r.loadAverage) out.push(`- Load average (1 min) at start / end: ${r.loadAverage.start[0]} / ${r.loadAverage.end[0]} on ${r.machine.cores} cores${Math.max(r.loadAverage.start[0] ?? 0, r.loadAverage.end[0] ?? 0) > r.machine.cores ? ' (other work competed for the CPU: expect noisier figures)' : ''}`);
+  if (r.loadAverage)
+    out.push(
+      `- Load average (1 min) at start / end: ${r.loadAverage.start[0]} / ${r.loadAverage.end[0]} on ${r.machine.cores} cores${Math.max(r.loadAverage.start[0] ?? 0, r.loadAverage.end[0] ?? 0) > r.machine.cores ? ' (other work competed for the CPU: expect noisier figures)' : ''}`,
+    );
   out.push('');
   out.push(r.description);
   out.push('');
@@ -120,7 +123,11 @@ export function writeReport(): string {
   const results: BenchResult[] = [];
   const missing: string[] = [];
   // Every result file, also of a benchmark that has no script here any more; known ones first.
-  const stored = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
+  const stored = existsSync(RESULTS_DIR)
+    ? readdirSync(RESULTS_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+    : [];
   const names = [...new Set([...BENCHMARKS, ...stored])].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   for (const name of names) {
     const path = join(RESULTS_DIR, `${name}.json`);
@@ -135,7 +142,13 @@ export function writeReport(): string {
     '',
     'How to read these numbers: the machine is small and shared (2 cores, other work running at the same time), so absolute timings move by tens of percent from run to run. Every comparison below is measured side by side in one process, with the contenders interleaved and medians taken over several repetitions; trust the ratios more than the absolute figures, and compare absolute figures only within one table.',
     '',
-    ...results.map((r) => `- [${r.title}](#${r.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')}): ${r.headline[0] ?? ''}`),
+    ...results.map(
+      (r) =>
+        `- [${r.title}](#${r.title
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-')}): ${r.headline[0] ?? ''}`,
+    ),
     ...(missing.length ? ['', `Not run yet: ${missing.join(', ')}.`] : []),
     '',
     ...results.map(section),

@@ -31,7 +31,12 @@ export interface RunDetail {
   id: string;
   status: string;
   completedRounds: number;
-  rounds: { round: number; status: string; participants: string[]; metrics: { global: number | null; personalized: number | null; heldOutGlobal: number | null; heldOutPersonalized: number | null } }[];
+  rounds: {
+    round: number;
+    status: string;
+    participants: string[];
+    metrics: { global: number | null; personalized: number | null; heldOutGlobal: number | null; heldOutPersonalized: number | null };
+  }[];
 }
 
 export async function runDetail(baseUrl: string, id: string): Promise<RunDetail> {
@@ -61,13 +66,21 @@ export async function waitForRun(baseUrl: string, id: string, done: (run: RunDet
       // the hub may be restarting
     }
     if (run && done(run)) return run;
-    if (Date.now() > until) throw new Error(`run ${id} did not reach the expected state: ${JSON.stringify(run && { status: run.status, completedRounds: run.completedRounds })}`);
+    if (Date.now() > until)
+      throw new Error(
+        `run ${id} did not reach the expected state: ${JSON.stringify(run && { status: run.status, completedRounds: run.completedRounds })}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 /** A short Reptile run on a shards scenario: the same settings as the dashboard's preset, fewer rounds. */
-export function reptileRun(scenario: { name: string; participants: number; seed?: number }, rounds: number, perRound: number, extra: Record<string, unknown> = {}) {
+export function reptileRun(
+  scenario: { name: string; participants: number; seed?: number },
+  rounds: number,
+  perRound: number,
+  extra: Record<string, unknown> = {},
+) {
   return {
     algorithm: 'reptile',
     model: MNIST_MLP,

@@ -22,7 +22,10 @@ test('six tabs on non-IID shards and the dashboard run five Reptile rounds that 
   await signIn(dashboard);
   // Earlier specs' participants stay known as disconnected rows: count the connected ones. A tab an earlier
   // spec closed without a goodbye stays connected until the hub's heartbeat times out (25 s at most).
-  const connectedRows = dashboard.getByTestId('participants').locator('tbody tr').filter({ has: dashboard.locator('td:nth-child(2)', { hasText: /^yes$/ }) });
+  const connectedRows = dashboard
+    .getByTestId('participants')
+    .locator('tbody tr')
+    .filter({ has: dashboard.locator('td:nth-child(2)', { hasText: /^yes$/ }) });
   await expect(connectedRows).toHaveCount(6, { timeout: 45_000 });
 
   // Execute: start a 5-round Reptile run through the form.
@@ -41,7 +44,13 @@ test('six tabs on non-IID shards and the dashboard run five Reptile rounds that 
   // The dashboard offers the rounds as CSV: a header and the five completed rounds.
   const csvHref = await dashboard.getByRole('link', { name: 'Download rounds (CSV)' }).getAttribute('href');
   const csvLines = (await (await dashboard.request.get(csvHref!)).text()).trim().split('\r\n');
-  expect(csvLines.slice(1).map((line) => line.split(',').slice(1, 4).join(','))).toEqual(['1,1,completed', '2,1,completed', '3,1,completed', '4,1,completed', '5,1,completed']);
+  expect(csvLines.slice(1).map((line) => line.split(',').slice(1, 4).join(','))).toEqual([
+    '1,1,completed',
+    '2,1,completed',
+    '3,1,completed',
+    '4,1,completed',
+    '5,1,completed',
+  ]);
   const run = await runDetail(baseURL!, await runIdOf(baseURL!));
   expect(run.status).toBe('completed');
   const completed = run.rounds.filter((r) => r.status === 'completed');

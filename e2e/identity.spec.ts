@@ -6,7 +6,9 @@ const scenario = { name: 'shards', participants: 24, seed: 5 } as const;
 
 const credentials = (tab: Page) => tab.evaluate(() => sessionStorage.getItem('tabula.participant'));
 
-test('a participant id is not a credential: a stranger with the id is refused, the secret moves it, and the old tab says why', async ({ browser }) => {
+test('a participant id is not a credential: a stranger with the id is refused, the secret moves it, and the old tab says why', async ({
+  browser,
+}) => {
   // Prepare: one tab that joined the hub.
   const owner = await browser.newContext();
   const [tab] = await openShardTabs(owner, scenario, trainerIndices(scenario, 1));
@@ -16,7 +18,10 @@ test('a participant id is not a credential: a stranger with the id is refused, t
 
   // A stranger (another browser) that knows the id, but not the secret, becomes a participant of its own.
   const stranger = await browser.newContext();
-  await stranger.addInitScript((stolen) => sessionStorage.setItem('tabula.participant', JSON.stringify(stolen)), { id: held.id, secret: 'guessed-secret-00000000' });
+  await stranger.addInitScript((stolen) => sessionStorage.setItem('tabula.participant', JSON.stringify(stolen)), {
+    id: held.id,
+    secret: 'guessed-secret-00000000',
+  });
   const [strangerTab] = await openShardTabs(stranger, scenario, trainerIndices(scenario, 2).slice(1));
   const [strangerId] = await participantIds([strangerTab!]);
   expect(strangerId).not.toBe(id);

@@ -6,7 +6,10 @@ import { trainerIndices } from './scenario.js';
 const scenario = { name: 'shards', participants: 24, seed: 1 } as const;
 
 test('a tab without WebGL falls back, says so, and still contributes', async ({ browser, baseURL }) => {
-  const noWebgl = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--disable-sync', '--disable-webgl', '--disable-3d-apis'] });
+  const noWebgl = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--disable-sync', '--disable-webgl', '--disable-3d-apis'],
+  });
   try {
     const [indexA, indexB] = trainerIndices(scenario, 2);
     const [fallback] = await openShardTabs(await noWebgl.newContext({ baseURL: baseURL! }), scenario, [indexA!]);

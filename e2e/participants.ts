@@ -2,7 +2,13 @@ import { expect, type BrowserContext, type Page } from '@playwright/test';
 import { shardUrl } from './scenario.js';
 
 /** Opens one tab per shard index and waits until each has joined the hub and holds its data. */
-export async function openShardTabs(context: BrowserContext, scenario: { name: string; participants: number; seed?: number }, indices: number[], baseUrl = '', extra = ''): Promise<Page[]> {
+export async function openShardTabs(
+  context: BrowserContext,
+  scenario: { name: string; participants: number; seed?: number },
+  indices: number[],
+  baseUrl = '',
+  extra = '',
+): Promise<Page[]> {
   const tabs: Page[] = [];
   for (const index of indices) {
     const tab = await context.newPage();

@@ -8,14 +8,19 @@ const scenario = { name: 'shards', participants: 24, seed: 1 } as const;
 const ALLOWED_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit']);
 const MLP_SEGMENTS = [78_400, 100, 1000, 10];
 
-test('a participant tab sends only protocol messages and update frames of the expected size, never its examples', async ({ browser, baseURL }) => {
+test('a participant tab sends only protocol messages and update frames of the expected size, never its examples', async ({
+  browser,
+  baseURL,
+}) => {
   const context = await browser.newContext();
   const [watched] = await openShardTabs(context, scenario, trainerIndices(scenario, 1));
   const sentText: string[] = [];
   const sentBinary: number[] = [];
   const requests: Request[] = [];
   // Everything this tab sends from now on: WebSocket frames and any HTTP request.
-  watched!.on('websocket', (ws) => ws.on('framesent', ({ payload }) => (typeof payload === 'string' ? sentText.push(payload) : sentBinary.push(payload.byteLength))));
+  watched!.on('websocket', (ws) =>
+    ws.on('framesent', ({ payload }) => (typeof payload === 'string' ? sentText.push(payload) : sentBinary.push(payload.byteLength))),
+  );
   watched!.on('request', (request) => requests.push(request));
   await watched!.reload();
   await expect(watched!.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
@@ -29,7 +34,8 @@ test('a participant tab sends only protocol messages and update frames of the ex
   // there, packets are separated by \x1e and binary ones are 'b' + base64. Count what a tab sends either way.
   const polled: string[] = [];
   for (const request of requests) {
-    if (request.method() === 'POST' && new URL(request.url()).pathname === '/socket.io/') polled.push(...(request.postData() ?? '').split('\x1e'));
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/socket.io/')
+      polled.push(...(request.postData() ?? '').split('\x1e'));
   }
   for (const packet of polled) {
     if (packet.startsWith('b')) sentBinary.push(Buffer.from(packet.slice(1), 'base64').byteLength);

@@ -11,7 +11,9 @@ async function watchProblems(context: BrowserContext): Promise<string[]> {
   await context.exposeBinding('reportViolation', (source, text: string) => void problems.push(`${source.page.url()}: ${text}`));
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
-      void (window as unknown as { reportViolation(text: string): void }).reportViolation(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
+      void (window as unknown as { reportViolation(text: string): void }).reportViolation(
+        `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`,
+      );
     });
   });
   context.on('console', (message) => {
@@ -21,7 +23,7 @@ async function watchProblems(context: BrowserContext): Promise<string[]> {
   return problems;
 }
 
-test('the participant page and the dashboard work under the hub\'s security headers, and cannot be framed', async ({ browser, baseURL }) => {
+test("the participant page and the dashboard work under the hub's security headers, and cannot be framed", async ({ browser, baseURL }) => {
   // Prepare
   const context = await browser.newContext();
   const problems = await watchProblems(context);
@@ -38,7 +40,9 @@ test('the participant page and the dashboard work under the hub\'s security head
   const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
   await expect(dashboard.getByTestId('run-status')).toContainText(/completed/i);
   const framer = await context.newPage();
-  await framer.route('http://framer.example/', (route) => route.fulfill({ contentType: 'text/html', body: `<iframe src="${baseURL}/admin/"></iframe>` }));
+  await framer.route('http://framer.example/', (route) =>
+    route.fulfill({ contentType: 'text/html', body: `<iframe src="${baseURL}/admin/"></iframe>` }),
+  );
   await framer.goto('http://framer.example/');
   // Assert
   expect(run.status).toBe('completed');

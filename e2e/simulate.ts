@@ -56,12 +56,18 @@ const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), v.out);
 
 const scenario = { name: v.scenario, participants: Math.max(24, tabs * 3), seed: 1 };
 const hub = await startHubProcess(await freePort());
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: !v.headed, args: ['--disable-sync'] });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: !v.headed,
+  args: ['--disable-sync'],
+});
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const indices = trainerIndices(scenario as Parameters<typeof trainerIndices>[0], tabs);
   const webgl = Number(v.webgl);
-  console.log(`simulate: hub at ${hub.url}; opening ${tabs} training tabs + ${v['held-out']} held-out (${scenario.name}, ${scenario.participants} simulated participants)`);
+  console.log(
+    `simulate: hub at ${hub.url}; opening ${tabs} training tabs + ${v['held-out']} held-out (${scenario.name}, ${scenario.participants} simulated participants)`,
+  );
   await openShardTabs(context, scenario, indices.slice(0, webgl), hub.url, '&backend=webgl');
   await openShardTabs(context, scenario, indices.slice(webgl), hub.url);
   // Held-out tabs never train: each round they adapt the global model and report before/after.

@@ -67,7 +67,11 @@ function onPath(name) {
  */
 function run(command, args, env, stdio) {
   const result = spawnSync(command, args, { stdio, env });
-  if (result.status !== 0) fail(`setup: "${command} ${args.join(' ')}" failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}).`, result.status ?? 1);
+  if (result.status !== 0)
+    fail(
+      `setup: "${command} ${args.join(' ')}" failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}).`,
+      result.status ?? 1,
+    );
 }
 
 /**

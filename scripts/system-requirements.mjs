@@ -54,6 +54,8 @@ export function planSystemSetup(requirements, machine) {
   if (machine.isRoot && machine.hasAptGet) return { action: 'install', packages };
   const needs = missing.map(({ requirement: r, path }) => `${r.neededBy} need ${r.name} at ${path} (or set ${r.envVar})`).join('; ');
   const command = `${machine.isRoot ? '' : 'sudo '}apt-get install -y ${packages.join(' ')}`;
-  const how = machine.hasAptGet ? `run \`${command}\`` : `install ${packages.join(', ')} with your system's package manager (Debian: \`${command}\`)`;
+  const how = machine.hasAptGet
+    ? `run \`${command}\``
+    : `install ${packages.join(', ')} with your system's package manager (Debian: \`${command}\`)`;
   return { action: 'instruct', message: `setup: ${needs}: ${how}` };
 }

@@ -4,9 +4,21 @@ import { test } from 'node:test';
 import { planSystemSetup } from './system-requirements.mjs';
 
 /** @type {import('./system-requirements.mjs').SystemRequirement} */
-const CHROMIUM = { name: 'Chromium', neededBy: 'the browser tests', defaultPath: '/usr/bin/chromium', envVar: 'CHROMIUM_PATH', aptPackage: 'chromium' };
+const CHROMIUM = {
+  name: 'Chromium',
+  neededBy: 'the browser tests',
+  defaultPath: '/usr/bin/chromium',
+  envVar: 'CHROMIUM_PATH',
+  aptPackage: 'chromium',
+};
 /** @type {import('./system-requirements.mjs').SystemRequirement} */
-const REDIS = { name: 'Redis', neededBy: 'the hub tests', defaultPath: '/usr/bin/redis-server', envVar: 'REDIS_SERVER_PATH', aptPackage: 'redis-server' };
+const REDIS = {
+  name: 'Redis',
+  neededBy: 'the hub tests',
+  defaultPath: '/usr/bin/redis-server',
+  envVar: 'REDIS_SERVER_PATH',
+  aptPackage: 'redis-server',
+};
 
 /** @param {{ present?: string[], env?: Record<string, string>, isRoot?: boolean, hasAptGet?: boolean }} facts */
 function machine({ present = [], env = {}, isRoot = false, hasAptGet = true }) {
@@ -63,6 +75,7 @@ test('a location chosen through the environment is checked there and never insta
   const plan = planSystemSetup([CHROMIUM], machine({ env, present: ['/usr/bin/chromium'], isRoot: true }));
   assert.deepEqual(plan, {
     action: 'instruct',
-    message: 'setup: the browser tests need Chromium at CHROMIUM_PATH=/opt/chrome/chrome, and there is none: point CHROMIUM_PATH at Chromium, or unset it to use /usr/bin/chromium',
+    message:
+      'setup: the browser tests need Chromium at CHROMIUM_PATH=/opt/chrome/chrome, and there is none: point CHROMIUM_PATH at Chromium, or unset it to use /usr/bin/chromium',
   });
 });

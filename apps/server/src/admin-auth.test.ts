@@ -13,24 +13,42 @@ afterEach(() => void vi.useRealTimers());
 /** DELETE of a run that does not exist: 404 once signed in, so the status tells how sign-in went. */
 async function adminRequest(url: string, token: string): Promise<{ status: number; retryAfter: string | null; error: string }> {
   const response = await fetch(`${url}/api/runs/run-none`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), error: ((await response.json()) as { error: string }).error };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    error: ((await response.json()) as { error: string }).error,
+  };
 }
 
 /** The same request from another loopback address (127.0.0.0/8 all reaches the hub on 127.0.0.1). */
 function adminRequestFrom(localAddress: string, url: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/api/runs/run-none`, { method: 'DELETE', localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      `${url}/api/runs/run-none`,
+      { method: 'DELETE', localAddress, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.once('error', reject);
     req.end();
   });
 }
 
 /** An admin handshake: 'connected' or the hub's refusal. */
-async function adminSocket(url: string, token: string, from: { localAddress?: string; extraHeaders?: Record<string, string> } = {}): Promise<string> {
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { role: 'admin', token }, ...from });
+async function adminSocket(
+  url: string,
+  token: string,
+  from: { localAddress?: string; extraHeaders?: Record<string, string> } = {},
+): Promise<string> {
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    auth: { role: 'admin', token },
+    ...from,
+  });
   afterThisTest(() => void socket.disconnect());
   return new Promise((resolve) => {
     socket.once('connect', () => resolve('connected'));
@@ -46,7 +64,11 @@ describe('admin sign-in throttling', () => {
     // Execute
     const http = await adminRequest(url, TEST_TOKEN);
     const socket = await adminSocket(url, TEST_TOKEN);
-    const run = await fetch(`${url}/api/runs`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+    const run = await fetch(`${url}/api/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     // Assert
     expect(http.status).toBe(429);
     expect(http.error).toMatch(THROTTLED);
@@ -118,7 +140,12 @@ describe('admin sign-in throttling', () => {
     const proxied = await startTestHub({ adminThrottle: THROTTLE, trustProxy: ['loopback'] });
     const direct = await startTestHub({ adminThrottle: THROTTLE });
     const from = async (url: string, client: string, token: string) =>
-      (await fetch(`${url}/api/runs/run-none`, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client } })).status;
+      (
+        await fetch(`${url}/api/runs/run-none`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client },
+        })
+      ).status;
     for (let i = 0; i < THROTTLE.maxFailures; i++) {
       expect(await from(proxied.url, '203.0.113.5', 'wrong-token-000')).toBe(401);
       expect(await from(direct.url, '203.0.113.5', 'wrong-token-000')).toBe(401);

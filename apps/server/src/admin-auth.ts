@@ -27,11 +27,17 @@ export function tokenMatches(given: unknown, expected: string): boolean {
 
 /** Splits a comma-separated TABULA_TRUST_PROXY and checks every entry; throws naming a bad one. */
 export function parseTrustProxy(value: string): string[] {
-  const proxies = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const proxies = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   try {
     proxyAddr.compile(proxies);
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}: list proxy addresses or subnets, or loopback, linklocal, uniquelocal`, { cause: error });
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}: list proxy addresses or subnets, or loopback, linklocal, uniquelocal`,
+      { cause: error },
+    );
   }
   return proxies;
 }
@@ -47,7 +53,10 @@ export function throttleKey(address: string): string {
     const rest = tail ? tail.split(':') : [];
     groups.push(...Array<string>(Math.max(0, 8 - groups.length - rest.length)).fill('0'), ...rest);
   }
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /**

@@ -22,7 +22,11 @@ export const DEFAULT_PARSER_LIMITS: ParserLimits = { maxHeaderBytes: 64 * 1024, 
 /** socket.io packet types 5 and 6: BINARY_EVENT, BINARY_ACK (their header waits for attachments). */
 const BINARY_HEADER = /^[56]/;
 
-export function boundedParser(limits: ParserLimits = DEFAULT_PARSER_LIMITS): { Encoder: typeof Encoder; Decoder: typeof SocketIoDecoder; parked(): number } {
+export function boundedParser(limits: ParserLimits = DEFAULT_PARSER_LIMITS): {
+  Encoder: typeof Encoder;
+  Decoder: typeof SocketIoDecoder;
+  parked(): number;
+} {
   let parkedTotal = 0;
 
   class Decoder extends SocketIoDecoder {
@@ -34,7 +38,8 @@ export function boundedParser(limits: ParserLimits = DEFAULT_PARSER_LIMITS): { E
 
     override add(obj: unknown): void {
       if (typeof obj === 'string' && BINARY_HEADER.test(obj)) {
-        if (obj.length > limits.maxHeaderBytes) throw new Error(`binary packet header of ${obj.length} bytes; at most ${limits.maxHeaderBytes}`);
+        if (obj.length > limits.maxHeaderBytes)
+          throw new Error(`binary packet header of ${obj.length} bytes; at most ${limits.maxHeaderBytes}`);
         if (parkedTotal - this.parked + obj.length > limits.maxParkedBytes) throw new Error('the hub holds too many incomplete packets');
         this.release();
         this.parked = obj.length;

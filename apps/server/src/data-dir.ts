@@ -61,7 +61,10 @@ export function openDataDir(dataDir: string, options: StoreOptions = {}): Store 
   const owner = join(dataDir, OWNER_FILE);
   try {
     // via a rename, so a hub refused at this moment never reads half a file
-    writeFileSync(`${owner}.tmp`, `${JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() } satisfies Owner)}\n`);
+    writeFileSync(
+      `${owner}.tmp`,
+      `${JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() } satisfies Owner)}\n`,
+    );
     renameSync(`${owner}.tmp`, owner);
   } catch (e) {
     store.close();

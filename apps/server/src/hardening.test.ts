@@ -65,22 +65,45 @@ async function participant(url: string, body: Partial<Hello> = {}) {
 }
 
 function deltaFrame(task: RoundTask, value: number): Uint8Array {
-  return encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: new Float32Array(LENGTH).fill(value) });
+  return encodeFrame({
+    kind: 'delta',
+    protocolVersion: PROTOCOL_VERSION,
+    runId: task.runId,
+    round: task.round,
+    modelVersion: task.modelVersion,
+    dtype: 'float32',
+    values: new Float32Array(LENGTH).fill(value),
+  });
 }
 function meta(task: RoundTask, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
   return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 1, loss: 0.5, trainMs: 1, ...overrides };
 }
-const submit = (socket: ClientSocket, m: UpdateMeta, frame: Uint8Array): Promise<Ack<UpdateReceipt>> => socket.timeout(5000).emitWithAck('update:submit', m, frame);
+const submit = (socket: ClientSocket, m: UpdateMeta, frame: Uint8Array): Promise<Ack<UpdateReceipt>> =>
+  socket.timeout(5000).emitWithAck('update:submit', m, frame);
 
 function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
-  return { algorithm: 'fedavg', model: tiny, rounds: 1, perRound: 3, minParticipants: 1, waitForParticipantsMs: 5000, roundDeadlineMs: 10_000, server: { kind: 'sgd', lr: 1 }, seed: 7, ...overrides };
+  return {
+    algorithm: 'fedavg',
+    model: tiny,
+    rounds: 1,
+    perRound: 3,
+    minParticipants: 1,
+    waitForParticipantsMs: 5000,
+    roundDeadlineMs: 10_000,
+    server: { kind: 'sgd', lr: 1 },
+    seed: 7,
+    ...overrides,
+  };
 }
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}` }, body: JSON.stringify(body) });
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}` },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
-
 
 /** A pino logger whose lines the test reads. */
 function capturedLogger() {
@@ -115,7 +138,11 @@ describe('hub hardening: crashes', () => {
     afterThisTest(() => rmSync(dataDir, { recursive: true, force: true }));
     const store = openStore(join(dataDir, 'tabula.sqlite'));
     const valid = RunConfigSchema.parse(config({ rounds: 3 }));
-    store.createRun({ id: 'run-old', config: { ...valid, scenario: { name: 'shards', participants: 5, seed: 1, heldOut: 20 } }, createdAt: 1 });
+    store.createRun({
+      id: 'run-old',
+      config: { ...valid, scenario: { name: 'shards', participants: 5, seed: 1, heldOut: 20 } },
+      createdAt: 1,
+    });
     store.close();
     const { hub, url } = await startTestHub({ dataDir });
     expect(hub.active()).toBeNull();
@@ -132,7 +159,11 @@ describe('hub hardening: crashes', () => {
       throw new Error('boom on purpose');
     };
     const socket = await connect(url);
-    expect(await sayHello(socket, {})).toEqual({ ok: false, code: 'internal', error: 'the hub failed to handle participant:hello; nothing changed' });
+    expect(await sayHello(socket, {})).toEqual({
+      ok: false,
+      code: 'internal',
+      error: 'the hub failed to handle participant:hello; nothing changed',
+    });
     const listRuns = hub.store.listRuns.bind(hub.store);
     hub.store.listRuns = () => {
       throw new Error('boom on purpose');
@@ -155,7 +186,10 @@ describe('hub hardening: crashes', () => {
       await Promise.all(
         sockets.map(async (socket, k) => {
           for (let i = 0; i < count; i++) {
-            const reply = await sayHello(socket, { dataSource: 'assigned', scenario: { name: 'sinusoid', participants: 10_000, heldOut: 9_999, seed: from + k * count + i } });
+            const reply = await sayHello(socket, {
+              dataSource: 'assigned',
+              scenario: { name: 'sinusoid', participants: 10_000, heldOut: 9_999, seed: from + k * count + i },
+            });
             expect(reply.ok).toBe(true);
           }
         }),
@@ -240,7 +274,12 @@ describe('hub hardening: the record', () => {
     const honestTask = await waitFor(() => honest.tasks[0], 'a task');
     const liarTask = await waitFor(() => liar.tasks[0], 'a task');
     const evaluation = { metric: 'accuracy' as const, before: 0.4, after: 0.6, adaptSteps: 5, testExamples: 10 };
-    for (const bad of [{ before: 250 }, { metric: 'mse' as const, before: 1e308 }, { metric: 'mse' as const }, { testExamples: 2 ** 53 - 1 }]) {
+    for (const bad of [
+      { before: 250 },
+      { metric: 'mse' as const, before: 1e308 },
+      { metric: 'mse' as const },
+      { testExamples: 2 ** 53 - 1 },
+    ]) {
       const reply = await submit(liar.socket, meta(liarTask, { evaluation: { ...evaluation, ...bad } }), deltaFrame(liarTask, 1));
       expect(reply.ok, JSON.stringify(bad)).toBe(false);
     }
@@ -295,7 +334,11 @@ describe('hub hardening: memory an incomplete packet can hold', () => {
     });
     ws.send('40'); // join the main namespace
     await new Promise<void>((resolve) => ws.once('message', () => resolve()));
-    const refused = () => Promise.race([closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the hub kept the connection open')), 10_000))]);
+    const refused = () =>
+      Promise.race([
+        closed,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the hub kept the connection open')), 10_000)),
+      ]);
     return { ws, closed: refused };
   }
 
@@ -310,7 +353,9 @@ describe('hub hardening: memory an incomplete packet can hold', () => {
     // One attachment with a small header is what a participant sends: the hub answers it.
     const socket = await connect(url);
     await sayHello(socket, {});
-    expect(await submit(socket, { runId: 'r', round: 1, modelVersion: 0, numExamples: 1, loss: 0, trainMs: 0 }, new Uint8Array(16))).toMatchObject({ ok: false });
+    expect(
+      await submit(socket, { runId: 'r', round: 1, modelVersion: 0, numExamples: 1, loss: 0, trainMs: 0 }, new Uint8Array(16)),
+    ).toMatchObject({ ok: false });
   });
 
   it('caps the bytes all connections together park in incomplete packets', async () => {
@@ -349,10 +394,16 @@ describe('hub hardening: silent participants', () => {
     // A silent participant is selected until it lets a selection pass; from then on the two honest ones suffice.
     // (Sampling 2 of 6 at random would select silent ones ~16 times in 12 rounds.)
     const silentSelections = rounds.flatMap((r) => r.failures.map((f) => f.participantId));
-    for (const id of ['silent-1', 'silent-2', 'silent-3', 'silent-4']) expect(silentSelections.filter((s) => s === id).length).toBeLessThanOrEqual(1);
+    for (const id of ['silent-1', 'silent-2', 'silent-3', 'silent-4'])
+      expect(silentSelections.filter((s) => s === id).length).toBeLessThanOrEqual(1);
     expect(rounds.filter((r) => r.failures.length === 0).length).toBeGreaterThanOrEqual(8);
     // The record is visible in the participants list.
-    const listed = (await (await fetch(`${url}/api/participants`)).json()) as { id: string; selected: number; answered: number; missStreak: number }[];
+    const listed = (await (await fetch(`${url}/api/participants`)).json()) as {
+      id: string;
+      selected: number;
+      answered: number;
+      missStreak: number;
+    }[];
     const byId = new Map(listed.map((p) => [p.id, p]));
     expect(byId.get('honest-1')!.answered).toBe(byId.get('honest-1')!.selected);
     expect(byId.get('silent-1')).toMatchObject({ answered: 0 });

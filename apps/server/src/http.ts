@@ -96,7 +96,11 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
     if (result.ok) return;
     if (result.code === 'throttled') res.set('Retry-After', String(result.retryAfterS));
     const hint = result.code === 'token-required' ? ': send "Authorization: Bearer <token>"' : '';
-    throw new HttpError(result.code === 'throttled' ? 429 : 401, result.error + hint, result.code === 'throttled' ? 'rate-limited' : 'unauthorized');
+    throw new HttpError(
+      result.code === 'throttled' ? 429 : 401,
+      result.error + hint,
+      result.code === 'throttled' ? 'rate-limited' : 'unauthorized',
+    );
   };
 
   app.get('/api/health', (_req, res) => {
@@ -124,7 +128,10 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
 
   app.get('/api/runs/:id/rounds.csv', (req, res) => {
     const run = runOf(req.params.id);
-    res.type('text/csv').attachment(`${run.id}-rounds.csv`).send(roundsCsv(hub.rounds(run.id)));
+    res
+      .type('text/csv')
+      .attachment(`${run.id}-rounds.csv`)
+      .send(roundsCsv(hub.rounds(run.id)));
   });
 
   app.post('/api/runs', async (req, res) => {
@@ -161,7 +168,15 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   app.get('/api/model/info', (_req, res) => {
     const model = hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
-    res.set('Cache-Control', 'no-store').json({ runId: model.runId, modelVersion: model.modelVersion, model: model.config.model, client: model.config.client, parameters: model.weights.length });
+    res
+      .set('Cache-Control', 'no-store')
+      .json({
+        runId: model.runId,
+        modelVersion: model.modelVersion,
+        model: model.config.model,
+        client: model.config.client,
+        parameters: model.weights.length,
+      });
   });
   app.get('/api/model/model.json', async (_req, res) => {
     const files = await modelFiles();
@@ -169,7 +184,10 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   });
   app.get('/api/model/weights.bin', async (_req, res) => {
     const files = await modelFiles();
-    res.set('Cache-Control', 'no-store').type('application/octet-stream').send(Buffer.from(files.weightsBin.buffer, files.weightsBin.byteOffset, files.weightsBin.byteLength));
+    res
+      .set('Cache-Control', 'no-store')
+      .type('application/octet-stream')
+      .send(Buffer.from(files.weightsBin.buffer, files.weightsBin.byteOffset, files.weightsBin.byteLength));
   });
 
   app.get('/data/mnist.bin', (_req, res) => {
@@ -191,15 +209,27 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   }
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof HttpError) return res.status(error.status).json({ error: error.message, ...(error.code ? { code: error.code } : {}) });
+    if (error instanceof HttpError)
+      return res.status(error.status).json({ error: error.message, ...(error.code ? { code: error.code } : {}) });
     // body-parser's errors carry a type; the router's failure to decode a %-escaped path segment is a URIError.
-    const { status, type, charset, encoding, expose } = error as { status?: unknown; type?: unknown; charset?: unknown; encoding?: unknown; expose?: unknown };
+    const { status, type, charset, encoding, expose } = error as {
+      status?: unknown;
+      type?: unknown;
+      charset?: unknown;
+      encoding?: unknown;
+      expose?: unknown;
+    };
     const message = error instanceof Error ? error.message : String(error);
     if (type === 'entity.parse.failed') return res.status(400).json({ error: `invalid JSON body: ${message}` });
     if (type === 'entity.too.large') return res.status(413).json({ error: 'request body too large' });
-    if (type === 'charset.unsupported') return res.status(415).json({ error: `unsupported body charset "${String(charset).toUpperCase()}": send JSON in UTF-8` });
-    if (type === 'encoding.unsupported') return res.status(415).json({ error: `unsupported Content-Encoding "${String(encoding)}": send the body as is, or gzip, deflate or br` });
-    if (error instanceof URIError && status === 400) return res.status(400).json({ error: `invalid URL ${req.originalUrl.slice(0, 200)}: malformed %-escape` });
+    if (type === 'charset.unsupported')
+      return res.status(415).json({ error: `unsupported body charset "${String(charset).toUpperCase()}": send JSON in UTF-8` });
+    if (type === 'encoding.unsupported')
+      return res
+        .status(415)
+        .json({ error: `unsupported Content-Encoding "${String(encoding)}": send the body as is, or gzip, deflate or br` });
+    if (error instanceof URIError && status === 400)
+      return res.status(400).json({ error: `invalid URL ${req.originalUrl.slice(0, 200)}: malformed %-escape` });
     if (typeof status === 'number' && status >= 400 && status < 500 && expose === true) return res.status(status).json({ error: message });
     res.status(500).json({ error: `internal error: ${message}` });
   });

@@ -47,7 +47,11 @@ async function startHub(dataDir: string, maxDatabaseBytes?: number): Promise<{ h
 
 /** A participant that answers each task, when told to, with a delta of 0.5 everywhere. */
 async function participant(url: string) {
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
   cleanups.push(() => void socket.disconnect());
   const tasks: RoundTask[] = [];
   const waiters: ((task: RoundTask) => void)[] = [];
@@ -61,12 +65,30 @@ async function participant(url: string) {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
   });
-  expect(await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 10, heldOut: false, dataSource: 'own' })).toMatchObject({ ok: true });
+  expect(
+    await socket
+      .timeout(5000)
+      .emitWithAck('participant:hello', {
+        protocolVersion: PROTOCOL_VERSION,
+        backend: 'test',
+        examples: 10,
+        heldOut: false,
+        dataSource: 'own',
+      }),
+  ).toMatchObject({ ok: true });
   return {
     /** Waits for the next task and answers it. */
     async answer(): Promise<RoundTask> {
       const task = tasks.shift() ?? (await new Promise<RoundTask>((resolve) => waiters.push(resolve)));
-      const delta = encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: task.round, modelVersion: task.modelVersion, dtype: 'float32', values: new Float32Array(LENGTH).fill(0.5) });
+      const delta = encodeFrame({
+        kind: 'delta',
+        protocolVersion: PROTOCOL_VERSION,
+        runId: task.runId,
+        round: task.round,
+        modelVersion: task.modelVersion,
+        dtype: 'float32',
+        values: new Float32Array(LENGTH).fill(0.5),
+      });
       const meta = { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 1, loss: 0.5, trainMs: 1 };
       expect(await socket.timeout(5000).emitWithAck('update:submit', meta, delta)).toMatchObject({ ok: true });
       return task;
@@ -83,10 +105,27 @@ async function answerRound(participants: readonly Participant[]): Promise<number
 }
 
 function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
-  return { algorithm: 'fedavg', model: MODEL, rounds: 3, perRound: 2, minParticipants: 2, waitForParticipantsMs: 60_000, roundDeadlineMs: 60_000, server: { kind: 'sgd', lr: 1 }, seed: 7, ...overrides };
+  return {
+    algorithm: 'fedavg',
+    model: MODEL,
+    rounds: 3,
+    perRound: 2,
+    minParticipants: 2,
+    waitForParticipantsMs: 60_000,
+    roundDeadlineMs: 60_000,
+    server: { kind: 'sgd', lr: 1 },
+    seed: 7,
+    ...overrides,
+  };
 }
 
-async function api(url: string, method: 'POST' | 'DELETE' | 'GET', path: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; body: RunSummary & { error?: string } }> {
+async function api(
+  url: string,
+  method: 'POST' | 'DELETE' | 'GET',
+  path: string,
+  body?: unknown,
+  token: string | null = TOKEN,
+): Promise<{ status: number; body: RunSummary & { error?: string } }> {
   const response = await fetch(`${url}${path}`, {
     method,
     headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -150,7 +189,10 @@ describe('storage failures', () => {
     expect(resumed).toMatchObject({ status: 200, body: { id: run.id, status: 'running', error: null, completedRounds: 1 } });
     expect(await answerRound(people)).toBe(2);
     expect(await answerRound(people)).toBe(3);
-    const done = await waitFor(() => hub.store.getRun(run.id)?.status === 'completed' && hub.store.getRun(run.id), 'the resumed run to complete');
+    const done = await waitFor(
+      () => hub.store.getRun(run.id)?.status === 'completed' && hub.store.getRun(run.id),
+      'the resumed run to complete',
+    );
 
     // Assert: every round exactly once, and the model as if the disk had never filled
     expect(done.completedRounds).toBe(3);
@@ -192,7 +234,9 @@ describe('storage failures', () => {
       [1, 4, 'completed'],
     ]);
     expect(hub.store.latestCheckpoint(run.id)?.weights).toEqual(expectedWeights(1));
-    expect((await api(url, 'POST', `/api/runs/${run.id}/resume`)).body.error).toBe(`run ${run.id} is completed: only a paused or failed run can be resumed`);
+    expect((await api(url, 'POST', `/api/runs/${run.id}/resume`)).body.error).toBe(
+      `run ${run.id} is completed: only a paused or failed run can be resumed`,
+    );
   });
 
   it('a checkpoint corrupted on disk is never served: the run fails naming run and round, and resuming it is refused', async () => {

@@ -44,9 +44,16 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startHub(options: { dataDir?: string; maxParameters?: number; heartbeat?: HubOptions['heartbeat'] } = {}): Promise<{ hub: Hub; url: string; dataDir: string }> {
+async function startHub(
+  options: { dataDir?: string; maxParameters?: number; heartbeat?: HubOptions['heartbeat'] } = {},
+): Promise<{ hub: Hub; url: string; dataDir: string }> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tabula-hub-'));
-  const hub = await createHub({ dataDir, adminToken: TOKEN, ...(options.maxParameters ? { maxParameters: options.maxParameters } : {}), ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}) });
+  const hub = await createHub({
+    dataDir,
+    adminToken: TOKEN,
+    ...(options.maxParameters ? { maxParameters: options.maxParameters } : {}),
+    ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+  });
   await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(hub.http.address() as AddressInfo).port}`;
   let closed = false;
@@ -76,7 +83,15 @@ async function scriptedClient(url: string, id: string, examples = 10, secret?: s
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
   });
-  const welcome = await sayHello(socket, { protocolVersion: PROTOCOL_VERSION, participantId: id, ...(secret ? { participantSecret: secret } : {}), backend: 'test', examples, heldOut: false, dataSource: 'own' });
+  const welcome = await sayHello(socket, {
+    protocolVersion: PROTOCOL_VERSION,
+    participantId: id,
+    ...(secret ? { participantSecret: secret } : {}),
+    backend: 'test',
+    examples,
+    heldOut: false,
+    dataSource: 'own',
+  });
   expect(welcome).toMatchObject({ ok: true, data: { participantId: id } });
   const participantSecret = welcome.ok ? welcome.data.participantSecret : '';
   const nextTask = (): Promise<Task> => {
@@ -89,17 +104,41 @@ async function scriptedClient(url: string, id: string, examples = 10, secret?: s
 }
 
 function deltaFrame(task: RoundTask, values: Float32Array, overrides: { round?: number; allowNonFinite?: boolean } = {}): Uint8Array {
-  return encodeFrame({ kind: 'delta', protocolVersion: PROTOCOL_VERSION, runId: task.runId, round: overrides.round ?? task.round, modelVersion: task.modelVersion, dtype: 'float32', values, allowNonFinite: overrides.allowNonFinite ?? false });
+  return encodeFrame({
+    kind: 'delta',
+    protocolVersion: PROTOCOL_VERSION,
+    runId: task.runId,
+    round: overrides.round ?? task.round,
+    modelVersion: task.modelVersion,
+    dtype: 'float32',
+    values,
+    allowNonFinite: overrides.allowNonFinite ?? false,
+  });
 }
 function meta(task: RoundTask, numExamples: number, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
   return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples, loss: 0.5, trainMs: 1, ...overrides };
 }
 
 function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
-  return { algorithm: 'fedavg', model: tiny, rounds: 1, perRound: 3, minParticipants: 1, waitForParticipantsMs: 5000, roundDeadlineMs: 10_000, server: { kind: 'sgd', lr: 1 }, seed: 7, ...overrides };
+  return {
+    algorithm: 'fedavg',
+    model: tiny,
+    rounds: 1,
+    perRound: 3,
+    minParticipants: 1,
+    waitForParticipantsMs: 5000,
+    roundDeadlineMs: 10_000,
+    server: { kind: 'sgd', lr: 1 },
+    seed: 7,
+    ...overrides,
+  };
 }
 
-async function postRun(url: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; body: RunSummary & { error?: string; code?: string } }> {
+async function postRun(
+  url: string,
+  body: unknown,
+  token: string | null = TOKEN,
+): Promise<{ status: number; body: RunSummary & { error?: string; code?: string } }> {
   const response = await fetch(`${url}/api/runs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -107,7 +146,6 @@ async function postRun(url: string, body: unknown, token: string | null = TOKEN)
   });
   return { status: response.status, body: (await response.json()) as RunSummary & { error?: string } };
 }
-
 
 describe('hub', () => {
   it('runs a three-participant round whose new weights are exactly the FedAvg of the deltas', async () => {
@@ -126,7 +164,10 @@ describe('hub', () => {
         expect(ack).toMatchObject({ ok: true });
       }),
     );
-    const run = await waitFor(() => hub.store.getRun(started.body.id)?.status === 'completed' && hub.store.getRun(started.body.id), 'the run to complete');
+    const run = await waitFor(
+      () => hub.store.getRun(started.body.id)?.status === 'completed' && hub.store.getRun(started.body.id),
+      'the run to complete',
+    );
     // Assert: (1*1 + 1*2 + 2*3) / 4 = 2.25, added with server lr 1.
     expect(run.completedRounds).toBe(1);
     const expected = initialWeights(tiny, 7).map((w) => Math.fround(w + 2.25));
@@ -164,10 +205,15 @@ describe('hub', () => {
     await Promise.all(
       clients.map(async (client, k) => {
         const { task } = await client.nextTask();
-        expect(await client.submit(meta(task, sent[k]!.examples), deltaFrame(task, new Float32Array(LENGTH).fill(sent[k]!.value)))).toMatchObject({ ok: true });
+        expect(
+          await client.submit(meta(task, sent[k]!.examples), deltaFrame(task, new Float32Array(LENGTH).fill(sent[k]!.value))),
+        ).toMatchObject({ ok: true });
       }),
     );
-    const run = await waitFor(() => hub.store.getRun(started.body.id)?.status === 'completed' && hub.store.getRun(started.body.id), 'the run to complete');
+    const run = await waitFor(
+      () => hub.store.getRun(started.body.id)?.status === 'completed' && hub.store.getRun(started.body.id),
+      'the run to complete',
+    );
     // Assert: the median of (1, 2, 1e6) is 2 in every coordinate (FedAvg would have moved each by ~998,000).
     expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
   });
@@ -176,7 +222,13 @@ describe('hub', () => {
     const { hub, url } = await startHub();
     const started = await postRun(url, { algorithm: 'maml', scenario: { name: 'sinusoid' }, rounds: 3 });
     expect(started.status).toBe(201);
-    expect(started.body.config).toMatchObject({ algorithm: 'maml', model: SINUSOID_MLP, rounds: 3, scenario: { name: 'sinusoid', participants: 1000, kShot: 5 }, server: { kind: 'fedadam' } });
+    expect(started.body.config).toMatchObject({
+      algorithm: 'maml',
+      model: SINUSOID_MLP,
+      rounds: 3,
+      scenario: { name: 'sinusoid', participants: 1000, kShot: 5 },
+      server: { kind: 'fedadam' },
+    });
     // Another run while this one runs: a conflict, with its code in the body and the status mapped from it.
     const second = await postRun(url, { rounds: 3 });
     expect(second).toMatchObject({ status: 409, body: { code: 'conflict' } });
@@ -196,7 +248,8 @@ describe('hub', () => {
     const { hub, url } = await startHub();
     const started = await postRun(url, config({ waitForParticipantsMs: 60_000 }));
     const id = started.body.id;
-    const del = (token: string | null) => fetch(`${url}/api/runs/${id}`, { method: 'DELETE', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const del = (token: string | null) =>
+      fetch(`${url}/api/runs/${id}`, { method: 'DELETE', headers: token ? { authorization: `Bearer ${token}` } : {} });
     // Execute / Assert
     expect((await del(null)).status).toBe(401);
     const busy = await del(TOKEN);
@@ -241,7 +294,14 @@ describe('hub', () => {
     const dropped = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
     // Execute: 300 acked messages at once (beyond the burst of 200), then keep flooding without acks.
     const flooding: ParticipantSocket = flooder.socket;
-    const acks = await Promise.all(Array.from({ length: 300 }, () => flooding.timeout(5000).emitWithAck('eval:submit', {} as never).catch((e: unknown) => ({ ok: false, error: String(e) }))));
+    const acks = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        flooding
+          .timeout(5000)
+          .emitWithAck('eval:submit', {} as never)
+          .catch((e: unknown) => ({ ok: false, error: String(e) })),
+      ),
+    );
     for (let i = 0; i < 600; i++) flooder.socket.emit('participant:status', { state: 'waiting' });
     // Assert: the excess got the reason, the flooder was cut off, and the hub carries on with the honest one.
     expect(acks.filter((a) => !a.ok && /rate limit/.test(a.error)).length).toBeGreaterThan(50);
@@ -260,7 +320,14 @@ describe('hub', () => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);
     });
-    const welcome = await sayHello(socket, { protocolVersion: PROTOCOL_VERSION, participantId: 'poll', backend: 'test', examples: 1, heldOut: false, dataSource: 'own' });
+    const welcome = await sayHello(socket, {
+      protocolVersion: PROTOCOL_VERSION,
+      participantId: 'poll',
+      backend: 'test',
+      examples: 1,
+      heldOut: false,
+      dataSource: 'own',
+    });
     expect(welcome).toMatchObject({ ok: true });
     expect((await fetch(`${url}/api/health`)).status).toBe(200);
   });
@@ -287,7 +354,11 @@ describe('hub', () => {
     // A paused socket never completes a close handshake: cut it, or the hub's close would wait for it.
     cleanups.push(() => ws!.terminate());
     // Execute / Assert: the hub lists it as gone after about pingInterval + pingTimeout, and keeps the other one.
-    await waitFor(() => hub.registry.list().find((p) => p.id === 'silent')?.connected === false, 'the silent participant to be dropped', 10_000);
+    await waitFor(
+      () => hub.registry.list().find((p) => p.id === 'silent')?.connected === false,
+      'the silent participant to be dropped',
+      10_000,
+    );
     expect(hub.registry.connected().map((p) => p.id)).toEqual(['alive']);
     // A run samples only the live one.
     expect((await postRun(url, config({ perRound: 2, minParticipants: 1 }))).status).toBe(201);
@@ -317,7 +388,11 @@ describe('hub', () => {
     const { hub, url } = await startHub();
     await scriptedClient(url, 'alone');
     const { body: run } = await postRun(url, config({ minParticipants: 2, perRound: 2, waitForParticipantsMs: 200 }));
-    const failed = await waitFor(() => hub.store.getRun(run.id)?.status === 'failed' && hub.store.getRun(run.id), 'the run to fail', 20_000);
+    const failed = await waitFor(
+      () => hub.store.getRun(run.id)?.status === 'failed' && hub.store.getRun(run.id),
+      'the run to fail',
+      20_000,
+    );
     expect(failed.error).toMatch(/^round 1 failed 3 times; last: only 1 of the required 2 participants were ready/);
     const attempts = hub.store.listRounds(run.id);
     expect(attempts.map((r) => [r.round, r.attempt, r.status])).toEqual([
@@ -337,7 +412,10 @@ describe('hub', () => {
     expect(await a!.submit(meta(ta.task, 1), deltaFrame(ta.task, new Float32Array(LENGTH).fill(1)))).toMatchObject({ ok: true });
     await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the round to close at its deadline');
     const late = await b!.submit(meta(tb.task, 1), deltaFrame(tb.task, new Float32Array(LENGTH).fill(9)));
-    expect(late.ok ? late : [late.code, late.error]).toEqual([expect.stringMatching(/^(no-run|late)$/), expect.stringMatching(/no run is in progress|closed|late/)]);
+    expect(late.ok ? late : [late.code, late.error]).toEqual([
+      expect.stringMatching(/^(no-run|late)$/),
+      expect.stringMatching(/no run is in progress|closed|late/),
+    ]);
     const [round] = hub.store.listRounds(run.id);
     expect(round!.participants).toEqual(['aaaa']);
     expect(round!.failures).toEqual([{ participantId: 'bbbb', reason: 'the deadline passed' }]);
@@ -398,7 +476,10 @@ describe('hub', () => {
     const unparsable = await postRun(url, '{"rounds": ');
     expect(unparsable.status).toBe(400);
     expect(unparsable).toHaveProperty('body.error', expect.stringMatching(/invalid JSON body/));
-    const mamlCnn = await postRun(url, config({ algorithm: 'maml', model: { kind: 'cnn', inputShape: [28, 28, 1], filters: [4], outputs: 10, task: 'classification' } }));
+    const mamlCnn = await postRun(
+      url,
+      config({ algorithm: 'maml', model: { kind: 'cnn', inputShape: [28, 28, 1], filters: [4], outputs: 10, task: 'classification' } }),
+    );
     expect(mamlCnn.status).toBe(400);
     expect(mamlCnn).toHaveProperty('body.error', expect.stringMatching(/maml .*cnn/));
     expect((await fetch(`${url}/api/runs/nope`)).status).toBe(404);
@@ -407,15 +488,30 @@ describe('hub', () => {
     cleanups.push(() => void old.disconnect());
     await new Promise((r) => old.once('connect', () => r(null)));
     const reply = await sayHello(old, { protocolVersion: 0, backend: 'x', examples: 1, heldOut: false, dataSource: 'own' });
-    expect(reply).toEqual({ ok: false, code: 'client-too-old', error: `protocol version 0 is older than this hub's ${PROTOCOL_VERSION}: reload the page` });
+    expect(reply).toEqual({
+      ok: false,
+      code: 'client-too-old',
+      error: `protocol version 0 is older than this hub's ${PROTOCOL_VERSION}: reload the page`,
+    });
     // A participant newer than the hub is told the hub is too old, not to reload.
     const newer: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
     cleanups.push(() => void newer.disconnect());
     await new Promise((r) => newer.once('connect', () => r(null)));
-    const newerReply = await sayHello(newer, { protocolVersion: PROTOCOL_VERSION + 1, backend: 'x', examples: 1, heldOut: false, dataSource: 'own' });
+    const newerReply = await sayHello(newer, {
+      protocolVersion: PROTOCOL_VERSION + 1,
+      backend: 'x',
+      examples: 1,
+      heldOut: false,
+      dataSource: 'own',
+    });
     expect(newerReply).toMatchObject({ ok: false, code: 'server-too-old' });
     // An admin socket with a wrong token cannot connect.
-    const admin: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { role: 'admin', token: 'nope-nope-nope' } });
+    const admin: ClientSocket = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: { role: 'admin', token: 'nope-nope-nope' },
+    });
     cleanups.push(() => void admin.disconnect());
     const error = await new Promise<Error>((r) => admin.once('connect_error', r));
     expect(error.message).toBe('invalid admin token');
@@ -469,7 +565,10 @@ describe('hub', () => {
     await autoRespond(second.url);
     // Assert: the run finishes; every round from 1 to 6 is there exactly once as completed.
     await waitFor(() => second.hub.store.getRun(run.id)?.status === 'completed', 'the resumed run to complete', 30_000);
-    const completed = second.hub.store.listRounds(run.id).filter((r) => r.status === 'completed').map((r) => r.round);
+    const completed = second.hub.store
+      .listRounds(run.id)
+      .filter((r) => r.status === 'completed')
+      .map((r) => r.round);
     expect(completed).toEqual([1, 2, 3, 4, 5, 6]);
     expect(second.hub.store.latestCheckpoint(run.id)!.weights).toEqual(
       initialWeights(tiny, 7).map((w) => {

@@ -76,7 +76,14 @@ const ADMIN_ROOM = 'admins';
  */
 const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
 const DEFAULT_PARTICIPANT_RETENTION_MS = 15 * 60_000;
-const KNOWN_EVENTS = new Set(['participant:hello', 'participant:status', 'update:submit', 'eval:submit', 'admin:start-run', 'admin:stop-run']);
+const KNOWN_EVENTS = new Set([
+  'participant:hello',
+  'participant:status',
+  'update:submit',
+  'eval:submit',
+  'admin:start-run',
+  'admin:stop-run',
+]);
 
 export { tokenMatches } from './admin-auth.js';
 
@@ -128,7 +135,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const socketId = registry.get(participantId)?.socketId;
     return socketId ? socketById(socketId) : null;
   };
-  const shards = new ShardAssigner(registry, options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 }, (id, assignment) => socketOf(id)?.emit('participant:assign', assignment));
+  const shards = new ShardAssigner(registry, options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 }, (id, assignment) =>
+    socketOf(id)?.emit('participant:assign', assignment),
+  );
   const runs: RunService = new RunService({
     store,
     registry,
@@ -161,10 +170,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   ).unref();
 
   /** socket.io hands `data` to the client's connect_error: it switches on the code, never on the sentence. */
-  const refusal = (message: string, code: HandshakeRefusal['code']) => Object.assign(new Error(message), { data: { code } satisfies HandshakeRefusal });
+  const refusal = (message: string, code: HandshakeRefusal['code']) =>
+    Object.assign(new Error(message), { data: { code } satisfies HandshakeRefusal });
   io.use((socket, next) => {
     const auth = HandshakeAuthSchema.safeParse(socket.handshake.auth ?? {});
-    if (!auth.success) return next(refusal('malformed handshake auth: send { role: "participant" } or { role: "admin", token }', 'invalid'));
+    if (!auth.success)
+      return next(refusal('malformed handshake auth: send { role: "participant" } or { role: "admin", token }', 'invalid'));
     const { role } = auth.data;
     const admit = () => {
       socket.data.role = role;
@@ -183,7 +194,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
 
   io.on('connection', (socket: HubSocket) => {
     const refusals = new RefusalLog((line, fields) => logger.warn({ socket: socket.id, ...fields }, line));
-    const reportFailure = (event: string, error: unknown) => logger.error({ socket: socket.id, event, err: error }, `handler for ${event} failed`);
+    const reportFailure = (event: string, error: unknown) =>
+      logger.error({ socket: socket.id, event, err: error }, `handler for ${event} failed`);
     const kit: ConnectionKit = {
       on: (event, handler) => socket.on(event, guarded(event, handler, reportFailure)),
       refused: (what) => refusals.note(what),
@@ -197,10 +209,18 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     socket.use((packet, next) => {
       const decision = limiter.take();
       if (decision === 'accept') return next();
-      ackOf(packet)?.({ ok: false, code: 'rate-limited', error: `rate limit: more than ${limiter.limit.perSecond} messages per second from this connection` });
+      ackOf(packet)?.({
+        ok: false,
+        code: 'rate-limited',
+        error: `rate limit: more than ${limiter.limit.perSecond} messages per second from this connection`,
+      });
       if (decision === 'disconnect') {
         logger.warn({ socket: socket.id, refusals: limiter.refused }, 'messages over the rate limit; disconnecting the connection');
-        kit.farewell(socket, { code: 'flooding', reason: `${limiter.refused} messages over the rate limit of ${limiter.limit.perSecond} per second`, reconnect: false });
+        kit.farewell(socket, {
+          code: 'flooding',
+          reason: `${limiter.refused} messages over the rate limit of ${limiter.limit.perSecond} per second`,
+          reconnect: false,
+        });
       }
     });
     socket.onAny((event: unknown, ...args: unknown[]) => {
@@ -221,7 +241,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       try {
         const entry = registry.leave(socket.id, now());
         if (entry) runs.active?.participantFailed(entry.id, `disconnected (${reason})`);
-        if (entry && reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect') logger.info(`participant ${entry.id} disconnected: ${reason}`);
+        if (entry && reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect')
+          logger.info(`participant ${entry.id} disconnected: ${reason}`);
       } catch (error) {
         reportFailure('disconnect', error);
       }
@@ -257,7 +278,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     {
       health: () => {
         const active = runs.active;
-        return { participants: registry.connected().length, activeRun: active ? { id: active.id, completedRounds: active.modelVersion, rounds: active.config.rounds } : null };
+        return {
+          participants: registry.connected().length,
+          activeRun: active ? { id: active.id, completedRounds: active.modelVersion, rounds: active.config.rounds } : null,
+        };
       },
       participants: () => registry.list(),
       runs: () => store.listRuns(),

@@ -29,7 +29,9 @@ describe('hub start-up', () => {
   it('refuses an allowed origin that is not an origin, naming it', () => {
     const result = start({ PORT: '0', TABULA_ALLOWED_ORIGINS: 'https://lab.example,lab.example:8080' });
     expect(result.status).toBe(2);
-    expect(result.stderr.trim()).toBe('tabula: invalid environment: TABULA_ALLOWED_ORIGINS: "lab.example:8080" is not an origin: an origin is scheme://host[:port], with :* for any port, or * for any origin');
+    expect(result.stderr.trim()).toBe(
+      'tabula: invalid environment: TABULA_ALLOWED_ORIGINS: "lab.example:8080" is not an origin: an origin is scheme://host[:port], with :* for any port, or * for any origin',
+    );
   });
 
   it('refuses a trusted proxy that is not an address or subnet', () => {
@@ -96,7 +98,12 @@ async function running(hub: HubProcess): Promise<number> {
 
 /** Resolves with the exit code, or fails after 60 s. */
 function exitOf(hub: HubProcess): Promise<number | string> {
-  return Promise.race([hub.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the hub did not exit within 60 s:\n${hub.output()}`)), 60_000).unref())]);
+  return Promise.race([
+    hub.exited,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`the hub did not exit within 60 s:\n${hub.output()}`)), 60_000).unref(),
+    ),
+  ]);
 }
 
 function ownerPid(dataDir: string): number {
@@ -150,7 +157,12 @@ describe('the data directory', () => {
     const created = await fetch(`http://127.0.0.1:${port}/api/runs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify({ algorithm: 'fedavg', model: { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' }, rounds: 2, waitForParticipantsMs: 600_000 }),
+      body: JSON.stringify({
+        algorithm: 'fedavg',
+        model: { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' },
+        rounds: 2,
+        waitForParticipantsMs: 600_000,
+      }),
     });
     expect(created.status).toBe(201);
     const run = (await created.json()) as { id: string };
@@ -164,7 +176,9 @@ describe('the data directory', () => {
     // Assert: one line naming the holder; the first hub's run and files are as they were
     expect(code).not.toBe(0);
     expect(second.output()).toMatch(
-      new RegExp(`^tabula: data directory ${dataDir} is in use by another hub \\(pid ${pid}, started [0-9T:.Z-]+\\); stop it first or set TABULA_DATA_DIR\n$`),
+      new RegExp(
+        `^tabula: data directory ${dataDir} is in use by another hub \\(pid ${pid}, started [0-9T:.Z-]+\\); stop it first or set TABULA_DATA_DIR\n$`,
+      ),
     );
     expect(fingerprint(dataDir)).toBe(before);
     const after = (await (await fetch(`http://127.0.0.1:${port}/api/runs/${run.id}`)).json()) as { status: string; rounds: unknown[] };

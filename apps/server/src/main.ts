@@ -29,7 +29,12 @@ const Env = z.object({
   TABULA_TRUST_PROXY: list(parseTrustProxy).optional(),
   TABULA_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `TABULA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   TABULA_LOG_FORMAT: z.enum(['pretty', 'json'], { message: 'TABULA_LOG_FORMAT must be pretty or json' }).default('pretty'),
-  TABULA_PARTICIPANT_RETENTION_S: z.coerce.number({ message: 'TABULA_PARTICIPANT_RETENTION_S must be a number' }).int().min(1).max(30 * 86_400).default(900),
+  TABULA_PARTICIPANT_RETENTION_S: z.coerce
+    .number({ message: 'TABULA_PARTICIPANT_RETENTION_S must be a number' })
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(900),
 });
 
 const parsed = Env.safeParse(process.env);

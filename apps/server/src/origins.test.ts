@@ -4,7 +4,12 @@ import { afterThisTest, startTestHub } from './test-hub.js';
 
 /** A participant socket sending `origin` as a browser would: 'connected' or why it could not. */
 async function connectFrom(url: string, origin: string | null): Promise<string> {
-  const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...(origin ? { extraHeaders: { origin } } : {}) });
+  const socket = io(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    ...(origin ? { extraHeaders: { origin } } : {}),
+  });
   afterThisTest(() => void socket.disconnect());
   return new Promise((resolve) => {
     socket.once('connect', () => resolve('connected'));
@@ -13,7 +18,7 @@ async function connectFrom(url: string, origin: string | null): Promise<string> 
 }
 
 describe('allowed origins', () => {
-  it('refuses a socket from another site, accepts the hub\'s own origin, localhost and clients that send no Origin', async () => {
+  it("refuses a socket from another site, accepts the hub's own origin, localhost and clients that send no Origin", async () => {
     // Prepare
     const { port, url } = await startTestHub();
     // Execute
@@ -30,7 +35,7 @@ describe('allowed origins', () => {
     expect(node).toBe('connected');
   });
 
-  it('accepts configured origins instead of localhost, and the hub\'s own origin always', async () => {
+  it("accepts configured origins instead of localhost, and the hub's own origin always", async () => {
     // Prepare
     const { url } = await startTestHub({ allowedOrigins: ['https://lab.example', 'http://10.0.0.7:*'] });
     // Execute

@@ -28,7 +28,10 @@ export function originPolicy(patterns: readonly string[]): OriginPolicy {
 
 /** Splits a comma-separated TABULA_ALLOWED_ORIGINS and checks every entry; throws naming a bad one. */
 export function parseAllowedOrigins(value: string): string[] {
-  const patterns = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const patterns = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   originPolicy(patterns);
   return patterns;
 }
@@ -43,6 +46,7 @@ function compile(pattern: string): (url: URL) => boolean {
     throw new Error(`"${pattern}" is not an origin: ${PATTERN_HELP}`);
   }
   const bare = allowed.pathname === '/' && !allowed.search && !allowed.hash && !allowed.username && !allowed.password;
-  if (!['http:', 'https:'].includes(allowed.protocol) || !bare || (anyPort && allowed.port)) throw new Error(`"${pattern}" is not an origin: ${PATTERN_HELP}`);
+  if (!['http:', 'https:'].includes(allowed.protocol) || !bare || (anyPort && allowed.port))
+    throw new Error(`"${pattern}" is not an origin: ${PATTERN_HELP}`);
   return anyPort ? (url) => url.protocol === allowed.protocol && url.hostname === allowed.hostname : (url) => url.origin === allowed.origin;
 }

@@ -27,7 +27,10 @@ export interface ParticipantSocketDeps {
 
 /** What the per-connection plumbing gives the handlers: guarded registration, refusal logging, closing with a reason. */
 export interface ConnectionKit {
-  on(event: 'participant:hello' | 'participant:status' | 'update:submit' | 'eval:submit' | 'admin:start-run' | 'admin:stop-run', handler: (...args: unknown[]) => void | Promise<void>): void;
+  on(
+    event: 'participant:hello' | 'participant:status' | 'update:submit' | 'eval:submit' | 'admin:start-run' | 'admin:stop-run',
+    handler: (...args: unknown[]) => void | Promise<void>,
+  ): void;
   refused(what: string): void;
   /** Closes a connection on purpose, telling the participant why first. */
   farewell(target: HubSocket, notice: Farewell): void;
@@ -43,7 +46,8 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
   kit.on('participant:hello', (raw, ack) => {
     if (typeof ack !== 'function') return;
     const reply = ack as (reply: Ack<Welcome>) => void;
-    if (socket.data.role === 'admin') return reply({ ok: false, code: 'conflict', error: 'an admin connection cannot join as a participant' });
+    if (socket.data.role === 'admin')
+      return reply({ ok: false, code: 'conflict', error: 'an admin connection cannot join as a participant' });
     const version = (raw as { protocolVersion?: unknown } | null)?.protocolVersion;
     if (typeof version !== 'number' || version !== PROTOCOL_VERSION) {
       const tooOld = typeof version !== 'number' || version < PROTOCOL_VERSION;
@@ -62,14 +66,23 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     const shard = shards.assign(hello, previous, running);
     if (!shard.ok) return reply({ ok: false, code: 'conflict', error: shard.error });
     const { assignment } = shard;
-    const claim = registry.join(socket.id, { ...hello, heldOut: shard.heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) }, deps.now());
+    const claim = registry.join(
+      socket.id,
+      { ...hello, heldOut: shard.heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) },
+      deps.now(),
+    );
     if (!claim.ok) {
       kit.refused(`hello refused: ${claim.error}`);
       return reply({ ok: false, code: 'identity-refused', error: claim.error });
     }
     const id = claim.entry.id;
     const replaced = claim.replacedSocket ? deps.socketById(claim.replacedSocket) : null;
-    if (replaced) kit.farewell(replaced, { code: 'replaced', reason: `participant ${id} connected again from a newer connection (a reload)`, reconnect: false });
+    if (replaced)
+      kit.farewell(replaced, {
+        code: 'replaced',
+        reason: `participant ${id} connected again from a newer connection (a reload)`,
+        reconnect: false,
+      });
     reply({ ok: true, data: { participantId: id, participantSecret: claim.secret, maxMessageBytes: deps.maxMessageBytes, assignment } });
     // A participant that rejoins holding another scenario than the running run's is offered a shard of it too.
     if (running) shards.offer([claim.entry], running);
@@ -91,7 +104,12 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     if (!ack) return kit.refused('update:submit without an acknowledgement callback ignored');
     const reply = ack as (reply: Ack<UpdateReceipt>) => void;
     // The ack must come third: (meta, frame, ack). With two arguments the frame is missing.
-    if (args.length !== 3) return reply({ ok: false, code: 'invalid', error: `update:submit takes (meta, frame, ack); got ${args.length - 1} argument${args.length === 2 ? '' : 's'} before the acknowledgement: the binary frame is missing` });
+    if (args.length !== 3)
+      return reply({
+        ok: false,
+        code: 'invalid',
+        error: `update:submit takes (meta, frame, ack); got ${args.length - 1} argument${args.length === 2 ? '' : 's'} before the acknowledgement: the binary frame is missing`,
+      });
     const [meta, frame] = args;
     const id = registry.idOf(socket.id);
     if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });

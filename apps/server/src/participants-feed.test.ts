@@ -1,4 +1,11 @@
-import { PROTOCOL_VERSION, type AdminSnapshot, type ClientToServerEvents, type ParticipantInfo, type ParticipantsDiff, type ServerToClientEvents } from '@tabula/core';
+import {
+  PROTOCOL_VERSION,
+  type AdminSnapshot,
+  type ClientToServerEvents,
+  type ParticipantInfo,
+  type ParticipantsDiff,
+  type ServerToClientEvents,
+} from '@tabula/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +34,21 @@ async function startHub(): Promise<string> {
 
 /** A participant as the hub lists it; fields these tests do not look at are left out. */
 const entry = (id: string, patch: Partial<ParticipantInfo> = {}): ParticipantInfo =>
-  ({ id, connected: true, backend: 'test', examples: 10, heldOut: false, dataSource: 'own', scenario: null, assignedIndex: null, state: 'waiting', lastSeen: 1, lastRound: null, lastLatencyMs: null, ...patch }) as ParticipantInfo;
+  ({
+    id,
+    connected: true,
+    backend: 'test',
+    examples: 10,
+    heldOut: false,
+    dataSource: 'own',
+    scenario: null,
+    assignedIndex: null,
+    state: 'waiting',
+    lastSeen: 1,
+    lastRound: null,
+    lastLatencyMs: null,
+    ...patch,
+  }) as ParticipantInfo;
 
 async function connect(url: string, auth: Record<string, string> = {}): Promise<ClientSocket> {
   const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth });
@@ -43,7 +64,11 @@ describe('ParticipantsFeed.diff', () => {
   it('carries only the entries that changed since the last diff, whole, and the ids that are gone', () => {
     // Prepare
     let list = [entry('a'), entry('b'), entry('c')];
-    const feed = new ParticipantsFeed(() => list, () => true, () => undefined);
+    const feed = new ParticipantsFeed(
+      () => list,
+      () => true,
+      () => undefined,
+    );
 
     // Execute + Assert
     expect(feed.diff()).toEqual({ changed: list, removed: [] });
@@ -64,15 +89,28 @@ describe('admin:participants', () => {
     const sockets = new Map<string, ClientSocket>();
     for (const id of ['part-a', 'part-b', 'part-c']) {
       const socket = await connect(url);
-      expect(await socket.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: id, backend: 'test', examples: 10, heldOut: false, dataSource: 'own' })).toMatchObject({ ok: true });
+      expect(
+        await socket
+          .timeout(5000)
+          .emitWithAck('participant:hello', {
+            protocolVersion: PROTOCOL_VERSION,
+            participantId: id,
+            backend: 'test',
+            examples: 10,
+            heldOut: false,
+            dataSource: 'own',
+          }),
+      ).toMatchObject({ ok: true });
       sockets.set(id, socket);
     }
     const known = new Map<string, ParticipantInfo>();
     const settled = (until: (known: Map<string, ParticipantInfo>) => boolean) =>
-      expect.poll(() => {
-        for (const diff of diffs.splice(0)) for (const p of diff.changed) known.set(p.id, p);
-        return until(known);
-      }).toBe(true);
+      expect
+        .poll(() => {
+          for (const diff of diffs.splice(0)) for (const p of diff.changed) known.set(p.id, p);
+          return until(known);
+        })
+        .toBe(true);
     await settled((k) => ['part-a', 'part-b', 'part-c'].every((id) => k.get(id)?.state === 'waiting'));
 
     // Execute: one participant changes state 42 times in a burst, ending with 'training'.
@@ -95,10 +133,24 @@ describe('admin:participants', () => {
     // Prepare
     const url = await startHub();
     const participant = await connect(url);
-    await participant.timeout(5000).emitWithAck('participant:hello', { protocolVersion: PROTOCOL_VERSION, participantId: 'part-one', backend: 'test', examples: 10, heldOut: false, dataSource: 'own' });
+    await participant
+      .timeout(5000)
+      .emitWithAck('participant:hello', {
+        protocolVersion: PROTOCOL_VERSION,
+        participantId: 'part-one',
+        backend: 'test',
+        examples: 10,
+        heldOut: false,
+        dataSource: 'own',
+      });
 
     // Execute
-    const admin: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { role: 'admin', token: TOKEN } });
+    const admin: ClientSocket = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: { role: 'admin', token: TOKEN },
+    });
     cleanups.push(() => void admin.disconnect());
     const snapshot = await new Promise<AdminSnapshot>((resolve) => admin.once('admin:state', resolve));
 

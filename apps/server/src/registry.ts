@@ -23,8 +23,7 @@ export interface RegistryEntry {
 
 /** Hello a known id claims with: the secret the hub issued at its first hello. */
 export type IdentityClaim =
-  | { ok: true; entry: RegistryEntry; secret: string; replacedSocket: string | null }
-  | { ok: false; error: string };
+  { ok: true; entry: RegistryEntry; secret: string; replacedSocket: string | null } | { ok: false; error: string };
 
 /**
  * Who is connected and what they hold. Separate from the strategy (which only ever sees ids): the registry
@@ -56,7 +55,10 @@ export class Registry {
     if (previous && !current) {
       const expected = this.secretHashes.get(id);
       if (!hello.participantSecret || !expected || !timingSafeEqual(hashOf(hello.participantSecret), expected)) {
-        return { ok: false, error: `participant id ${id} is taken: the secret ${hello.participantSecret ? 'does not match' : 'is missing'} (a tab keeps it beside its id)` };
+        return {
+          ok: false,
+          error: `participant id ${id} is taken: the secret ${hello.participantSecret ? 'does not match' : 'is missing'} (a tab keeps it beside its id)`,
+        };
       }
     } else if (!previous) {
       secret ||= randomBytes(18).toString('base64url');
@@ -141,7 +143,12 @@ export class Registry {
     return this.byId.get(id) ?? null;
   }
 
-  update(id: string, patch: Partial<Pick<RegistryEntry, 'state' | 'lastSeen' | 'lastRound' | 'lastLatencyMs' | 'examples' | 'heldOut' | 'scenario' | 'assignedIndex'>>): void {
+  update(
+    id: string,
+    patch: Partial<
+      Pick<RegistryEntry, 'state' | 'lastSeen' | 'lastRound' | 'lastLatencyMs' | 'examples' | 'heldOut' | 'scenario' | 'assignedIndex'>
+    >,
+  ): void {
     const entry = this.byId.get(id);
     if (!entry) return;
     Object.assign(entry, patch);
@@ -156,7 +163,8 @@ export class Registry {
   takenIndices(scenarioKey: string, except: string): Set<number> {
     const taken = new Set<number>();
     for (const e of this.connected()) {
-      if (e.id !== except && e.assignedIndex !== null && e.scenario && scenarioKeyOf(e.scenario) === scenarioKey) taken.add(e.assignedIndex);
+      if (e.id !== except && e.assignedIndex !== null && e.scenario && scenarioKeyOf(e.scenario) === scenarioKey)
+        taken.add(e.assignedIndex);
     }
     return taken;
   }

@@ -21,15 +21,13 @@ async function silentParticipant(url: string) {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
   });
-  const welcome: unknown = await socket
-    .timeout(5000)
-    .emitWithAck('participant:hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      backend: 'test',
-      examples: 10,
-      heldOut: false,
-      dataSource: 'own',
-    });
+  const welcome: unknown = await socket.timeout(5000).emitWithAck('participant:hello', {
+    protocolVersion: PROTOCOL_VERSION,
+    backend: 'test',
+    examples: 10,
+    heldOut: false,
+    dataSource: 'own',
+  });
   expect(welcome).toMatchObject({ ok: true });
   return { tasks, cancels };
 }

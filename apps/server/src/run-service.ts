@@ -63,7 +63,8 @@ export class RunService {
     if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
     const config = parsed.data;
     const parameters = parameterCount(config.model);
-    if (parameters > this.deps.maxParameters) return { ok: false, code: 'invalid', error: `model: ${parameters} parameters exceed this hub's limit of ${this.deps.maxParameters}` };
+    if (parameters > this.deps.maxParameters)
+      return { ok: false, code: 'invalid', error: `model: ${parameters} parameters exceed this hub's limit of ${this.deps.maxParameters}` };
     if (this.controller) return { ok: false, code: 'conflict', error: `run ${this.controller.id} is in progress: stop it first` };
     const { store, now } = this.deps;
     const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -77,7 +78,9 @@ export class RunService {
   async stop(runId: string): Promise<Outcome<RunSummary>> {
     if (!this.controller || this.controller.id !== runId) {
       const run = this.deps.store.getRun(runId);
-      return run ? { ok: false, code: 'conflict', error: `run ${runId} is not running (${run.status})` } : { ok: false, code: 'not-found', error: `no run ${runId}` };
+      return run
+        ? { ok: false, code: 'conflict', error: `run ${runId} is not running (${run.status})` }
+        : { ok: false, code: 'not-found', error: `no run ${runId}` };
     }
     return { ok: true, data: await this.controller.stop() };
   }
@@ -90,22 +93,37 @@ export class RunService {
     const { store, now } = this.deps;
     const run = store.getRun(runId);
     if (!run) return { ok: false, code: 'not-found', error: `no run ${runId}` };
-    if (this.controller) return { ok: false, code: 'conflict', error: this.controller.id === runId ? `run ${runId} is already running` : `run ${this.controller.id} is in progress: stop it first` };
-    if (run.status === 'completed' || run.status === 'stopped') return { ok: false, code: 'conflict', error: `run ${runId} is ${run.status}: only a paused or failed run can be resumed` };
+    if (this.controller)
+      return {
+        ok: false,
+        code: 'conflict',
+        error: this.controller.id === runId ? `run ${runId} is already running` : `run ${this.controller.id} is in progress: stop it first`,
+      };
+    if (run.status === 'completed' || run.status === 'stopped')
+      return { ok: false, code: 'conflict', error: `run ${runId} is ${run.status}: only a paused or failed run can be resumed` };
     const valid = parseOrError(RunConfigSchema, run.config);
-    if (!valid.ok) return { ok: false, code: 'conflict', error: `cannot resume run ${runId}: its stored config is not valid any more: ${valid.error}` };
+    if (!valid.ok)
+      return { ok: false, code: 'conflict', error: `cannot resume run ${runId}: its stored config is not valid any more: ${valid.error}` };
     let resumed: RunSummary;
     try {
       resumed = store.updateRun(runId, { status: 'running', error: null, updatedAt: now() });
     } catch (error) {
       if (!isStorageFailure(error)) throw error;
-      return { ok: false, code: 'unavailable', error: `cannot resume run ${runId}: the store cannot be written (${(error as Error).message})` };
+      return {
+        ok: false,
+        code: 'unavailable',
+        error: `cannot resume run ${runId}: the store cannot be written (${(error as Error).message})`,
+      };
     }
     try {
       this.launch(resumed); // reads and verifies the last checkpoint
     } catch (error) {
       store.updateRun(runId, { status: run.status, error: run.error, updatedAt: run.updatedAt });
-      return { ok: false, code: 'conflict', error: `cannot resume run ${runId}: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        ok: false,
+        code: 'conflict',
+        error: `cannot resume run ${runId}: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
     this.log(`run ${runId} resumed after round ${this.controller!.modelVersion} of ${run.config.rounds}`);
     this.deps.broadcast.run(resumed);
@@ -147,12 +165,21 @@ export class RunService {
     const { store, now } = this.deps;
     const running = store.runningRuns().filter((run) => {
       const valid = parseOrError(RunConfigSchema, run.config);
-      if (!valid.ok) store.updateRun(run.id, { status: 'failed', error: `cannot resume: its stored config is not valid any more: ${valid.error}`, updatedAt: now() });
+      if (!valid.ok)
+        store.updateRun(run.id, {
+          status: 'failed',
+          error: `cannot resume: its stored config is not valid any more: ${valid.error}`,
+          updatedAt: now(),
+        });
       return valid.ok;
     });
     for (const [i, run] of running.entries()) {
       if (i > 0) {
-        store.updateRun(run.id, { status: 'stopped', error: `superseded by run ${running[0]!.id} when the hub restarted`, updatedAt: now() });
+        store.updateRun(run.id, {
+          status: 'stopped',
+          error: `superseded by run ${running[0]!.id} when the hub restarted`,
+          updatedAt: now(),
+        });
         continue;
       }
       try {

@@ -38,8 +38,15 @@ describe('ShardAssigner', () => {
     // A returning participant keeps its shard; one that names a shard must name one that exists.
     const previous = registry.get(registry.idOf('s1')!)!;
     expect(assigner.assign(hello(), previous, undefined)).toMatchObject({ ok: true, assignment: { index: 1 } });
-    expect(assigner.assign(hello({ assignedIndex: 7, scenario: shards }), null, undefined)).toEqual({ ok: false, error: 'participant 7 does not exist in a 3-participant scenario' });
-    expect(assigner.assign(hello({ dataSource: 'own', heldOut: true }), null, undefined)).toEqual({ ok: true, assignment: null, heldOut: true });
+    expect(assigner.assign(hello({ assignedIndex: 7, scenario: shards }), null, undefined)).toEqual({
+      ok: false,
+      error: 'participant 7 does not exist in a 3-participant scenario',
+    });
+    expect(assigner.assign(hello({ dataSource: 'own', heldOut: true }), null, undefined)).toEqual({
+      ok: true,
+      assignment: null,
+      heldOut: true,
+    });
   });
 
   it('selects for a scenario run only participants holding exactly its scenario, and offers the others a shard of it', () => {
@@ -47,7 +54,8 @@ describe('ShardAssigner', () => {
     const onShards = join('a', { scenario: shards, assignedIndex: 0 });
     const onSines = join('b', { scenario: sines, assignedIndex: 0 });
     const own = join('c', { dataSource: 'own', examples: 5 });
-    const run = (scenario: ScenarioSpec, model = scenario.name === 'sinusoid' ? SINUSOID_MLP : MNIST_MLP) => ({ scenario, model }) as RunConfig;
+    const run = (scenario: ScenarioSpec, model = scenario.name === 'sinusoid' ? SINUSOID_MLP : MNIST_MLP) =>
+      ({ scenario, model }) as RunConfig;
     expect([onShards, onSines, own].map((e) => assigner.compatible(e, run(sines)))).toEqual([false, true, false]);
     expect([onShards, onSines, own].map((e) => assigner.compatible(e, { model: MNIST_MLP } as RunConfig))).toEqual([true, false, true]);
     assigner.offer([onShards, onSines, own], sines);

@@ -20,16 +20,22 @@ export class ShardAssigner {
    * The shard for a hello (null for a participant with its own data) and whether it is held out, or why there is
    * none. `previous` is the participant the hello resumes, if any.
    */
-  assign(hello: Hello, previous: RegistryEntry | null, running: ScenarioSpec | undefined): { ok: true; assignment: Assignment | null; heldOut: boolean } | { ok: false; error: string } {
+  assign(
+    hello: Hello,
+    previous: RegistryEntry | null,
+    running: ScenarioSpec | undefined,
+  ): { ok: true; assignment: Assignment | null; heldOut: boolean } | { ok: false; error: string } {
     if (hello.dataSource !== 'assigned') return { ok: true, assignment: null, heldOut: hello.heldOut };
     const scenario = hello.scenario ?? running ?? previous?.scenario ?? this.defaultScenario;
     let index = hello.assignedIndex ?? null;
-    if (index === null && previous?.scenario && scenarioKeyOf(previous.scenario) === scenarioKeyOf(scenario)) index = previous.assignedIndex;
+    if (index === null && previous?.scenario && scenarioKeyOf(previous.scenario) === scenarioKeyOf(scenario))
+      index = previous.assignedIndex;
     if (index === null) {
       index = this.freeIndex(scenario, previous?.id ?? '');
       if (index === null) return { ok: false, error: `all ${scenario.participants} participants of scenario ${scenario.name} are taken` };
     }
-    if (index >= scenario.participants) return { ok: false, error: `participant ${index} does not exist in a ${scenario.participants}-participant scenario` };
+    if (index >= scenario.participants)
+      return { ok: false, error: `participant ${index} does not exist in a ${scenario.participants}-participant scenario` };
     return { ok: true, assignment: { scenario, index }, heldOut: isHeldOut(scenario, index) };
   }
 
@@ -38,7 +44,8 @@ export class ShardAssigner {
    * simulation never mixes in other data); a run without a scenario any participant whose data fits the model's task.
    */
   compatible(entry: RegistryEntry, config: RunConfig): boolean {
-    if (config.scenario) return entry.dataSource === 'assigned' && entry.scenario !== null && scenarioKeyOf(entry.scenario) === scenarioKeyOf(config.scenario);
+    if (config.scenario)
+      return entry.dataSource === 'assigned' && entry.scenario !== null && scenarioKeyOf(entry.scenario) === scenarioKeyOf(config.scenario);
     const holdsSines = entry.dataSource === 'assigned' && entry.scenario?.name === 'sinusoid';
     return holdsSines === (config.model.task === 'regression');
   }

@@ -25,7 +25,11 @@ export function ackOf(args: readonly unknown[]): ((reply: Ack<never>) => void) |
  * `internal` error ack when it asked for one, and the failure is reported once. Every handler the hub registers
  * goes through this.
  */
-export function guarded(event: string, handler: (...args: unknown[]) => void | Promise<void>, report: (event: string, error: unknown) => void): (...args: unknown[]) => void {
+export function guarded(
+  event: string,
+  handler: (...args: unknown[]) => void | Promise<void>,
+  report: (event: string, error: unknown) => void,
+): (...args: unknown[]) => void {
   return (...args) => {
     const fail = (error: unknown) => {
       report(event, error);
@@ -63,7 +67,8 @@ export class RefusalLog {
   note(what: string): void {
     const t = this.now();
     if (t - this.windowStart > REFUSAL_LOG_WINDOW_MS) {
-      if (this.logged > REFUSAL_LOG_LINES) this.write('further refusals of this connection were not logged', { suppressed: this.logged - REFUSAL_LOG_LINES });
+      if (this.logged > REFUSAL_LOG_LINES)
+        this.write('further refusals of this connection were not logged', { suppressed: this.logged - REFUSAL_LOG_LINES });
       this.windowStart = t;
       this.logged = 0;
     }

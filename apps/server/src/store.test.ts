@@ -114,7 +114,15 @@ describe('runs', () => {
     const cleared = store.updateRun('r1', { error: null, updatedAt: 6_000 });
 
     // Assert
-    expect(created).toEqual({ id: 'r1', status: 'running', config: CONFIG, createdAt: 1_000, updatedAt: 1_000, completedRounds: 0, error: null });
+    expect(created).toEqual({
+      id: 'r1',
+      status: 'running',
+      config: CONFIG,
+      createdAt: 1_000,
+      updatedAt: 1_000,
+      completedRounds: 0,
+      error: null,
+    });
     expect(store.listRuns().map((r) => r.id)).toEqual(['r2', 'r3', 'r1']);
     expect(failed).toEqual({ ...created, status: 'failed', error: 'hub crashed', updatedAt: 5_000 });
     expect(cleared).toEqual({ ...created, status: 'failed', error: null, updatedAt: 6_000 });
@@ -242,7 +250,10 @@ describe('recordRound', () => {
     store.recordRound(round('r1', 2, 1, 'failed'));
     expect(() => store.recordRound(round('r1', 2, 1, 'failed'))).toThrow("run 'r1' round 2 attempt 1: already recorded");
 
-    expect(store.listRounds('r1').map((r) => [r.round, r.attempt])).toEqual([[1, 1], [2, 1]]);
+    expect(store.listRounds('r1').map((r) => [r.round, r.attempt])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
     expect(store.getRun('r1')?.completedRounds).toBe(1);
     store.close();
   });
@@ -323,9 +334,7 @@ describe('durability', () => {
     expect(second.listRounds('live')).toEqual([round('live', 1, 1, 'failed'), round('live', 1, 2, 'completed')]);
     const restored = second.latestCheckpoint('live');
     expect(bitsOf(restored?.weights as Float32Array)).toEqual(testBits(1_000, 3));
-    expect(bitsOf(restored?.strategyState.optimizer.buffers.v as Float32Array)).toEqual(
-      testBits(64, 12).map((b) => b & 0x7fffffff),
-    );
+    expect(bitsOf(restored?.strategyState.optimizer.buffers.v as Float32Array)).toEqual(testBits(64, 12).map((b) => b & 0x7fffffff));
     second.close();
     const raw = new Database(path, { readonly: true });
     expect([raw.pragma('journal_mode', { simple: true }), raw.pragma('user_version', { simple: true })]).toEqual(['wal', SCHEMA_VERSION]);
@@ -357,7 +366,7 @@ describe('corrupt rows', () => {
     return openStore(path);
   }
 
-  it('reads a config stored before a setting existed with that setting\'s default', () => {
+  it("reads a config stored before a setting existed with that setting's default", () => {
     // Prepare: a run row as an older version wrote it, without `aggregation`.
     const { aggregation: _added, ...older } = CONFIG;
     const store = corrupt(`UPDATE runs SET config = '${JSON.stringify(older)}'`);
@@ -482,7 +491,9 @@ describe('migrations', () => {
     raw.exec(MIGRATIONS[0] as string);
     raw.pragma('user_version = 1');
     raw.prepare("INSERT INTO runs VALUES ('old', ?, 'failed', 1000, 2000, 1, 'round 2 failed 3 times')").run(JSON.stringify(CONFIG));
-    raw.prepare("INSERT INTO rounds VALUES ('old', 1, 1, 'completed', NULL, 1000, 5, '[\"p-a\"]', '[]', ?, 10, 20)").run(JSON.stringify(round('old', 1, 1, 'completed').metrics));
+    raw
+      .prepare("INSERT INTO rounds VALUES ('old', 1, 1, 'completed', NULL, 1000, 5, '[\"p-a\"]', '[]', ?, 10, 20)")
+      .run(JSON.stringify(round('old', 1, 1, 'completed').metrics));
     const state = '{"name":"fedavg","optimizer":{"kind":"sgd","step":1,"buffers":{}}}';
     raw.prepare("INSERT INTO checkpoints VALUES ('old', 1, ?, ?, 1005)").run(Buffer.from(new Float32Array([1, 2, 3]).buffer), state);
     raw.close();

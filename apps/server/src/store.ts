@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { RUN_STATUSES, RunConfigSchema, type RoundMetrics, type RoundSummary, type RunConfig, type RunStatus, type RunSummary, type StrategyState } from '@tabula/core';
+import {
+  RUN_STATUSES,
+  RunConfigSchema,
+  type RoundMetrics,
+  type RoundSummary,
+  type RunConfig,
+  type RunStatus,
+  type RunSummary,
+  type StrategyState,
+} from '@tabula/core';
 
 export interface Checkpoint {
   readonly round: number;
@@ -183,7 +192,8 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   const keep = options.keepCheckpoints ?? 5;
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`openStore: keepCheckpoints must be an integer >= 1, got ${keep}`);
   const maxBytes = options.maxBytes;
-  if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0)) throw new RangeError(`openStore: maxBytes must be a positive integer, got ${maxBytes}`);
+  if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0))
+    throw new RangeError(`openStore: maxBytes must be a positive integer, got ${maxBytes}`);
   const inMemory = path === ':memory:' || path === '';
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
 
@@ -209,7 +219,8 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
       throw e;
     }
     db.pragma('synchronous = NORMAL');
-    if (maxBytes !== undefined) db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / Number(db.pragma('page_size', { simple: true }))))}`);
+    if (maxBytes !== undefined)
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / Number(db.pragma('page_size', { simple: true }))))}`);
     // better-sqlite3 turns foreign keys on by default; a migration that rebuilds a table needs them off.
     db.pragma('foreign_keys = OFF');
     migrate(db, path);
@@ -359,7 +370,14 @@ function createStore(db: Database.Database, keep: number): Store {
     if (checkpoint === undefined) return;
     const weights = float32ToBytes(checkpoint.weights);
     const state = encodeStrategyState(checkpoint.strategyState, where);
-    stmt.insertCheckpoint.run({ runId: summary.runId, round: checkpoint.round, weights, state, checksum: checksumOf(weights, state), createdAt: finishedAt });
+    stmt.insertCheckpoint.run({
+      runId: summary.runId,
+      round: checkpoint.round,
+      weights,
+      state,
+      checksum: checksumOf(weights, state),
+      createdAt: finishedAt,
+    });
     stmt.completeRound.run({ id: summary.runId, round: summary.round, finishedAt });
     stmt.pruneCheckpoints.run({ runId: summary.runId, keep });
   });
@@ -382,7 +400,8 @@ function createStore(db: Database.Database, keep: number): Store {
       const where = `store: run '${runId}' checkpoint of round ${row.round}`;
       if (row.checksum !== null) {
         const actual = row.weights instanceof Uint8Array ? checksumOf(row.weights, row.strategy_state) : null;
-        if (actual !== row.checksum) throw new Error(`${where} is corrupt: its weights or strategy state do not match the checksum stored with them`);
+        if (actual !== row.checksum)
+          throw new Error(`${where} is corrupt: its weights or strategy state do not match the checksum stored with them`);
       }
       return {
         round: row.round,
@@ -491,7 +510,8 @@ function encodeStrategyState(state: StrategyState, where: string): string {
   return JSON.stringify(state, (_key, value: unknown) => {
     if (value instanceof Float32Array) return { [F32_TAG]: float32ToBytes(value).toString('base64') };
     // any other typed array would serialize as an index-keyed object and come back as one
-    if (ArrayBuffer.isView(value)) throw new TypeError(`${where}: strategy state holds a ${value.constructor.name}; only Float32Array is stored`);
+    if (ArrayBuffer.isView(value))
+      throw new TypeError(`${where}: strategy state holds a ${value.constructor.name}; only Float32Array is stored`);
     return value;
   });
 }

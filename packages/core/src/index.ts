@@ -70,11 +70,24 @@ export {
   type ParticipantData,
   scenarioNeedsMnist,
 } from './data/index.js';
-export { Participant, type LocalData, type ParticipantChannel, type ParticipantOptions, type ParticipantStatus, type RoundRecord } from './participant/participant.js';
+export {
+  Participant,
+  type LocalData,
+  type ParticipantChannel,
+  type ParticipantOptions,
+  type ParticipantStatus,
+  type RoundRecord,
+} from './participant/participant.js';
 export { completeRunConfig, presetRunConfig } from './presets.js';
 export { sameAssignment } from './participant/assignment.js';
 export { MemoryCredentials, type ParticipantCredentials } from './participant/credentials.js';
-export { ParticipantSession, type HelloBody, type ParticipantSessionOptions, type ParticipantSocket, type StatusReport } from './participant/session.js';
+export {
+  ParticipantSession,
+  type HelloBody,
+  type ParticipantSessionOptions,
+  type ParticipantSocket,
+  type StatusReport,
+} from './participant/session.js';
 export { strategyFor } from './federation/strategy-for.js';
 export { type RoundCancel, RoundEngine, type RoundEngineHost, type RoundEngineOptions, type RunEnd } from './federation/round-engine.js';
 export { RoundCollector } from './federation/round-collector.js';

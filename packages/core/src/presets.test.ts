@@ -6,14 +6,30 @@ import { RunConfigSchema, parseOrError } from './protocol.js';
 describe('completeRunConfig', () => {
   it('completes a config without a model from the preset of its scenario and algorithm, keeping what it says', () => {
     const rounds = RunConfigSchema.parse(completeRunConfig({ rounds: 3 }));
-    expect(rounds).toMatchObject({ algorithm: 'reptile', model: MNIST_MLP, rounds: 3, scenario: { name: 'shards', participants: 40 }, perRound: 10 });
+    expect(rounds).toMatchObject({
+      algorithm: 'reptile',
+      model: MNIST_MLP,
+      rounds: 3,
+      scenario: { name: 'shards', participants: 40 },
+      perRound: 10,
+    });
     expect(rounds.client.innerSteps).toBe(presetRunConfig('shards', 'reptile').client!.innerSteps);
 
-    const maml = RunConfigSchema.parse(completeRunConfig({ algorithm: 'maml', scenario: { name: 'sinusoid', participants: 200 }, client: { innerLr: 0.02 } }));
-    expect(maml).toMatchObject({ algorithm: 'maml', model: SINUSOID_MLP, server: { kind: 'fedadam', tau: 1e-6 }, scenario: { name: 'sinusoid', participants: 200, kShot: 5 } });
+    const maml = RunConfigSchema.parse(
+      completeRunConfig({ algorithm: 'maml', scenario: { name: 'sinusoid', participants: 200 }, client: { innerLr: 0.02 } }),
+    );
+    expect(maml).toMatchObject({
+      algorithm: 'maml',
+      model: SINUSOID_MLP,
+      server: { kind: 'fedadam', tau: 1e-6 },
+      scenario: { name: 'sinusoid', participants: 200, kShot: 5 },
+    });
     expect(maml.client).toMatchObject({ innerLr: 0.02, adaptSteps: 10 });
     // A server optimizer of another kind replaces the preset's whole.
-    expect(RunConfigSchema.parse(completeRunConfig({ scenario: { name: 'sinusoid' }, server: { kind: 'sgd', lr: 0.5 } })).server).toEqual({ kind: 'sgd', lr: 0.5 });
+    expect(RunConfigSchema.parse(completeRunConfig({ scenario: { name: 'sinusoid' }, server: { kind: 'sgd', lr: 0.5 } })).server).toEqual({
+      kind: 'sgd',
+      lr: 0.5,
+    });
   });
 
   it('leaves a config with a model, and what it cannot complete, for the schema to judge', () => {

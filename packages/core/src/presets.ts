@@ -81,6 +81,7 @@ export function completeRunConfig(input: unknown): unknown {
   for (const key of ['scenario', 'client'] as const) {
     if (isObject(preset[key]) && isObject(input[key])) merged[key] = { ...preset[key], ...input[key] };
   }
-  if (isObject(preset.server) && isObject(input.server) && input.server.kind === preset.server.kind) merged.server = { ...preset.server, ...input.server };
+  if (isObject(preset.server) && isObject(input.server) && input.server.kind === preset.server.kind)
+    merged.server = { ...preset.server, ...input.server };
   return merged;
 }

@@ -36,7 +36,17 @@ describe('@tabula/core/protocol', () => {
   });
 
   it('exports what the dashboard uses', () => {
-    for (const name of ['RunConfigSchema', 'presetRunConfig', 'parseOrError', 'ALGORITHMS', 'SCENARIOS', 'DEFAULT_CLIENT_HYPER', 'MNIST_MLP', 'MNIST_CNN', 'SINUSOID_MLP']) {
+    for (const name of [
+      'RunConfigSchema',
+      'presetRunConfig',
+      'parseOrError',
+      'ALGORITHMS',
+      'SCENARIOS',
+      'DEFAULT_CLIENT_HYPER',
+      'MNIST_MLP',
+      'MNIST_CNN',
+      'SINUSOID_MLP',
+    ]) {
       expect(protocolApi, name).toHaveProperty(name);
     }
   });

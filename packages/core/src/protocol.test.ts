@@ -26,7 +26,10 @@ describe('RunConfigSchema: aggregation', () => {
       [{ ...base, aggregation: { kind: 'krum' } }, /aggregation\.kind/],
       [{ ...base, perRound: undefined, aggregation: { kind: 'median' } }, /perRound: median keeps every delta of a round/],
       // 79,510 parameters x 4,000 deltas is more than MAX_HELD_VALUES float32 values.
-      [{ ...base, perRound: 4000, aggregation: { kind: 'median' } }, /aggregation: median would hold 4000 deltas of 79510 parameters \(1\.2 GiB\)/],
+      [
+        { ...base, perRound: 4000, aggregation: { kind: 'median' } },
+        /aggregation: median would hold 4000 deltas of 79510 parameters \(1\.2 GiB\)/,
+      ],
     ];
     for (const [input, message] of cases) {
       const parsed = parseOrError(RunConfigSchema, input);
@@ -86,13 +89,24 @@ describe('ScenarioSpecSchema: one definition of a buildable scenario', () => {
     const mnist = loadMnist();
     const rng = createRng(7);
     const specs: unknown[] = [
-      ...(['iid', 'shards', 'dirichlet', 'rotated'] as const).map((name) => ({ name, participants: MAX_MNIST_PARTICIPANTS, heldOut: MAX_MNIST_PARTICIPANTS })),
+      ...(['iid', 'shards', 'dirichlet', 'rotated'] as const).map((name) => ({
+        name,
+        participants: MAX_MNIST_PARTICIPANTS,
+        heldOut: MAX_MNIST_PARTICIPANTS,
+      })),
       { name: 'sinusoid', participants: 10_000, heldOut: 10_000, kShot: 1000 },
     ];
     for (let i = 0; i < 40; i++) {
       const name = SCENARIOS[Math.floor(rng.next() * SCENARIOS.length)]!;
       const participants = 1 + Math.floor(rng.next() * (name === 'sinusoid' ? 10_000 : 4000));
-      specs.push({ name, participants, seed: i, heldOut: Math.floor(rng.next() * participants * 1.2), dirichletAlpha: 0.01 + rng.next() * 5, kShot: 1 + Math.floor(rng.next() * 50) });
+      specs.push({
+        name,
+        participants,
+        seed: i,
+        heldOut: Math.floor(rng.next() * participants * 1.2),
+        dirichletAlpha: 0.01 + rng.next() * 5,
+        kShot: 1 + Math.floor(rng.next() * 50),
+      });
     }
     let accepted = 0;
     for (const input of specs) {

@@ -29,7 +29,11 @@ export type Codec = z.infer<typeof CodecSchema>;
  */
 export const ServerOptimizerSchema = z.discriminatedUnion('kind', [
   strictObject({ kind: z.literal('sgd'), lr: z.number().positive().max(100).default(1) }),
-  strictObject({ kind: z.literal('fedavgm'), lr: z.number().positive().max(100).default(1), momentum: z.number().min(0).max(0.999).default(0.9) }),
+  strictObject({
+    kind: z.literal('fedavgm'),
+    lr: z.number().positive().max(100).default(1),
+    momentum: z.number().min(0).max(0.999).default(0.9),
+  }),
   strictObject({
     kind: z.literal('fedadam'),
     lr: z.number().positive().max(100).default(0.01),
@@ -64,7 +68,12 @@ export const ScenarioNameSchema = z.enum(SCENARIOS);
 export const ScenarioSpecSchema = strictObject({
   name: ScenarioNameSchema,
   participants: z.number().int().min(1).max(10_000),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
   heldOut: z.number().int().min(0).optional(),
   dirichletAlpha: z.number().positive().max(1000).optional(),
   kShot: z.number().int().min(1).max(1000).optional(),
@@ -94,20 +103,37 @@ export const RunConfigSchema = strictObject({
   codec: CodecSchema.default('float32'),
   /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
   maxUpdateNorm: z.number().positive().optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
   /** Trainers evaluate (before/after adaptation) every this many rounds, and in the last one. */
   evaluateEvery: z.number().int().min(1).max(100_000).default(1),
 }).superRefine((config, ctx) => {
   if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
-    ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['algorithm'],
+      message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile',
+    });
   }
   if (config.aggregation.kind !== 'fedavg') {
     if (config.perRound === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['perRound'], message: `${config.aggregation.kind} keeps every delta of a round: set perRound` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['perRound'],
+        message: `${config.aggregation.kind} keeps every delta of a round: set perRound`,
+      });
     } else {
       const held = config.perRound * parameterCount(config.model);
       if (held > MAX_HELD_VALUES) {
-        ctx.addIssue({ code: 'custom', path: ['aggregation'], message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${parameterCount(config.model)} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregation'],
+          message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${parameterCount(config.model)} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg`,
+        });
       }
     }
   }
@@ -115,7 +141,11 @@ export const RunConfigSchema = strictObject({
     ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: `must not exceed perRound (${config.perRound})` });
   }
   if (config.scenario && (config.scenario.name === 'sinusoid') !== (config.model.task === 'regression')) {
-    ctx.addIssue({ code: 'custom', path: ['model', 'task'], message: `scenario ${config.scenario.name} needs a ${config.scenario.name === 'sinusoid' ? 'regression' : 'classification'} model` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'task'],
+      message: `scenario ${config.scenario.name} needs a ${config.scenario.name === 'sinusoid' ? 'regression' : 'classification'} model`,
+    });
   }
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
@@ -123,7 +153,10 @@ export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
 /** Parses untrusted input into a value of the schema or one readable message naming each bad field. */
-export function parseOrError<S extends z.ZodType>(schema: S, input: unknown): { ok: true; data: z.infer<S> } | { ok: false; error: string } {
+export function parseOrError<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+): { ok: true; data: z.infer<S> } | { ok: false; error: string } {
   const result = schema.safeParse(input);
   if (result.success) return { ok: true, data: result.data };
   const error = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
@@ -177,9 +210,15 @@ export const MAX_REPORTED_LOSS = 1e30;
 export const HelloSchema = z.object({
   protocolVersion: z.number().int(),
   /** Kept by the client across reloads, so a reconnecting tab takes its identity back. */
-  participantId: z.string().regex(/^[A-Za-z0-9_-]{4,64}$/).optional(),
+  participantId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{4,64}$/)
+    .optional(),
   /** Issued by the hub at the id's first hello and kept beside it: without it a known id cannot be resumed. */
-  participantSecret: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional(),
+  participantSecret: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,128}$/)
+    .optional(),
   backend: z.string().max(40),
   /** Local training examples (0 until a tab has data). */
   examples: z.number().int().min(0),

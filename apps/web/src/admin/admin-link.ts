@@ -1,4 +1,13 @@
-import type { Ack, AdminSnapshot, HandshakeRefusal, ParticipantsDiff, RoundSummary, RunConfigInput, RunRequest, RunSummary } from '@tabula/core/protocol';
+import type {
+  Ack,
+  AdminSnapshot,
+  HandshakeRefusal,
+  ParticipantsDiff,
+  RoundSummary,
+  RunConfigInput,
+  RunRequest,
+  RunSummary,
+} from '@tabula/core/protocol';
 import { io } from 'socket.io-client';
 import { ACK_TIMEOUT_MS, type HubSocket } from '../shared/socket-types.js';
 

@@ -7,7 +7,10 @@ export class HubApi {
   /** Sends the token; a failed request throws "METHOD path: status error" with the hub's { error } text. */
   private async request(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<unknown> {
     const token = this.token();
-    const response = await fetch(path, { method, headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
+    const response = await fetch(path, {
+      method,
+      headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    });
     const body: unknown = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
       const error = typeof body === 'object' && body !== null && 'error' in body ? String(body.error) : response.statusText;

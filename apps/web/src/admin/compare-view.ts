@@ -16,7 +16,11 @@ export class CompareView {
 
   constructor() {
     this.chart = createLineChart({ title: 'Runs compared', yLabel: 'value', series: [] });
-    this.select = h('select', { id: 'compare-metric' }, COMPARABLE.map((c) => h('option', { value: c.key, text: c.label })));
+    this.select = h(
+      'select',
+      { id: 'compare-metric' },
+      COMPARABLE.map((c) => h('option', { value: c.key, text: c.label })),
+    );
     this.select.addEventListener('change', () => this.draw());
     this.element = h(
       'div',
@@ -37,10 +41,15 @@ export class CompareView {
     const key = this.select.value as ComparableKey;
     const { labels, series } = comparison(this.runs, key);
     this.chart.setSeries(series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length]! })));
-    this.chart.update(labels, series.map((s) => s.values));
+    this.chart.update(
+      labels,
+      series.map((s) => s.values),
+    );
     const label = COMPARABLE.find((c) => c.key === key)?.label ?? key;
     this.chart.setTitle(`Runs compared: ${label}`, label);
     this.caption.textContent =
-      this.runs.length === 0 ? `Tick "Compare" for up to ${MAX_COMPARED} runs in the history to plot them together.` : `${this.runs.length} run${this.runs.length === 1 ? '' : 's'} compared.`;
+      this.runs.length === 0
+        ? `Tick "Compare" for up to ${MAX_COMPARED} runs in the history to plot them together.`
+        : `${this.runs.length} run${this.runs.length === 1 ? '' : 's'} compared.`;
   }
 }

@@ -6,13 +6,26 @@ import { comparison, runLabel } from './comparison.js';
 const run = (id: string, overrides: object = {}): RunSummary => ({
   id,
   status: 'completed',
-  config: RunConfigSchema.parse({ algorithm: 'reptile', model: MNIST_MLP, rounds: 3, perRound: 2, scenario: { name: 'rotated', participants: 20, seed: 1 }, ...overrides }),
+  config: RunConfigSchema.parse({
+    algorithm: 'reptile',
+    model: MNIST_MLP,
+    rounds: 3,
+    perRound: 2,
+    scenario: { name: 'rotated', participants: 20, seed: 1 },
+    ...overrides,
+  }),
   createdAt: 0,
   updatedAt: 0,
   completedRounds: 3,
   error: null,
 });
-const round = (runId: string, n: number, heldOut: number | null, status: RoundSummary['status'] = 'completed', attempt = 1): RoundSummary => ({
+const round = (
+  runId: string,
+  n: number,
+  heldOut: number | null,
+  status: RoundSummary['status'] = 'completed',
+  attempt = 1,
+): RoundSummary => ({
   runId,
   round: n,
   attempt,
@@ -30,7 +43,10 @@ const round = (runId: string, n: number, heldOut: number | null, status: RoundSu
 describe('comparison', () => {
   it('aligns runs of different lengths on round numbers, with gaps where a run measured nothing', () => {
     // Prepare: run a has 3 rounds (held-out measured in 2 and 3; round 2 retried), run b 2 rounds.
-    const a = { run: run('a'), rounds: [round('a', 1, null), round('a', 2, 0.1, 'failed'), round('a', 2, 0.5, 'completed', 2), round('a', 3, 0.7)] };
+    const a = {
+      run: run('a'),
+      rounds: [round('a', 1, null), round('a', 2, 0.1, 'failed'), round('a', 2, 0.5, 'completed', 2), round('a', 3, 0.7)],
+    };
     const b = { run: run('b', { name: 'median run', aggregation: { kind: 'median' } }), rounds: [round('b', 1, 0.2), round('b', 2, 0.4)] };
     // Execute
     const result = comparison([a, b], 'heldOutPersonalized');

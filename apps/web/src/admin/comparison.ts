@@ -27,8 +27,14 @@ export function runLabel(run: RunSummary): string {
  * One series per run on a shared x axis (every round number any of them completed); a run that did not measure
  * the figure in a round (held-out metrics come only every evaluateEvery rounds) has null there.
  */
-export function comparison(runs: readonly RunWithRounds[], key: ComparableKey): { labels: number[]; series: { label: string; values: (number | null)[] }[] } {
-  const done = runs.map((r) => ({ run: r.run, byRound: new Map(completedRounds(r.rounds).map((round) => [round.round, round.metrics[key]])) }));
+export function comparison(
+  runs: readonly RunWithRounds[],
+  key: ComparableKey,
+): { labels: number[]; series: { label: string; values: (number | null)[] }[] } {
+  const done = runs.map((r) => ({
+    run: r.run,
+    byRound: new Map(completedRounds(r.rounds).map((round) => [round.round, round.metrics[key]])),
+  }));
   const labels = [...new Set(done.flatMap((d) => [...d.byRound.keys()]))].sort((a, b) => a - b);
   return { labels, series: done.map((d) => ({ label: runLabel(d.run), values: labels.map((x) => d.byRound.get(x) ?? null) })) };
 }

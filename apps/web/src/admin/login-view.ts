@@ -23,7 +23,12 @@ export class LoginView {
       this.showError('');
       onSubmit(token);
     });
-    this.element = h('section', { className: 'wide', 'aria-labelledby': 'login-title' }, h('h2', { id: 'login-title', text: 'Sign in' }), form);
+    this.element = h(
+      'section',
+      { className: 'wide', 'aria-labelledby': 'login-title' },
+      h('h2', { id: 'login-title', text: 'Sign in' }),
+      form,
+    );
   }
 
   showError(message: string): void {

@@ -63,7 +63,10 @@ const downloads = h(
   h('a', { href: '/api/model/model.json', download: 'model.json', text: 'Download model (model.json)' }),
   ' and ',
   h('a', { href: '/api/model/weights.bin', download: 'weights.bin', text: 'weights (weights.bin)' }),
-  h('span', { className: 'muted', text: ' — the current global model in the TF.js LayersModel format; keep both files in one folder and load model.json with tf.loadLayersModel.' }),
+  h('span', {
+    className: 'muted',
+    text: ' — the current global model in the TF.js LayersModel format; keep both files in one folder and load model.json with tf.loadLayersModel.',
+  }),
 );
 
 // Sections carry headings but no accessible names: names like "Model" or "Participants" would collide with

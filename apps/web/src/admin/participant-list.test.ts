@@ -4,7 +4,21 @@ import { ParticipantList } from './participant-list.js';
 
 /** A participant as the hub lists it; fields these tests do not look at are left out. */
 const entry = (id: string, patch: Partial<ParticipantInfo> = {}): ParticipantInfo =>
-  ({ id, connected: true, backend: 'test', examples: 10, heldOut: false, dataSource: 'own', scenario: null, assignedIndex: null, state: 'waiting', lastSeen: 1, lastRound: null, lastLatencyMs: null, ...patch }) as ParticipantInfo;
+  ({
+    id,
+    connected: true,
+    backend: 'test',
+    examples: 10,
+    heldOut: false,
+    dataSource: 'own',
+    scenario: null,
+    assignedIndex: null,
+    state: 'waiting',
+    lastSeen: 1,
+    lastRound: null,
+    lastLatencyMs: null,
+    ...patch,
+  }) as ParticipantInfo;
 
 const ids = (rows: readonly ParticipantInfo[]) => rows.map((p) => p.id);
 
@@ -72,7 +86,12 @@ describe('ParticipantList', () => {
 
   it('filters by connection or by state, paging what passes the filter', () => {
     const list = new ParticipantList();
-    list.replace([entry('aaaa', { state: 'training' }), entry('bbbb'), entry('cccc', { state: 'training' }), entry('dddd', { connected: false, state: 'connecting' })]);
+    list.replace([
+      entry('aaaa', { state: 'training' }),
+      entry('bbbb'),
+      entry('cccc', { state: 'training' }),
+      entry('dddd', { connected: false, state: 'connecting' }),
+    ]);
 
     expect(ids(list.page('connected', 0).rows)).toEqual(['aaaa', 'bbbb', 'cccc']);
     expect(list.page('training', 0, 1)).toMatchObject({ pages: 2, matching: 2, known: 4, connected: 3 });

@@ -20,7 +20,8 @@ export interface ParticipantPage {
   readonly connected: number;
 }
 
-const byConnectedThenId = (a: ParticipantInfo, b: ParticipantInfo): number => Number(b.connected) - Number(a.connected) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byConnectedThenId = (a: ParticipantInfo, b: ParticipantInfo): number =>
+  Number(b.connected) - Number(a.connected) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * The dashboard's copy of the hub's participant list: the snapshot's list, then the hub's diffs. Kept sorted
@@ -65,7 +66,15 @@ export class ParticipantList {
     const pages = Math.max(1, Math.ceil(matching.length / size));
     const shown = Math.min(Math.max(0, Math.floor(page)), pages - 1);
     const first = shown * size;
-    return { rows: matching.slice(first, first + size), page: shown, pages, first, matching: matching.length, known: this.byId.size, connected: this.connectedCount };
+    return {
+      rows: matching.slice(first, first + size),
+      page: shown,
+      pages,
+      first,
+      matching: matching.length,
+      known: this.byId.size,
+      connected: this.connectedCount,
+    };
   }
 
   private inOrder(): readonly ParticipantInfo[] {

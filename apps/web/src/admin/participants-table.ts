@@ -12,7 +12,17 @@ const FILTERS: readonly { value: ParticipantFilter; label: string }[] = [
 ];
 
 function cellsOf(p: ParticipantInfo): string[] {
-  return [p.id, p.connected ? 'yes' : 'no', p.backend, String(p.examples), describeData(p), p.state, String(p.lastRound ?? '–'), formatMs(p.lastLatencyMs), describeReliability(p)];
+  return [
+    p.id,
+    p.connected ? 'yes' : 'no',
+    p.backend,
+    String(p.examples),
+    describeData(p),
+    p.state,
+    String(p.lastRound ?? '–'),
+    formatMs(p.lastLatencyMs),
+    describeReliability(p),
+  ];
 }
 
 /** Rounds answered of those it was sent work in, and a note when selection skips it for letting the last ones pass. */
@@ -33,7 +43,11 @@ export class ParticipantsTable {
   private readonly body = h('tbody');
   private readonly rows: HTMLTableRowElement[] = [];
   private readonly caption = h('p', { className: 'muted', 'data-testid': 'participants-caption' });
-  private readonly filter = h('select', { id: 'participants-filter' }, FILTERS.map((f) => h('option', { value: f.value, text: f.label })));
+  private readonly filter = h(
+    'select',
+    { id: 'participants-filter' },
+    FILTERS.map((f) => h('option', { value: f.value, text: f.label })),
+  );
   private readonly previous = h('button', { type: 'button', text: 'Previous', 'aria-label': 'Previous page of participants' });
   private readonly next = h('button', { type: 'button', text: 'Next', 'aria-label': 'Next page of participants' });
   private readonly pageLabel = h('span', { className: 'muted', 'aria-live': 'polite' });
@@ -61,7 +75,20 @@ export class ParticipantsTable {
       h(
         'div',
         { className: 'table-wrap' },
-        h('table', { 'data-testid': 'participants', 'aria-label': 'Participants' }, h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col', text: c })))), this.body),
+        h(
+          'table',
+          { 'data-testid': 'participants', 'aria-label': 'Participants' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              COLUMNS.map((c) => h('th', { scope: 'col', text: c })),
+            ),
+          ),
+          this.body,
+        ),
       ),
       this.pager,
     );
@@ -86,8 +113,14 @@ export class ParticipantsTable {
     for (const extra of this.rows.splice(shown.rows.length)) extra.remove();
 
     const counts = `${shown.connected} connected of ${shown.known} known.`;
-    const range = shown.matching === 0 ? 'None to show.' : `Showing ${shown.first + 1}–${shown.first + shown.rows.length} of ${shown.matching}.`;
-    this.caption.textContent = shown.known === 0 ? 'No participants yet: open the participant page in some tabs.' : shown.matching === shown.known && shown.pages === 1 ? counts : `${counts} ${range}`;
+    const range =
+      shown.matching === 0 ? 'None to show.' : `Showing ${shown.first + 1}–${shown.first + shown.rows.length} of ${shown.matching}.`;
+    this.caption.textContent =
+      shown.known === 0
+        ? 'No participants yet: open the participant page in some tabs.'
+        : shown.matching === shown.known && shown.pages === 1
+          ? counts
+          : `${counts} ${range}`;
     this.pager.hidden = shown.pages === 1;
     this.pageLabel.textContent = `Page ${shown.page + 1} of ${shown.pages}`;
     this.previous.disabled = shown.page === 0;
@@ -95,7 +128,11 @@ export class ParticipantsTable {
   }
 
   private addRow(): HTMLTableRowElement {
-    const row = h('tr', {}, COLUMNS.map(() => h('td')));
+    const row = h(
+      'tr',
+      {},
+      COLUMNS.map(() => h('td')),
+    );
     this.body.appendChild(row);
     this.rows.push(row);
     return row;
@@ -113,7 +150,9 @@ export class ParticipantsTable {
 }
 
 export function describeData(p: Pick<ParticipantInfo, 'dataSource' | 'assignedIndex' | 'scenario' | 'heldOut'>): string {
-  const shard = p.scenario ? `${p.scenario.name} × ${p.scenario.participants} (seed ${p.scenario.seed}) #${p.assignedIndex}` : `shard ${p.assignedIndex}`;
+  const shard = p.scenario
+    ? `${p.scenario.name} × ${p.scenario.participants} (seed ${p.scenario.seed}) #${p.assignedIndex}`
+    : `shard ${p.assignedIndex}`;
   const source = p.dataSource === 'own' ? 'own digits' : p.assignedIndex !== null ? shard : 'unassigned';
   return p.heldOut ? `${source} (held out)` : source;
 }

@@ -9,6 +9,7 @@ export type ResumeOffer = { readonly blockedBy: string | null } | null;
  */
 export function resumeOffer(run: RunSummary, running: RunSummary | null | undefined): ResumeOffer {
   if (run.status !== 'paused' && run.status !== 'failed') return null;
-  if (running && running.id !== run.id && running.status === 'running') return { blockedBy: `run ${running.id} is in progress: stop it first` };
+  if (running && running.id !== run.id && running.status === 'running')
+    return { blockedBy: `run ${running.id} is in progress: stop it first` };
   return { blockedBy: null };
 }

@@ -32,15 +32,33 @@ export class RoundsView {
       ],
     });
     this.loss = createLineChart({ title: 'Training loss', yLabel: 'loss', series: [{ label: 'loss', color: '#7c3aed' }] });
-    this.people = createLineChart({ title: 'Participants in each round', yLabel: 'participants', series: [{ label: 'aggregated', color: '#0891b2' }, { label: 'failed', color: '#b91c1c' }] });
-    this.bytes = createLineChart({ title: 'Bytes per round', yLabel: 'bytes', series: [{ label: 'up', color: '#16a34a' }, { label: 'down', color: '#ea580c' }] });
+    this.people = createLineChart({
+      title: 'Participants in each round',
+      yLabel: 'participants',
+      series: [
+        { label: 'aggregated', color: '#0891b2' },
+        { label: 'failed', color: '#b91c1c' },
+      ],
+    });
+    this.bytes = createLineChart({
+      title: 'Bytes per round',
+      yLabel: 'bytes',
+      series: [
+        { label: 'up', color: '#16a34a' },
+        { label: 'down', color: '#ea580c' },
+      ],
+    });
     this.element = h(
       'div',
       {},
       h('div', { className: 'charts' }, this.quality.element, this.loss.element, this.people.element, this.bytes.element),
       h('h3', { text: 'Rounds' }),
       this.caption,
-      h('div', { className: 'table-wrap' }, h('table', { 'data-testid': 'rounds', 'aria-label': 'Completed rounds' }, h('thead', {}, this.headRow), this.body)),
+      h(
+        'div',
+        { className: 'table-wrap' },
+        h('table', { 'data-testid': 'rounds', 'aria-label': 'Completed rounds' }, h('thead', {}, this.headRow), this.body),
+      ),
       this.failures,
     );
     this.render([], 'accuracy');
@@ -49,7 +67,11 @@ export class RoundsView {
   render(rounds: readonly RoundSummary[], metric: Metric): void {
     if (metric !== this.metric) {
       this.metric = metric;
-      this.quality.setTitle(metric === 'accuracy' ? 'Accuracy: global vs personalized' : 'MSE: global vs personalized (lower is better)', metric, metric === 'accuracy' ? [0, 1] : undefined);
+      this.quality.setTitle(
+        metric === 'accuracy' ? 'Accuracy: global vs personalized' : 'MSE: global vs personalized (lower is better)',
+        metric,
+        metric === 'accuracy' ? [0, 1] : undefined,
+      );
     }
     const done = completedRounds(rounds);
     const x = done.map((r) => r.round);
@@ -66,28 +88,42 @@ export class RoundsView {
     const m = metric === 'accuracy' ? 'acc.' : 'MSE';
     replaceChildren(
       this.headRow,
-      ['Round', 'Participants', 'Loss', `Global ${m}`, `Personalized ${m}`, `Held-out global`, `Held-out personalized`, 'Bytes up', 'Bytes down', 'Duration'].map((c) => h('th', { scope: 'col', text: c })),
+      [
+        'Round',
+        'Participants',
+        'Loss',
+        `Global ${m}`,
+        `Personalized ${m}`,
+        `Held-out global`,
+        `Held-out personalized`,
+        'Bytes up',
+        'Bytes down',
+        'Duration',
+      ].map((c) => h('th', { scope: 'col', text: c })),
     );
     replaceChildren(
       this.body,
-      [...done].reverse().map((r) =>
-        h(
-          'tr',
-          { 'data-round': r.round },
-          h('td', { text: r.round }),
-          h('td', { text: r.participants.length }),
-          h('td', { text: formatNumber(r.metrics.loss) }),
-          h('td', { text: formatMetric(r.metrics.global, metric) }),
-          h('td', { text: formatMetric(r.metrics.personalized, metric) }),
-          h('td', { text: formatMetric(r.metrics.heldOutGlobal, metric) }),
-          h('td', { text: formatMetric(r.metrics.heldOutPersonalized, metric) }),
-          h('td', { text: formatBytes(r.bytesUp) }),
-          h('td', { text: formatBytes(r.bytesDown) }),
-          h('td', { text: formatMs(r.durationMs) }),
+      [...done]
+        .reverse()
+        .map((r) =>
+          h(
+            'tr',
+            { 'data-round': r.round },
+            h('td', { text: r.round }),
+            h('td', { text: r.participants.length }),
+            h('td', { text: formatNumber(r.metrics.loss) }),
+            h('td', { text: formatMetric(r.metrics.global, metric) }),
+            h('td', { text: formatMetric(r.metrics.personalized, metric) }),
+            h('td', { text: formatMetric(r.metrics.heldOutGlobal, metric) }),
+            h('td', { text: formatMetric(r.metrics.heldOutPersonalized, metric) }),
+            h('td', { text: formatBytes(r.bytesUp) }),
+            h('td', { text: formatBytes(r.bytesDown) }),
+            h('td', { text: formatMs(r.durationMs) }),
+          ),
         ),
-      ),
     );
-    this.caption.textContent = done.length === 0 ? 'No completed rounds yet.' : `${done.length} completed round${done.length === 1 ? '' : 's'}.`;
+    this.caption.textContent =
+      done.length === 0 ? 'No completed rounds yet.' : `${done.length} completed round${done.length === 1 ? '' : 's'}.`;
     const failed = rounds.filter((r) => r.status === 'failed');
     replaceChildren(
       this.failures,

@@ -1,6 +1,15 @@
 import { RunConfigSchema, presetRunConfig } from '@tabula/core/protocol';
 import { describe, expect, it } from 'vitest';
-import { FIELDS, NO_SCENARIO, checkValues, configToValues, fieldFor, hubFieldErrors, presetValues, valuesToConfig } from './run-form-model.js';
+import {
+  FIELDS,
+  NO_SCENARIO,
+  checkValues,
+  configToValues,
+  fieldFor,
+  hubFieldErrors,
+  presetValues,
+  valuesToConfig,
+} from './run-form-model.js';
 
 describe('presetValues', () => {
   it('fills every field from presetRunConfig and the schema defaults', () => {
@@ -19,7 +28,11 @@ describe('presetValues', () => {
   });
 
   it('round-trips: preset -> form values -> the same parsed config', () => {
-    for (const [scenario, algorithm] of [['rotated', 'fomaml'], ['sinusoid', 'maml'], ['iid', 'fedavg']] as const) {
+    for (const [scenario, algorithm] of [
+      ['rotated', 'fomaml'],
+      ['sinusoid', 'maml'],
+      ['iid', 'fedavg'],
+    ] as const) {
       const expected = RunConfigSchema.parse(presetRunConfig(scenario, algorithm));
       const check = checkValues(presetValues(scenario, algorithm));
       expect(check.ok, scenario).toBe(true);
@@ -38,7 +51,13 @@ describe('presetValues', () => {
 
 describe('valuesToConfig', () => {
   it('submits only the fields that apply, and blanks as not set', () => {
-    const values = { ...presetValues('dirichlet', 'fedavg'), 'server.kind': 'fedavgm', 'server.momentum': '0.5', perRound: '', maxUpdateNorm: '' };
+    const values = {
+      ...presetValues('dirichlet', 'fedavg'),
+      'server.kind': 'fedavgm',
+      'server.momentum': '0.5',
+      perRound: '',
+      maxUpdateNorm: '',
+    };
     const config = valuesToConfig(values);
     expect(config.server).toEqual({ kind: 'fedavgm', lr: 1, momentum: 0.5 });
     expect('perRound' in config).toBe(false);
@@ -111,9 +130,12 @@ describe('checkValues', () => {
 });
 
 describe('hubFieldErrors', () => {
-  it('places the hub\'s parseOrError text at the fields it names', () => {
+  it("places the hub's parseOrError text at the fields it names", () => {
     const values = presetValues('shards', 'fomaml');
-    expect(hubFieldErrors('rounds: Too small; client.lr: Too big', values)).toEqual({ rounds: 'rounds: Too small', 'client.lr': 'client.lr: Too big' });
+    expect(hubFieldErrors('rounds: Too small; client.lr: Too big', values)).toEqual({
+      rounds: 'rounds: Too small',
+      'client.lr': 'client.lr: Too big',
+    });
     expect(hubFieldErrors('a run is already running', values)).toEqual({});
   });
 });

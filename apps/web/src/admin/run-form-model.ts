@@ -50,12 +50,41 @@ export const FIELDS: readonly FieldDef[] = [
   { key: 'codec', label: 'Update codec', kind: 'select', group: 'Run', options: CODECS },
   { key: 'maxUpdateNorm', label: 'Max update norm', kind: 'number', group: 'Run', optional: true, hint: 'blank: no bound' },
   { key: 'model.kind', label: 'Model', kind: 'select', group: 'Model', options: ['mlp', 'cnn'] },
-  { key: 'model.hidden', label: 'Hidden units', kind: 'list', group: 'Model', hint: 'comma-separated, e.g. 100 or 40,40', when: (v) => v['model.kind'] === 'mlp' },
-  { key: 'model.filters', label: 'Conv filters', kind: 'list', group: 'Model', hint: 'comma-separated, e.g. 8,16', when: (v) => v['model.kind'] === 'cnn' },
-  { key: 'scenario.name', label: 'Scenario', kind: 'select', group: 'Scenario', options: [...SCENARIOS, NO_SCENARIO], hint: 'none: tabs bring their own digits' },
+  {
+    key: 'model.hidden',
+    label: 'Hidden units',
+    kind: 'list',
+    group: 'Model',
+    hint: 'comma-separated, e.g. 100 or 40,40',
+    when: (v) => v['model.kind'] === 'mlp',
+  },
+  {
+    key: 'model.filters',
+    label: 'Conv filters',
+    kind: 'list',
+    group: 'Model',
+    hint: 'comma-separated, e.g. 8,16',
+    when: (v) => v['model.kind'] === 'cnn',
+  },
+  {
+    key: 'scenario.name',
+    label: 'Scenario',
+    kind: 'select',
+    group: 'Scenario',
+    options: [...SCENARIOS, NO_SCENARIO],
+    hint: 'none: tabs bring their own digits',
+  },
   { key: 'scenario.participants', label: 'Simulated participants', kind: 'int', group: 'Scenario', when: hasScenario },
   { key: 'scenario.seed', label: 'Data seed', kind: 'int', group: 'Scenario', when: hasScenario },
-  { key: 'scenario.heldOut', label: 'Held-out participants', kind: 'int', group: 'Scenario', optional: true, hint: 'blank: 10%', when: hasScenario },
+  {
+    key: 'scenario.heldOut',
+    label: 'Held-out participants',
+    kind: 'int',
+    group: 'Scenario',
+    optional: true,
+    hint: 'blank: 10%',
+    when: hasScenario,
+  },
   {
     key: 'scenario.dirichletAlpha',
     label: 'Dirichlet alpha',
@@ -65,7 +94,14 @@ export const FIELDS: readonly FieldDef[] = [
     hint: 'label skew; blank: default',
     when: (v) => v['scenario.name'] === 'dirichlet' || v['scenario.name'] === 'rotated',
   },
-  { key: 'scenario.kShot', label: 'K-shot', kind: 'int', group: 'Scenario', optional: true, when: (v) => v['scenario.name'] === 'sinusoid' },
+  {
+    key: 'scenario.kShot',
+    label: 'K-shot',
+    kind: 'int',
+    group: 'Scenario',
+    optional: true,
+    when: (v) => v['scenario.name'] === 'sinusoid',
+  },
   { key: 'rounds', label: 'Rounds', kind: 'int', group: 'Rounds' },
   { key: 'perRound', label: 'Participants per round', kind: 'int', group: 'Rounds', optional: true, hint: 'blank: the fraction below' },
   { key: 'fraction', label: 'Fraction of ready participants', kind: 'number', group: 'Rounds' },
@@ -95,7 +131,14 @@ export const FIELDS: readonly FieldDef[] = [
     options: AGGREGATIONS,
     hint: 'fedavg: weighted by examples; trimmed-mean, median: robust to a few bad updates, unweighted, keep every delta',
   },
-  { key: 'aggregation.trim', label: 'Trimmed per side', kind: 'number', group: 'Server', hint: 'share of the largest and of the smallest values, < 0.5', when: (v) => v['aggregation.kind'] === 'trimmed-mean' },
+  {
+    key: 'aggregation.trim',
+    label: 'Trimmed per side',
+    kind: 'number',
+    group: 'Server',
+    hint: 'share of the largest and of the smallest values, < 0.5',
+    when: (v) => v['aggregation.kind'] === 'trimmed-mean',
+  },
 ];
 
 export function fieldVisible(field: FieldDef, values: FormValues): boolean {
@@ -103,7 +146,13 @@ export function fieldVisible(field: FieldDef, values: FormValues): boolean {
 }
 
 /** Server-optimizer settings for the kinds not in the preset: the schema's own defaults. */
-const SERVER_DEFAULTS: FormValues = { 'server.momentum': '0.9', 'server.beta1': '0.9', 'server.beta2': '0.99', 'server.tau': '0.001', 'aggregation.trim': '0.1' };
+const SERVER_DEFAULTS: FormValues = {
+  'server.momentum': '0.9',
+  'server.beta1': '0.9',
+  'server.beta2': '0.99',
+  'server.tau': '0.001',
+  'aggregation.trim': '0.1',
+};
 
 /** The form's starting values: core's preset for this scenario and algorithm, every default filled in. */
 export function presetValues(scenario: string, algorithm: Algorithm): FormValues {
@@ -184,7 +233,13 @@ function modelFor(values: FormValues): ModelSpec {
   const regression = values['scenario.name'] === 'sinusoid';
   const base = regression ? SINUSOID_MLP : MNIST_MLP;
   if (values['model.kind'] === 'cnn') {
-    return { ...MNIST_CNN, inputShape: base.inputShape as unknown as [number, number, number], outputs: base.outputs, task: base.task, filters: list(values['model.filters']) };
+    return {
+      ...MNIST_CNN,
+      inputShape: base.inputShape as unknown as [number, number, number],
+      outputs: base.outputs,
+      task: base.task,
+      filters: list(values['model.filters']),
+    };
   }
   return { ...base, hidden: list(values['model.hidden']) };
 }
@@ -203,7 +258,13 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
     serverKind === 'fedavgm'
       ? defined({ kind: 'fedavgm' as const, lr: pick('server.lr'), momentum: pick('server.momentum') })
       : serverKind === 'fedadam'
-        ? defined({ kind: 'fedadam' as const, lr: pick('server.lr'), beta1: pick('server.beta1'), beta2: pick('server.beta2'), tau: pick('server.tau') })
+        ? defined({
+            kind: 'fedadam' as const,
+            lr: pick('server.lr'),
+            beta1: pick('server.beta1'),
+            beta2: pick('server.beta2'),
+            tau: pick('server.tau'),
+          })
         : defined({ kind: 'sgd' as const, lr: pick('server.lr') });
 
   const aggregationKind = values['aggregation.kind'] ?? 'fedavg';

@@ -69,7 +69,13 @@ export class RunFormView {
     const input =
       def.kind === 'select'
         ? h('select', { id, name: def.key }, ...(def.options ?? []).map((o) => h('option', { value: o, text: o })))
-        : h('input', { id, name: def.key, type: 'text', inputmode: def.kind === 'int' ? 'numeric' : def.kind === 'number' ? 'decimal' : null, autocomplete: 'off' });
+        : h('input', {
+            id,
+            name: def.key,
+            type: 'text',
+            inputmode: def.kind === 'int' ? 'numeric' : def.kind === 'number' ? 'decimal' : null,
+            autocomplete: 'off',
+          });
     const error = h('span', { className: 'error', id: `${id}-error` });
     const hint = def.hint ? h('span', { className: 'hint', id: `${id}-hint`, text: def.hint }) : null;
     input.setAttribute('aria-describedby', [hint ? `${id}-hint` : '', `${id}-error`].filter(Boolean).join(' '));

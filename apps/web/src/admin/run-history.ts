@@ -29,7 +29,17 @@ export class RunHistory {
         h(
           'table',
           { 'data-testid': 'run-history', 'aria-label': 'Run history' },
-          h('thead', {}, h('tr', {}, ['Compare', 'Run', 'Name', 'Algorithm', 'Model', 'Scenario', 'Status', 'Rounds', 'Started', ''].map((c) => h('th', { scope: 'col', text: c })))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Compare', 'Run', 'Name', 'Algorithm', 'Model', 'Scenario', 'Status', 'Rounds', 'Started', ''].map((c) =>
+                h('th', { scope: 'col', text: c }),
+              ),
+            ),
+          ),
           this.body,
         ),
       ),
@@ -53,7 +63,15 @@ export class RunHistory {
         remove.disabled = run.status === 'running';
         remove.addEventListener('click', () => this.onDelete(run.id));
         const offer = resumeOffer(run, running);
-        const resume = offer && h('button', { type: 'button', text: 'Resume', 'aria-label': `Resume run ${run.id}`, disabled: offer.blockedBy !== null, title: offer.blockedBy });
+        const resume =
+          offer &&
+          h('button', {
+            type: 'button',
+            text: 'Resume',
+            'aria-label': `Resume run ${run.id}`,
+            disabled: offer.blockedBy !== null,
+            title: offer.blockedBy,
+          });
         resume?.addEventListener('click', () => this.onResume(run.id));
         const compare = h('input', { type: 'checkbox', 'aria-label': `Compare run ${run.id}` });
         compare.checked = this.compared.has(run.id);

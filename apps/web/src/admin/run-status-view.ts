@@ -7,7 +7,13 @@ export class RunStatusView {
   readonly element = h('div', { 'data-testid': 'run-status', 'aria-live': 'polite' });
 
   /** `running`: the run in progress, if any (a paused or failed run shown here can be resumed while there is none). */
-  render(run: RunSummary | null, live: boolean, onBackToLive: () => void, running: RunSummary | null, onResume: (runId: string) => void): void {
+  render(
+    run: RunSummary | null,
+    live: boolean,
+    onBackToLive: () => void,
+    running: RunSummary | null,
+    onResume: (runId: string) => void,
+  ): void {
     if (!run) {
       replaceChildren(this.element, h('p', { className: 'muted', text: 'No run yet: fill in the form and press Start run.' }));
       return;
@@ -16,7 +22,15 @@ export class RunStatusView {
     const back = h('button', { type: 'button', text: 'Back to the live run' });
     back.addEventListener('click', onBackToLive);
     const offer = resumeOffer(run, running);
-    const resume = offer && h('button', { type: 'button', text: 'Resume', 'aria-label': `Resume run ${run.id}`, disabled: offer.blockedBy !== null, title: offer.blockedBy });
+    const resume =
+      offer &&
+      h('button', {
+        type: 'button',
+        text: 'Resume',
+        'aria-label': `Resume run ${run.id}`,
+        disabled: offer.blockedBy !== null,
+        title: offer.blockedBy,
+      });
     resume?.addEventListener('click', () => onResume(run.id));
     replaceChildren(
       this.element,
@@ -30,7 +44,11 @@ export class RunStatusView {
         ` · round ${run.completedRounds} of ${c.rounds} · ${c.algorithm}, ${c.model.kind}, ${c.scenario ? `${c.scenario.name} × ${c.scenario.participants}` : 'own data'} · ${aggregationText(c.aggregation)}, server ${c.server.kind}`,
         run.error ? h('span', { className: `status-${run.status === 'paused' ? 'paused' : 'failed'}`, text: ` · ${run.error}` }) : '',
         ' · ',
-        h('a', { href: `/api/runs/${encodeURIComponent(run.id)}/rounds.csv`, download: `${run.id}-rounds.csv`, text: 'Download rounds (CSV)' }),
+        h('a', {
+          href: `/api/runs/${encodeURIComponent(run.id)}/rounds.csv`,
+          download: `${run.id}-rounds.csv`,
+          text: 'Download rounds (CSV)',
+        }),
       ),
       resume,
       live ? null : back,

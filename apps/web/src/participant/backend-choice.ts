@@ -68,7 +68,10 @@ export function chooseBackend(probes: readonly BackendProbe[], model: ModelKind 
     why = 'convolutions run far faster on WebGL (even in software) than on the CPU backend';
   } else if (measured.length > 0) {
     pick = measured[0];
-    why = measured.length > 1 ? `fastest in the benchmark: ${measured.map(timing).join(', ')}` : `the only one measured: ${measured.map(timing).join('')}`;
+    why =
+      measured.length > 1
+        ? `fastest in the benchmark: ${measured.map(timing).join(', ')}`
+        : `the only one measured: ${measured.map(timing).join('')}`;
   } else {
     pick = eligible[0];
     why = 'the first available (nothing was measured)';

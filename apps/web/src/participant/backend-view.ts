@@ -14,7 +14,16 @@ export class BackendView {
     this.element = h(
       'div',
       {},
-      h('dl', { className: 'facts' }, h('dt', { text: 'Backend' }), this.name, h('dt', { text: 'WebGL renderer' }), this.renderer, h('dt', { text: 'Why' }), this.reason),
+      h(
+        'dl',
+        { className: 'facts' },
+        h('dt', { text: 'Backend' }),
+        this.name,
+        h('dt', { text: 'WebGL renderer' }),
+        this.renderer,
+        h('dt', { text: 'Why' }),
+        this.reason,
+      ),
       this.probes,
     );
   }
@@ -26,10 +35,9 @@ export class BackendView {
     replaceChildren(
       this.probes,
       report.probes.map((p) =>
-        h(
-          'li',
-          { text: `${BACKEND_LABEL[p.name]}: ${p.available ? (p.msPerStep !== undefined ? `${p.msPerStep.toFixed(1)} ms per training step` : (p.skippedReason ?? 'available')) : `unavailable${p.unavailableReason ? ` (${p.unavailableReason})` : ''}`}` },
-        ),
+        h('li', {
+          text: `${BACKEND_LABEL[p.name]}: ${p.available ? (p.msPerStep !== undefined ? `${p.msPerStep.toFixed(1)} ms per training step` : (p.skippedReason ?? 'available')) : `unavailable${p.unavailableReason ? ` (${p.unavailableReason})` : ''}`}`,
+        }),
       ),
     );
   }

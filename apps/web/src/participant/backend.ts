@@ -53,7 +53,11 @@ export async function activateBackend(name: BackendName): Promise<void> {
 }
 
 /** Median ms per training step (batch 32, random data) of `spec` on the active backend, after one warm-up step. */
-export async function measureActive(spec: ModelSpec = MNIST_MLP, budgetMs = BENCH_BUDGET_MS, maxSteps = BENCH_MAX_STEPS): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
+export async function measureActive(
+  spec: ModelSpec = MNIST_MLP,
+  budgetMs = BENCH_BUDGET_MS,
+  maxSteps = BENCH_MAX_STEPS,
+): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
   let params = toTensors(spec, initialWeights(spec, 1));
   const x = tf.randomUniform([BENCH_BATCH, ...spec.inputShape]);
   const y = tf.oneHot(tf.randomUniform<tf.Rank.R1>([BENCH_BATCH], 0, spec.outputs, 'int32'), spec.outputs).toFloat() as tf.Tensor2D;
@@ -79,7 +83,11 @@ export async function measureActive(spec: ModelSpec = MNIST_MLP, budgetMs = BENC
 }
 
 /** One backend and model measured on demand (the page's test hook exposes this for bench/backends.ts). */
-export async function measureBackend(name: BackendName, model: 'mlp' | 'cnn', budgetMs = 2000): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
+export async function measureBackend(
+  name: BackendName,
+  model: 'mlp' | 'cnn',
+  budgetMs = 2000,
+): Promise<{ msPerStep: number; firstStepMs: number; steps: number }> {
   const previous = tf.getBackend() as BackendName;
   await activateBackend(name);
   try {
@@ -117,7 +125,11 @@ export async function selectBackend(requested: BackendName | null, model: ModelK
     try {
       if (name === 'webgl' && software && wasmWorks) {
         await activateBackend(name);
-        probes.push({ name, available: true, skippedReason: `WebGL renders in software (${shortRenderer(renderer)}), so it was not benchmarked` });
+        probes.push({
+          name,
+          available: true,
+          skippedReason: `WebGL renders in software (${shortRenderer(renderer)}), so it was not benchmarked`,
+        });
         continue;
       }
       await activateBackend(name);

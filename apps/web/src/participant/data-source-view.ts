@@ -17,14 +17,7 @@ export class DataSourceView {
     const assigned = radio('assigned', 'Assigned simulation data');
     const own = radio('own', 'My own digits');
     this.radios = { assigned: assigned.input, own: own.input };
-    this.element = h(
-      'fieldset',
-      {},
-      h('legend', { text: 'Data source' }),
-      assigned.element,
-      own.element,
-      this.assignedInfo,
-    );
+    this.element = h('fieldset', {}, h('legend', { text: 'Data source' }), assigned.element, own.element, this.assignedInfo);
   }
 
   get value(): DataSource {

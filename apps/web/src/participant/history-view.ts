@@ -31,7 +31,13 @@ export class HistoryView {
         h(
           'thead',
           {},
-          h('tr', {}, ...['Round', 'Mode', 'Before', 'After', 'Loss', 'Train time', 'Down', 'Up', 'Hub'].map((t) => h('th', { scope: 'col', text: t }))),
+          h(
+            'tr',
+            {},
+            ...['Round', 'Mode', 'Before', 'After', 'Loss', 'Train time', 'Down', 'Up', 'Hub'].map((t) =>
+              h('th', { scope: 'col', text: t }),
+            ),
+          ),
         ),
         this.body,
       ),
@@ -49,27 +55,31 @@ export class HistoryView {
       history.map((r) => r.round),
       [history.map((r) => r.evaluation?.before ?? null), history.map((r) => r.evaluation?.after ?? null)],
     );
-    const rows = [...history].reverse().map((r) =>
-      h(
-        'tr',
-        {},
-        h('td', { text: r.round }),
-        h('td', { text: r.mode }),
-        h('td', { text: formatMetric(r.evaluation?.before, metric) }),
-        h('td', { text: formatMetric(r.evaluation?.after, metric) }),
-        h('td', { text: formatNumber(r.loss) }),
-        h('td', { text: formatMs(r.trainMs) }),
-        h('td', { text: formatBytes(r.bytesDown) }),
-        h('td', { text: formatBytes(r.bytesUp) }),
-        h('td', { text: r.accepted ? 'accepted' : `rejected: ${r.error ?? ''}` }),
-      ),
-    );
+    const rows = [...history]
+      .reverse()
+      .map((r) =>
+        h(
+          'tr',
+          {},
+          h('td', { text: r.round }),
+          h('td', { text: r.mode }),
+          h('td', { text: formatMetric(r.evaluation?.before, metric) }),
+          h('td', { text: formatMetric(r.evaluation?.after, metric) }),
+          h('td', { text: formatNumber(r.loss) }),
+          h('td', { text: formatMs(r.trainMs) }),
+          h('td', { text: formatBytes(r.bytesDown) }),
+          h('td', { text: formatBytes(r.bytesUp) }),
+          h('td', { text: r.accepted ? 'accepted' : `rejected: ${r.error ?? ''}` }),
+        ),
+      );
     replaceChildren(this.body, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, className: 'muted', text: 'No rounds yet.' })));
     const down = history.reduce((n, r) => n + r.bytesDown, 0);
     const up = history.reduce((n, r) => n + r.bytesUp, 0);
     const last = history[history.length - 1]?.evaluation;
     this.totals.textContent =
       `${history.length} round${history.length === 1 ? '' : 's'} · ${formatBytes(down)} down · ${formatBytes(up)} up` +
-      (last ? ` · last: ${formatMetric(last.before, metric)} before, ${formatMetric(last.after, metric)} after ${last.adaptSteps} adaptation steps` : '');
+      (last
+        ? ` · last: ${formatMetric(last.before, metric)} before, ${formatMetric(last.after, metric)} after ${last.adaptSteps} adaptation steps`
+        : '');
   }
 }

@@ -38,7 +38,10 @@ describe('Identity', () => {
 
   it('reuses free credentials from the pool after a browser restart, skipping malformed ones and bare ids', async () => {
     const local = memory();
-    local.setItem('tabula.participants', JSON.stringify([{ id: 'bad id!', secret: SECRET_A }, 'bare-id-1', { id: 'no-secret-2' }, { id: 'old-id-7', secret: SECRET_B }]));
+    local.setItem(
+      'tabula.participants',
+      JSON.stringify([{ id: 'bad id!', secret: SECRET_A }, 'bare-id-1', { id: 'no-secret-2' }, { id: 'old-id-7', secret: SECRET_B }]),
+    );
     const identity = await Identity.claim(local, memory(), lockManager());
     expect([identity.id, identity.secret]).toEqual(['old-id-7', SECRET_B]);
   });

@@ -22,7 +22,14 @@ export interface Credentials {
 
 function isCredentials(value: unknown): value is Credentials {
   const c = value as Partial<Credentials> | null;
-  return typeof c === 'object' && c !== null && typeof c.id === 'string' && VALID_ID.test(c.id) && typeof c.secret === 'string' && VALID_SECRET.test(c.secret);
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.id === 'string' &&
+    VALID_ID.test(c.id) &&
+    typeof c.secret === 'string' &&
+    VALID_SECRET.test(c.secret)
+  );
 }
 
 function parse(text: string | null): unknown {
@@ -60,7 +67,11 @@ export class Identity {
   ) {}
 
   /** Picks this tab's credentials: its own from before a reload, else free ones from the pool, else none (the hub issues them). */
-  static async claim(local: Store = safeStorage(() => localStorage), tab: Store = safeStorage(() => sessionStorage), hold: HoldLock = holdWebLock): Promise<Identity> {
+  static async claim(
+    local: Store = safeStorage(() => localStorage),
+    tab: Store = safeStorage(() => sessionStorage),
+    hold: HoldLock = holdWebLock,
+  ): Promise<Identity> {
     const own = parse(tab.getItem(TAB_KEY));
     const candidates = [...(isCredentials(own) ? [own] : []), ...readPool(local).filter((c) => !isCredentials(own) || c.id !== own.id)];
     for (const c of candidates) if (await hold(lockName(c.id))) return new Identity(c, local, tab, hold);

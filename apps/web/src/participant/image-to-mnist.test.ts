@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { resizeArea, toMnistPixels, type RgbaImage } from './image-to-mnist.js';
 
 /** A width x height RGBA picture of one colour with a filled rectangle of another. */
-function picture(width: number, height: number, paper: number, ink: number, rect: { x: number; y: number; w: number; h: number }): RgbaImage {
+function picture(
+  width: number,
+  height: number,
+  paper: number,
+  ink: number,
+  rect: { x: number; y: number; w: number; h: number },
+): RgbaImage {
   const data = new Uint8ClampedArray(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

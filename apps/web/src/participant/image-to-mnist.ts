@@ -121,7 +121,16 @@ export function resizeArea(src: Float32Array, sw: number, sh: number, dw: number
   return out;
 }
 
-function resample1d(src: Float32Array, srcStart: number, srcStride: number, n: number, dst: Float32Array, dstStart: number, dstStride: number, m: number): void {
+function resample1d(
+  src: Float32Array,
+  srcStart: number,
+  srcStride: number,
+  n: number,
+  dst: Float32Array,
+  dstStart: number,
+  dstStride: number,
+  m: number,
+): void {
   const ratio = n / m;
   for (let j = 0; j < m; j++) {
     const from = j * ratio;

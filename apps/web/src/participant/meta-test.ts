@@ -3,7 +3,12 @@ import { errorMessage, h } from '../shared/dom.js';
 import { formatMetric } from '../shared/format.js';
 
 /** The current global model as the hub serves it: spec + hyper-parameters from /api/model/info, weights.bin raw. */
-async function fetchModel(): Promise<{ spec: ReturnType<typeof ModelSpecSchema.parse>; hyper: ReturnType<typeof ClientHyperSchema.parse>; weights: Float32Array; label: string }> {
+async function fetchModel(): Promise<{
+  spec: ReturnType<typeof ModelSpecSchema.parse>;
+  hyper: ReturnType<typeof ClientHyperSchema.parse>;
+  weights: Float32Array;
+  label: string;
+}> {
   const infoResponse = await fetch('/api/model/info', { cache: 'no-store' });
   const info = (await infoResponse.json()) as { error?: string; runId?: string; modelVersion?: number; model?: unknown; client?: unknown };
   if (!infoResponse.ok) throw new Error(info.error ?? `the hub answered ${infoResponse.status}`);
@@ -13,7 +18,8 @@ async function fetchModel(): Promise<{ spec: ReturnType<typeof ModelSpecSchema.p
   if (!binResponse.ok) throw new Error(`weights.bin: the hub answered ${binResponse.status}`);
   // weights.bin is float32 little-endian in the flat layout order (see core's model/layout.ts).
   const weights = new Float32Array(await binResponse.arrayBuffer());
-  if (weights.length !== parameterCount(spec)) throw new Error(`weights.bin holds ${weights.length} values, the model needs ${parameterCount(spec)}`);
+  if (weights.length !== parameterCount(spec))
+    throw new Error(`weights.bin holds ${weights.length} values, the model needs ${parameterCount(spec)}`);
   return { spec, hyper, weights, label: `run ${info.runId} after round ${info.modelVersion}` };
 }
 
@@ -32,7 +38,10 @@ export class MetaTest {
     this.element = h(
       'div',
       {},
-      h('p', { className: 'muted', text: 'Download the current global model, adapt it a few steps on this tab’s support set, and score it on this tab’s test set. Nothing is uploaded.' }),
+      h('p', {
+        className: 'muted',
+        text: 'Download the current global model, adapt it a few steps on this tab’s support set, and score it on this tab’s test set. Nothing is uploaded.',
+      }),
       this.button,
       this.result,
     );
@@ -50,7 +59,10 @@ export class MetaTest {
       const model = await fetchModel();
       const steps = Math.max(1, model.hyper.adaptSteps);
       this.result.textContent = `Adapting ${steps} steps…`;
-      const curve = await adaptationCurve(model.spec, model.weights, data.support, data.test, { steps: [0, steps], lr: model.hyper.innerLr });
+      const curve = await adaptationCurve(model.spec, model.weights, data.support, data.test, {
+        steps: [0, steps],
+        lr: model.hyper.innerLr,
+      });
       const before = headline(curve.scores[0]!);
       const after = headline(curve.scores[curve.scores.length - 1]!);
       const metric = model.spec.task === 'regression' ? 'mse' : 'accuracy';

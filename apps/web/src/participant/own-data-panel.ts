@@ -17,7 +17,11 @@ export class OwnDataPanel {
   private readonly summary = h('div', { className: 'own-summary', 'aria-live': 'polite' });
   private readonly notice = h('p', { className: 'notice', role: 'status' });
   private readonly fileInput = h('input', { type: 'file', accept: 'image/*', multiple: true, id: 'upload-file' });
-  private readonly uploadLabel = h('select', { id: 'upload-label' }, ...Array.from({ length: 10 }, (_, d) => h('option', { value: d, text: d })));
+  private readonly uploadLabel = h(
+    'select',
+    { id: 'upload-label' },
+    ...Array.from({ length: 10 }, (_, d) => h('option', { value: d, text: d })),
+  );
 
   constructor(
     private readonly store: OwnDigitStore | null,
@@ -43,7 +47,13 @@ export class OwnDataPanel {
         'div',
         { className: 'draw-row' },
         this.pad.canvas,
-        h('div', {}, h('p', { text: 'Draw a digit, then click its label to save it:' }), h('div', { className: 'label-buttons', role: 'group', 'aria-label': 'Save drawing as' }, labelButtons), clearPad),
+        h(
+          'div',
+          {},
+          h('p', { text: 'Draw a digit, then click its label to save it:' }),
+          h('div', { className: 'label-buttons', role: 'group', 'aria-label': 'Save drawing as' }, labelButtons),
+          clearPad,
+        ),
       ),
       h(
         'fieldset',
@@ -149,9 +159,15 @@ export class OwnDataPanel {
     replaceChildren(
       this.summary,
       h('p', { className: s.trainable ? '' : 'warning', 'data-testid': 'own-data-summary', text: s.message }),
-      split ? h('p', { text: `Split: ${split.support.count} support (adapt), ${split.query.count} query, ${split.test.count} test.` }) : null,
+      split
+        ? h('p', { text: `Split: ${split.support.count} support (adapt), ${split.query.count} query, ${split.test.count} test.` })
+        : null,
       counts,
-      h('div', { className: 'thumbs' }, latest.map((d) => digitThumbnail(d.pixels, `your ${d.label}`))),
+      h(
+        'div',
+        { className: 'thumbs' },
+        latest.map((d) => digitThumbnail(d.pixels, `your ${d.label}`)),
+      ),
     );
     this.onChange(this.digits);
   }

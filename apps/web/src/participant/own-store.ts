@@ -42,5 +42,12 @@ export class OwnDigitStore {
 
 function isDigit(row: unknown): row is OwnDigit {
   const d = row as OwnDigit;
-  return typeof d?.id === 'string' && Number.isInteger(d.label) && d.label >= 0 && d.label <= 9 && d.pixels instanceof Uint8Array && d.pixels.length === 784;
+  return (
+    typeof d?.id === 'string' &&
+    Number.isInteger(d.label) &&
+    d.label >= 0 &&
+    d.label <= 9 &&
+    d.pixels instanceof Uint8Array &&
+    d.pixels.length === 784
+  );
 }

@@ -46,7 +46,18 @@ export class StateView {
   private readonly stepText = h('span', { id: 'train-step', className: 'muted' });
 
   constructor() {
-    this.element = h('div', {}, this.line, h('div', { className: 'progress-row' }, h('label', { for: 'train-progress', text: 'Training progress' }), this.progress, this.stepText));
+    this.element = h(
+      'div',
+      {},
+      this.line,
+      h(
+        'div',
+        { className: 'progress-row' },
+        h('label', { for: 'train-progress', text: 'Training progress' }),
+        this.progress,
+        this.stepText,
+      ),
+    );
   }
 
   show(status: ViewStatus): void {

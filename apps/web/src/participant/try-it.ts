@@ -1,4 +1,15 @@
-import { adaptOnBatch, disposeAll, forward, fromTensors, tf, toBatch, toTensors, type ClientHyper, type Examples, type ModelSpec } from '@tabula/core';
+import {
+  adaptOnBatch,
+  disposeAll,
+  forward,
+  fromTensors,
+  tf,
+  toBatch,
+  toTensors,
+  type ClientHyper,
+  type Examples,
+  type ModelSpec,
+} from '@tabula/core';
 import { errorMessage, h, replaceChildren } from '../shared/dom.js';
 import { DrawPad } from './draw-pad.js';
 
@@ -20,7 +31,10 @@ export function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Arr
   const params = toTensors(spec, weights);
   try {
     const probs = tf.tidy(() => {
-      const x = tf.tensor(Float32Array.from(pixels, (v) => v / 255), [1, ...spec.inputShape]);
+      const x = tf.tensor(
+        Float32Array.from(pixels, (v) => v / 255),
+        [1, ...spec.inputShape],
+      );
       return tf.softmax(forward(spec, params, x));
     });
     const values = probs.dataSync();
@@ -66,7 +80,12 @@ export class TryIt {
       replaceChildren(this.result);
     });
     this.pad.onStroke = () => this.predictDrawing();
-    this.element = h('div', { className: 'try-it' }, this.pad.canvas, h('div', {}, h('div', { className: 'buttons' }, run, clear), this.result));
+    this.element = h(
+      'div',
+      { className: 'try-it' },
+      this.pad.canvas,
+      h('div', {}, h('div', { className: 'buttons' }, run, clear), this.result),
+    );
     this.say('Takes part in a round first: the latest global model is kept in memory.');
   }
 
@@ -99,7 +118,9 @@ export class TryIt {
       replaceChildren(
         this.result,
         card('Global model', global),
-        personal ? card(`Personalized (${snapshot.hyper.adaptSteps} steps on your data)`, personal) : h('p', { className: 'muted', text: 'No local support data to personalize with.' }),
+        personal
+          ? card(`Personalized (${snapshot.hyper.adaptSteps} steps on your data)`, personal)
+          : h('p', { className: 'muted', text: 'No local support data to personalize with.' }),
       );
     } catch (error) {
       this.say(`prediction failed: ${errorMessage(error)}`);
@@ -112,5 +133,11 @@ export class TryIt {
 }
 
 function card(title: string, p: Prediction): HTMLElement {
-  return h('div', { className: 'prediction' }, h('div', { className: 'muted', text: title }), h('div', { className: 'digit', text: p.digit }), h('div', { text: `${(p.probability * 100).toFixed(0)}% sure` }));
+  return h(
+    'div',
+    { className: 'prediction' },
+    h('div', { className: 'muted', text: title }),
+    h('div', { className: 'digit', text: p.digit }),
+    h('div', { text: `${(p.probability * 100).toFixed(0)}% sure` }),
+  );
 }

@@ -62,7 +62,10 @@ export function createLineChart(options: LineChartOptions): LineChart {
       plugins: { title: { display: true, text: options.title }, legend: { position: 'bottom' } },
       scales: {
         x: { title: { display: true, text: 'round' } },
-        y: { title: { display: true, text: options.yLabel }, ...(options.yRange ? { min: options.yRange[0], max: options.yRange[1] } : {}) },
+        y: {
+          title: { display: true, text: options.yLabel },
+          ...(options.yRange ? { min: options.yRange[0], max: options.yRange[1] } : {}),
+        },
       },
     },
   });

@@ -43,5 +43,7 @@ export function selectParticipants(seed: number, round: number, available: reado
     if (ids[i] === ids[i - 1]) throw new Error(`selection: participant id '${ids[i]}' is listed twice`);
   }
   const k = fitCount(ids.length, options);
-  return createRng(deriveSeed(seed, 'select', round)).sample(ids, k).sort();
+  return createRng(deriveSeed(seed, 'select', round))
+    .sample(ids, k)
+    .sort();
 }

@@ -125,9 +125,7 @@ describe('server optimizer state', () => {
     expect(() => adam.setState({ kind: 'fedadam', step: 1, buffers: { m: two, v: new Float32Array(3) } })).toThrow(
       /has 3 parameters, the others 2/,
     );
-    expect(() => adam.setState({ kind: 'fedadam', step: 1, buffers: { m: two, v: new Float32Array([1, -1]) } })).toThrow(
-      /negative/,
-    );
+    expect(() => adam.setState({ kind: 'fedadam', step: 1, buffers: { m: two, v: new Float32Array([1, -1]) } })).toThrow(/negative/);
     expect(() => adam.setState({ kind: 'fedadam', step: 1, buffers: { m: new Float32Array([Number.NaN, 0]), v: two } })).toThrow(
       /non-finite/,
     );

@@ -127,7 +127,11 @@ async function main(): Promise<void> {
     scenario: {
       ...preset.scenario!,
       ...(v.participants !== undefined ? { participants: num(v.participants, 'participants') } : {}),
-      ...(v['held-out'] !== undefined ? { heldOut: num(v['held-out'], 'held-out') } : v.participants !== undefined ? { heldOut: undefined } : {}),
+      ...(v['held-out'] !== undefined
+        ? { heldOut: num(v['held-out'], 'held-out') }
+        : v.participants !== undefined
+          ? { heldOut: undefined }
+          : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(v['k-shot'] !== undefined ? { kShot: num(v['k-shot'], 'k-shot') } : {}),
       ...(v.alpha !== undefined ? { dirichletAlpha: num(v.alpha, 'alpha') } : {}),
@@ -139,7 +143,12 @@ async function main(): Promise<void> {
     ...(v.codec !== undefined ? { codec: v.codec as RunConfigInput['codec'] } : {}),
     server: { ...presetServer, ...(serverLr !== undefined ? { lr: serverLr } : {}) } as RunConfigInput['server'],
     ...(v.aggregation !== undefined || v.trim !== undefined
-      ? { aggregation: { kind: v.aggregation ?? 'trimmed-mean', ...(v.trim !== undefined ? { trim: num(v.trim, 'trim') } : {}) } as RunConfigInput['aggregation'] }
+      ? {
+          aggregation: {
+            kind: v.aggregation ?? 'trimmed-mean',
+            ...(v.trim !== undefined ? { trim: num(v.trim, 'trim') } : {}),
+          } as RunConfigInput['aggregation'],
+        }
       : {}),
     client: {
       ...preset.client,
@@ -172,12 +181,16 @@ async function main(): Promise<void> {
   await useBackend(backend);
   const mnist = scenarioName === 'sinusoid' ? undefined : loadMnist();
   const metric = config.model.task === 'regression' ? 'mse' : 'acc';
-  const fmt = (x: number | null) => (x === null || Number.isNaN(x) ? '   -  ' : metric === 'mse' ? x.toFixed(3).padStart(6) : `${(100 * x).toFixed(1)}%`.padStart(6));
+  const fmt = (x: number | null) =>
+    x === null || Number.isNaN(x) ? '   -  ' : metric === 'mse' ? x.toFixed(3).padStart(6) : `${(100 * x).toFixed(1)}%`.padStart(6);
   const kb = (b: number) => `${(b / 1024).toFixed(0)}KB`;
   console.log(
     `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? 'all'} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · ${config.aggregation.kind === 'trimmed-mean' ? `trimmed mean ${config.aggregation.trim}` : config.aggregation.kind} · seed ${config.seed} · ${backend}`,
   );
-  if (!v.quiet) console.log(`round   loss  global-${metric}  personal-${metric}@${config.client.adaptSteps}  heldout global→personal      up      down     ms`);
+  if (!v.quiet)
+    console.log(
+      `round   loss  global-${metric}  personal-${metric}@${config.client.adaptSteps}  heldout global→personal      up      down     ms`,
+    );
   const onRound = (r: SimRound) => {
     if (v.quiet) return;
     console.log(
@@ -186,11 +199,23 @@ async function main(): Promise<void> {
   };
   const attackerCount = num(v.attackers, 'attackers') ?? 0;
   const claimed = num(v['attack-examples'], 'attack-examples');
-  const attackers = attackerCount > 0 ? { count: attackerCount, scale: num(v['attack-scale'], 'attack-scale') ?? -10, ...(claimed !== undefined ? { claimedExamples: claimed } : {}) } : undefined;
-  if (attackers) console.log(`sim: ${attackers.count} Byzantine trainers send ${attackers.scale} x their delta${claimed !== undefined ? ` and claim ${claimed} examples` : ''}`);
+  const attackers =
+    attackerCount > 0
+      ? {
+          count: attackerCount,
+          scale: num(v['attack-scale'], 'attack-scale') ?? -10,
+          ...(claimed !== undefined ? { claimedExamples: claimed } : {}),
+        }
+      : undefined;
+  if (attackers)
+    console.log(
+      `sim: ${attackers.count} Byzantine trainers send ${attackers.scale} x their delta${claimed !== undefined ? ` and claim ${claimed} examples` : ''}`,
+    );
   const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, ...(attackers ? { attackers } : {}) });
   const mt = result.metaTest;
-  console.log(`meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`);
+  console.log(
+    `meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`,
+  );
   console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.mean[i]!).trim()}`).join('   '));
   if (v.json) {
     // npm and pnpm run scripts inside the package; INIT_CWD is where the user typed the command.

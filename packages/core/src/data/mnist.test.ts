@@ -3,7 +3,12 @@ import { MNIST_HEADER_BYTES, parseMnistAsset } from './mnist.js';
 import { DEFAULT_MNIST_PATH, loadMnist } from './mnist-node.js';
 
 /** A well-formed asset of `labels.length` digits of rows x cols, pixel value = digit * 10 + pixel position. */
-function craft(labels: number[], rows = 2, cols = 3, options: { magic?: string; version?: number; extra?: number; cut?: number } = {}): Uint8Array {
+function craft(
+  labels: number[],
+  rows = 2,
+  cols = 3,
+  options: { magic?: string; version?: number; extra?: number; cut?: number } = {},
+): Uint8Array {
   const count = labels.length;
   const total = MNIST_HEADER_BYTES + count + count * rows * cols + (options.extra ?? 0) - (options.cut ?? 0);
   const bytes = new Uint8Array(total);
@@ -115,6 +120,8 @@ describe('loadMnist (the real asset)', () => {
   });
 
   it('says how to build a missing asset', () => {
-    expect(() => loadMnist('/nonexistent/mnist.bin')).toThrow(/not found at \/nonexistent\/mnist.bin: build it with `node packages\/core\/scripts\/build-mnist.mjs`/);
+    expect(() => loadMnist('/nonexistent/mnist.bin')).toThrow(
+      /not found at \/nonexistent\/mnist.bin: build it with `node packages\/core\/scripts\/build-mnist.mjs`/,
+    );
   });
 });

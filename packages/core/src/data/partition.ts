@@ -270,7 +270,8 @@ function resolveSize(count: number, participants: number, options: PartitionOpti
   if (!Number.isInteger(min) || min < 1) throw new Error(`minPerParticipant must be a positive integer, got ${min}`);
   if (min > count) throw new Error(`minPerParticipant ${min} exceeds the ${count} examples available`);
   const given = options.perParticipant;
-  if (given !== undefined && (!Number.isInteger(given) || given < 1)) throw new Error(`perParticipant must be a positive integer, got ${given}`);
+  if (given !== undefined && (!Number.isInteger(given) || given < 1))
+    throw new Error(`perParticipant must be a positive integer, got ${given}`);
   const wanted = given ?? Math.floor(count / participants);
   return Math.min(count, Math.max(min, wanted));
 }

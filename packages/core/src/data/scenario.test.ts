@@ -286,7 +286,9 @@ describe('scenario validation', () => {
     expect(() => createScenario({ ...base, name: 'iid', supportFraction: 0.8 }, mnist)).toThrow(/must leave a test set/);
     expect(() => createScenario({ ...base, name: 'iid', queryFraction: 0 }, mnist)).toThrow(/queryFraction must be in \(0, 1\)/);
     expect(() => createScenario({ ...base, name: 'dirichlet', dirichletAlpha: -1 }, mnist)).toThrow(/dirichletAlpha must be a positive/);
-    expect(() => createScenario({ ...base, name: 'iid', examplesPerParticipant: 2 }, mnist)).toThrow(/examplesPerParticipant must be an integer >= 3/);
+    expect(() => createScenario({ ...base, name: 'iid', examplesPerParticipant: 2 }, mnist)).toThrow(
+      /examplesPerParticipant must be an integer >= 3/,
+    );
     expect(() => createScenario({ ...base, name: 'sinusoid', kShot: 0 })).toThrow(/kShot must be a positive integer/);
     expect(() => createScenario({ ...base, name: 'iid' }, mnist).participant(10)).toThrow(/participant index 10 is outside 0..9/);
   });

@@ -105,7 +105,8 @@ export function scenarioNeedsMnist(name: ScenarioName): boolean {
 export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): ResolvedScenarioConfig {
   if (typeof config !== 'object' || config === null) throw new Error('scenario config must be an object');
   const { name, participants, seed } = config;
-  if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${JSON.stringify(name)}; expected one of ${SCENARIO_NAMES.join(', ')}`);
+  if (!SCENARIO_NAMES.includes(name))
+    throw new Error(`unknown scenario ${JSON.stringify(name)}; expected one of ${SCENARIO_NAMES.join(', ')}`);
   positiveInteger('participants', participants);
   if (!Number.isInteger(seed)) throw new Error(`scenario seed must be an integer, got ${seed}`);
   const heldOut = config.heldOut ?? Math.min(participants - 1, Math.max(1, Math.round(participants * 0.1)));
@@ -115,10 +116,14 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
   const kShot = config.kShot ?? 10;
   positiveInteger('kShot', kShot);
   const dirichletAlpha = config.dirichletAlpha ?? (name === 'rotated' ? 1 : 0.5);
-  if (!Number.isFinite(dirichletAlpha) || dirichletAlpha <= 0) throw new Error(`dirichletAlpha must be a positive number, got ${dirichletAlpha}`);
+  if (!Number.isFinite(dirichletAlpha) || dirichletAlpha <= 0)
+    throw new Error(`dirichletAlpha must be a positive number, got ${dirichletAlpha}`);
   const supportFraction = config.supportFraction ?? 0.5;
   const queryFraction = config.queryFraction ?? 0.25;
-  for (const [key, value] of [['supportFraction', supportFraction], ['queryFraction', queryFraction]] as const) {
+  for (const [key, value] of [
+    ['supportFraction', supportFraction],
+    ['queryFraction', queryFraction],
+  ] as const) {
     if (!(value > 0 && value < 1)) throw new Error(`${key} must be in (0, 1), got ${value}`);
   }
   if (supportFraction + queryFraction >= 1) {
@@ -128,7 +133,8 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
   if (name === 'sinusoid') {
     examplesPerParticipant = 2 * kShot + SINUSOID.testPoints;
   } else {
-    examplesPerParticipant = config.examplesPerParticipant ?? Math.max(MIN_EXAMPLES_PER_PARTICIPANT, Math.floor(datasetSize / participants));
+    examplesPerParticipant =
+      config.examplesPerParticipant ?? Math.max(MIN_EXAMPLES_PER_PARTICIPANT, Math.floor(datasetSize / participants));
     if (!Number.isInteger(examplesPerParticipant) || examplesPerParticipant < MIN_EXAMPLES_PER_PARTICIPANT) {
       throw new Error(`examplesPerParticipant must be an integer >= ${MIN_EXAMPLES_PER_PARTICIPANT}, got ${examplesPerParticipant}`);
     }

@@ -23,7 +23,14 @@ describe('roundsCsv', () => {
     // Execute
     const csv = roundsCsv([
       round({}),
-      round({ round: 2, status: 'failed', participants: [], failures: [{ participantId: 'a', reason: 'x' }], reason: 'too few updates: 1 of 2, "min" 2', metrics: { loss: null, global: null, personalized: null, heldOutGlobal: null, heldOutPersonalized: null } }),
+      round({
+        round: 2,
+        status: 'failed',
+        participants: [],
+        failures: [{ participantId: 'a', reason: 'x' }],
+        reason: 'too few updates: 1 of 2, "min" 2',
+        metrics: { loss: null, global: null, personalized: null, heldOutGlobal: null, heldOutPersonalized: null },
+      }),
     ]);
     // Assert
     expect(csv.split('\r\n')).toEqual([
@@ -35,6 +42,8 @@ describe('roundsCsv', () => {
   });
 
   it('is just the header for a run without rounds', () => {
-    expect(roundsCsv([])).toBe('run_id,round,attempt,status,started_at,duration_ms,participants,failures,loss,global,personalized,held_out_global,held_out_personalized,bytes_up,bytes_down,reason\r\n');
+    expect(roundsCsv([])).toBe(
+      'run_id,round,attempt,status,started_at,duration_ms,participants,failures,loss,global,personalized,held_out_global,held_out_personalized,bytes_up,bytes_down,reason\r\n',
+    );
   });
 });

@@ -31,7 +31,10 @@ export function toBatch(spec: ModelSpec, examples: Examples, indices?: readonly 
 /** A minibatch of `size` distinct indices (all of them, shuffled, when the set is smaller). */
 export function sampleIndices(count: number, size: number, rng: Rng): number[] {
   if (count === 0) throw new Error('cannot sample a batch from an empty example set');
-  return rng.sample(Array.from({ length: count }, (_, i) => i), Math.min(size, count));
+  return rng.sample(
+    Array.from({ length: count }, (_, i) => i),
+    Math.min(size, count),
+  );
 }
 
 /** One epoch of minibatches over a shuffled order. */

@@ -52,7 +52,15 @@ describe('client updates', () => {
 
   for (const algorithm of ALGORITHMS) {
     it(`${algorithm}: repeated rounds improve the local model and leak no tensors`, async () => {
-      const hyper = ClientHyperSchema.parse({ batchSize: 16, lr: 0.2, innerLr: 0.2, outerLr: algorithm === 'reptile' ? 1 : 0.2, innerSteps: 2, metaSteps: 4, localEpochs: 2 });
+      const hyper = ClientHyperSchema.parse({
+        batchSize: 16,
+        lr: 0.2,
+        innerLr: 0.2,
+        outerLr: algorithm === 'reptile' ? 1 : 0.2,
+        innerSteps: 2,
+        metaSteps: 4,
+        localEpochs: 2,
+      });
       const support = toyExamples(3, 40);
       const query = toyExamples(4, 40);
       const test = toyExamples(5, 200);
@@ -61,21 +69,40 @@ describe('client updates', () => {
       const progress: number[] = [];
       let tensorsAfterFirstRound = -1;
       for (let round = 0; round < 6; round++) {
-        const r = await clientUpdate({ spec, algorithm, hyper, global: weights, support, query, seed: round, onProgress: (d) => void progress.push(d) });
+        const r = await clientUpdate({
+          spec,
+          algorithm,
+          hyper,
+          global: weights,
+          support,
+          query,
+          seed: round,
+          onProgress: (d) => void progress.push(d),
+        });
         expect(r.delta.length).toBe(weights.length);
         expect(Number.isFinite(r.loss)).toBe(true);
         weights = weights.map((w, i) => w + r.delta[i]!);
         if (round === 0) tensorsAfterFirstRound = tf.memory().numTensors;
       }
       expect(tf.memory().numTensors).toBe(tensorsAfterFirstRound);
-      expect(progress.slice(0, plannedSteps(algorithm, hyper, 80))).toEqual(Array.from({ length: plannedSteps(algorithm, hyper, 80) }, (_, i) => i + 1));
+      expect(progress.slice(0, plannedSteps(algorithm, hyper, 80))).toEqual(
+        Array.from({ length: plannedSteps(algorithm, hyper, 80) }, (_, i) => i + 1),
+      );
       expect(score(spec, weights, test).accuracy!).toBeGreaterThan(before + 0.15);
     });
   }
 
   it('refuses second-order MAML on a CNN with the reason', async () => {
     const images: Examples = { count: 2, x: new Float32Array(2 * 784), y: new Float32Array([1, 2]) };
-    const run = clientUpdate({ spec: MNIST_CNN, algorithm: 'maml', hyper: ClientHyperSchema.parse({}), global: initialWeights(MNIST_CNN, 1), support: images, query: images, seed: 1 });
+    const run = clientUpdate({
+      spec: MNIST_CNN,
+      algorithm: 'maml',
+      hyper: ClientHyperSchema.parse({}),
+      global: initialWeights(MNIST_CNN, 1),
+      support: images,
+      query: images,
+      seed: 1,
+    });
     await expect(run).rejects.toThrow(/second-order MAML cannot differentiate a CNN.*fomaml or reptile/);
   });
 
@@ -94,7 +121,15 @@ describe('client updates', () => {
   it('keeps the weights it was given untouched', async () => {
     const global = initialWeights(spec, 4);
     const copy = global.slice();
-    await clientUpdate({ spec, algorithm: 'reptile', hyper: ClientHyperSchema.parse({}), global, support: toyExamples(1, 8), query: toyExamples(2, 8), seed: 1 });
+    await clientUpdate({
+      spec,
+      algorithm: 'reptile',
+      hyper: ClientHyperSchema.parse({}),
+      global,
+      support: toyExamples(1, 8),
+      query: toyExamples(2, 8),
+      seed: 1,
+    });
     expect(global).toEqual(copy);
   });
 });

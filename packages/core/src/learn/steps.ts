@@ -12,7 +12,13 @@ export function applyStep(params: readonly tf.Tensor[], grads: readonly tf.Tenso
  * One plain SGD step on a batch. Returns the new weights and the batch loss before the step (a scalar
  * tensor: reading it would stall a GPU pipeline every step). The caller owns all returned tensors.
  */
-export function sgdStep(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor2D, lr: number): { params: tf.Tensor[]; loss: tf.Scalar } {
+export function sgdStep(
+  spec: ModelSpec,
+  params: readonly tf.Tensor[],
+  x: tf.Tensor,
+  y: tf.Tensor2D,
+  lr: number,
+): { params: tf.Tensor[]; loss: tf.Scalar } {
   return tf.tidy(() => {
     const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => taskLoss(spec, forward(spec, ws, x), y))([...params]);
     return { params: applyStep(params, grads, lr), loss: value };
@@ -20,7 +26,14 @@ export function sgdStep(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Ten
 }
 
 /** `steps` SGD steps on one batch from `params` (e.g. MAML's inner loop, adaptation). Caller owns the result. */
-export function adaptOnBatch(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Tensor, y: tf.Tensor2D, lr: number, steps: number): tf.Tensor[] {
+export function adaptOnBatch(
+  spec: ModelSpec,
+  params: readonly tf.Tensor[],
+  x: tf.Tensor,
+  y: tf.Tensor2D,
+  lr: number,
+  steps: number,
+): tf.Tensor[] {
   // clone() shares the data; it only gives the loop tensors of its own to dispose.
   let current = params.map((p) => p.clone());
   for (let s = 0; s < steps; s++) {

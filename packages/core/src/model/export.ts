@@ -15,8 +15,17 @@ export function toLayersModel(spec: ModelSpec, flat: Float32Array): tf.LayersMod
       const flat = spec.inputShape.length > 1;
       if (flat) model.add(tf.layers.flatten({ inputShape: [...spec.inputShape], name: 'flatten' }));
       const first = flat ? {} : { inputShape: [...spec.inputShape] };
-      spec.hidden.forEach((units, i) => model.add(tf.layers.dense({ ...(i === 0 ? first : {}), units, activation: 'relu', name: `dense_${i + 1}` })));
-      model.add(tf.layers.dense({ ...(spec.hidden.length === 0 ? first : {}), units: spec.outputs, activation: finalActivation, name: `dense_${spec.hidden.length + 1}` }));
+      spec.hidden.forEach((units, i) =>
+        model.add(tf.layers.dense({ ...(i === 0 ? first : {}), units, activation: 'relu', name: `dense_${i + 1}` })),
+      );
+      model.add(
+        tf.layers.dense({
+          ...(spec.hidden.length === 0 ? first : {}),
+          units: spec.outputs,
+          activation: finalActivation,
+          name: `dense_${spec.hidden.length + 1}`,
+        }),
+      );
       break;
     }
     case 'cnn':

@@ -9,7 +9,10 @@ import { MNIST_CNN, MNIST_MLP, SINUSOID_MLP, type ModelSpec } from './spec.js';
 
 function randomImages(count: number, seed: number): tf.Tensor {
   const rng = createRng(seed);
-  return tf.tensor(Float32Array.from({ length: count * 784 }, () => rng.next()), [count, 28, 28, 1]);
+  return tf.tensor(
+    Float32Array.from({ length: count * 784 }, () => rng.next()),
+    [count, 28, 28, 1],
+  );
 }
 
 describe('model', () => {

@@ -25,7 +25,16 @@ describe('float32 frames', () => {
     // Assert
     expect(Array.from(new Uint32Array(back.buffer))).toEqual(Array.from(new Uint32Array(values.buffer)));
     expect(Object.is(back[1], -0)).toBe(true);
-    expect(header).toMatchObject({ kind: 'delta', dtype: 'float32', protocolVersion: 1, runId: 'run-1', round: 7, modelVersion: 6, length: 8, segments: [8] });
+    expect(header).toMatchObject({
+      kind: 'delta',
+      dtype: 'float32',
+      protocolVersion: 1,
+      runId: 'run-1',
+      round: 7,
+      modelVersion: 6,
+      length: 8,
+      segments: [8],
+    });
     expect(header.scales).toBeUndefined();
   });
 
@@ -115,7 +124,11 @@ describe('float16 frames', () => {
     const bytes = frame([1, 70000], 'float16', { allowNonFinite: true });
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes), 'non-finite', 'frame carries a non-finite value: values[1] is Infinity (segment 0, element 1 of 2)');
+    expectWireError(
+      () => decodeFrame(bytes),
+      'non-finite',
+      'frame carries a non-finite value: values[1] is Infinity (segment 0, element 1 of 2)',
+    );
   });
 });
 
@@ -205,14 +218,26 @@ describe('encodeFrame input checks', () => {
       'non-finite',
       'cannot encode non-finite value: values[3] is NaN (segment 1, element 1 of 3)',
     );
-    expectWireError(() => frame([-Infinity], 'int8'), 'non-finite', 'cannot encode non-finite value: values[0] is -Infinity (segment 0, element 0 of 1)');
+    expectWireError(
+      () => frame([-Infinity], 'int8'),
+      'non-finite',
+      'cannot encode non-finite value: values[0] is -Infinity (segment 0, element 0 of 1)',
+    );
   });
 
   it('refuses segments that do not add up, run ids over 64 bytes and out-of-range header fields', () => {
     expectWireError(() => frame([1, 2, 3], 'float32', { segments: [1, 1] }), 'segments', 'segment lengths sum to 2 but there are 3 values');
     expectWireError(() => frame([1], 'float32', { runId: 'é'.repeat(33) }), 'bad-run-id', 'run id is 66 UTF-8 bytes; the limit is 64');
-    expectWireError(() => frame([1], 'float32', { round: -1 }), 'invalid-input', 'cannot encode frame: round must be an integer in 0..4294967295, got -1');
-    expectWireError(() => frame([1], 'float32', { protocolVersion: 70000 }), 'invalid-input', 'cannot encode frame: protocolVersion must be an integer in 0..65535, got 70000');
+    expectWireError(
+      () => frame([1], 'float32', { round: -1 }),
+      'invalid-input',
+      'cannot encode frame: round must be an integer in 0..4294967295, got -1',
+    );
+    expectWireError(
+      () => frame([1], 'float32', { protocolVersion: 70000 }),
+      'invalid-input',
+      'cannot encode frame: protocolVersion must be an integer in 0..65535, got 70000',
+    );
     expectWireError(() => frame([1], 'bfloat16' as FrameDtype), 'invalid-input', 'cannot encode frame: unknown dtype "bfloat16"');
   });
 
@@ -230,7 +255,16 @@ describe('encodeFrame input checks', () => {
 describe('peekHeader', () => {
   it('reads the header from its bytes alone, before any payload has been looked at', () => {
     // Prepare
-    const bytes = encodeFrame({ kind: 'weights', protocolVersion: 3, runId: 'rün-ε', round: 42, modelVersion: 41, dtype: 'int8', values: randomValues(4, 1000), segments: [600, 400] });
+    const bytes = encodeFrame({
+      kind: 'weights',
+      protocolVersion: 3,
+      runId: 'rün-ε',
+      round: 42,
+      modelVersion: 41,
+      dtype: 'int8',
+      values: randomValues(4, 1000),
+      segments: [600, 400],
+    });
     const full = peekHeader(bytes);
 
     // Execute
@@ -259,7 +293,11 @@ describe('peekHeader', () => {
     const bytes = frame(randomValues(5, 100), 'float32');
 
     // Execute / Assert
-    expectWireError(() => peekHeader(bytes.subarray(0, 40), { runId: 'run-1', round: 8 }), 'mismatch', 'frame is for round 7, expected round 8');
+    expectWireError(
+      () => peekHeader(bytes.subarray(0, 40), { runId: 'run-1', round: 8 }),
+      'mismatch',
+      'frame is for round 7, expected round 8',
+    );
   });
 });
 
@@ -294,7 +332,15 @@ describe('frameByteLength', () => {
 describe('frames received as Node Buffers', () => {
   it('decodes a frame that sits at an odd offset inside a pooled Buffer', () => {
     // socket.io hands binary messages to Node listeners as Buffers that share one larger ArrayBuffer.
-    const frame = encodeFrame({ kind: 'weights', protocolVersion: 1, runId: 'r', round: 1, modelVersion: 0, dtype: 'float32', values: Float32Array.from([1, 2, 3]) });
+    const frame = encodeFrame({
+      kind: 'weights',
+      protocolVersion: 1,
+      runId: 'r',
+      round: 1,
+      modelVersion: 0,
+      dtype: 'float32',
+      values: Float32Array.from([1, 2, 3]),
+    });
     const pool = Buffer.alloc(frame.byteLength + 95);
     pool.set(frame, 90);
     const received = pool.subarray(90, 90 + frame.byteLength);
@@ -303,7 +349,15 @@ describe('frames received as Node Buffers', () => {
 });
 
 describe('decoding into a view', () => {
-  const frame = encodeFrame({ kind: 'delta', protocolVersion: 1, runId: 'run', round: 1, modelVersion: 0, dtype: 'float32', values: Float32Array.from([1, 2, 3, 4]) });
+  const frame = encodeFrame({
+    kind: 'delta',
+    protocolVersion: 1,
+    runId: 'run',
+    round: 1,
+    modelVersion: 0,
+    dtype: 'float32',
+    values: Float32Array.from([1, 2, 3, 4]),
+  });
 
   it('returns a view on an aligned float32 payload when asked, a copy otherwise', () => {
     const view = decodeFrame(frame, {}, { view: true }).values;
@@ -318,7 +372,16 @@ describe('decoding into a view', () => {
     const values = decodeFrame(shifted.subarray(1), {}, { view: true }).values;
     expect(values.buffer).not.toBe(shifted.buffer);
     expect(Array.from(values)).toEqual([1, 2, 3, 4]);
-    const bad = encodeFrame({ kind: 'delta', protocolVersion: 1, runId: 'run', round: 1, modelVersion: 0, dtype: 'float32', values: Float32Array.from([1, Number.NaN]), allowNonFinite: true });
+    const bad = encodeFrame({
+      kind: 'delta',
+      protocolVersion: 1,
+      runId: 'run',
+      round: 1,
+      modelVersion: 0,
+      dtype: 'float32',
+      values: Float32Array.from([1, Number.NaN]),
+      allowNonFinite: true,
+    });
     expect(() => decodeFrame(bad, {}, { view: true })).toThrow(/NaN/);
   });
 });

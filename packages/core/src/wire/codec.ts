@@ -224,7 +224,10 @@ function quantizeInt8(values: Float32Array, segments: readonly number[], out: In
     // maxAbs below 127 * 2^-150 underflows the scale: use the smallest float32 instead (q stays <= 64).
     if (scale === 0 && maxAbs > 0) scale = 2 ** -149;
     if (!allowNonFinite && !Number.isFinite(Math.fround(127 * scale))) {
-      throw new WireError('non-finite', `cannot encode as int8: segment ${k} reaches ${maxAbs}, too close to the float32 limit to dequantize`);
+      throw new WireError(
+        'non-finite',
+        `cannot encode as int8: segment ${k} reaches ${maxAbs}, too close to the float32 limit to dequantize`,
+      );
     }
     if (Number.isFinite(scale) && scale > 0) {
       for (let i = start; i < end; i++) {
@@ -337,7 +340,10 @@ export function peekHeader(frame: Uint8Array | ArrayBuffer, expect: FrameExpecta
   const total = bytes.length;
   if (total < 4) throw truncated('the magic', 4, total);
   if (bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) {
-    throw new WireError('bad-magic', `not a Tabula wire frame: starts with bytes ${hex(bytes.subarray(0, 4))}, expected "TBW${WIRE_FORMAT_VERSION}"`);
+    throw new WireError(
+      'bad-magic',
+      `not a Tabula wire frame: starts with bytes ${hex(bytes.subarray(0, 4))}, expected "TBW${WIRE_FORMAT_VERSION}"`,
+    );
   }
   const wireVersion = bytes[3]! - 0x30;
   if (wireVersion !== WIRE_FORMAT_VERSION) {
@@ -447,10 +453,16 @@ export function decodeFrame(frame: Uint8Array | ArrayBuffer, expect: FrameExpect
   const payloadBytes = n * bytesPerElement(dtype);
   const arrived = bytes.length - payloadOffset;
   if (arrived < payloadBytes) {
-    throw new WireError('truncated', `frame truncated: header says ${n} ${dtype} values (${payloadBytes} bytes) but only ${arrived} payload bytes arrived`);
+    throw new WireError(
+      'truncated',
+      `frame truncated: header says ${n} ${dtype} values (${payloadBytes} bytes) but only ${arrived} payload bytes arrived`,
+    );
   }
   if (arrived > payloadBytes) {
-    throw new WireError('trailing', `frame has ${arrived - payloadBytes} trailing bytes after its ${n} ${dtype} values (${payloadBytes} payload bytes)`);
+    throw new WireError(
+      'trailing',
+      `frame has ${arrived - payloadBytes} trailing bytes after its ${n} ${dtype} values (${payloadBytes} payload bytes)`,
+    );
   }
 
   const start = payloadOffset;

@@ -35,7 +35,11 @@ describe('decodeFrame refuses', () => {
     bytes[3] = 0x32;
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes), 'version', 'unsupported wire format: magic byte 4 is 0x32 ("TBW2"), this build reads only "TBW1"');
+    expectWireError(
+      () => decodeFrame(bytes),
+      'version',
+      'unsupported wire format: magic byte 4 is 0x32 ("TBW2"), this build reads only "TBW1"',
+    );
   });
 
   it('a frame from another protocol version (version)', () => {
@@ -69,14 +73,26 @@ describe('decodeFrame refuses', () => {
     const bytes = frame([1, 2, 3, 4, 5, 6], 'int8', { segments: [1, 2, 3] }); // header 21 + 5 + 2 + 3 * 8 = 52
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes.subarray(0, 2)), 'truncated', 'frame truncated: the magic needs 4 bytes but the frame has only 2');
-    expectWireError(() => decodeFrame(bytes.subarray(0, 10)), 'truncated', 'frame truncated: the fixed header needs 21 bytes but the frame has only 10');
+    expectWireError(
+      () => decodeFrame(bytes.subarray(0, 2)),
+      'truncated',
+      'frame truncated: the magic needs 4 bytes but the frame has only 2',
+    );
+    expectWireError(
+      () => decodeFrame(bytes.subarray(0, 10)),
+      'truncated',
+      'frame truncated: the fixed header needs 21 bytes but the frame has only 10',
+    );
     expectWireError(
       () => decodeFrame(bytes.subarray(0, 24)),
       'truncated',
       'frame truncated: a 5-byte run id and the segment count needs 28 bytes but the frame has only 24',
     );
-    expectWireError(() => decodeFrame(bytes.subarray(0, 40)), 'truncated', 'frame truncated: a header with 3 int8 segments needs 52 bytes but the frame has only 40');
+    expectWireError(
+      () => decodeFrame(bytes.subarray(0, 40)),
+      'truncated',
+      'frame truncated: a header with 3 int8 segments needs 52 bytes but the frame has only 40',
+    );
   });
 
   it('a payload cut short (truncated), saying how much was promised and how much arrived', () => {
@@ -91,7 +107,11 @@ describe('decodeFrame refuses', () => {
       'frame truncated: header says 79510 float32 values (318040 bytes) but only 1000 payload bytes arrived',
     );
     const half = frame([1, 2, 3], 'float16');
-    expectWireError(() => decodeFrame(half.subarray(0, half.length - 1)), 'truncated', 'frame truncated: header says 3 float16 values (6 bytes) but only 5 payload bytes arrived');
+    expectWireError(
+      () => decodeFrame(half.subarray(0, half.length - 1)),
+      'truncated',
+      'frame truncated: header says 3 float16 values (6 bytes) but only 5 payload bytes arrived',
+    );
   });
 
   it('bytes after the payload (trailing)', () => {
@@ -128,8 +148,16 @@ describe('decodeFrame refuses', () => {
     view(bytes).setUint32(SEGMENT_TABLE, 1e9, true);
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes, { maxElements: 1_000_000 }), 'too-large', 'frame carries 1000000000 values, more than the limit of 1000000');
-    expectWireError(() => decodeFrame(bytes), 'truncated', 'frame truncated: header says 1000000000 float32 values (4000000000 bytes) but only 16 payload bytes arrived');
+    expectWireError(
+      () => decodeFrame(bytes, { maxElements: 1_000_000 }),
+      'too-large',
+      'frame carries 1000000000 values, more than the limit of 1000000',
+    );
+    expectWireError(
+      () => decodeFrame(bytes),
+      'truncated',
+      'frame truncated: header says 1000000000 float32 values (4000000000 bytes) but only 16 payload bytes arrived',
+    );
   });
 
   it.each([
@@ -151,8 +179,16 @@ describe('decodeFrame refuses', () => {
     const infinite = frame([1, -Infinity], 'float32', { allowNonFinite: true });
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes), 'non-finite', 'frame carries a non-finite value: values[2] is NaN (segment 1, element 0 of 2)');
-    expectWireError(() => decodeFrame(infinite), 'non-finite', 'frame carries a non-finite value: values[1] is -Infinity (segment 0, element 1 of 2)');
+    expectWireError(
+      () => decodeFrame(bytes),
+      'non-finite',
+      'frame carries a non-finite value: values[2] is NaN (segment 1, element 0 of 2)',
+    );
+    expectWireError(
+      () => decodeFrame(infinite),
+      'non-finite',
+      'frame carries a non-finite value: values[1] is -Infinity (segment 0, element 1 of 2)',
+    );
   });
 
   it('a float16 NaN in the payload (non-finite)', () => {
@@ -162,7 +198,11 @@ describe('decodeFrame refuses', () => {
     view(bytes).setUint16(payloadOffset + 2, 0x7e00, true);
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes), 'non-finite', 'frame carries a non-finite value: values[1] is NaN (segment 0, element 1 of 3)');
+    expectWireError(
+      () => decodeFrame(bytes),
+      'non-finite',
+      'frame carries a non-finite value: values[1] is NaN (segment 0, element 1 of 3)',
+    );
   });
 
   it('a non-finite int8 scale (non-finite), even before the payload is read', () => {
@@ -199,6 +239,10 @@ describe('decodeFrame refuses', () => {
   });
 
   it('something that is not bytes at all (invalid-input)', () => {
-    expectWireError(() => decodeFrame('TBW1' as unknown as Uint8Array), 'invalid-input', 'a frame must be a Uint8Array or an ArrayBuffer, got string');
+    expectWireError(
+      () => decodeFrame('TBW1' as unknown as Uint8Array),
+      'invalid-input',
+      'a frame must be a Uint8Array or an ArrayBuffer, got string',
+    );
   });
 });

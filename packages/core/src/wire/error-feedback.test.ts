@@ -13,14 +13,17 @@ function sumOfDecoded(delta: Float32Array, rounds: number, dtype: FrameDtype, fe
   const sum = new Float64Array(delta.length);
   let worstResidualOverHalfScale = 0;
   for (let round = 1; round <= rounds; round++) {
-    const frame = feedback ? feedback.encode(delta, fields(round, dtype, segments)) : encodeFrame({ ...fields(round, dtype, segments), values: delta });
+    const frame = feedback
+      ? feedback.encode(delta, fields(round, dtype, segments))
+      : encodeFrame({ ...fields(round, dtype, segments), values: delta });
     const { header, values } = decodeFrame(frame, { kind: 'delta', round, length: delta.length });
     for (let i = 0; i < values.length; i++) sum[i]! += values[i]!;
     if (feedback && header.scales) {
       const residual = feedback.residual();
       let start = 0;
       for (const [k, size] of header.segments.entries()) {
-        for (let i = start; i < start + size; i++) worstResidualOverHalfScale = Math.max(worstResidualOverHalfScale, Math.abs(residual[i]!) / (header.scales[k]! / 2));
+        for (let i = start; i < start + size; i++)
+          worstResidualOverHalfScale = Math.max(worstResidualOverHalfScale, Math.abs(residual[i]!) / (header.scales[k]! / 2));
         start += size;
       }
     }
@@ -127,7 +130,11 @@ describe('ErrorFeedback', () => {
     const before = Array.from(feedback.residual());
 
     // Execute / Assert
-    expectWireError(() => feedback.encode(new Float32Array(3), fields(2, 'int8')), 'length', 'error feedback holds 2 values but the delta has 3');
+    expectWireError(
+      () => feedback.encode(new Float32Array(3), fields(2, 'int8')),
+      'length',
+      'error feedback holds 2 values but the delta has 3',
+    );
     expectWireError(
       () => feedback.encode(new Float32Array([NaN, 0]), fields(2, 'int8')),
       'non-finite',

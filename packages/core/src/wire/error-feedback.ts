@@ -16,7 +16,8 @@ export class ErrorFeedback {
   private readonly compensated: Float32Array;
 
   constructor(readonly length: number) {
-    if (!Number.isInteger(length) || length < 0) throw new WireError('invalid-input', `error feedback length must be a non-negative integer, got ${length}`);
+    if (!Number.isInteger(length) || length < 0)
+      throw new WireError('invalid-input', `error feedback length must be a non-negative integer, got ${length}`);
     this.carried = new Float32Array(length);
     this.compensated = new Float32Array(length);
   }

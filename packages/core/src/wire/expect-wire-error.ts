@@ -9,7 +9,10 @@ export function expectWireError(fn: () => unknown, code: WireErrorCode, message:
   } catch (error) {
     thrown = error;
   }
-  if (!(thrown instanceof WireError)) throw new Error(`expected a WireError '${code}', got ${thrown instanceof Error ? String(thrown) : thrown === undefined ? 'no error' : JSON.stringify(thrown)}`);
+  if (!(thrown instanceof WireError))
+    throw new Error(
+      `expected a WireError '${code}', got ${thrown instanceof Error ? String(thrown) : thrown === undefined ? 'no error' : JSON.stringify(thrown)}`,
+    );
   expect(thrown.code).toBe(code);
   if (typeof message === 'string') expect(thrown.message).toBe(message);
   else expect(thrown.message).toMatch(message);

@@ -57,7 +57,8 @@ describe('float16 conversion', () => {
     for (let h = 0; h < 0x10000; h++) {
       const value = float16BitsToFloat32(h);
       if (Number.isNaN(value)) continue;
-      if (float32ToFloat16Bits(value) !== h) throw new Error(`0x${h.toString(16)} -> ${value} -> 0x${float32ToFloat16Bits(value).toString(16)}`);
+      if (float32ToFloat16Bits(value) !== h)
+        throw new Error(`0x${h.toString(16)} -> ${value} -> 0x${float32ToFloat16Bits(value).toString(16)}`);
       checked++;
     }
     expect(checked).toBe(65536 - 2 * 1023);
