@@ -113,16 +113,14 @@ async function hubClient(url: string, index: number, length: number, segments: r
       .catch((error: unknown) => fail(hubStats, error));
   });
   await connected(socket);
-  const welcome = await acked
-    .timeout(30_000)
-    .emitWithAck('participant:hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      participantId: `bench-${String(index).padStart(4, '0')}`,
-      backend: 'bench',
-      examples: 10,
-      heldOut: false,
-      dataSource: 'own',
-    });
+  const welcome = await acked.timeout(30_000).emitWithAck('participant:hello', {
+    protocolVersion: PROTOCOL_VERSION,
+    participantId: `bench-${String(index).padStart(4, '0')}`,
+    backend: 'bench',
+    examples: 10,
+    heldOut: false,
+    dataSource: 'own',
+  });
   if (!welcome.ok) throw new Error(`hello refused: ${welcome.error}`);
 }
 

@@ -168,15 +168,13 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   app.get('/api/model/info', (_req, res) => {
     const model = hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
-    res
-      .set('Cache-Control', 'no-store')
-      .json({
-        runId: model.runId,
-        modelVersion: model.modelVersion,
-        model: model.config.model,
-        client: model.config.client,
-        parameters: model.weights.length,
-      });
+    res.set('Cache-Control', 'no-store').json({
+      runId: model.runId,
+      modelVersion: model.modelVersion,
+      model: model.config.model,
+      client: model.config.client,
+      parameters: model.weights.length,
+    });
   });
   app.get('/api/model/model.json', async (_req, res) => {
     const files = await modelFiles();

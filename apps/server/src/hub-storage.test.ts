@@ -66,15 +66,13 @@ async function participant(url: string) {
     socket.once('connect_error', reject);
   });
   expect(
-    await socket
-      .timeout(5000)
-      .emitWithAck('participant:hello', {
-        protocolVersion: PROTOCOL_VERSION,
-        backend: 'test',
-        examples: 10,
-        heldOut: false,
-        dataSource: 'own',
-      }),
+    await socket.timeout(5000).emitWithAck('participant:hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      backend: 'test',
+      examples: 10,
+      heldOut: false,
+      dataSource: 'own',
+    }),
   ).toMatchObject({ ok: true });
   return {
     /** Waits for the next task and answers it. */

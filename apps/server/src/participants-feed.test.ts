@@ -90,16 +90,14 @@ describe('admin:participants', () => {
     for (const id of ['part-a', 'part-b', 'part-c']) {
       const socket = await connect(url);
       expect(
-        await socket
-          .timeout(5000)
-          .emitWithAck('participant:hello', {
-            protocolVersion: PROTOCOL_VERSION,
-            participantId: id,
-            backend: 'test',
-            examples: 10,
-            heldOut: false,
-            dataSource: 'own',
-          }),
+        await socket.timeout(5000).emitWithAck('participant:hello', {
+          protocolVersion: PROTOCOL_VERSION,
+          participantId: id,
+          backend: 'test',
+          examples: 10,
+          heldOut: false,
+          dataSource: 'own',
+        }),
       ).toMatchObject({ ok: true });
       sockets.set(id, socket);
     }
@@ -133,16 +131,14 @@ describe('admin:participants', () => {
     // Prepare
     const url = await startHub();
     const participant = await connect(url);
-    await participant
-      .timeout(5000)
-      .emitWithAck('participant:hello', {
-        protocolVersion: PROTOCOL_VERSION,
-        participantId: 'part-one',
-        backend: 'test',
-        examples: 10,
-        heldOut: false,
-        dataSource: 'own',
-      });
+    await participant.timeout(5000).emitWithAck('participant:hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      participantId: 'part-one',
+      backend: 'test',
+      examples: 10,
+      heldOut: false,
+      dataSource: 'own',
+    });
 
     // Execute
     const admin: ClientSocket = io(url, {
