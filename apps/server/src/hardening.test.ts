@@ -10,14 +10,11 @@ import {
   PROTOCOL_VERSION,
   RunConfigSchema,
   decodeFrame,
-  encodeFrame,
   type Ack,
   type ClientToServerEvents,
   type Farewell,
   type Hello,
-  type MlpSpec,
   type RoundTask,
-  type RunConfigInput,
   type ServerToClientEvents,
   type UpdateMeta,
   type UpdateReceipt,
@@ -28,11 +25,9 @@ import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openStore } from './store.js';
-import { TEST_TOKEN, afterThisTest, startTestHub, waitFor } from './test-hub.js';
+import { TEST_TOKEN, TINY_LENGTH, afterThisTest, deltaFrame, runConfig, startTestHub, waitFor } from './test-hub.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
-const LENGTH = 6;
 
 async function connect(url: string): Promise<ClientSocket> {
   const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
@@ -64,37 +59,11 @@ async function participant(url: string, body: Partial<Hello> = {}) {
   return { socket, welcome: welcome.data, tasks };
 }
 
-function deltaFrame(task: RoundTask, value: number): Uint8Array {
-  return encodeFrame({
-    kind: 'delta',
-    protocolVersion: PROTOCOL_VERSION,
-    runId: task.runId,
-    round: task.round,
-    modelVersion: task.modelVersion,
-    dtype: 'float32',
-    values: new Float32Array(LENGTH).fill(value),
-  });
-}
 function meta(task: RoundTask, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
   return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 1, loss: 0.5, trainMs: 1, ...overrides };
 }
 const submit = (socket: ClientSocket, m: UpdateMeta, frame: Uint8Array): Promise<Ack<UpdateReceipt>> =>
   socket.timeout(5000).emitWithAck('update:submit', m, frame);
-
-function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
-  return {
-    algorithm: 'fedavg',
-    model: tiny,
-    rounds: 1,
-    perRound: 3,
-    minParticipants: 1,
-    waitForParticipantsMs: 5000,
-    roundDeadlineMs: 10_000,
-    server: { kind: 'sgd', lr: 1 },
-    seed: 7,
-    ...overrides,
-  };
-}
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}${path}`, {
@@ -121,7 +90,7 @@ describe('hub hardening: crashes', () => {
   it('refuses a scenario the resolver cannot build, over HTTP and in a hello, and keeps serving', async () => {
     const { url } = await startTestHub();
     const bad = { name: 'shards', participants: 5, heldOut: 20 };
-    const started = await post(url, '/api/runs', config({ scenario: bad as never }));
+    const started = await post(url, '/api/runs', runConfig({ scenario: bad as never }));
     expect(started.status).toBe(400);
     expect(String(started.body.error)).toMatch(/scenario: heldOut must be an integer in \[0, 5\], got 20/);
     const socket = await connect(url);
@@ -137,7 +106,7 @@ describe('hub hardening: crashes', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tabula-stale-'));
     afterThisTest(() => rmSync(dataDir, { recursive: true, force: true }));
     const store = openStore(join(dataDir, 'tabula.sqlite'));
-    const valid = RunConfigSchema.parse(config({ rounds: 3 }));
+    const valid = RunConfigSchema.parse(runConfig({ rounds: 3 }));
     store.createRun({
       id: 'run-old',
       config: { ...valid, scenario: { name: 'shards', participants: 5, seed: 1, heldOut: 20 } },
@@ -223,9 +192,9 @@ describe('hub hardening: identity', () => {
       expect(reply).toHaveProperty('error', expect.stringMatching(/participant id victim-1 is taken/));
     }
     // The victim still trains: its update is the one aggregated under its id.
-    const started = await post(url, '/api/runs', config({ perRound: 1 }));
+    const started = await post(url, '/api/runs', runConfig({ perRound: 1 }));
     const task = await waitFor(() => victim.tasks[0], 'the victim’s task');
-    expect(await submit(victim.socket, meta(task), deltaFrame(task, 1))).toMatchObject({ ok: true });
+    expect(await submit(victim.socket, meta(task), deltaFrame(task, new Float32Array(TINY_LENGTH).fill(1)))).toMatchObject({ ok: true });
     await waitFor(() => hub.store.getRun(String(started.body.id))?.status === 'completed', 'the run');
     expect(hub.store.listRounds(String(started.body.id))[0]!.participants).toEqual(['victim-1']);
     expect(victimDisconnected).toBe(false);
@@ -270,7 +239,7 @@ describe('hub hardening: the record', () => {
     const { hub, url } = await startTestHub();
     const honest = await participant(url);
     const liar = await participant(url);
-    const started = await post(url, '/api/runs', config({ perRound: 2, minParticipants: 2 }));
+    const started = await post(url, '/api/runs', runConfig({ perRound: 2, minParticipants: 2 }));
     const honestTask = await waitFor(() => honest.tasks[0], 'a task');
     const liarTask = await waitFor(() => liar.tasks[0], 'a task');
     const evaluation = { metric: 'accuracy' as const, before: 0.4, after: 0.6, adaptSteps: 5, testExamples: 10 };
@@ -280,11 +249,19 @@ describe('hub hardening: the record', () => {
       { metric: 'mse' as const },
       { testExamples: 2 ** 53 - 1 },
     ]) {
-      const reply = await submit(liar.socket, meta(liarTask, { evaluation: { ...evaluation, ...bad } }), deltaFrame(liarTask, 1));
+      const reply = await submit(
+        liar.socket,
+        meta(liarTask, { evaluation: { ...evaluation, ...bad } }),
+        deltaFrame(liarTask, new Float32Array(TINY_LENGTH).fill(1)),
+      );
       expect(reply.ok, JSON.stringify(bad)).toBe(false);
     }
-    expect(await submit(liar.socket, meta(liarTask, { evaluation }), deltaFrame(liarTask, 1))).toMatchObject({ ok: true });
-    expect(await submit(honest.socket, meta(honestTask, { evaluation }), deltaFrame(honestTask, 1))).toMatchObject({ ok: true });
+    expect(
+      await submit(liar.socket, meta(liarTask, { evaluation }), deltaFrame(liarTask, new Float32Array(TINY_LENGTH).fill(1))),
+    ).toMatchObject({ ok: true });
+    expect(
+      await submit(honest.socket, meta(honestTask, { evaluation }), deltaFrame(honestTask, new Float32Array(TINY_LENGTH).fill(1))),
+    ).toMatchObject({ ok: true });
     await waitFor(() => hub.store.getRun(String(started.body.id))?.status === 'completed', 'the run');
     expect(hub.store.listRounds(String(started.body.id))[0]!.metrics).toMatchObject({ global: 0.4, personalized: 0.6 });
   });
@@ -384,10 +361,10 @@ describe('hub hardening: silent participants', () => {
     // Two honest participants answer every task at once; four silent ones never answer.
     const honest = await Promise.all([participant(url, { participantId: 'honest-1' }), participant(url, { participantId: 'honest-2' })]);
     for (const p of honest) {
-      p.socket.on('round:start', (task) => void submit(p.socket, meta(task), deltaFrame(task, 0.1)));
+      p.socket.on('round:start', (task) => void submit(p.socket, meta(task), deltaFrame(task, new Float32Array(TINY_LENGTH).fill(0.1))));
     }
     await Promise.all(['silent-1', 'silent-2', 'silent-3', 'silent-4'].map((participantId) => participant(url, { participantId })));
-    const started = await post(url, '/api/runs', config({ rounds: 12, perRound: 2, minParticipants: 1, roundDeadlineMs: 300 }));
+    const started = await post(url, '/api/runs', runConfig({ rounds: 12, perRound: 2, minParticipants: 1, roundDeadlineMs: 300 }));
     const runId = String(started.body.id);
     await waitFor(() => hub.store.getRun(runId)?.status === 'completed', 'the run', 30_000);
     const rounds = hub.store.listRounds(runId).filter((r) => r.status === 'completed');

@@ -6,7 +6,6 @@ import Database from 'better-sqlite3';
 import {
   PROTOCOL_VERSION,
   decodeFrame,
-  encodeFrame,
   initialWeights,
   type ClientToServerEvents,
   type MlpSpec,
@@ -18,6 +17,7 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from './hub.js';
+import { deltaFrame, runConfig, waitFor } from './test-hub.js';
 
 const TOKEN = 'storage-test-token-0123';
 /** 10,002 parameters: each checkpoint (40 KB) needs new pages in the SQLite file. */
@@ -78,15 +78,7 @@ async function participant(url: string) {
     /** Waits for the next task and answers it. */
     async answer(): Promise<RoundTask> {
       const task = tasks.shift() ?? (await new Promise<RoundTask>((resolve) => waiters.push(resolve)));
-      const delta = encodeFrame({
-        kind: 'delta',
-        protocolVersion: PROTOCOL_VERSION,
-        runId: task.runId,
-        round: task.round,
-        modelVersion: task.modelVersion,
-        dtype: 'float32',
-        values: new Float32Array(LENGTH).fill(0.5),
-      });
+      const delta = deltaFrame(task, new Float32Array(LENGTH).fill(0.5));
       const meta = { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 1, loss: 0.5, trainMs: 1 };
       expect(await socket.timeout(5000).emitWithAck('update:submit', meta, delta)).toMatchObject({ ok: true });
       return task;
@@ -103,18 +95,15 @@ async function answerRound(participants: readonly Participant[]): Promise<number
 }
 
 function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
-  return {
-    algorithm: 'fedavg',
+  return runConfig({
     model: MODEL,
     rounds: 3,
     perRound: 2,
     minParticipants: 2,
     waitForParticipantsMs: 60_000,
     roundDeadlineMs: 60_000,
-    server: { kind: 'sgd', lr: 1 },
-    seed: 7,
     ...overrides,
-  };
+  });
 }
 
 async function api(
@@ -130,16 +119,6 @@ async function api(
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, body: (response.status === 204 ? {} : await response.json()) as RunSummary & { error?: string } };
-}
-
-async function waitFor<T>(read: () => T | null | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The initial weights plus 0.5 per completed round, rounded to float32 each round as the hub does. */

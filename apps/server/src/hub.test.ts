@@ -6,16 +6,13 @@ import {
   PROTOCOL_VERSION,
   SINUSOID_MLP,
   decodeFrame,
-  encodeFrame,
   initialWeights,
   type Ack,
   type Assignment,
   type Hello,
   type ParticipantSocket,
   type ClientToServerEvents,
-  type MlpSpec,
   type RoundTask,
-  type RunConfigInput,
   type RunSummary,
   type ServerToClientEvents,
   type UpdateMeta,
@@ -24,11 +21,12 @@ import {
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHub, type Hub, type HubOptions } from './hub.js';
-import { waitFor } from './test-hub.js';
+import { TINY_LENGTH, TINY_MLP, deltaFrame, runConfig, waitFor } from './test-hub.js';
 
 const TOKEN = 'test-admin-token-0123';
-const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
-const LENGTH = 6;
+const tiny = TINY_MLP;
+const LENGTH = TINY_LENGTH;
+const config = runConfig;
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -103,35 +101,8 @@ async function scriptedClient(url: string, id: string, examples = 10, secret?: s
   return { socket, nextTask, submit, participantSecret };
 }
 
-function deltaFrame(task: RoundTask, values: Float32Array, overrides: { round?: number; allowNonFinite?: boolean } = {}): Uint8Array {
-  return encodeFrame({
-    kind: 'delta',
-    protocolVersion: PROTOCOL_VERSION,
-    runId: task.runId,
-    round: overrides.round ?? task.round,
-    modelVersion: task.modelVersion,
-    dtype: 'float32',
-    values,
-    allowNonFinite: overrides.allowNonFinite ?? false,
-  });
-}
 function meta(task: RoundTask, numExamples: number, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
   return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples, loss: 0.5, trainMs: 1, ...overrides };
-}
-
-function config(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
-  return {
-    algorithm: 'fedavg',
-    model: tiny,
-    rounds: 1,
-    perRound: 3,
-    minParticipants: 1,
-    waitForParticipantsMs: 5000,
-    roundDeadlineMs: 10_000,
-    server: { kind: 'sgd', lr: 1 },
-    seed: 7,
-    ...overrides,
-  };
 }
 
 async function postRun(

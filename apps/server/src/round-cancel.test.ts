@@ -1,9 +1,7 @@
-import { PROTOCOL_VERSION, type ClientToServerEvents, type MlpSpec, type RoundTask, type ServerToClientEvents } from '@tabula/core';
+import { PROTOCOL_VERSION, type ClientToServerEvents, type RoundTask, type ServerToClientEvents } from '@tabula/core';
 import { io, type Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
-import { afterThisTest, startTestHub, waitFor } from './test-hub.js';
-
-const tiny: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
+import { TINY_MLP, afterThisTest, startTestHub, waitFor } from './test-hub.js';
 
 /** A participant that takes every task and never answers. */
 async function silentParticipant(url: string) {
@@ -38,7 +36,7 @@ describe('round:cancel', () => {
     const { hub, url } = await startTestHub();
     const participant = await silentParticipant(url);
     const start = (roundDeadlineMs: number): string => {
-      const started = hub.startRun({ algorithm: 'fedavg', model: tiny, rounds: 1, waitForParticipantsMs: 5000, roundDeadlineMs });
+      const started = hub.startRun({ algorithm: 'fedavg', model: TINY_MLP, rounds: 1, waitForParticipantsMs: 5000, roundDeadlineMs });
       if (!started.ok) throw new Error(started.error);
       return started.data.id;
     };

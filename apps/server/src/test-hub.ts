@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROTOCOL_VERSION, encodeFrame, type MlpSpec, type RoundTask, type RunConfigInput } from '@tabula/core';
 import { afterEach } from 'vitest';
 import { createHub, type Hub, type HubOptions } from './hub.js';
 
@@ -29,7 +30,7 @@ export async function startTestHub(options: Partial<HubOptions> = {}): Promise<{
 }
 
 /** Polls `read` until it returns something truthy; a bounded wait with a message naming what did not happen. */
-export async function waitFor<T>(read: () => T | null | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(read: () => T | null | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = read();
@@ -37,4 +38,42 @@ export async function waitFor<T>(read: () => T | null | undefined | false, what:
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The smallest classifier: 2 inputs, 2 outputs, 6 parameters, so tests can check weights on literal numbers. */
+export const TINY_MLP: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' };
+export const TINY_LENGTH = 6;
+
+/** A one-round FedAvg run of the tiny model with plain server SGD; tests override what they exercise. */
+export function runConfig(overrides: Partial<RunConfigInput> = {}): RunConfigInput {
+  return {
+    algorithm: 'fedavg',
+    model: TINY_MLP,
+    rounds: 1,
+    perRound: 3,
+    minParticipants: 1,
+    waitForParticipantsMs: 5000,
+    roundDeadlineMs: 10_000,
+    server: { kind: 'sgd', lr: 1 },
+    seed: 7,
+    ...overrides,
+  };
+}
+
+/** The delta frame a participant uploads for `task`. */
+export function deltaFrame(
+  task: RoundTask,
+  values: Float32Array,
+  overrides: { round?: number; allowNonFinite?: boolean } = {},
+): Uint8Array {
+  return encodeFrame({
+    kind: 'delta',
+    protocolVersion: PROTOCOL_VERSION,
+    runId: task.runId,
+    round: overrides.round ?? task.round,
+    modelVersion: task.modelVersion,
+    dtype: 'float32',
+    values,
+    allowNonFinite: overrides.allowNonFinite ?? false,
+  });
 }
