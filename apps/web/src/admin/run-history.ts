@@ -1,7 +1,7 @@
 import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatTime } from '../shared/format.js';
-import { resumeOffer } from './resume.js';
+import { resumeButton } from './resume.js';
 
 /** Past and current runs (GET /api/runs), with buttons to show a run's rounds, resume a paused or failed one, delete a finished one. */
 export class RunHistory {
@@ -62,17 +62,7 @@ export class RunHistory {
         // The running run must be stopped first (the hub refuses too).
         remove.disabled = run.status === 'running';
         remove.addEventListener('click', () => this.onDelete(run.id));
-        const offer = resumeOffer(run, running);
-        const resume =
-          offer &&
-          h('button', {
-            type: 'button',
-            text: 'Resume',
-            'aria-label': `Resume run ${run.id}`,
-            disabled: offer.blockedBy !== null,
-            title: offer.blockedBy,
-          });
-        resume?.addEventListener('click', () => this.onResume(run.id));
+        const resume = resumeButton(run, running, this.onResume);
         const compare = h('input', { type: 'checkbox', 'aria-label': `Compare run ${run.id}` });
         compare.checked = this.compared.has(run.id);
         compare.addEventListener('change', () => {

@@ -1,6 +1,6 @@
 import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
-import { resumeOffer } from './resume.js';
+import { resumeButton } from './resume.js';
 
 /** The run the charts show: the live one, or one picked from the history. */
 export class RunStatusView {
@@ -21,17 +21,7 @@ export class RunStatusView {
     const c = run.config;
     const back = h('button', { type: 'button', text: 'Back to the live run' });
     back.addEventListener('click', onBackToLive);
-    const offer = resumeOffer(run, running);
-    const resume =
-      offer &&
-      h('button', {
-        type: 'button',
-        text: 'Resume',
-        'aria-label': `Resume run ${run.id}`,
-        disabled: offer.blockedBy !== null,
-        title: offer.blockedBy,
-      });
-    resume?.addEventListener('click', () => onResume(run.id));
+    const resume = resumeButton(run, running, onResume);
     replaceChildren(
       this.element,
       h(
