@@ -65,15 +65,18 @@ export const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] a
 export const ScenarioNameSchema = z.enum(SCENARIOS);
 
 /** Which simulated data a tab without data of its own is assigned (the hub hands out participant indices). */
+/** Seeds of scenarios and runs: what the PRNG takes (31 bits). */
+const SeedSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .default(1);
+
 export const ScenarioSpecSchema = strictObject({
   name: ScenarioNameSchema,
   participants: z.number().int().min(1).max(10_000),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .default(1),
+  seed: SeedSchema,
   heldOut: z.number().int().min(0).optional(),
   dirichletAlpha: z.number().positive().max(1000).optional(),
   kShot: z.number().int().min(1).max(1000).optional(),
@@ -103,12 +106,7 @@ export const RunConfigSchema = strictObject({
   codec: CodecSchema.default('float32'),
   /** Updates with a larger L2 norm are rejected (a cheap guard against scaled or exploding deltas). */
   maxUpdateNorm: z.number().positive().optional(),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .default(1),
+  seed: SeedSchema,
   /** Trainers evaluate (before/after adaptation) every this many rounds, and in the last one. */
   evaluateEvery: z.number().int().min(1).max(100_000).default(1),
 }).superRefine((config, ctx) => {
