@@ -1,5 +1,5 @@
 import { RunRequestSchema, parseOrError, type Ack, type RunSummary } from '@tabula/core';
-import type { ConnectionKit } from './participant-socket.js';
+import type { ConnectionKit } from './connection-kit.js';
 import type { RunService } from './run-service.js';
 
 /**

@@ -4,19 +4,19 @@ import { Server } from 'socket.io';
 import { handleAdmin } from './admin-socket.js';
 import { AdminAuth, type AdminThrottle } from './admin-auth.js';
 import { boundedParser, type ParserLimits } from './bounded-parser.js';
+import { connectionKit } from './connection-kit.js';
 import { openDataDir } from './data-dir.js';
 import { createHttpApp } from './http.js';
 import type { HubServer, HubSocket } from './hub-socket.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DEFAULT_ALLOWED_ORIGINS, originPolicy } from './origins.js';
-import { handleParticipant, type ConnectionKit } from './participant-socket.js';
+import { handleParticipant } from './participant-socket.js';
 import { ParticipantsFeed } from './participants-feed.js';
-import { MessageRateLimiter, type RateLimit } from './rate-limit.js';
+import type { RateLimit } from './rate-limit.js';
 import { Registry } from './registry.js';
 import type { RunController } from './run-controller.js';
 import { RunService, type CurrentModel, type Outcome } from './run-service.js';
 import { ShardAssigner } from './shard-assigner.js';
-import { RefusalLog, ackOf, clientText, guarded } from './socket-guard.js';
 import type { Store } from './store.js';
 
 export interface HubOptions {
@@ -76,14 +76,6 @@ const ADMIN_ROOM = 'admins';
  */
 const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
 const DEFAULT_PARTICIPANT_RETENTION_MS = 15 * 60_000;
-const KNOWN_EVENTS = new Set([
-  'participant:hello',
-  'participant:status',
-  'update:submit',
-  'eval:submit',
-  'admin:start-run',
-  'admin:stop-run',
-]);
 
 export { tokenMatches } from './admin-auth.js';
 
@@ -193,60 +185,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
 
   io.on('connection', (socket: HubSocket) => {
-    const refusals = new RefusalLog((line, fields) => logger.warn({ socket: socket.id, ...fields }, line));
-    const reportFailure = (event: string, error: unknown) =>
-      logger.error({ socket: socket.id, event, err: error }, `handler for ${event} failed`);
-    const kit: ConnectionKit = {
-      on: (event, handler) => socket.on(event, guarded(event, handler, reportFailure)),
-      refused: (what) => refusals.note(what),
-      farewell: (target, notice) => {
-        target.emit('participant:farewell', notice);
-        target.disconnect(true);
-      },
-    };
-
-    const limiter = new MessageRateLimiter(options.rateLimit);
-    socket.use((packet, next) => {
-      const decision = limiter.take();
-      if (decision === 'accept') return next();
-      ackOf(packet)?.({
-        ok: false,
-        code: 'rate-limited',
-        error: `rate limit: more than ${limiter.limit.perSecond} messages per second from this connection`,
-      });
-      if (decision === 'disconnect') {
-        logger.warn({ socket: socket.id, refusals: limiter.refused }, 'messages over the rate limit; disconnecting the connection');
-        kit.farewell(socket, {
-          code: 'flooding',
-          reason: `${limiter.refused} messages over the rate limit of ${limiter.limit.perSecond} per second`,
-          reconnect: false,
-        });
-      }
-    });
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
-      refusals.note(`unknown event ${clientText(event)} ignored`);
-      ackOf(args)?.({ ok: false, code: 'invalid', error: `unknown event ${clientText(event)}` });
-    });
-
+    const kit = connectionKit(socket, logger, options.rateLimit);
     const isAdmin = socket.data.role === 'admin';
     if (isAdmin) {
       void socket.join(ADMIN_ROOM);
       socket.emit('admin:state', runs.snapshot());
     }
-    handleParticipant(socket, kit, { registry, runs, shards, maxMessageBytes, socketById, now });
+    handleParticipant(socket, kit, { registry, runs, shards, maxMessageBytes, socketById, now, logger });
     handleAdmin(isAdmin, kit, runs);
-
-    socket.on('disconnect', (reason) => {
-      try {
-        const entry = registry.leave(socket.id, now());
-        if (entry) runs.active?.participantFailed(entry.id, `disconnected (${reason})`);
-        if (entry && reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect')
-          logger.info(`participant ${entry.id} disconnected: ${reason}`);
-      } catch (error) {
-        reportFailure('disconnect', error);
-      }
-    });
   });
 
   const hub: Hub = {

@@ -4,11 +4,12 @@ import {
   ParticipantStatusSchema,
   parseOrError,
   type Ack,
-  type Farewell,
   type UpdateReceipt,
   type Welcome,
 } from '@tabula/core';
+import type { ConnectionKit } from './connection-kit.js';
 import type { HubSocket } from './hub-socket.js';
+import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
 import type { RunService } from './run-service.js';
 import type { ShardAssigner } from './shard-assigner.js';
@@ -23,17 +24,7 @@ export interface ParticipantSocketDeps {
   /** Another connection, by id (the one a reconnecting participant replaces). */
   socketById(socketId: string): HubSocket | null;
   now(): number;
-}
-
-/** What the per-connection plumbing gives the handlers: guarded registration, refusal logging, closing with a reason. */
-export interface ConnectionKit {
-  on(
-    event: 'participant:hello' | 'participant:status' | 'update:submit' | 'eval:submit' | 'admin:start-run' | 'admin:stop-run',
-    handler: (...args: unknown[]) => void | Promise<void>,
-  ): void;
-  refused(what: string): void;
-  /** Closes a connection on purpose, telling the participant why first. */
-  farewell(target: HubSocket, notice: Farewell): void;
+  readonly logger: Logger;
 }
 
 /**
@@ -131,5 +122,17 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     const result = controller.submitEvaluation(id, report);
     if (!result.ok) kit.refused(`evaluation from ${id} rejected: ${result.error}`);
     reply(result);
+  });
+
+  socket.on('disconnect', (reason) => {
+    try {
+      const entry = registry.leave(socket.id, deps.now());
+      if (!entry) return;
+      runs.active?.participantFailed(entry.id, `disconnected (${reason})`);
+      if (reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect')
+        deps.logger.info(`participant ${entry.id} disconnected: ${reason}`);
+    } catch (error) {
+      kit.failed('disconnect', error);
+    }
   });
 }
