@@ -77,8 +77,6 @@ const ADMIN_ROOM = 'admins';
 const DEFAULT_HEARTBEAT = { pingIntervalMs: 10_000, pingTimeoutMs: 15_000 };
 const DEFAULT_PARTICIPANT_RETENTION_MS = 15 * 60_000;
 
-export { tokenMatches } from './admin-auth.js';
-
 /**
  * The hub: registry + runs + store behind socket.io and an HTTP API, composed here. Nothing listens until the
  * caller calls `hub.http.listen(port)`, so tests use port 0.
