@@ -47,8 +47,11 @@ const entry = (id: string, patch: Partial<ParticipantInfo> = {}): ParticipantInf
     lastSeen: 1,
     lastRound: null,
     lastLatencyMs: null,
+    selected: 0,
+    answered: 0,
+    missStreak: 0,
     ...patch,
-  }) as ParticipantInfo;
+  }) satisfies ParticipantInfo;
 
 async function connect(url: string, auth: Record<string, string> = {}): Promise<ClientSocket> {
   const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, auth });

@@ -17,8 +17,11 @@ const entry = (id: string, patch: Partial<ParticipantInfo> = {}): ParticipantInf
     lastSeen: 1,
     lastRound: null,
     lastLatencyMs: null,
+    selected: 0,
+    answered: 0,
+    missStreak: 0,
     ...patch,
-  }) as ParticipantInfo;
+  }) satisfies ParticipantInfo;
 
 const ids = (rows: readonly ParticipantInfo[]) => rows.map((p) => p.id);
 
