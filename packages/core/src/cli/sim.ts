@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../data/mnist-node.js';
+import { ENGINES, type Engine } from '../learn/fast/engine.js';
 import { ALGORITHMS, type Algorithm } from '../learn/hyper.js';
 import { MNIST_CNN } from '../model/spec.js';
 import { presetRunConfig } from '../presets.js';
@@ -47,6 +48,8 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --alpha X             dirichlet label-skew concentration         [0.5]
   --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 100]
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
+  --engine NAME         client updates: tfjs | fast (plain JS for MLPs, equal to tfjs;
+                        others stay on TF.js)                       [tfjs]
   --json FILE           write { config, rounds, metaTest[, attackers] } to FILE
   --quiet               no per-round lines
   -h, --help            this text
@@ -97,6 +100,7 @@ async function main(): Promise<void> {
         alpha: { type: 'string' },
         'eval-every': { type: 'string' },
         backend: { type: 'string' },
+        engine: { type: 'string', default: 'tfjs' },
         json: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -113,6 +117,8 @@ async function main(): Promise<void> {
   }
   const scenarioName = v.scenario as (typeof SCENARIOS)[number];
   if (!SCENARIOS.includes(scenarioName)) fail(`unknown scenario "${v.scenario}" (one of ${SCENARIOS.join(', ')})`);
+  const engine = v.engine as Engine;
+  if (!ENGINES.includes(engine)) fail(`unknown engine "${v.engine}" (one of ${ENGINES.join(', ')})`);
   const algorithm = v.algorithm as Algorithm;
   if (!ALGORITHMS.includes(algorithm)) fail(`unknown algorithm "${v.algorithm}" (one of ${ALGORITHMS.join(', ')})`);
 
@@ -185,7 +191,7 @@ async function main(): Promise<void> {
     x === null || Number.isNaN(x) ? '   -  ' : metric === 'mse' ? x.toFixed(3).padStart(6) : `${(100 * x).toFixed(1)}%`.padStart(6);
   const kb = (b: number) => `${(b / 1024).toFixed(0)}KB`;
   console.log(
-    `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? 'all'} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · ${config.aggregation.kind === 'trimmed-mean' ? `trimmed mean ${config.aggregation.trim}` : config.aggregation.kind} · seed ${config.seed} · ${backend}`,
+    `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? 'all'} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · ${config.aggregation.kind === 'trimmed-mean' ? `trimmed mean ${config.aggregation.trim}` : config.aggregation.kind} · seed ${config.seed} · ${backend}${engine === 'fast' ? ' + fast engine' : ''}`,
   );
   if (!v.quiet)
     console.log(
@@ -211,7 +217,7 @@ async function main(): Promise<void> {
     console.log(
       `sim: ${attackers.count} Byzantine trainers send ${attackers.scale} x their delta${claimed !== undefined ? ` and claim ${claimed} examples` : ''}`,
     );
-  const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, ...(attackers ? { attackers } : {}) });
+  const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, engine, ...(attackers ? { attackers } : {}) });
   const mt = result.metaTest;
   console.log(
     `meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`,

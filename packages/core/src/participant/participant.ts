@@ -1,5 +1,5 @@
 import type { Examples } from '../data/dataset.js';
-import { clientUpdate, plannedSteps } from '../learn/client-update.js';
+import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { parameterCount, segmentSizes } from '../model/layout.js';
 import {
@@ -73,6 +73,8 @@ export interface ParticipantOptions {
   readonly yieldToUi?: () => Promise<void>;
   /** Clock for training time; injectable for tests. */
   readonly now?: () => number;
+  /** Computes the local update; clientUpdate (TF.js) by default, the simulation's fast engine there. */
+  readonly clientUpdate?: (input: ClientUpdateInput) => Promise<ClientUpdateResult>;
 }
 
 /**
@@ -145,7 +147,7 @@ export class Participant {
       const totalSteps = plannedSteps(task.algorithm, task.hyper, data.support.count + data.query.count);
       this.status({ state: 'training', round: task.round, step: 0, totalSteps });
       const started = this.now();
-      const update = await clientUpdate({
+      const update = await (this.options.clientUpdate ?? clientUpdate)({
         spec: task.model,
         algorithm: task.algorithm,
         hyper: task.hyper,

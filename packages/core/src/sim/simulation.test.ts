@@ -88,6 +88,19 @@ describe('runSimulation', () => {
     expect(mse(robust)).toBeLessThan(2 * mse(clean));
   });
 
+  it('the fast engine runs the same rounds as TF.js: the same losses and meta-test, to float32 rounding', async () => {
+    for (const algorithm of ['maml', 'reptile'] as const) {
+      // Prepare
+      const config = small({ ...presetRunConfig('sinusoid', algorithm), scenario: small().scenario, rounds: 3, perRound: 5 });
+      // Execute
+      const tfjs = await runSimulation(config);
+      const fast = await runSimulation(config, { engine: 'fast' });
+      // Assert
+      fast.rounds.forEach((r, i) => expect(r.loss).toBeCloseTo(tfjs.rounds[i]!.loss!, 4));
+      fast.metaTest.mean.forEach((m, i) => expect(m).toBeCloseTo(tfjs.metaTest.mean[i]!, 4));
+    }
+  });
+
   it('rejects a configuration that cannot run, naming the field', async () => {
     await expect(runSimulation(small({ rounds: 0 }))).rejects.toThrow(/rounds/);
     await expect(runSimulation({ ...small(), scenario: undefined })).rejects.toThrow(/needs a scenario/);

@@ -3,6 +3,7 @@ import { systemClock } from '../federation/clock.js';
 import { RoundEngine } from '../federation/round-engine.js';
 import { strategyFor } from '../federation/strategy-for.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
+import { clientUpdateFor, type Engine } from '../learn/fast/engine.js';
 import { parameterCount } from '../model/layout.js';
 import { initialWeights } from '../model/params.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
@@ -44,6 +45,8 @@ export interface SimOptions {
   readonly now?: () => number;
   /** Byzantine participants, to measure robust aggregation: see `Attackers`. */
   readonly attackers?: Attackers;
+  /** Who computes the client updates: 'tfjs' (default, as a tab) or 'fast' (plain JS for MLPs, see learn/fast/). */
+  readonly engine?: Engine;
 }
 
 /**
@@ -80,6 +83,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const trainable = candidates.filter((c) => !c.heldOut).map((c) => Number(c.id));
   const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
   const participants = new Map<number, Participant>();
+  const clientUpdate = clientUpdateFor(options.engine ?? 'tfjs');
   const participantFor = (index: number): Participant => {
     let p = participants.get(index);
     if (p) return p;
@@ -106,7 +110,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
         return Promise.resolve(engine.submitEvaluation(id, report));
       },
     };
-    p = new Participant({ channel, data: scenario.participant(index) });
+    p = new Participant({ channel, data: scenario.participant(index), clientUpdate });
     participants.set(index, p);
     return p;
   };

@@ -1,0 +1,20 @@
+import { clientUpdate, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
+import { fastClientUpdate, fastEngineSupports } from './fast-client-update.js';
+
+/** How the simulation computes client updates: TF.js, as a tab does, or the plain-JS engine of this folder. */
+export const ENGINES = ['tfjs', 'fast'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** The engine's client update: 'fast' runs fastClientUpdate where it computes the same update, and TF.js elsewhere. */
+export function clientUpdateFor(engine: Engine): (input: ClientUpdateInput) => Promise<ClientUpdateResult> {
+  switch (engine) {
+    case 'tfjs':
+      return clientUpdate;
+    case 'fast':
+      return (input) => (fastEngineSupports(input.spec, input.algorithm) ? fastClientUpdate(input) : clientUpdate(input));
+    default: {
+      const unknown: never = engine;
+      throw new Error(`unknown engine ${String(unknown)}`);
+    }
+  }
+}
