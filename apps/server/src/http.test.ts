@@ -66,4 +66,21 @@ describe('HTTP', () => {
     expect(response.status).toBe(400);
     expect(body.error).toMatch(/^invalid JSON body: /);
   });
+
+  it('starts meta-sgd and per-fedavg runs from their presets, and sizes a meta-sgd run by its weights and rates', async () => {
+    // Prepare: a hub that takes frames of at most 2,000 values; the sinusoid model has 1,761 parameters.
+    const { hub, url } = await startTestHub({ maxParameters: 2000 });
+    const json = { 'content-type': 'application/json' };
+    // Execute
+    const perFedAvg = await postRun(url, json, JSON.stringify({ algorithm: 'per-fedavg-hf', scenario: { name: 'sinusoid' } }));
+    const started = (await perFedAvg.json()) as { id: string; config: { algorithm: string } };
+    await hub.stopRun(started.id);
+    const metaSgd = await postRun(url, json, JSON.stringify({ algorithm: 'meta-sgd', scenario: { name: 'sinusoid' } }));
+    const refused = (await metaSgd.json()) as { error: string };
+    // Assert
+    expect(perFedAvg.status).toBe(201);
+    expect(started.config.algorithm).toBe('per-fedavg-hf');
+    expect(metaSgd.status).toBe(400);
+    expect(refused.error).toBe("model: 3522 federated values exceed this hub's limit of 2000");
+  });
 });

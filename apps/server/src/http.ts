@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import {
   PROTOCOL_VERSION,
   exportLayersModel,
+  parameterCount,
   roundsCsv,
+  splitFederated,
   type AckErrorCode,
   type LayersModelFiles,
   type ParticipantInfo,
@@ -161,7 +163,9 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
     const model = hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     const key = `${model.runId}/${model.modelVersion}`;
-    if (exported?.key !== key) exported = { key, files: await exportLayersModel(model.config.model, model.weights, 'weights.bin') };
+    // A Keras model has no place for Meta-SGD's learned rates: the export holds the weights alone.
+    const { weights } = splitFederated(model.config.model, model.config.algorithm, model.weights);
+    if (exported?.key !== key) exported = { key, files: await exportLayersModel(model.config.model, weights, 'weights.bin') };
     return exported.files;
   };
   // What a tab needs to adapt the current model itself: the spec and hyper-parameters behind weights.bin.
@@ -173,7 +177,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
       modelVersion: model.modelVersion,
       model: model.config.model,
       client: model.config.client,
-      parameters: model.weights.length,
+      parameters: parameterCount(model.config.model),
     });
   });
   app.get('/api/model/model.json', async (_req, res) => {

@@ -1,7 +1,7 @@
 import {
   RoundEngine,
-  initialWeights,
-  parameterCount,
+  federatedLength,
+  initialFederated,
   strategyFor,
   systemClock,
   type Ack,
@@ -52,7 +52,7 @@ export class RunController {
     private readonly deps: RunControllerDeps,
   ) {
     const config = run.config;
-    const length = parameterCount(config.model);
+    const length = federatedLength(config.model, config.algorithm);
     const strategy = strategyFor(config);
     const checkpoint = deps.store.latestCheckpoint(run.id);
     if (checkpoint && checkpoint.weights.length !== length) {
@@ -63,7 +63,7 @@ export class RunController {
       runId: run.id,
       config,
       strategy,
-      weights: checkpoint?.weights ?? initialWeights(config.model, config.seed),
+      weights: checkpoint?.weights ?? initialFederated(config.model, config.algorithm, config.seed, config.client.innerLr),
       completed: checkpoint?.round ?? 0,
       host: {
         clock: deps.clock ?? systemClock(() => deps.now()),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   RunConfigSchema,
   completeRunConfig,
-  parameterCount,
+  federatedLength,
   parseOrError,
   type AckErrorCode,
   type AdminSnapshot,
@@ -62,9 +62,14 @@ export class RunService {
     const parsed = parseOrError(RunConfigSchema, completeRunConfig(input));
     if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
     const config = parsed.data;
-    const parameters = parameterCount(config.model);
+    // A Meta-SGD run federates a learned rate per weight too: its frames carry twice the model's parameters.
+    const parameters = federatedLength(config.model, config.algorithm);
     if (parameters > this.deps.maxParameters)
-      return { ok: false, code: 'invalid', error: `model: ${parameters} parameters exceed this hub's limit of ${this.deps.maxParameters}` };
+      return {
+        ok: false,
+        code: 'invalid',
+        error: `model: ${parameters} federated values exceed this hub's limit of ${this.deps.maxParameters}`,
+      };
     if (this.controller) return { ok: false, code: 'conflict', error: `run ${this.controller.id} is in progress: stop it first` };
     const { store, now } = this.deps;
     const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SINUSOID_MLP, createScenario, useBackend, type ScenarioSpec } from '@tabula/core';
+import {
+  SINUSOID_MLP,
+  createScenario,
+  parameterCount,
+  presetRunConfig,
+  useBackend,
+  type RunConfigInput,
+  type ScenarioSpec,
+} from '@tabula/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from '@tabula/server/hub';
 import { connectParticipant, type Attack, type NodeParticipant } from './node-participant.js';
@@ -24,7 +32,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function runWith(attack: Attack | null) {
+async function runWith(attack: Attack | null, overrides: Partial<RunConfigInput> = {}) {
   const rejections: string[] = [];
   const swarm: NodeParticipant[] = [];
   // The attacker + 3 honest trainers, and one held-out tester.
@@ -52,6 +60,7 @@ async function runWith(attack: Attack | null) {
     roundDeadlineMs: 20_000,
     maxUpdateNorm: 1000,
     client: { batchSize: 10, innerLr: 0.01, innerSteps: 3 },
+    ...overrides,
   });
   if (!started.ok) throw new Error(started.error);
   const until = Date.now() + 60_000;
@@ -62,6 +71,7 @@ async function runWith(attack: Attack | null) {
     rounds: hub.store.listRounds(started.data.id),
     rejections,
     attacker: swarm[0]!.id,
+    id: started.data.id,
     held: swarm.filter((p) => p.data.heldOut).length,
   };
 }
@@ -111,6 +121,37 @@ describe('Node participants against a real hub', () => {
     const trainers = swarm.filter((p) => !otherHeldOut.has(hub.registry.get(p.id)!.assignedIndex!));
     expect([...round!.participants].sort()).toEqual(trainers.map((p) => p.id).sort());
     expect(round!.participants).not.toContain(pinned.id);
+  });
+
+  for (const algorithm of ['meta-sgd', 'per-fedavg-fo', 'per-fedavg-hf'] as const) {
+    it(`run ${algorithm} from its preset: every round completes with every trainer`, async () => {
+      // The presets step the local meta-gradient whole (outerLr 1) and let FedAdam scale it: early, Meta-SGD's rate
+      // gradients (∇L_q ⊙ ∇L_s, per weight) far exceed the bound these tests set against attackers.
+      const preset = { algorithm, client: presetRunConfig('sinusoid', algorithm).client!, maxUpdateNorm: 1e9 };
+      const { run, rounds, rejections } = await runWith(null, preset);
+      expect(run.status).toBe('completed');
+      expect(rejections).toEqual([]);
+      expect(rounds.map((r) => [r.round, r.status, r.participants.length])).toEqual([
+        [1, 'completed', 4],
+        [2, 'completed', 4],
+      ]);
+    });
+  }
+
+  it('meta-sgd federates its learned rates after the weights; the exported model holds the weights alone', async () => {
+    // Execute
+    const { run, id } = await runWith(null, { algorithm: 'meta-sgd', client: { batchSize: 10, innerLr: 0.01, innerSteps: 1 } });
+    // Assert: a checkpoint of twice the parameters, whose rates started at innerLr and were meta-trained.
+    expect(run.status).toBe('completed');
+    const p = parameterCount(SINUSOID_MLP);
+    const checkpoint = hub.store.latestCheckpoint(id)!;
+    expect(checkpoint.weights.length).toBe(2 * p);
+    const rates = checkpoint.weights.subarray(p);
+    expect(rates.every(Number.isFinite)).toBe(true);
+    expect(rates.some((r) => Math.abs(r - 0.01) > 1e-6)).toBe(true);
+    const info = (await (await fetch(`${url}/api/model/info`)).json()) as { parameters: number };
+    expect(info.parameters).toBe(p);
+    expect((await (await fetch(`${url}/api/model/weights.bin`)).arrayBuffer()).byteLength).toBe(4 * p);
   });
 
   for (const [attack, reason] of [

@@ -46,6 +46,8 @@ export { disposeAll, fromTensors, initialWeights, toTensors } from './model/para
 export { forward } from './model/forward.js';
 export { exportLayersModel, type LayersModelFiles } from './model/export.js';
 export { type Algorithm, ALGORITHMS, type ClientHyper, ClientHyperSchema, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
+export { federatedLength, federatedSegments, learnsRates, splitFederated } from './learn/federated-layout.js';
+export { initialFederated } from './learn/initial-federated.js';
 export { toBatch } from './learn/batch.js';
 export { adaptOnBatch, sgdStep } from './learn/steps.js';
 export { adaptationCurve, headline } from './learn/evaluate.js';

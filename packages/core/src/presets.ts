@@ -9,6 +9,8 @@ type ScenarioName = NonNullable<RunConfigInput['scenario']>['name'];
  * regression setup (1-40-40-1, K=5, inner lr 0.01, a meta-batch of 25 tasks and Adam as the outer optimizer,
  * here FedAdam on the hub);
  * MNIST uses the 80 k-parameter MLP with plain server SGD.
+ * Meta-SGD and Per-FedAvg start from MAML's settings, untuned: Meta-SGD takes one inner step and adapts one step at
+ * evaluation, as Li et al. (its learned rates start at `innerLr`); Per-FedAvg always takes one inner step.
  */
 export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): RunConfigInput {
   if (scenario === 'sinusoid') {
@@ -20,7 +22,7 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
       innerSteps: algorithm === 'reptile' ? 10 : 1,
       outerLr: 1,
       metaSteps: 1,
-      adaptSteps: 10,
+      adaptSteps: algorithm === 'meta-sgd' ? 1 : 10,
     };
     return {
       algorithm,
@@ -45,10 +47,10 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
     lr: 0.05,
     localEpochs: 1,
     innerLr: 0.05,
-    innerSteps: algorithm === 'reptile' ? 20 : 5,
+    innerSteps: algorithm === 'reptile' ? 20 : algorithm === 'meta-sgd' ? 1 : 5,
     outerLr: algorithm === 'reptile' ? 1 : 0.05,
     metaSteps: algorithm === 'reptile' ? 1 : 5,
-    adaptSteps: 5,
+    adaptSteps: algorithm === 'meta-sgd' ? 1 : 5,
   };
   return {
     algorithm,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AlgorithmSchema, ClientHyperSchema } from './learn/hyper.js';
-import { parameterCount } from './model/layout.js';
+import { federatedLength } from './learn/federated-layout.js';
 import { ModelSpecSchema } from './model/spec.js';
 import { scenarioProblem } from './data/scenario.js';
 import { strictObject } from './strict-object.js';
@@ -17,8 +17,9 @@ import { FRAME_DTYPES } from './wire/codec.js';
  * bump for changes only one side sees (a new HTTP route, a dashboard-only event, tighter bounds on a field).
  * A hello with another version is refused with `client-too-old` (reload the page) or `server-too-old`.
  * 2: participant secrets, farewells, ack codes, validated status reports.
+ * 3: algorithms meta-sgd, per-fedavg-fo and per-fedavg-hf; a meta-sgd run's frames carry learned rates after the weights.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -125,12 +126,13 @@ export const RunConfigSchema = strictObject({
         message: `${config.aggregation.kind} keeps every delta of a round: set perRound`,
       });
     } else {
-      const held = config.perRound * parameterCount(config.model);
+      const values = federatedLength(config.model, config.algorithm);
+      const held = config.perRound * values;
       if (held > MAX_HELD_VALUES) {
         ctx.addIssue({
           code: 'custom',
           path: ['aggregation'],
-          message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${parameterCount(config.model)} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg`,
+          message: `${config.aggregation.kind} would hold ${config.perRound} deltas of ${values} parameters (${((held * 4) / 2 ** 30).toFixed(1)} GiB): at most ${MAX_HELD_VALUES / 2 ** 20} M values; lower perRound or use fedavg`,
         });
       }
     }

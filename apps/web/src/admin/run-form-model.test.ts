@@ -32,6 +32,9 @@ describe('presetValues', () => {
       ['rotated', 'fomaml'],
       ['sinusoid', 'maml'],
       ['iid', 'fedavg'],
+      ['sinusoid', 'meta-sgd'],
+      ['shards', 'per-fedavg-hf'],
+      ['dirichlet', 'per-fedavg-fo'],
     ] as const) {
       const expected = RunConfigSchema.parse(presetRunConfig(scenario, algorithm));
       const check = checkValues(presetValues(scenario, algorithm));

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../data/mnist-node.js';
 import { ENGINES, type Engine } from '../learn/fast/engine.js';
+import { learnsRates } from '../learn/federated-layout.js';
 import { ALGORITHMS, type Algorithm } from '../learn/hyper.js';
 import { MNIST_CNN } from '../model/spec.js';
 import { presetRunConfig } from '../presets.js';
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
   const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, engine, ...(attackers ? { attackers } : {}) });
   const mt = result.metaTest;
   console.log(
-    `meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at lr ${config.client.innerLr}):`,
+    `meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at ${learnsRates(config.algorithm) ? 'its learned rates' : `lr ${config.client.innerLr}`}):`,
   );
   console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.mean[i]!).trim()}`).join('   '));
   if (v.json) {

@@ -8,6 +8,8 @@ import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
 import { clientUpdate, gradientsPerUpdate, plannedSteps } from './client-update.js';
 import { adaptationCurve, score } from './evaluate.js';
+import { splitFederated } from './federated-layout.js';
+import { initialFederated } from './initial-federated.js';
 import { ALGORITHMS, ClientHyperSchema } from './hyper.js';
 import { taskLoss } from './loss.js';
 
@@ -64,8 +66,10 @@ describe('client updates', () => {
       const support = toyExamples(3, 40);
       const query = toyExamples(4, 40);
       const test = toyExamples(5, 200);
-      let weights = initialWeights(spec, 2);
-      const before = score(spec, weights, test).accuracy!;
+      // Meta-SGD's vector carries its learned rates after the weights.
+      let weights = initialFederated(spec, algorithm, 2, hyper.innerLr);
+      const modelOf = (vector: Float32Array) => splitFederated(spec, algorithm, vector).weights;
+      const before = score(spec, modelOf(weights), test).accuracy!;
       const progress: number[] = [];
       let tensorsAfterFirstRound = -1;
       for (let round = 0; round < 6; round++) {
@@ -88,7 +92,7 @@ describe('client updates', () => {
       expect(progress.slice(0, plannedSteps(algorithm, hyper, 80))).toEqual(
         Array.from({ length: plannedSteps(algorithm, hyper, 80) }, (_, i) => i + 1),
       );
-      expect(score(spec, weights, test).accuracy!).toBeGreaterThan(before + 0.15);
+      expect(score(spec, modelOf(weights), test).accuracy!).toBeGreaterThan(before + 0.15);
     });
   }
 
@@ -104,6 +108,39 @@ describe('client updates', () => {
       seed: 1,
     });
     await expect(run).rejects.toThrow(/second-order MAML cannot differentiate a CNN.*fomaml or reptile/);
+  });
+
+  for (const algorithm of ['per-fedavg-hf', 'meta-sgd'] as const) {
+    it(`${algorithm} trains the CNN, which TF.js cannot differentiate twice`, async () => {
+      // Prepare
+      const rng = createRng(5);
+      const images: Examples = { count: 4, x: Float32Array.from({ length: 4 * 784 }, () => rng.next()), y: new Float32Array([1, 2, 3, 4]) };
+      const hyper = ClientHyperSchema.parse({ batchSize: 4, metaSteps: 1, innerSteps: 1 });
+      const global = initialFederated(MNIST_CNN, algorithm, 1, hyper.innerLr);
+      // Execute
+      const r = await clientUpdate({ spec: MNIST_CNN, algorithm, hyper, global, support: images, query: images, seed: 1 });
+      // Assert
+      expect(r.delta.length).toBe(global.length);
+      expect(r.delta.every(Number.isFinite)).toBe(true);
+      expect(r.delta.some((d) => d !== 0)).toBe(true);
+    });
+  }
+
+  it('meta-sgd adapts with its learned rates: zero rates leave the global model, as one rate reproduces plain SGD', async () => {
+    const global = initialWeights(spec, 3);
+    const support = toyExamples(6, 60);
+    const test = toyExamples(7, 200);
+    const tensors = tf.memory().numTensors;
+    const frozen = await adaptationCurve(spec, global, support, test, { steps: [0, 3], lr: 0.5, rates: new Float32Array(global.length) });
+    const uniform = await adaptationCurve(spec, global, support, test, {
+      steps: [3],
+      lr: 0.1,
+      rates: new Float32Array(global.length).fill(0.5),
+    });
+    const sgd = await adaptationCurve(spec, global, support, test, { steps: [3], lr: 0.5 });
+    expect(frozen.scores[1]!.loss).toBeCloseTo(frozen.scores[0]!.loss, 6);
+    expect(uniform.scores[0]!.loss).toBeCloseTo(sgd.scores[0]!.loss, 5);
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('adaptation curve: 0 steps is the global model, more steps fit this participant better', async () => {
@@ -142,5 +179,9 @@ describe('gradientsPerUpdate', () => {
     expect(gradientsPerUpdate('reptile', hyper, 100)).toBe(20);
     expect(gradientsPerUpdate('fomaml', hyper, 100)).toBe(24);
     expect(gradientsPerUpdate('maml', hyper, 100)).toBe(24);
+    // meta-sgd as maml; per-fedavg: 4 x (1 inner + 1 query), HF 2 more for its Hessian-vector product.
+    expect(gradientsPerUpdate('meta-sgd', hyper, 100)).toBe(24);
+    expect(gradientsPerUpdate('per-fedavg-fo', hyper, 100)).toBe(8);
+    expect(gradientsPerUpdate('per-fedavg-hf', hyper, 100)).toBe(16);
   });
 });

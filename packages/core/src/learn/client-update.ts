@@ -5,14 +5,17 @@ import type { ModelSpec } from '../model/spec.js';
 import { createRng } from '../rng.js';
 import { tf } from '../tf.js';
 import { epochBatches, featureLength, sampleIndices, toBatch } from './batch.js';
+import { splitFederated } from './federated-layout.js';
 import type { Algorithm, ClientHyper } from './hyper.js';
+import { metaSgdGradient } from './meta-sgd.js';
+import { perFedAvgGradient } from './per-fedavg.js';
 import { applyStep, fomamlGradient, mamlGradient, sgdStep } from './steps.js';
 
 export interface ClientUpdateInput {
   readonly spec: ModelSpec;
   readonly algorithm: Algorithm;
   readonly hyper: ClientHyper;
-  /** The global weights this round starts from (flat layout order). */
+  /** The global vector this round starts from: weights in flat layout order (Meta-SGD: then its rates, see federated-layout.ts). */
   readonly global: Float32Array;
   readonly support: Examples;
   readonly query: Examples;
@@ -23,7 +26,7 @@ export interface ClientUpdateInput {
 }
 
 export interface ClientUpdateResult {
-  /** local − global, in flat layout order. */
+  /** local − global, in the order of `global`. */
   readonly delta: Float32Array;
   /** Local training examples: the FedAvg weight of this update. */
   readonly numExamples: number;
@@ -41,6 +44,9 @@ export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCoun
       return hyper.metaSteps * hyper.innerSteps;
     case 'fomaml':
     case 'maml':
+    case 'meta-sgd':
+    case 'per-fedavg-fo':
+    case 'per-fedavg-hf':
       return hyper.metaSteps;
     default: {
       const unknown: never = algorithm;
@@ -51,8 +57,9 @@ export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCoun
 
 /**
  * Minibatch gradients one trainer computes per round for a local update over `examples` examples: the local
- * compute an algorithm spends, which the accuracy tables alone do not show. MAML's also differentiate through
- * the inner steps (second order), roughly doubling each.
+ * compute an algorithm spends, which the accuracy tables alone do not show. MAML's and Meta-SGD's also
+ * differentiate through the inner steps (second order), roughly doubling each. Per-FedAvg takes one inner and one
+ * query gradient a step, and HF two more for its Hessian-vector product.
  */
 export function gradientsPerUpdate(algorithm: Algorithm, hyper: ClientHyper, examples: number): number {
   switch (algorithm) {
@@ -62,7 +69,12 @@ export function gradientsPerUpdate(algorithm: Algorithm, hyper: ClientHyper, exa
       return hyper.metaSteps * hyper.innerSteps;
     case 'fomaml':
     case 'maml':
+    case 'meta-sgd':
       return hyper.metaSteps * (hyper.innerSteps + 1);
+    case 'per-fedavg-fo':
+      return hyper.metaSteps * 2;
+    case 'per-fedavg-hf':
+      return hyper.metaSteps * 4;
     default: {
       const never: never = algorithm;
       throw new Error(`unknown algorithm ${String(never)}`);
@@ -82,12 +94,14 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
   }
   const train = concatExamples([support, query], featureLength(spec));
   if (train.count === 0) throw new Error('this participant has no training examples');
-  if ((algorithm === 'maml' || algorithm === 'fomaml') && (support.count === 0 || query.count === 0)) {
+  if (algorithm !== 'fedavg' && algorithm !== 'reptile' && (support.count === 0 || query.count === 0)) {
     throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
   }
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
-  let params = toTensors(spec, global);
+  const start = splitFederated(spec, algorithm, global);
+  let params = toTensors(spec, start.weights);
+  let rates = start.rates ? toTensors(spec, start.rates) : [];
   let lossSum = tf.scalar(0);
   let lossTerms = 0;
   let done = 0;
@@ -154,18 +168,49 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
           await progress();
         }
         break;
+      case 'meta-sgd':
+        for (let meta = 0; meta < hyper.metaSteps; meta++) {
+          const s = toBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
+          const q = toBatch(spec, query, sampleIndices(query.count, hyper.batchSize, rng));
+          const { weightGrads, rateGrads, loss } = metaSgdGradient(spec, params, rates, s, q, hyper.innerSteps);
+          tf.dispose([...s, ...q]);
+          replaceParams(applyStep(params, weightGrads, hyper.outerLr));
+          const nextRates = applyStep(rates, rateGrads, hyper.outerLr);
+          disposeAll(rates);
+          rates = nextRates;
+          disposeAll([...weightGrads, ...rateGrads]);
+          addLoss(loss);
+          await progress();
+        }
+        break;
+      case 'per-fedavg-fo':
+      case 'per-fedavg-hf':
+        for (let meta = 0; meta < hyper.metaSteps; meta++) {
+          const s = toBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng));
+          const q = toBatch(spec, query, sampleIndices(query.count, hyper.batchSize, rng));
+          // The Hessian's batch is drawn apart from the inner step's, as the paper's D'' (an unbiased product).
+          const h = algorithm === 'per-fedavg-hf' ? toBatch(spec, support, sampleIndices(support.count, hyper.batchSize, rng)) : null;
+          const { grads, loss } = perFedAvgGradient(spec, params, s, q, h, hyper.innerLr);
+          tf.dispose([...s, ...q, ...(h ?? [])]);
+          replaceParams(applyStep(params, grads, hyper.outerLr));
+          disposeAll(grads);
+          addLoss(loss);
+          await progress();
+        }
+        break;
       default: {
         const unknown: never = algorithm;
         throw new Error(`unknown algorithm ${String(unknown)}`);
       }
     }
-    const local = fromTensors(params);
+    const local = fromTensors([...params, ...rates]);
     const delta = new Float32Array(local.length);
     for (let i = 0; i < local.length; i++) delta[i] = (local[i] as number) - (global[i] as number);
     const loss = (await lossSum.data())[0]! / Math.max(1, lossTerms);
     return { delta, numExamples: train.count, loss, steps: done };
   } finally {
     disposeAll(params);
+    disposeAll(rates);
     lossSum.dispose();
   }
 }

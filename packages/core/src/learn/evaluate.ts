@@ -5,6 +5,7 @@ import type { ModelSpec } from '../model/spec.js';
 import { tf } from '../tf.js';
 import { toBatch } from './batch.js';
 import { scoreSum, taskLoss } from './loss.js';
+import { metaSgdStep } from './meta-sgd.js';
 import { sgdStep } from './steps.js';
 
 /** accuracy (classification) or mse (regression), plus the mean loss, on one example set. */
@@ -53,26 +54,28 @@ export interface AdaptationCurve {
 
 /**
  * Personalization as a user sees it: adapt the weights with full-batch SGD on this participant's support set
- * and score them on its held-out test set after each requested number of steps (0 = the global model).
+ * and score them on its held-out test set after each requested number of steps (0 = the global model). With
+ * `rates` (a Meta-SGD run's learned per-weight learning rates, in layout order) each step is w − rates ⊙ ∇L instead.
  */
 export async function adaptationCurve(
   spec: ModelSpec,
   weights: Float32Array,
   support: Examples,
   test: Examples,
-  options: { steps: readonly number[]; lr: number; onStep?: () => void | Promise<void> },
+  options: { steps: readonly number[]; lr: number; rates?: Float32Array | null; onStep?: () => void | Promise<void> },
 ): Promise<AdaptationCurve> {
   const steps = [...new Set(options.steps)].sort((a, b) => a - b);
   const last = steps[steps.length - 1] ?? 0;
   if (last > 0 && support.count === 0) throw new Error('cannot adapt without support examples');
   let params = toTensors(spec, weights);
+  const rates = options.rates ? toTensors(spec, options.rates) : null;
   const [sx, sy] = last > 0 ? toBatch(spec, support) : [tf.zeros([1]), tf.zeros<tf.Rank.R2>([1, 1])];
   const scores: Score[] = [];
   try {
     for (let done = 0; done <= last; done++) {
       if (steps.includes(done)) scores.push(scoreTensors(spec, params, test));
       if (done === last) break;
-      const next = sgdStep(spec, params, sx, sy, options.lr);
+      const next = rates ? metaSgdStep(spec, params, rates, sx, sy) : sgdStep(spec, params, sx, sy, options.lr);
       next.loss.dispose();
       disposeAll(params);
       params = next.params;
@@ -81,6 +84,7 @@ export async function adaptationCurve(
     return { steps, scores };
   } finally {
     disposeAll(params);
+    if (rates) disposeAll(rates);
     tf.dispose([sx, sy]);
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { strictObject } from '../strict-object.js';
 
-export const ALGORITHMS = ['fedavg', 'fomaml', 'maml', 'reptile'] as const;
+export const ALGORITHMS = ['fedavg', 'fomaml', 'maml', 'reptile', 'meta-sgd', 'per-fedavg-fo', 'per-fedavg-hf'] as const;
 export const AlgorithmSchema = z.enum(ALGORITHMS);
 export type Algorithm = z.infer<typeof AlgorithmSchema>;
 
@@ -13,7 +13,13 @@ export type Algorithm = z.infer<typeof AlgorithmSchema>;
  *   with `innerSteps` local steps: in federated form the two are close relatives (Jiang et al. 2019).
  * - fomaml / maml: `metaSteps` times: adapt `innerSteps` steps on a support batch, take the gradient of the
  *   query loss at the adapted weights (first-order) or through the adaptation (second-order), step `outerLr`.
- * - every algorithm: evaluation adapts `adaptSteps` full-batch SGD steps at `innerLr` on the support set.
+ * - meta-sgd: as maml, but the inner steps are w − α ⊙ ∇L with a learned rate α per weight (Li et al. 2017), which
+ *   starts at `innerLr`, is meta-trained with the weights and federated beside them; evaluation adapts with it.
+ * - per-fedavg-fo / per-fedavg-hf: `metaSteps` times: one inner step (`innerLr`) on a support batch, the query
+ *   gradient there, times (I − innerLr·H) in the Hessian-free variant, step `outerLr` (Fallah et al. 2020);
+ *   `innerSteps` is not used.
+ * - every algorithm: evaluation adapts `adaptSteps` full-batch SGD steps at `innerLr` (meta-sgd: at its learned
+ *   rates) on the support set.
  */
 export const ClientHyperSchema = strictObject({
   batchSize: z.number().int().min(1).max(4096).default(32),

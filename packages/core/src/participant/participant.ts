@@ -1,7 +1,7 @@
 import type { Examples } from '../data/dataset.js';
 import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
-import { parameterCount, segmentSizes } from '../model/layout.js';
+import { federatedLength, federatedSegments, splitFederated } from '../learn/federated-layout.js';
 import {
   PROTOCOL_VERSION,
   type Ack,
@@ -115,7 +115,7 @@ export class Participant {
       if (!data) throw new Error('a round arrived but this participant has no local data yet');
       await this.options.prepare?.(task);
       this.status({ state: 'downloading', round: task.round });
-      const length = parameterCount(task.model);
+      const length = federatedLength(task.model, task.algorithm);
       const { values: global } = decodeFrame(weights, {
         kind: 'weights',
         protocolVersion: PROTOCOL_VERSION,
@@ -170,7 +170,7 @@ export class Participant {
         round: task.round,
         modelVersion: task.modelVersion,
         dtype: task.codec,
-        segments: segmentSizes(task.model),
+        segments: federatedSegments(task.model, task.algorithm),
       });
       const meta: UpdateMeta = {
         runId: task.runId,
@@ -204,9 +204,11 @@ export class Participant {
   private async evaluate(task: RoundTask, global: Float32Array, data: LocalData): Promise<Evaluation> {
     this.status({ state: 'evaluating', round: task.round });
     const adaptSteps = task.hyper.adaptSteps;
-    const curve = await adaptationCurve(task.model, global, data.support, data.test, {
+    const { weights, rates } = splitFederated(task.model, task.algorithm, global);
+    const curve = await adaptationCurve(task.model, weights, data.support, data.test, {
       steps: [0, adaptSteps],
       lr: task.hyper.innerLr,
+      rates,
       ...(this.options.yieldToUi ? { onStep: this.options.yieldToUi } : {}),
     });
     return {

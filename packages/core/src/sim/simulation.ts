@@ -4,8 +4,8 @@ import { RoundEngine } from '../federation/round-engine.js';
 import { strategyFor } from '../federation/strategy-for.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { clientUpdateFor, type Engine } from '../learn/fast/engine.js';
-import { parameterCount } from '../model/layout.js';
-import { initialWeights } from '../model/params.js';
+import { federatedLength, splitFederated } from '../learn/federated-layout.js';
+import { initialFederated } from '../learn/initial-federated.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from '../protocol.js';
 import { decodeFrame, encodeFrame } from '../wire/index.js';
@@ -31,6 +31,7 @@ export interface MetaTest {
 
 export interface SimResult {
   readonly config: RunConfig;
+  /** Values federated each way per participant and round: the model's parameters (twice them for meta-sgd). */
   readonly parameters: number;
   readonly rounds: readonly SimRound[];
   readonly metaTest: MetaTest;
@@ -72,7 +73,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   if (!config.scenario) throw new Error('a simulation needs a scenario');
   // The scenario's own default held-out share (data/scenario.ts), as the hub's tabs get it.
   const scenario = createScenario(config.scenario, options.mnist);
-  const length = parameterCount(config.model);
+  const length = federatedLength(config.model, config.algorithm);
   const heldOut = new Set(scenario.heldOut);
   // Their records as the hub's registry keeps them, so the engine prefers reliable participants here too.
   const candidates: { id: string; heldOut: boolean; missStreak: number }[] = Array.from({ length: scenario.participants }, (_, i) => ({
@@ -121,7 +122,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     runId: RUN_ID,
     config,
     strategy: strategyFor(config),
-    weights: initialWeights(config.model, config.seed),
+    weights: initialFederated(config.model, config.algorithm, config.seed, config.client.innerLr),
     completed: 0,
     roundDeadlineMs: Number.POSITIVE_INFINITY,
     retryDelayMs: 0,
@@ -170,13 +171,13 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   });
   const end = await engine.run();
   if (end.status !== 'completed') throw new Error(`the simulation ${end.status}${'reason' in end ? `: ${end.reason}` : ''}`);
-  const global = engine.weights;
+  const { weights: global, rates } = splitFederated(config.model, config.algorithm, engine.weights);
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
   const perParticipant: number[][] = [];
   for (const index of scenario.heldOut) {
     const data = scenario.participant(index);
-    const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr: config.client.innerLr });
+    const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr: config.client.innerLr, rates });
     perParticipant.push(curve.scores.map(headline));
   }
   const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));

@@ -1,0 +1,59 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Examples } from '../data/dataset.js';
+import { disposeAll, fromTensors, initialWeights, toTensors } from '../model/params.js';
+import type { MlpSpec } from '../model/spec.js';
+import { createRng } from '../rng.js';
+import { tf, useBackend } from '../tf.js';
+import { toBatch } from './batch.js';
+import { perFedAvgGradient } from './per-fedavg.js';
+import { fomamlGradient, mamlGradient } from './steps.js';
+
+const spec: MlpSpec = { kind: 'mlp', inputShape: [3], hidden: [5], outputs: 3, task: 'classification' };
+const INNER_LR = 0.5;
+
+function randomExamples(seed: number, count: number): Examples {
+  const rng = createRng(seed);
+  return {
+    count,
+    x: Float32Array.from({ length: count * 3 }, () => rng.normal()),
+    y: Float32Array.from({ length: count }, () => rng.int(3)),
+  };
+}
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let size = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i]! - b[i]!) ** 2;
+    size += b[i]! ** 2;
+  }
+  return Math.sqrt(diff / size);
+}
+
+describe('Per-FedAvg meta-gradient', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('with its Hessian batch the support batch, HF is one-step second-order MAML and FO is one-step FOMAML', () => {
+    // Prepare
+    const params = toTensors(spec, initialWeights(spec, 7));
+    const s = toBatch(spec, randomExamples(1, 8));
+    const q = toBatch(spec, randomExamples(2, 8));
+    // Execute
+    const hf = perFedAvgGradient(spec, params, s, q, s, INNER_LR);
+    const fo = perFedAvgGradient(spec, params, s, q, null, INNER_LR);
+    const maml = mamlGradient(spec, params, s, q, INNER_LR, 1);
+    const fomaml = fomamlGradient(spec, params, s, q, INNER_LR, 1);
+    const [hfFlat, foFlat, mamlFlat, fomamlFlat] = [hf, fo, maml, fomaml].map((r) => fromTensors(r.grads));
+    const losses = [hf, fo, maml].map((r) => r.loss.dataSync()[0]!);
+    tf.dispose([hf, fo, maml, fomaml].flatMap((r) => [...r.grads, r.loss]));
+    disposeAll([...params, ...s, ...q]);
+    // Assert: the Hessian term is really there (HF differs from FO), and the finite difference gets it right.
+    expect(relativeError(foFlat!, fomamlFlat!)).toBeLessThan(1e-5);
+    expect(relativeError(foFlat!, mamlFlat!)).toBeGreaterThan(0.01);
+    expect(relativeError(hfFlat!, mamlFlat!)).toBeLessThan(1e-2);
+    expect(losses[0]).toBeCloseTo(losses[2]!, 5);
+    expect(losses[1]).toBeCloseTo(losses[2]!, 5);
+  });
+});
