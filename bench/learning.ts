@@ -23,7 +23,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
-import { createScenario } from '../packages/core/src/data/scenario.js';
+import { MNIST_ASSET_DIGITS, createScenario } from '../packages/core/src/data/scenario.js';
 import { gradientsPerUpdate } from '../packages/core/src/learn/client-update.js';
 import { ClientHyperSchema, type Algorithm } from '../packages/core/src/learn/hyper.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
@@ -60,9 +60,10 @@ const HELP = `Usage: npx tsx bench/learning.ts [options]
   --scenarios LIST        of ${SCENARIOS.join(',')}                       [all]
   --algorithms LIST       of ${CONTENDERS.join(',')}             [all]
   --seeds N               seeds 1..N (seed applied to the run and to the scenario's data)      [3]
-  --rounds N              MNIST rounds (40 participants, 4 held out, 10 per round)             [20]
+  --rounds N              MNIST rounds (100 participants, 20 held out, 10 validation, 10 per round) [20]
   --eval-every N          MNIST: held-out evaluation every N rounds                             [2]
-  --sinusoid-rounds N     sinusoid rounds (1000 participants, 50 held out, 25 per round)       [500]
+  --sinusoid-rounds N     sinusoid rounds (1000 participants, 200 held out, 100 validation,
+                          25 per round)                                                         [500]
   --sinusoid-eval-every N sinusoid: held-out evaluation every N rounds                          [50]
   --sinusoid-tau X        override the sinusoid preset's FedAdam tau (1e-3): an experiment, not the reference
                           (it writes learning.json too: set TABULA_BENCH_RESULTS_DIR to keep the reference)
@@ -79,6 +80,8 @@ const HELP = `Usage: npx tsx bench/learning.ts [options]
 interface Sizes {
   readonly participants: number;
   readonly heldOut: number;
+  /** Participants that neither train nor count in the meta-test: where fine-tuning settings get chosen. */
+  readonly validation: number;
   readonly perRound: number;
   readonly rounds: number;
   readonly evaluateEvery: number;
@@ -143,7 +146,13 @@ async function worker(job: Job): Promise<void> {
   const started = performance.now();
   await useBackend('wasm');
   const preset = presetRunConfig(job.scenario, algorithmOf(job.algorithm));
-  const scenario = { ...preset.scenario!, participants: job.participants, heldOut: job.heldOut, seed: job.seed };
+  const scenario = {
+    ...preset.scenario!,
+    participants: job.participants,
+    heldOut: job.heldOut,
+    validation: job.validation,
+    seed: job.seed,
+  };
   const mnist = job.scenario === 'sinusoid' ? undefined : loadMnist();
   const input: RunConfigInput = {
     ...preset,
@@ -666,9 +675,9 @@ async function renderPngs(svgs: { scenario: Scenario; svg: string }[]): Promise<
 
 /** Local examples (support + query) of each of a scenario's trainers: what a fedavg epoch walks through. */
 function trainerExamples(data: ReturnType<typeof createScenario>): number[] {
-  const heldOut = new Set(data.heldOut);
+  const idle = new Set([...data.heldOut, ...data.validation]);
   return Array.from({ length: data.participants }, (_, i) => i)
-    .filter((i) => !heldOut.has(i))
+    .filter((i) => !idle.has(i))
     .map((i) => data.participant(i))
     .map((p) => p.support.count + p.query.count);
 }
@@ -910,12 +919,12 @@ async function report(
   // notes
   const notes: string[] = [];
   const sizes = (z: Sizes) =>
-    `${z.participants} participants (${z.heldOut} held out for the meta-test), ${z.perRound} per round, ${z.rounds} rounds, held-out evaluation every ${z.evaluateEvery} rounds`;
+    `${z.participants} participants (${z.heldOut} held out for the meta-test, ${z.validation} for validation), ${z.perRound} per round, ${z.rounds} rounds, held-out evaluation every ${z.evaluateEvery} rounds`;
   notes.push(
-    `Sizes: MNIST scenarios ${sizes(settings.mnist)}; sinusoid ${sizes(settings.sinusoid)}. Everything else is presetRunConfig(scenario, algorithm) (packages/core/src/presets.ts), with the seed applied to the run (initial weights, participant sampling, minibatches) and to the scenario (data, held-out choice). Seeds ${seedsRun.join(', ')}. Chosen for the time budget: the full default (48 simulations, 2 in parallel) was measured at 17.3 min wall on this 2-core machine with other work running (load average ~3), inside the ~25-minute budget, so these sizes were kept as they are; the most expensive simulations are MNIST maml (~80-115 s) and sinusoid reptile (~72 s). This run took ${(meta.wallSeconds / 60).toFixed(1)} min.`,
+    `Sizes: MNIST scenarios ${sizes(settings.mnist)}; sinusoid ${sizes(settings.sinusoid)}. Everything else is presetRunConfig(scenario, algorithm) (packages/core/src/presets.ts), with the seed applied to the run (initial weights, participant sampling, minibatches) and to the scenario (data, held-out choice). Seeds ${seedsRun.join(', ')}. Validation participants neither train nor count in the meta-test. This run took ${(meta.wallSeconds / 60).toFixed(1)} min.`,
   );
   notes.push(
-    `Per-seed meta-test figures are already means over the held-out participants (MNIST: ${settings.mnist.heldOut} participants of ~63 test digits each, so one seed's figure moves in steps of about 0.4 pp and is itself noisy; sinusoid: ${settings.sinusoid.heldOut} tasks of 100 test points). ${nSeeds} seed${nSeeds === 1 ? '' : 's'}${nSeeds > 1 ? `: the t intervals (t = ${T975[nSeeds - 2] ?? 1.96} at df ${nSeeds - 1}) are wide by construction; the paired table removes the seed-to-seed variation that both algorithms share (same data, held-out participants and initial weights per seed)` : ': no interval'}.`,
+    `Per-seed meta-test figures are already means over the held-out participants (MNIST: ${settings.mnist.heldOut} participants of ~${Math.round(MNIST_ASSET_DIGITS / settings.mnist.participants / 4)} test digits each, so one seed's figure is itself noisy; sinusoid: ${settings.sinusoid.heldOut} tasks of 100 test points). ${nSeeds} seed${nSeeds === 1 ? '' : 's'}${nSeeds > 1 ? `: the t intervals (t = ${T975[nSeeds - 2] ?? 1.96} at df ${nSeeds - 1}) are wide by construction; the paired table removes the seed-to-seed variation that both algorithms share (same data, held-out participants and initial weights per seed)` : ': no interval'}.`,
   );
   for (const s of scenarios)
     if (targets[s]) notes.push(`Target for ${s}: ${formatMetric(metricOf(s), targets[s].value)} — ${targets[s].how}.`);
@@ -1105,15 +1114,19 @@ async function main(): Promise<void> {
     algorithms: v.algorithms ? list(v.algorithms, CONTENDERS, 'algorithms') : [...CONTENDERS],
     seeds: Array.from({ length: v.seeds ? positiveInt(v.seeds, 'seeds') : quick ? 1 : 3 }, (_, i) => i + 1),
     mnist: {
-      participants: 40,
-      heldOut: 4,
+      // Issue 11's meta-test sizes: >= 20 held-out MNIST participants (100 of 100 digits, as design/learning.md §8 suggests)
+      // and >= 200 sinusoid tasks, with validation participants apart from them.
+      participants: 100,
+      heldOut: 20,
+      validation: 10,
       perRound: 10,
       rounds: v.rounds ? positiveInt(v.rounds, 'rounds') : quick ? 6 : 20,
       evaluateEvery: v['eval-every'] ? positiveInt(v['eval-every'], 'eval-every') : 2,
     },
     sinusoid: {
       participants: 1000,
-      heldOut: 50,
+      heldOut: 200,
+      validation: 100,
       perRound: 25,
       rounds: v['sinusoid-rounds'] ? positiveInt(v['sinusoid-rounds'], 'sinusoid-rounds') : quick ? 100 : 500,
       evaluateEvery: v['sinusoid-eval-every'] ? positiveInt(v['sinusoid-eval-every'], 'sinusoid-eval-every') : quick ? 25 : 50,

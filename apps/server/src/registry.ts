@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Hello, ParticipantInfo, ParticipantState, ScenarioSpec } from '@tabula/core';
+import { scenarioKey, type Hello, type ParticipantInfo, type ParticipantState, type ScenarioSpec } from '@tabula/core';
 
 /** A participant the hub has seen, connected or not. */
 export interface RegistryEntry {
@@ -160,11 +160,10 @@ export class Registry {
   }
 
   /** Assigned indices of a scenario held by connected participants other than `except`. */
-  takenIndices(scenarioKey: string, except: string): Set<number> {
+  takenIndices(key: string, except: string): Set<number> {
     const taken = new Set<number>();
     for (const e of this.connected()) {
-      if (e.id !== except && e.assignedIndex !== null && e.scenario && scenarioKeyOf(e.scenario) === scenarioKey)
-        taken.add(e.assignedIndex);
+      if (e.id !== except && e.assignedIndex !== null && e.scenario && scenarioKey(e.scenario) === key) taken.add(e.assignedIndex);
     }
     return taken;
   }
@@ -202,8 +201,4 @@ export class Registry {
 
 function hashOf(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
-}
-
-export function scenarioKeyOf(s: ScenarioSpec): string {
-  return `${s.name}/${s.participants}/${s.seed}/${s.heldOut ?? ''}/${s.dirichletAlpha ?? ''}/${s.kShot ?? ''}`;
 }

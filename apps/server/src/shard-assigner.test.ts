@@ -1,4 +1,13 @@
-import { PROTOCOL_VERSION, SINUSOID_MLP, MNIST_MLP, type Assignment, type Hello, type RunConfig, type ScenarioSpec } from '@tabula/core';
+import {
+  PROTOCOL_VERSION,
+  SINUSOID_MLP,
+  MNIST_MLP,
+  validationIndices,
+  type Assignment,
+  type Hello,
+  type RunConfig,
+  type ScenarioSpec,
+} from '@tabula/core';
 import { describe, expect, it } from 'vitest';
 import { Registry } from './registry.js';
 import { ShardAssigner } from './shard-assigner.js';
@@ -61,5 +70,28 @@ describe('ShardAssigner', () => {
     assigner.offer([onShards, onSines, own], sines);
     // b already holds it; c brings its own data; a is offered the lowest shard b does not hold.
     expect(offers).toEqual([[onShards.id, { scenario: sines, index: 1 }]]);
+  });
+
+  it('never hands out a validation shard unasked, and never selects its holder', () => {
+    // Prepare: a scenario with 3 validation participants of 8, and a tab pinned to one of them.
+    const { assigner, join } = setup();
+    const withValidation: ScenarioSpec = { name: 'sinusoid', participants: 8, seed: 4, heldOut: 2, validation: 3 };
+    const validation = validationIndices(withValidation);
+    expect(validation).toHaveLength(3);
+    const pinned = join('pinned', { scenario: withValidation, assignedIndex: validation[0]! });
+
+    // Execute: hand out every other shard.
+    const handedOut: number[] = [];
+    for (let k = 0; ; k++) {
+      const result = assigner.assign(hello(), null, withValidation);
+      if (!result.ok || !result.assignment) break;
+      handedOut.push(result.assignment.index);
+      join(`t${k}`, { scenario: withValidation, assignedIndex: result.assignment.index });
+    }
+
+    // Assert: the 5 trainers and held-out participants, no validation shard; the pinned one takes part in no run.
+    expect(handedOut.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].filter((i) => !validation.includes(i)));
+    expect(assigner.compatible(pinned, { scenario: withValidation, model: SINUSOID_MLP } as RunConfig)).toBe(false);
+    expect(assigner.compatible(pinned, { model: SINUSOID_MLP } as RunConfig)).toBe(false);
   });
 });

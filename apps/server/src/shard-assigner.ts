@@ -1,5 +1,8 @@
-import { isHeldOut, type Assignment, type Hello, type RunConfig, type ScenarioSpec } from '@tabula/core';
-import { scenarioKeyOf, type Registry, type RegistryEntry } from './registry.js';
+import { isHeldOut, scenarioKey, validationIndices, type Assignment, type Hello, type RunConfig, type ScenarioSpec } from '@tabula/core';
+import type { Registry, RegistryEntry } from './registry.js';
+
+/** Scenarios whose validation participants are remembered: a run's own, plus the shards of scenario-less runs. */
+const VALIDATION_CACHE_SIZE = 16;
 
 /** Where an offer of a new shard goes: the participant's connection. */
 export type OfferTo = (participantId: string, assignment: Assignment) => void;
@@ -10,6 +13,8 @@ export type OfferTo = (participantId: string, assignment: Assignment) => void;
  * run on another scenario starts, participants with hub-assigned shards are offered one of its.
  */
 export class ShardAssigner {
+  private readonly validation = new Map<string, ReadonlySet<number>>();
+
   constructor(
     private readonly registry: Registry,
     private readonly defaultScenario: ScenarioSpec,
@@ -28,8 +33,7 @@ export class ShardAssigner {
     if (hello.dataSource !== 'assigned') return { ok: true, assignment: null, heldOut: hello.heldOut };
     const scenario = hello.scenario ?? running ?? previous?.scenario ?? this.defaultScenario;
     let index = hello.assignedIndex ?? null;
-    if (index === null && previous?.scenario && scenarioKeyOf(previous.scenario) === scenarioKeyOf(scenario))
-      index = previous.assignedIndex;
+    if (index === null && previous?.scenario && scenarioKey(previous.scenario) === scenarioKey(scenario)) index = previous.assignedIndex;
     if (index === null) {
       index = this.freeIndex(scenario, previous?.id ?? '');
       if (index === null) return { ok: false, error: `all ${scenario.participants} participants of scenario ${scenario.name} are taken` };
@@ -42,10 +46,12 @@ export class ShardAssigner {
   /**
    * Who may take part in a run: a scenario run only participants that hold a shard of exactly that scenario (so a
    * simulation never mixes in other data); a run without a scenario any participant whose data fits the model's task.
+   * Never a validation participant: it neither trains nor joins the held-out meta-test.
    */
   compatible(entry: RegistryEntry, config: RunConfig): boolean {
+    if (entry.scenario && entry.assignedIndex !== null && this.validationOf(entry.scenario).has(entry.assignedIndex)) return false;
     if (config.scenario)
-      return entry.dataSource === 'assigned' && entry.scenario !== null && scenarioKeyOf(entry.scenario) === scenarioKeyOf(config.scenario);
+      return entry.dataSource === 'assigned' && entry.scenario !== null && scenarioKey(entry.scenario) === scenarioKey(config.scenario);
     const holdsSines = entry.dataSource === 'assigned' && entry.scenario?.name === 'sinusoid';
     return holdsSines === (config.model.task === 'regression');
   }
@@ -55,10 +61,10 @@ export class ShardAssigner {
    * address pins its shard declines). Stops when the scenario has no free shard left.
    */
   offer(entries: readonly RegistryEntry[], scenario: ScenarioSpec): void {
-    const key = scenarioKeyOf(scenario);
+    const key = scenarioKey(scenario);
     const offered = new Set<number>();
     for (const entry of entries) {
-      if (entry.dataSource !== 'assigned' || (entry.scenario && scenarioKeyOf(entry.scenario) === key)) continue;
+      if (entry.dataSource !== 'assigned' || (entry.scenario && scenarioKey(entry.scenario) === key)) continue;
       const index = this.freeIndex(scenario, entry.id, offered);
       if (index === null) return;
       offered.add(index);
@@ -66,11 +72,28 @@ export class ShardAssigner {
     }
   }
 
-  /** The lowest shard of `scenario` no connected participant but `except` holds (nor is `offered`), or null when all are. */
+  /** Computed once per scenario, as the registry asks about every candidate every round. */
+  private validationOf(scenario: ScenarioSpec): ReadonlySet<number> {
+    const key = scenarioKey(scenario);
+    let indices = this.validation.get(key);
+    if (!indices) {
+      if (this.validation.size >= VALIDATION_CACHE_SIZE) this.validation.clear();
+      indices = new Set(scenario.validation ? validationIndices(scenario) : []);
+      this.validation.set(key, indices);
+    }
+    return indices;
+  }
+
+  /**
+   * The lowest shard of `scenario` that is no validation shard and that no connected participant but `except` holds
+   * (nor is `offered`), or null when none is left.
+   */
   private freeIndex(scenario: ScenarioSpec, except: string, offered: ReadonlySet<number> = new Set()): number | null {
-    const taken = this.registry.takenIndices(scenarioKeyOf(scenario), except);
+    const taken = this.registry.takenIndices(scenarioKey(scenario), except);
+    // A validation shard is never handed out unasked: its holder would never take part.
+    const validation = this.validationOf(scenario);
     let index = 0;
-    while (taken.has(index) || offered.has(index)) index++;
+    while (taken.has(index) || offered.has(index) || validation.has(index)) index++;
     return index < scenario.participants ? index : null;
   }
 }

@@ -1,5 +1,5 @@
 // A Node participant's session against a real hub on port 0 (the session's own cases: packages/core).
-import { useBackend, type Farewell } from '@tabula/core';
+import { useBackend, validationIndices, type Farewell } from '@tabula/core';
 import { afterThisTest, startTestHub, waitFor } from '@tabula/server/test-hub';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connectParticipant } from './node-participant.js';
@@ -51,5 +51,24 @@ describe('Node participants: identity', () => {
     expect(hub.registry.get('wanted-id')?.socketId).toBe(holder.socket.id);
     expect(hub.registry.get(other.id)?.examples).toBeGreaterThan(0);
     expect(holder.socket.connected).toBe(true);
+  });
+});
+
+describe('Node participants: scenario options', () => {
+  it('hold a hub-assigned shard with fresh points per round, never a validation shard, as the hub registered it', async () => {
+    // Prepare: the hub's default scenario has validation participants and fresh points.
+    const fresh = { name: 'sinusoid' as const, participants: 6, seed: 2, heldOut: 1, validation: 2, freshPoints: true };
+    const { hub, url } = await startTestHub({ defaultScenario: fresh });
+    // Execute
+    const node = await connectParticipant({ url, backend: 'cpu' });
+    afterThisTest(() => node.close());
+    await waitFor(() => hub.registry.get(node.id)?.scenario, 'the hello holding its shard');
+    // Assert: the options travelled through the hello's schema into the registry.
+    const entry = hub.registry.get(node.id)!;
+    expect(entry.scenario).toMatchObject({ validation: 2, freshPoints: true });
+    expect(validationIndices(fresh)).not.toContain(entry.assignedIndex);
+    expect(node.data.validation).toBe(false);
+    const [round1, round2] = [node.data.trainingData!(1), node.data.trainingData!(2)];
+    expect(Array.from(round1.support.x)).not.toEqual(Array.from(round2.support.x));
   });
 });

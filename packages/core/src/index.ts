@@ -67,10 +67,13 @@ export {
   createScenario,
   type Examples,
   isHeldOut,
+  isValidation,
   type MnistData,
   parseMnistAsset,
   type ParticipantData,
   scenarioNeedsMnist,
+  type TrainingData,
+  validationIndices,
 } from './data/index.js';
 export {
   Participant,
@@ -81,7 +84,7 @@ export {
   type RoundRecord,
 } from './participant/participant.js';
 export { completeRunConfig, presetRunConfig } from './presets.js';
-export { sameAssignment } from './participant/assignment.js';
+export { sameAssignment, scenarioKey } from './participant/assignment.js';
 export { MemoryCredentials, type ParticipantCredentials } from './participant/credentials.js';
 export {
   ParticipantSession,

@@ -32,6 +32,18 @@ describe('completeRunConfig', () => {
     });
   });
 
+  it("keeps the preset's held-out and validation counts only for the preset's participants", () => {
+    const preset = RunConfigSchema.parse(completeRunConfig({ scenario: { name: 'sinusoid' } })).scenario!;
+    expect(preset).toMatchObject({ participants: 1000, heldOut: 200, validation: 100 });
+    // 40 participants: the resolver's defaults (10 % held out, no validation), unless the config says otherwise.
+    const fewer = RunConfigSchema.parse(completeRunConfig({ scenario: { name: 'sinusoid', participants: 40 } })).scenario!;
+    expect(fewer).toMatchObject({ participants: 40, kShot: 5 });
+    expect(fewer).not.toHaveProperty('heldOut');
+    expect(fewer).not.toHaveProperty('validation');
+    const said = RunConfigSchema.parse(completeRunConfig({ scenario: { name: 'sinusoid', participants: 40, heldOut: 8, validation: 4 } }));
+    expect(said.scenario).toMatchObject({ heldOut: 8, validation: 4 });
+  });
+
   it('leaves a config with a model, and what it cannot complete, for the schema to judge', () => {
     const full = { algorithm: 'fedavg', model: MNIST_MLP, rounds: 2 };
     expect(completeRunConfig(full)).toBe(full);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadMnist } from './data/mnist-node.js';
-import { MAX_MNIST_PARTICIPANTS, createScenario, isHeldOut } from './data/scenario.js';
+import { MAX_MNIST_PARTICIPANTS, createScenario, isHeldOut, isValidation } from './data/scenario.js';
 import { MNIST_MLP } from './model/spec.js';
 import { MAX_HELD_VALUES, RunConfigSchema, SCENARIOS, ScenarioSpecSchema, parseOrError, type RunConfigInput } from './protocol.js';
 import { createRng } from './rng.js';
@@ -74,6 +74,10 @@ describe('ScenarioSpecSchema: one definition of a buildable scenario', () => {
       [{ name: 'shards', participants: 5, heldOut: 20 }, /heldOut must be an integer in \[0, 5\], got 20/],
       [{ name: 'iid', participants: 3334 }, /an MNIST scenario holds at most 3333 participants/],
       [{ name: 'sinusoid', participants: 10, kShot: 0 }, /kShot/],
+      [{ name: 'shards', participants: 10, heldOut: 2, validation: 9 }, /validation must be an integer in \[0, 8\]/],
+      [{ name: 'iid', participants: 2000, supportShots: 4 }, /supportShots 4 needs at least 6 digits per participant/],
+      [{ name: 'sinusoid', participants: 10, supportShots: 4 }, /supportShots is for the MNIST scenarios/],
+      [{ name: 'rotated', participants: 10, freshPoints: true }, /freshPoints is for the sinusoid scenario/],
     ];
     for (const [input, message] of cases) {
       const parsed = parseOrError(ScenarioSpecSchema, input);
@@ -89,35 +93,55 @@ describe('ScenarioSpecSchema: one definition of a buildable scenario', () => {
     const mnist = loadMnist();
     const rng = createRng(7);
     const specs: unknown[] = [
-      ...(['iid', 'shards', 'dirichlet', 'rotated'] as const).map((name) => ({
-        name,
-        participants: MAX_MNIST_PARTICIPANTS,
-        heldOut: MAX_MNIST_PARTICIPANTS,
-      })),
+      ...(['iid', 'shards', 'dirichlet', 'rotated'] as const).flatMap((name) => [
+        { name, participants: MAX_MNIST_PARTICIPANTS, heldOut: MAX_MNIST_PARTICIPANTS },
+        // The most shots the asset allows: one participant holding every digit (shards: its two labels).
+        { name, participants: 1, heldOut: 0, validation: 1, supportShots: 1000 },
+        { name, participants: 1000, heldOut: 100, validation: 900, supportShots: 8 },
+      ]),
       { name: 'sinusoid', participants: 10_000, heldOut: 10_000, kShot: 1000 },
+      { name: 'sinusoid', participants: 10_000, heldOut: 5000, validation: 5000, kShot: 1000, freshPoints: true },
     ];
-    for (let i = 0; i < 40; i++) {
+    // The largest sizes must all be accepted (and built, below).
+    for (const input of specs) expect(ScenarioSpecSchema.safeParse(input).success, JSON.stringify(input)).toBe(true);
+    for (let i = 0; i < 100; i++) {
       const name = SCENARIOS[Math.floor(rng.next() * SCENARIOS.length)]!;
       const participants = 1 + Math.floor(rng.next() * (name === 'sinusoid' ? 10_000 : 4000));
+      const heldOut = Math.floor(rng.next() * participants * 1.2);
+      // Each option sometimes, each sometimes out of range (or for the wrong scenario), so both answers occur.
+      const maybe = <T>(value: () => T): T | undefined => (rng.next() < 0.5 ? value() : undefined);
       specs.push({
         name,
         participants,
         seed: i,
-        heldOut: Math.floor(rng.next() * participants * 1.2),
+        heldOut,
         dirichletAlpha: 0.01 + rng.next() * 5,
         kShot: 1 + Math.floor(rng.next() * 50),
+        validation: maybe(() => Math.floor(rng.next() * Math.max(1, participants - heldOut) * 1.2)),
+        supportShots: maybe(() => 1 + Math.floor(rng.next() * (rng.next() < 0.5 ? 10 : 1000))),
+        freshPoints: maybe(() => name === 'sinusoid' || rng.next() < 0.3),
       });
     }
     let accepted = 0;
+    const acceptedWith = { validation: 0, supportShots: 0, freshPoints: 0 };
     for (const input of specs) {
       const parsed = ScenarioSpecSchema.safeParse(input);
       if (!parsed.success) continue;
       accepted++;
+      if (parsed.data.validation) acceptedWith.validation++;
+      if (parsed.data.supportShots !== undefined) acceptedWith.supportShots++;
+      if (parsed.data.freshPoints) acceptedWith.freshPoints++;
       const scenario = createScenario(parsed.data, mnist);
-      for (const index of [0, scenario.participants - 1]) {
-        expect(scenario.participant(index).heldOut).toBe(isHeldOut(parsed.data, index));
+      const ends = [0, scenario.participants - 1];
+      for (const index of [...ends, ...scenario.validation.slice(0, 1), ...scenario.heldOut.slice(-1)]) {
+        const data = scenario.participant(index);
+        expect(data.heldOut).toBe(isHeldOut(parsed.data, index));
+        expect(data.validation).toBe(isValidation(parsed.data, index));
+        if (parsed.data.supportShots !== undefined) expect(data.support.count).toBe(parsed.data.supportShots);
+        if (parsed.data.freshPoints) expect(data.trainingData!(1).support.count).toBe(data.support.count);
       }
     }
     expect(accepted).toBeGreaterThan(20);
+    for (const count of Object.values(acceptedWith)) expect(count).toBeGreaterThan(3);
   });
 });

@@ -79,8 +79,14 @@ export const ScenarioSpecSchema = strictObject({
   participants: z.number().int().min(1).max(10_000),
   seed: SeedSchema,
   heldOut: z.number().int().min(0).optional(),
+  /** Participants that neither train nor join the held-out meta-test: where settings get tuned (default 0). */
+  validation: z.number().int().min(0).optional(),
   dirichletAlpha: z.number().positive().max(1000).optional(),
+  /** MNIST few-shot: labelled support digits per participant; query and test split the rest evenly. */
+  supportShots: z.number().int().min(1).max(1000).optional(),
   kShot: z.number().int().min(1).max(1000).optional(),
+  /** Sinusoid: fresh support and query points every round, seeded by the round. */
+  freshPoints: z.boolean().optional(),
 }).superRefine((spec, ctx) => {
   // One definition of a valid scenario: what the resolver would refuse never gets past the schema.
   const problem = scenarioProblem(spec);

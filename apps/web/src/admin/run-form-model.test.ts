@@ -74,6 +74,36 @@ describe('valuesToConfig', () => {
   });
 });
 
+describe('scenario fields for the few-shot regime', () => {
+  it('map support shots, validation participants and fresh points both ways, each where it applies', () => {
+    // Prepare
+    const digits = {
+      ...presetValues('rotated', 'maml'),
+      'scenario.supportShots': '10',
+      'scenario.validation': '4',
+      'scenario.freshPoints': 'yes',
+    };
+    const sines = { ...presetValues('sinusoid', 'maml'), 'scenario.freshPoints': 'yes', 'scenario.supportShots': '10' };
+    // Execute
+    const fewShot = checkValues(digits);
+    const fresh = checkValues(sines);
+    // Assert: fresh points are sinusoid-only and shots MNIST-only, so neither leaks into the other scenario.
+    expect(fewShot.ok && fewShot.config.scenario).toMatchObject({ name: 'rotated', supportShots: 10, validation: 4 });
+    expect(fewShot.ok && fewShot.config.scenario).not.toHaveProperty('freshPoints');
+    expect(fresh.ok && fresh.config.scenario).toMatchObject({ name: 'sinusoid', freshPoints: true, validation: 100 });
+    expect(fresh.ok && fresh.config.scenario).not.toHaveProperty('supportShots');
+    expect(fewShot.ok && configToValues(fewShot.config)).toMatchObject({ 'scenario.supportShots': '10', 'scenario.validation': '4' });
+    expect(fresh.ok && configToValues(fresh.config)['scenario.freshPoints']).toBe('yes');
+    expect(presetValues('sinusoid', 'maml')['scenario.freshPoints']).toBe('no');
+  });
+
+  it('places the scenario resolver’s refusal of too many shots next to the scenario', () => {
+    const check = checkValues({ ...presetValues('iid', 'fedavg'), 'scenario.participants': '2000', 'scenario.supportShots': '4' });
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(Object.values(check.fieldErrors).join(' ')).toMatch(/supportShots 4 needs at least 6 digits/);
+  });
+});
+
 describe('aggregation fields', () => {
   it('map robust aggregation both ways, show the trim only for trimmed-mean, and place its errors', () => {
     // Prepare

@@ -117,8 +117,7 @@ function idleStatus(): ViewStatus {
 
 function localData(): LocalData | null {
   const { shard } = page;
-  if (page.source === 'assigned')
-    return shard ? { support: shard.data.support, query: shard.data.query, test: shard.data.test, heldOut: shard.data.heldOut } : null;
+  if (page.source === 'assigned') return shard ? shard.data : null;
   if (page.ownDigits.length < MIN_OWN_EXAMPLES) return null;
   const split = splitOwnData(page.ownDigits);
   return split ? { ...split, heldOut: false } : null;
@@ -156,7 +155,7 @@ async function useShard(scenario: ScenarioSpec, index: number): Promise<void> {
   const data = await loadShard(scenario, index);
   page.shard = { scenario, index, data };
   dataSourceView.assignedInfo.textContent =
-    `Participant ${index} of ${scenario.participants} in scenario ${scenario.name} (seed ${scenario.seed})${data.heldOut ? ', held out: evaluates, never trains' : ''}: ` +
+    `Participant ${index} of ${scenario.participants} in scenario ${scenario.name} (seed ${scenario.seed})${data.heldOut ? ', held out: evaluates, never trains' : ''}${data.validation ? ', validation: takes part in no run' : ''}: ` +
     `${data.description}; ${data.support.count} support, ${data.query.count} query, ${data.test.count} test.`;
 }
 

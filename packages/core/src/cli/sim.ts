@@ -25,7 +25,9 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --algorithm NAME      ${ALGORITHMS.join(' | ')}                    [reptile]
   --model NAME          mlp | cnn (MNIST scenarios only)            [mlp]
   --participants N      participants in the scenario                 [40; sinusoid 1000]
-  --held-out N          of which held out for the meta-test         [10%; sinusoid 50]
+  --held-out N          of which held out for the meta-test         [10%; sinusoid 200]
+  --validation N        of which validation: neither train nor count in the meta-test,
+                        scored apart                                 [0; sinusoid 100]
   --per-round N         participants trained per round              [10; sinusoid 25]
   --rounds N            federated rounds                            [30; sinusoid 1000]
   --seed N              seeds data, initial weights and sampling    [1]
@@ -46,6 +48,8 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --meta-steps N        local meta steps per round
   --adapt-steps N       adaptation steps for the per-round personalized metric
   --k-shot N            sinusoid support (and query) size          [5]
+  --support-shots N     MNIST few-shot: support digits per participant [half its digits]
+  --fresh-points        sinusoid: fresh support and query points every round
   --alpha X             dirichlet label-skew concentration         [0.5]
   --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 100]
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
@@ -78,6 +82,9 @@ async function main(): Promise<void> {
         model: { type: 'string', default: 'mlp' },
         participants: { type: 'string' },
         'held-out': { type: 'string' },
+        validation: { type: 'string' },
+        'support-shots': { type: 'string' },
+        'fresh-points': { type: 'boolean', default: false },
         'per-round': { type: 'string' },
         rounds: { type: 'string' },
         seed: { type: 'string' },
@@ -139,6 +146,13 @@ async function main(): Promise<void> {
         : v.participants !== undefined
           ? { heldOut: undefined }
           : {}),
+      ...(v.validation !== undefined
+        ? { validation: num(v.validation, 'validation') }
+        : v.participants !== undefined
+          ? { validation: undefined }
+          : {}),
+      ...(v['support-shots'] !== undefined ? { supportShots: num(v['support-shots'], 'support-shots') } : {}),
+      ...(v['fresh-points'] ? { freshPoints: true } : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(v['k-shot'] !== undefined ? { kShot: num(v['k-shot'], 'k-shot') } : {}),
       ...(v.alpha !== undefined ? { dirichletAlpha: num(v.alpha, 'alpha') } : {}),
@@ -224,6 +238,10 @@ async function main(): Promise<void> {
     `meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at ${learnsRates(config.algorithm) ? 'its learned rates' : `lr ${config.client.innerLr}`}):`,
   );
   console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.mean[i]!).trim()}`).join('   '));
+  if (mt.validation.participants > 0) {
+    console.log(`validation participants (${mt.validation.participants}, never trained, not in the meta-test above):`);
+    console.log(mt.steps.map((k, i) => `k=${k}: ${fmt(mt.validation.mean[i]!).trim()}`).join('   '));
+  }
   if (v.json) {
     // npm and pnpm run scripts inside the package; INIT_CWD is where the user typed the command.
     const path = resolve(process.env.INIT_CWD ?? process.cwd(), v.json);

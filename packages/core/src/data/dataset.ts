@@ -28,11 +28,24 @@ export interface ParticipantData {
   readonly index: number;
   /** Held-out meta-test participant: adapts and is evaluated, never uploads an update. */
   readonly heldOut: boolean;
+  /** Validation participant: never trains either, and is scored apart from the held-out ones (settings get tuned on it). */
+  readonly validation: boolean;
   readonly support: Examples;
   readonly query: Examples;
   readonly test: Examples;
   /** Human-readable facts about this participant's slice, e.g. its labels, rotation angle or sine task. */
   readonly description: string;
+  /**
+   * Fresh data per round (sinusoid `freshPoints`): the support and query sets round `round` trains on, the same for
+   * the same round. Absent: every round trains on `support` and `query`. Evaluation always uses `support` and `test`.
+   */
+  readonly trainingData?: (round: number) => TrainingData;
+}
+
+/** What one round of local training uses. */
+export interface TrainingData {
+  readonly support: Examples;
+  readonly query: Examples;
 }
 
 export function featureSize(shape: TaskShape): number {

@@ -1,5 +1,13 @@
 // Browser-safe data API. The Node file loader (mnist-node.ts) is exported from `@tabula/core/node` only.
-export { concatExamples, featureSize, type Examples, type ParticipantData, type TaskKind, type TaskShape } from './dataset.js';
+export {
+  concatExamples,
+  featureSize,
+  type Examples,
+  type ParticipantData,
+  type TaskKind,
+  type TaskShape,
+  type TrainingData,
+} from './dataset.js';
 export { MNIST_CLASSES, MNIST_HEADER_BYTES, MNIST_MAGIC, MNIST_VERSION, parseMnistAsset, type MnistData } from './mnist.js';
 export {
   labelCounts,
@@ -20,12 +28,15 @@ export {
   SCENARIO_NAMES,
   SINUSOID,
   createScenario,
+  fewShotSizes,
   isHeldOut,
+  isValidation,
   resolveScenarioConfig,
   scenarioProblem,
   scenarioNeedsMnist,
   sinusoidTask,
   splitSizes,
+  validationIndices,
   type ResolvedScenarioConfig,
   type Scenario,
   type ScenarioConfig,

@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { Examples, ParticipantData } from './dataset.js';
 import { loadMnist } from './mnist-node.js';
 import { createRotation, type Rotation } from './rotate.js';
-import { ROTATION_ANGLES, SINUSOID, createScenario, sinusoidTask, splitSizes, type ScenarioName } from './scenario.js';
+import {
+  ROTATION_ANGLES,
+  SINUSOID,
+  createScenario,
+  fewShotSizes,
+  isHeldOut,
+  isValidation,
+  sinusoidTask,
+  splitSizes,
+  validationIndices,
+  type ScenarioName,
+} from './scenario.js';
 
 const mnist = loadMnist();
 const F = 784;
@@ -299,5 +310,141 @@ describe('scenario validation', () => {
     expect(splitSizes(1000, 0.5, 0.25)).toEqual([500, 250, 250]);
     expect(splitSizes(10, 0.9, 0.05)).toEqual([8, 1, 1]);
     expect(() => splitSizes(2, 0.5, 0.25)).toThrow(/cannot fill/);
+  });
+});
+
+describe('few-shot MNIST (supportShots)', () => {
+  it('gives every participant of every MNIST scenario exactly k support digits; query and test split the rest', () => {
+    for (const name of MNIST_SCENARIOS) {
+      // Prepare: 40 participants of 250 digits, 10 shots each (the few-shot pilot's size).
+      const scenario = createScenario({ name, participants: 40, seed: 2, supportShots: 10 }, mnist);
+      expect(scenario.config.supportShots).toBe(10);
+      for (const i of [0, 17, 39]) {
+        // Execute
+        const p = scenario.participant(i);
+        // Assert: 10 support digits, 120 + 120 for query and test (shards may give a few digits fewer), all distinct.
+        const n = p.support.count + p.query.count + p.test.count;
+        expect([p.support.count, p.query.count, p.test.count]).toEqual(fewShotSizes(n, 10));
+        expect(n).toBeGreaterThan(200);
+        const degrees = name === 'rotated' ? angleOf(p) : 0;
+        const all = [p.support, p.query, p.test].flatMap((set) => digits(set, degrees));
+        expect(new Set(all).size).toBe(n);
+      }
+    }
+  });
+
+  it('keeps the partition: the same digits as without supportShots, only split differently', () => {
+    const plain = createScenario({ name: 'dirichlet', participants: 20, seed: 4 }, mnist).participant(5);
+    const few = createScenario({ name: 'dirichlet', participants: 20, seed: 4, supportShots: 5 }, mnist).participant(5);
+    const sorted = (p: ParticipantData) => [p.support, p.query, p.test].flatMap((set) => digits(set)).sort((a, b) => a - b);
+    expect(sorted(few)).toEqual(sorted(plain));
+    expect(few.support.count).toBe(5);
+  });
+
+  it('splits k shots, then query and test evenly (test takes the odd one)', () => {
+    expect(fewShotSizes(250, 10)).toEqual([10, 120, 120]);
+    expect(fewShotSizes(100, 5)).toEqual([5, 47, 48]);
+    expect(fewShotSizes(3, 1)).toEqual([1, 1, 1]);
+    expect(() => fewShotSizes(6, 5)).toThrow(/cannot fill 5 support shots/);
+  });
+
+  it('refuses shots the participants cannot hold, sinusoid shots, and shots mixed with fractions', () => {
+    expect(() => createScenario({ name: 'iid', participants: 1000, seed: 1, supportShots: 9 }, mnist)).toThrow(
+      /supportShots 9 needs at least 11 digits per participant .* but participants get 10/,
+    );
+    expect(createScenario({ name: 'iid', participants: 1000, seed: 1, supportShots: 8 }, mnist).participant(0).support.count).toBe(8);
+    expect(() => createScenario({ name: 'sinusoid', participants: 10, seed: 1, supportShots: 5 })).toThrow(
+      /a sinusoid's support size is kShot/,
+    );
+    expect(() => createScenario({ name: 'iid', participants: 10, seed: 1, supportShots: 5, supportFraction: 0.1 }, mnist)).toThrow(
+      /supportShots replaces supportFraction/,
+    );
+    expect(() => createScenario({ name: 'iid', participants: 10, seed: 1, supportShots: 0 }, mnist)).toThrow(
+      /supportShots must be a positive integer/,
+    );
+  });
+});
+
+describe('validation participants', () => {
+  it('are disjoint from trainers and held-out participants, seeded, and flagged', () => {
+    for (const name of ['rotated', 'sinusoid'] as const) {
+      // Prepare / Execute
+      const config = { name, participants: 60, seed: 3, heldOut: 12, validation: 8 };
+      const scenario = createScenario(config, mnist);
+      // Assert: 8 validation, 12 held out, 40 trainers; the data and the flags agree.
+      expect(scenario.validation).toHaveLength(8);
+      expect(scenario.validation.filter((i) => scenario.heldOut.includes(i))).toEqual([]);
+      expect(validationIndices(config)).toEqual(scenario.validation);
+      for (let i = 0; i < 60; i++) {
+        const p = scenario.participant(i);
+        expect(p.validation).toBe(scenario.validation.includes(i));
+        expect(p.heldOut).toBe(scenario.heldOut.includes(i));
+        expect(isValidation(config, i)).toBe(p.validation);
+        expect(isHeldOut(config, i)).toBe(p.heldOut);
+      }
+      // The same seed gives the same ones; another seed others.
+      expect(createScenario(config, mnist).validation).toEqual(scenario.validation);
+      expect(createScenario({ ...config, seed: 4 }, mnist).validation).not.toEqual(scenario.validation);
+    }
+  });
+
+  it('never change who is held out, and cover the rotation groups evenly', () => {
+    const plain = createScenario({ name: 'rotated', participants: 80, seed: 1, heldOut: 20 }, mnist);
+    const tuned = createScenario({ name: 'rotated', participants: 80, seed: 1, heldOut: 20, validation: 20 }, mnist);
+    expect(plain.validation).toEqual([]);
+    expect(tuned.heldOut).toEqual(plain.heldOut);
+    for (const group of [tuned.heldOut, tuned.validation]) {
+      const angles = group.map((i) => angleOf(tuned.participant(i)));
+      for (const angle of ROTATION_ANGLES) expect(angles.filter((a) => a === angle)).toHaveLength(5);
+    }
+  });
+
+  it('fit beside the held-out participants or are refused', () => {
+    const all = createScenario({ name: 'sinusoid', participants: 10, seed: 1, heldOut: 4, validation: 6 });
+    expect(all.validation).toHaveLength(6);
+    expect(() => createScenario({ name: 'sinusoid', participants: 10, seed: 1, heldOut: 4, validation: 7 })).toThrow(
+      /validation must be an integer in \[0, 6\] \(participants − heldOut\), got 7/,
+    );
+    expect(() => createScenario({ name: 'sinusoid', participants: 10, seed: 1, validation: -1 })).toThrow(/validation must be/);
+  });
+});
+
+describe('sinusoid freshPoints', () => {
+  const config = { name: 'sinusoid', participants: 20, seed: 9, kShot: 5, freshPoints: true } as const;
+
+  it('draws a round its own support and query points of the same sine: the same for the same round, new for another', () => {
+    // Prepare
+    const p = createScenario(config).participant(7);
+    const again = createScenario(config).participant(7);
+    const { amplitude, phase } = sinusoidTask(7, 9);
+    // Execute
+    const round3 = p.trainingData!(3);
+    const round3Again = again.trainingData!(3);
+    const round4 = p.trainingData!(4);
+    // Assert
+    expect(Array.from(round3Again.support.x)).toEqual(Array.from(round3.support.x));
+    expect(Array.from(round3Again.query.y)).toEqual(Array.from(round3.query.y));
+    expect(Array.from(round4.support.x)).not.toEqual(Array.from(round3.support.x));
+    expect(Array.from(round3.query.x)).not.toEqual(Array.from(round3.support.x));
+    for (const set of [round3.support, round3.query, round4.support, round4.query]) {
+      expect(set.count).toBe(5);
+      for (let j = 0; j < set.count; j++) {
+        expect(Math.abs(set.y[j]! - amplitude * Math.sin(set.x[j]! - phase))).toBeLessThan(1e-6);
+      }
+    }
+  });
+
+  it('keeps the fixed sets (what evaluation adapts and scores on) as without fresh points', () => {
+    const fresh = createScenario(config).participant(2);
+    const fixed = createScenario({ ...config, freshPoints: false }).participant(2);
+    expect(fixed.trainingData).toBeUndefined();
+    expect(same(fresh, { ...fixed, description: fresh.description })).toBe(true);
+    expect(fresh.description).toContain('fresh points each round');
+  });
+
+  it('is for the sinusoid only', () => {
+    expect(() => createScenario({ name: 'iid', participants: 10, seed: 1, freshPoints: true }, mnist)).toThrow(
+      /freshPoints is for the sinusoid scenario/,
+    );
   });
 });

@@ -2,7 +2,7 @@
  * Seeded federated scenarios: which data every participant holds. Everything derives from `config.seed`, and a
  * participant's data depends only on the config (and the asset), never on the order participants are built in.
  */
-import { createRng, deriveSeed } from '../rng.js';
+import { createRng, deriveSeed, type Rng } from '../rng.js';
 import type { Examples, ParticipantData, TaskShape } from './dataset.js';
 import { MNIST_CLASSES, type MnistData } from './mnist.js';
 import { labelCounts, partitionDirichlet, partitionIid, partitionShards, type PartitionOptions } from './partition.js';
@@ -18,6 +18,11 @@ export interface ScenarioConfig {
   seed: number;
   /** Held-out meta-test participants, 0..participants; default max(1, round(10%)) but never all (0 when participants = 1). */
   heldOut?: number;
+  /**
+   * Validation participants, default 0: disjoint from trainers and held-out participants, they never train and are
+   * where settings (fine-tuning lr and steps, presets) get chosen, so the held-out meta-test stays untouched by tuning.
+   */
+  validation?: number;
   /** MNIST: digits per participant; default floor(count / participants), at least 3. Sinusoid: ignored (2·kShot + 100). */
   examplesPerParticipant?: number;
   /** Label skew of `dirichlet` (default 0.5) and `rotated` (default 1). */
@@ -26,11 +31,24 @@ export interface ScenarioConfig {
   supportFraction?: number;
   /** MNIST: share in its query set; default 0.25. The rest (default 0.25) is its test set. */
   queryFraction?: number;
+  /**
+   * MNIST few-shot: exactly this many labelled support digits per participant (the regime meta-learning is for);
+   * the rest of its digits splits evenly between query and test (test takes the odd one). Replaces the fractions.
+   */
+  supportShots?: number;
   /** Sinusoid: support size and query size; default 10. */
   kShot?: number;
+  /**
+   * Sinusoid: a trainer draws fresh support and query points of its sine every round (seeded by the round), so long
+   * runs cannot overfit a fixed pool of points; its test points and an evaluation's support points stay fixed.
+   */
+  freshPoints?: boolean;
 }
 
-export type ResolvedScenarioConfig = Readonly<Required<ScenarioConfig>>;
+/** Which part a participant plays besides training (both false for a trainer). */
+type Role = Pick<ParticipantData, 'heldOut' | 'validation'>;
+
+export type ResolvedScenarioConfig = Readonly<Required<Omit<ScenarioConfig, 'supportShots'>> & { supportShots: number | null }>;
 
 export interface Scenario {
   readonly config: ResolvedScenarioConfig;
@@ -38,6 +56,8 @@ export interface Scenario {
   readonly participants: number;
   /** Indices of the held-out meta-test participants, ascending. */
   readonly heldOut: readonly number[];
+  /** Indices of the validation participants, ascending; disjoint from `heldOut`. */
+  readonly validation: readonly number[];
   /** Deterministic, built on first use and cached. */
   participant(index: number): ParticipantData;
 }
@@ -113,6 +133,10 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
   if (!Number.isInteger(heldOut) || heldOut < 0 || heldOut > participants) {
     throw new Error(`heldOut must be an integer in [0, ${participants}], got ${heldOut}`);
   }
+  const validation = config.validation ?? 0;
+  if (!Number.isInteger(validation) || validation < 0 || validation > participants - heldOut) {
+    throw new Error(`validation must be an integer in [0, ${participants - heldOut}] (participants − heldOut), got ${validation}`);
+  }
   const kShot = config.kShot ?? 10;
   positiveInteger('kShot', kShot);
   const dirichletAlpha = config.dirichletAlpha ?? (name === 'rotated' ? 1 : 0.5);
@@ -129,14 +153,30 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
   if (supportFraction + queryFraction >= 1) {
     throw new Error(`supportFraction + queryFraction must leave a test set, got ${supportFraction} + ${queryFraction}`);
   }
+  const supportShots = config.supportShots ?? null;
+  if (supportShots !== null) {
+    if (name === 'sinusoid') throw new Error("supportShots is for the MNIST scenarios; a sinusoid's support size is kShot");
+    positiveInteger('supportShots', supportShots);
+    if (config.supportFraction !== undefined || config.queryFraction !== undefined)
+      throw new Error('supportShots replaces supportFraction and queryFraction: give one or the other');
+  }
+  const freshPoints = config.freshPoints ?? false;
+  if (typeof freshPoints !== 'boolean') throw new Error(`freshPoints must be a boolean, got ${String(freshPoints)}`);
+  if (freshPoints && name !== 'sinusoid')
+    throw new Error('freshPoints is for the sinusoid scenario (an MNIST participant has a fixed set of digits)');
   let examplesPerParticipant: number;
   if (name === 'sinusoid') {
     examplesPerParticipant = 2 * kShot + SINUSOID.testPoints;
   } else {
+    const least = minExamplesPerParticipant(supportShots);
     examplesPerParticipant =
       config.examplesPerParticipant ?? Math.max(MIN_EXAMPLES_PER_PARTICIPANT, Math.floor(datasetSize / participants));
-    if (!Number.isInteger(examplesPerParticipant) || examplesPerParticipant < MIN_EXAMPLES_PER_PARTICIPANT) {
-      throw new Error(`examplesPerParticipant must be an integer >= ${MIN_EXAMPLES_PER_PARTICIPANT}, got ${examplesPerParticipant}`);
+    if (!Number.isInteger(examplesPerParticipant) || examplesPerParticipant < least) {
+      throw new Error(
+        supportShots === null
+          ? `examplesPerParticipant must be an integer >= ${least}, got ${examplesPerParticipant}`
+          : `supportShots ${supportShots} needs at least ${least} digits per participant (support, query and test), but participants get ${examplesPerParticipant}: use fewer participants or fewer shots`,
+      );
     }
   }
   return Object.freeze({
@@ -144,11 +184,14 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
     participants,
     seed,
     heldOut,
+    validation,
     examplesPerParticipant,
     dirichletAlpha,
     supportFraction,
     queryFraction,
+    supportShots,
     kShot,
+    freshPoints,
   });
 }
 
@@ -165,13 +208,16 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
   order.forEach((participant, at) => (position[participant] = at));
   const heldOut = Object.freeze(order.slice(n - resolved.heldOut).sort((a, b) => a - b));
   const heldOutSet = new Set(heldOut);
+  const validation = Object.freeze(order.slice(n - resolved.heldOut - resolved.validation, n - resolved.heldOut).sort((a, b) => a - b));
+  const validationSet = new Set(validation);
+  const role = (index: number): Role => ({ heldOut: heldOutSet.has(index), validation: validationSet.has(index) });
 
   let build: (index: number) => ParticipantData;
   let shape: TaskShape;
   switch (resolved.name) {
     case 'sinusoid':
       shape = { kind: 'regression', inputShape: [1], outputs: 1 };
-      build = (index) => buildSinusoid(index, resolved, heldOutSet.has(index));
+      build = (index) => buildSinusoid(index, resolved, role(index));
       break;
     case 'iid':
     case 'shards':
@@ -189,7 +235,7 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
           rotation = rotations.get(degrees) ?? createRotation(data.rows, data.cols, degrees);
           rotations.set(degrees, rotation);
         }
-        return buildMnistParticipant(data, parts[index] as number[], index, resolved, heldOutSet.has(index), rotation);
+        return buildMnistParticipant(data, parts[index] as number[], index, resolved, role(index), rotation);
       };
       break;
     }
@@ -205,6 +251,7 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
     shape: Object.freeze({ ...shape, inputShape: Object.freeze([...shape.inputShape]) }),
     participants: n,
     heldOut,
+    validation,
     participant(index) {
       if (!Number.isInteger(index) || index < 0 || index >= n) throw new Error(`participant index ${index} is outside 0..${n - 1}`);
       let data = cache.get(index);
@@ -218,7 +265,10 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
 }
 
 function partitionMnist(labels: Uint8Array, config: ResolvedScenarioConfig): number[][] {
-  const options: PartitionOptions = { perParticipant: config.examplesPerParticipant, minPerParticipant: MIN_EXAMPLES_PER_PARTICIPANT };
+  const options: PartitionOptions = {
+    perParticipant: config.examplesPerParticipant,
+    minPerParticipant: minExamplesPerParticipant(config.supportShots),
+  };
   const seed = deriveSeed(config.seed, 'scenario', config.name);
   switch (config.name) {
     case 'iid':
@@ -238,8 +288,9 @@ function partitionMnist(labels: Uint8Array, config: ResolvedScenarioConfig): num
 }
 
 /**
- * Held out: the last `heldOut` of a seeded permutation. Rotation groups cycle along the same permutation, so
- * training and held-out participants each cover the groups evenly.
+ * Held out: the last `heldOut` of a seeded permutation; validation: the `validation` just before them (so adding
+ * validation participants never changes who is held out). Rotation groups cycle along the same permutation, so
+ * training, validation and held-out participants each cover the groups evenly.
  */
 function participantOrder(config: ResolvedScenarioConfig): number[] {
   return createRng(deriveSeed(config.seed, 'held-out')).shuffle(Array.from({ length: config.participants }, (_, i) => i));
@@ -249,6 +300,32 @@ function participantOrder(config: ResolvedScenarioConfig): number[] {
 export function isHeldOut(config: ScenarioConfig, index: number): boolean {
   const resolved = resolveScenarioConfig(config, MNIST_ASSET_DIGITS);
   return participantOrder(resolved).indexOf(index) >= resolved.participants - resolved.heldOut;
+}
+
+/** Whether participant `index` is a validation participant, without the data. */
+export function isValidation(config: ScenarioConfig, index: number): boolean {
+  return validationIndices(config).includes(index);
+}
+
+/** The validation participants' indices, ascending, without the data (what `Scenario.validation` holds). */
+export function validationIndices(config: ScenarioConfig): number[] {
+  const resolved = resolveScenarioConfig(config, MNIST_ASSET_DIGITS);
+  const end = resolved.participants - resolved.heldOut;
+  return participantOrder(resolved)
+    .slice(end - resolved.validation, end)
+    .sort((a, b) => a - b);
+}
+
+/** Fewest digits a participant needs: support (all its shots), one query and one test digit. */
+function minExamplesPerParticipant(supportShots: number | null): number {
+  return supportShots === null ? MIN_EXAMPLES_PER_PARTICIPANT : Math.max(MIN_EXAMPLES_PER_PARTICIPANT, supportShots + 2);
+}
+
+/** Few-shot: support = `shots`; query and test share the rest evenly, test taking the odd one (n >= shots + 2). */
+export function fewShotSizes(n: number, shots: number): [number, number, number] {
+  if (n < shots + 2) throw new Error(`${n} examples cannot fill ${shots} support shots, a query and a test set`);
+  const query = Math.floor((n - shots) / 2);
+  return [shots, query, n - shots - query];
 }
 
 /** support = round(n·sf), query = round(n·qf), test = the rest; each at least 1 (n >= 3). */
@@ -266,15 +343,18 @@ function buildMnistParticipant(
   assigned: readonly number[],
   index: number,
   config: ResolvedScenarioConfig,
-  heldOut: boolean,
+  role: Role,
   rotation: Rotation | null,
 ): ParticipantData {
   // Partitions can come out label-sorted (shards): shuffle before splitting so every split sees the labels.
   const indices = createRng(deriveSeed(config.seed, 'split', index)).shuffle([...assigned]);
-  if (indices.length < MIN_EXAMPLES_PER_PARTICIPANT) {
+  if (indices.length < minExamplesPerParticipant(config.supportShots)) {
     throw new Error(`participant ${index} got only ${indices.length} digits; use fewer participants or a larger examplesPerParticipant`);
   }
-  const [support, query] = splitSizes(indices.length, config.supportFraction, config.queryFraction);
+  const [support, query] =
+    config.supportShots === null
+      ? splitSizes(indices.length, config.supportFraction, config.queryFraction)
+      : fewShotSizes(indices.length, config.supportShots);
   const features = mnist.rows * mnist.cols;
   const take = (from: number, to: number): Examples => {
     const count = to - from;
@@ -300,7 +380,7 @@ function buildMnistParticipant(
   else if (config.name === 'rotated') facts.unshift('rotated 0°');
   return {
     index,
-    heldOut,
+    ...role,
     support: take(0, support),
     query: take(support, support + query),
     test: take(support + query, indices.length),
@@ -308,12 +388,10 @@ function buildMnistParticipant(
   };
 }
 
-function buildSinusoid(index: number, config: ResolvedScenarioConfig, heldOut: boolean): ParticipantData {
+function buildSinusoid(index: number, config: ResolvedScenarioConfig, role: Role): ParticipantData {
   const { amplitude, phase } = sinusoidTask(index, config.seed);
-  // Points from their own stream, so the task (amplitude, phase) does not depend on kShot.
-  const rng = createRng(deriveSeed(config.seed, 'sinusoid', 'points', index));
   const [low, high] = SINUSOID.x;
-  const points = (count: number): Examples => {
+  const pointsFrom = (rng: Rng, count: number): Examples => {
     const x = new Float32Array(count);
     const y = new Float32Array(count);
     for (let i = 0; i < count; i++) {
@@ -322,13 +400,24 @@ function buildSinusoid(index: number, config: ResolvedScenarioConfig, heldOut: b
     }
     return { count, x, y };
   };
-  return {
+  // Points from their own stream, so the task (amplitude, phase) does not depend on kShot.
+  const rng = createRng(deriveSeed(config.seed, 'sinusoid', 'points', index));
+  const data: ParticipantData = {
     index,
-    heldOut,
-    support: points(config.kShot),
-    query: points(config.kShot),
-    test: points(SINUSOID.testPoints),
-    description: `A=${amplitude.toFixed(2)} φ=${phase.toFixed(2)}`,
+    ...role,
+    support: pointsFrom(rng, config.kShot),
+    query: pointsFrom(rng, config.kShot),
+    test: pointsFrom(rng, SINUSOID.testPoints),
+    description: `A=${amplitude.toFixed(2)} φ=${phase.toFixed(2)}${config.freshPoints ? ' · fresh points each round' : ''}`,
+  };
+  if (!config.freshPoints) return data;
+  return {
+    ...data,
+    // A stream per round: the same round always trains on the same points, whichever participant runtime asks.
+    trainingData: (round) => {
+      const perRound = createRng(deriveSeed(config.seed, 'sinusoid', 'points', index, 'round', round));
+      return { support: pointsFrom(perRound, config.kShot), query: pointsFrom(perRound, config.kShot) };
+    },
   };
 }
 

@@ -11,6 +11,9 @@ describe('sameAssignment', () => {
     expect(sameAssignment(shard, { scenario: { ...shard.scenario, seed: 2 }, index: 3 })).toBe(false);
     expect(sameAssignment(shard, { scenario: { ...shard.scenario, dirichletAlpha: 1 }, index: 3 })).toBe(false);
     expect(sameAssignment(shard, { scenario: { ...shard.scenario, heldOut: 1 }, index: 3 })).toBe(false);
+    expect(sameAssignment(shard, { scenario: { ...shard.scenario, validation: 1 }, index: 3 })).toBe(false);
+    expect(sameAssignment(shard, { scenario: { ...shard.scenario, supportShots: 5 }, index: 3 })).toBe(false);
+    expect(sameAssignment(shard, { scenario: { ...shard.scenario, freshPoints: true }, index: 3 })).toBe(false);
   });
 
   it('treats no shard as equal only to no shard', () => {

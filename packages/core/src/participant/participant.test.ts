@@ -125,6 +125,35 @@ describe('Participant', () => {
     expect(evaluations[0]).toMatchObject({ runId: 'run-1', round: 3, modelVersion: 2 });
   });
 
+  it('only evaluates when it is a validation participant, even if asked to fit', async () => {
+    const { channel, updates, evaluations } = recordingChannel();
+    const participant = new Participant({ channel, data: { ...local, validation: true } });
+    const t = task();
+    await participant.handleTask(t, weightsFrame(t));
+    expect(updates).toHaveLength(0);
+    expect(evaluations).toHaveLength(1);
+  });
+
+  it('trains on the data its round asks for when it draws fresh data each round, and evaluates on the fixed sets', async () => {
+    // Prepare: 5 + 6 fresh examples per round, against 20 + 20 fixed ones.
+    const { channel, updates } = recordingChannel();
+    const asked: number[] = [];
+    const trainingData = (round: number) => {
+      asked.push(round);
+      return { support: examples(100 + round, 5), query: examples(200 + round, 6) };
+    };
+    const participant = new Participant({ channel, data: { ...local, trainingData } });
+    // Execute
+    for (const round of [3, 4]) {
+      const t = task({ round });
+      await participant.handleTask(t, weightsFrame(t));
+    }
+    // Assert
+    expect(asked).toEqual([3, 4]);
+    expect(updates.map((u) => u.meta.numExamples)).toEqual([11, 11]);
+    expect(updates.map((u) => u.meta.evaluation?.testExamples)).toEqual([50, 50]);
+  });
+
   it('refuses weights for another round with the reason, and sends nothing', async () => {
     const { channel, updates } = recordingChannel();
     const states: ParticipantStatus[] = [];

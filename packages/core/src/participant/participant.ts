@@ -1,4 +1,4 @@
-import type { Examples } from '../data/dataset.js';
+import type { Examples, TrainingData } from '../data/dataset.js';
 import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { federatedLength, federatedSegments, splitFederated } from '../learn/federated-layout.js';
@@ -32,6 +32,10 @@ export interface LocalData {
   readonly test: Examples;
   /** Held-out meta-test participants evaluate but never upload updates. */
   readonly heldOut: boolean;
+  /** Validation participants neither (a hub never selects them; should a task come, they only evaluate). */
+  readonly validation?: boolean;
+  /** Fresh training data for a round (see ParticipantData.trainingData); absent: `support` and `query` every round. */
+  readonly trainingData?: (round: number) => TrainingData;
 }
 
 export interface ParticipantStatus {
@@ -126,7 +130,7 @@ export class Participant {
       });
       this.options.onWeights?.(task, global);
 
-      const evaluateOnly = task.mode === 'evaluate' || data.heldOut;
+      const evaluateOnly = task.mode === 'evaluate' || data.heldOut || data.validation === true;
       const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, data) : undefined;
 
       if (evaluateOnly) {
@@ -144,7 +148,8 @@ export class Participant {
         });
       }
 
-      const totalSteps = plannedSteps(task.algorithm, task.hyper, data.support.count + data.query.count);
+      const { support, query } = data.trainingData?.(task.round) ?? data;
+      const totalSteps = plannedSteps(task.algorithm, task.hyper, support.count + query.count);
       this.status({ state: 'training', round: task.round, step: 0, totalSteps });
       const started = this.now();
       const update = await (this.options.clientUpdate ?? clientUpdate)({
@@ -152,8 +157,8 @@ export class Participant {
         algorithm: task.algorithm,
         hyper: task.hyper,
         global,
-        support: data.support,
-        query: data.query,
+        support,
+        query,
         seed: task.seed,
         onProgress: async (step, total) => {
           this.status({ state: 'training', round: task.round, step, totalSteps: total });

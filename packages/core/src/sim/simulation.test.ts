@@ -101,6 +101,29 @@ describe('runSimulation', () => {
     }
   });
 
+  it('never trains validation participants, and scores them apart from the held-out ones', async () => {
+    // Prepare: 30 participants, 5 held out and 20 validation, so only 5 can train however many a round asks for.
+    const scenario = { name: 'sinusoid' as const, participants: 30, seed: 3, kShot: 5, heldOut: 5, validation: 20 };
+    // Execute
+    const result = await runSimulation(small({ scenario, rounds: 2, perRound: 10 }));
+    // Assert
+    expect(result.rounds.map((r) => r.participants)).toEqual([5, 5]);
+    expect(result.metaTest.participants).toBe(5);
+    expect(result.metaTest.validation.participants).toBe(20);
+    expect(result.metaTest.validation.perParticipant).toHaveLength(20);
+    expect(result.metaTest.validation.mean).toHaveLength(result.metaTest.steps.length);
+    // Without validation participants, the part is empty.
+    const without = await runSimulation(small({ scenario: { ...scenario, validation: 0 }, rounds: 1, perRound: 5 }));
+    expect(without.metaTest.validation).toEqual({ participants: 0, mean: [0, 0, 0, 0], perParticipant: [] });
+  });
+
+  it('trains on fresh sine points each round with freshPoints, deterministically', async () => {
+    const fresh = small({ scenario: { ...small().scenario, freshPoints: true }, rounds: 2 });
+    const [a, b, fixed] = await Promise.all([runSimulation(fresh), runSimulation(fresh), runSimulation(small({ rounds: 2 }))]);
+    expect(b.rounds.map((r) => r.loss)).toEqual(a.rounds.map((r) => r.loss));
+    expect(a.rounds.map((r) => r.loss)).not.toEqual(fixed.rounds.map((r) => r.loss));
+  });
+
   it('rejects a configuration that cannot run, naming the field', async () => {
     await expect(runSimulation(small({ rounds: 0 }))).rejects.toThrow(/rounds/);
     await expect(runSimulation({ ...small(), scenario: undefined })).rejects.toThrow(/needs a scenario/);

@@ -19,14 +19,19 @@ export interface SimRound extends RoundMetrics {
   readonly ms: number;
 }
 
-export interface MetaTest {
-  readonly metric: 'accuracy' | 'mse';
+export interface MetaTestScores {
   readonly participants: number;
-  readonly steps: readonly number[];
-  /** Mean over held-out participants of the metric after each number of adaptation steps. */
+  /** Mean over the participants of the metric after each number of adaptation steps. */
   readonly mean: readonly number[];
   /** Per participant, per step. */
   readonly perParticipant: readonly (readonly number[])[];
+}
+
+/** The held-out participants' scores, and apart from them the validation participants' (where settings get chosen). */
+export interface MetaTest extends MetaTestScores {
+  readonly metric: 'accuracy' | 'mse';
+  readonly steps: readonly number[];
+  readonly validation: MetaTestScores;
 }
 
 export interface SimResult {
@@ -81,7 +86,10 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     heldOut: heldOut.has(i),
     missStreak: 0,
   }));
-  const trainable = candidates.filter((c) => !c.heldOut).map((c) => Number(c.id));
+  // Validation participants take no part in the rounds, as on the hub (apps/server/src/shard-assigner.ts).
+  const validation = new Set(scenario.validation);
+  const engaged = candidates.filter((c) => !validation.has(Number(c.id)));
+  const trainable = engaged.filter((c) => !c.heldOut).map((c) => Number(c.id));
   const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
   const participants = new Map<number, Participant>();
   const clientUpdate = clientUpdateFor(options.engine ?? 'tfjs');
@@ -128,7 +136,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     retryDelayMs: 0,
     host: {
       clock: systemClock(options.now ?? (() => performance.now())),
-      candidates: () => candidates,
+      candidates: () => engaged,
       send(participantId, task: RoundTask, frame) {
         const index = Number(participantId);
         queue = queue.then(async () => {
@@ -174,19 +182,21 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const { weights: global, rates } = splitFederated(config.model, config.algorithm, engine.weights);
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
-  const perParticipant: number[][] = [];
-  for (const index of scenario.heldOut) {
-    const data = scenario.participant(index);
-    const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr: config.client.innerLr, rates });
-    perParticipant.push(curve.scores.map(headline));
-  }
-  const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));
+  const score = async (indices: readonly number[]): Promise<MetaTestScores> => {
+    const perParticipant: number[][] = [];
+    for (const index of indices) {
+      const data = scenario.participant(index);
+      const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr: config.client.innerLr, rates });
+      perParticipant.push(curve.scores.map(headline));
+    }
+    const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));
+    return { participants: perParticipant.length, mean, perParticipant };
+  };
   const metaTest: MetaTest = {
     metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
-    participants: perParticipant.length,
     steps,
-    mean,
-    perParticipant,
+    ...(await score(scenario.heldOut)),
+    validation: await score(scenario.validation),
   };
   return { config, parameters: length, rounds, metaTest };
 }
