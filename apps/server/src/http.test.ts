@@ -74,12 +74,15 @@ describe('HTTP', () => {
     // Execute
     const perFedAvg = await postRun(url, json, JSON.stringify({ algorithm: 'per-fedavg-hf', scenario: { name: 'sinusoid' } }));
     const started = (await perFedAvg.json()) as { id: string; config: { algorithm: string } };
+    const noRates = await fetch(`${url}/api/model/rates.bin`);
     await hub.stopRun(started.id);
     const metaSgd = await postRun(url, json, JSON.stringify({ algorithm: 'meta-sgd', scenario: { name: 'sinusoid' } }));
     const refused = (await metaSgd.json()) as { error: string };
     // Assert
     expect(perFedAvg.status).toBe(201);
     expect(started.config.algorithm).toBe('per-fedavg-hf');
+    expect(noRates.status).toBe(404);
+    expect(((await noRates.json()) as { error: string }).error).toBe("per-fedavg-hf learns no rates: adapt at the run's innerLr");
     expect(metaSgd.status).toBe(400);
     expect(refused.error).toBe("model: 3522 federated values exceed this hub's limit of 2000");
   });

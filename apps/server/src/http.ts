@@ -176,6 +176,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
       runId: model.runId,
       modelVersion: model.modelVersion,
       model: model.config.model,
+      algorithm: model.config.algorithm,
       client: model.config.client,
       parameters: parameterCount(model.config.model),
     });
@@ -190,6 +191,18 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
       .set('Cache-Control', 'no-store')
       .type('application/octet-stream')
       .send(Buffer.from(files.weightsBin.buffer, files.weightsBin.byteOffset, files.weightsBin.byteLength));
+  });
+
+  // A Meta-SGD run's learned per-weight learning rates, float32 in weights.bin's order: a tab adapts with them.
+  app.get('/api/model/rates.bin', (_req, res) => {
+    const model = hub.currentModel();
+    if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
+    const { rates } = splitFederated(model.config.model, model.config.algorithm, model.weights);
+    if (!rates) throw new HttpError(404, `${model.config.algorithm} learns no rates: adapt at the run's innerLr`, 'not-found');
+    res
+      .set('Cache-Control', 'no-store')
+      .type('application/octet-stream')
+      .send(Buffer.from(rates.buffer, rates.byteOffset, rates.byteLength));
   });
 
   app.get('/data/mnist.bin', (_req, res) => {

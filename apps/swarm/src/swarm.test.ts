@@ -152,6 +152,8 @@ describe('Node participants against a real hub', () => {
     const info = (await (await fetch(`${url}/api/model/info`)).json()) as { parameters: number };
     expect(info.parameters).toBe(p);
     expect((await (await fetch(`${url}/api/model/weights.bin`)).arrayBuffer()).byteLength).toBe(4 * p);
+    // The rates a tab's meta-test adapts with, as the checkpoint holds them.
+    expect(new Float32Array(await (await fetch(`${url}/api/model/rates.bin`)).arrayBuffer())).toEqual(rates);
   });
 
   for (const [attack, reason] of [

@@ -45,7 +45,7 @@ export { parameterCount, segmentSizes } from './model/layout.js';
 export { disposeAll, fromTensors, initialWeights, toTensors } from './model/params.js';
 export { forward } from './model/forward.js';
 export { exportLayersModel, type LayersModelFiles } from './model/export.js';
-export { type Algorithm, ALGORITHMS, type ClientHyper, ClientHyperSchema, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
+export { type Algorithm, ALGORITHMS, AlgorithmSchema, type ClientHyper, ClientHyperSchema, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
 export { federatedLength, federatedSegments, learnsRates, splitFederated } from './learn/federated-layout.js';
 export { initialFederated } from './learn/initial-federated.js';
 export { toBatch } from './learn/batch.js';

@@ -1,26 +1,53 @@
-import { adaptationCurve, headline, ModelSpecSchema, ClientHyperSchema, parameterCount, type Examples } from '@tabula/core';
+import {
+  adaptationCurve,
+  AlgorithmSchema,
+  headline,
+  learnsRates,
+  ModelSpecSchema,
+  ClientHyperSchema,
+  parameterCount,
+  type Examples,
+} from '@tabula/core';
 import { errorMessage, h } from '../shared/dom.js';
 import { formatMetric } from '../shared/format.js';
 
-/** The current global model as the hub serves it: spec + hyper-parameters from /api/model/info, weights.bin raw. */
+/** One per weight, float32 little-endian in the flat layout order (see core's model/layout.ts). */
+async function fetchPerWeight(name: 'weights.bin' | 'rates.bin', spec: ReturnType<typeof ModelSpecSchema.parse>): Promise<Float32Array> {
+  const response = await fetch(`/api/model/${name}`, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`${name}: the hub answered ${response.status}`);
+  const values = new Float32Array(await response.arrayBuffer());
+  if (values.length !== parameterCount(spec))
+    throw new Error(`${name} holds ${values.length} values, the model needs ${parameterCount(spec)}`);
+  return values;
+}
+
+/**
+ * The current global model as the hub serves it: spec + hyper-parameters from /api/model/info, weights.bin raw, and
+ * for Meta-SGD the learned rates it adapts with (rates.bin).
+ */
 async function fetchModel(): Promise<{
   spec: ReturnType<typeof ModelSpecSchema.parse>;
   hyper: ReturnType<typeof ClientHyperSchema.parse>;
   weights: Float32Array;
+  rates: Float32Array | null;
   label: string;
 }> {
   const infoResponse = await fetch('/api/model/info', { cache: 'no-store' });
-  const info = (await infoResponse.json()) as { error?: string; runId?: string; modelVersion?: number; model?: unknown; client?: unknown };
+  const info = (await infoResponse.json()) as {
+    error?: string;
+    runId?: string;
+    modelVersion?: number;
+    model?: unknown;
+    algorithm?: unknown;
+    client?: unknown;
+  };
   if (!infoResponse.ok) throw new Error(info.error ?? `the hub answered ${infoResponse.status}`);
   const spec = ModelSpecSchema.parse(info.model);
   const hyper = ClientHyperSchema.parse(info.client);
-  const binResponse = await fetch('/api/model/weights.bin', { cache: 'no-store' });
-  if (!binResponse.ok) throw new Error(`weights.bin: the hub answered ${binResponse.status}`);
-  // weights.bin is float32 little-endian in the flat layout order (see core's model/layout.ts).
-  const weights = new Float32Array(await binResponse.arrayBuffer());
-  if (weights.length !== parameterCount(spec))
-    throw new Error(`weights.bin holds ${weights.length} values, the model needs ${parameterCount(spec)}`);
-  return { spec, hyper, weights, label: `run ${info.runId} after round ${info.modelVersion}` };
+  const algorithm = AlgorithmSchema.parse(info.algorithm);
+  const weights = await fetchPerWeight('weights.bin', spec);
+  const rates = learnsRates(algorithm) ? await fetchPerWeight('rates.bin', spec) : null;
+  return { spec, hyper, weights, rates, label: `run ${info.runId} after round ${info.modelVersion}` };
 }
 
 /**
@@ -62,6 +89,7 @@ export class MetaTest {
       const curve = await adaptationCurve(model.spec, model.weights, data.support, data.test, {
         steps: [0, steps],
         lr: model.hyper.innerLr,
+        rates: model.rates,
       });
       const before = headline(curve.scores[0]!);
       const after = headline(curve.scores[curve.scores.length - 1]!);
