@@ -112,6 +112,8 @@ interface RunRecord {
     readonly steps: readonly number[];
     readonly mean: readonly number[];
     readonly perParticipant: readonly (readonly number[])[];
+    /** The validation participants' scores at the same steps (absent from results recorded before they existed). */
+    readonly validation?: { readonly mean: readonly number[]; readonly perParticipant: readonly (readonly number[])[] };
   };
   /** At every evaluation round: held-out and trainer metrics, cumulative bytes (all traffic / training traffic). */
   readonly curve: {
@@ -234,6 +236,10 @@ async function worker(job: Job): Promise<void> {
       steps: result.metaTest.steps,
       mean: result.metaTest.mean.map((x) => round4(x)!),
       perParticipant: result.metaTest.perParticipant.map((row) => row.map((x) => round4(x)!)),
+      validation: {
+        mean: result.metaTest.validation.mean.map((x) => round4(x)!),
+        perParticipant: result.metaTest.validation.perParticipant.map((row) => row.map((x) => round4(x)!)),
+      },
     },
     curve,
     loss: result.rounds.map((r) => round4(r.loss)),

@@ -18,6 +18,7 @@ import { FRAME_DTYPES } from './wire/codec.js';
  * A hello with another version is refused with `client-too-old` (reload the page) or `server-too-old`.
  * 2: participant secrets, farewells, ack codes, validated status reports.
  * 3: algorithms meta-sgd, per-fedavg-fo and per-fedavg-hf; a meta-sgd run's frames carry learned rates after the weights.
+ *    Scenarios gain validation, supportShots and freshPoints (a v2 tab's schema would refuse an assignment naming them).
  */
 export const PROTOCOL_VERSION = 3;
 
