@@ -24,15 +24,16 @@ export function hessianVectorProduct(
   delta = HVP_DELTA,
 ): tf.Tensor[] {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN(v.map((t) => tf.sum(tf.square(t)))));
-    const vNorm = norm.dataSync()[0]!;
-    if (vNorm === 0) return params.map((p) => tf.zerosLike(p));
+    // The norm stays a tensor (reading it would stall a GPU pipeline); a zero v gives a zero product, not NaN.
+    const norm = tf.maximum(tf.sqrt(tf.addN(v.map((t) => tf.sum(tf.square(t))))), 1e-12);
     const gradient = (sign: number): tf.Tensor[] => {
-      const moved = params.map((p, i) => tf.add(p, tf.mul(v[i] as tf.Tensor, (sign * delta) / vNorm)));
+      const step = tf.div(sign * delta, norm);
+      const moved = params.map((p, i) => tf.add(p, tf.mul(v[i] as tf.Tensor, step)));
       return tf.grads((...ws: tf.Tensor[]) => taskLoss(spec, forward(spec, ws, x), y))(moved);
     };
     const plus = gradient(1);
     const minus = gradient(-1);
-    return plus.map((g, i) => tf.mul(tf.sub(g, minus[i] as tf.Tensor), vNorm / (2 * delta)));
+    const scale = tf.div(norm, 2 * delta);
+    return plus.map((g, i) => tf.mul(tf.sub(g, minus[i] as tf.Tensor), scale));
   });
 }
