@@ -49,8 +49,9 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
   const size = model.parameterCount;
-  const params = Float64Array.from(global);
+  const params = new Float64Array(global);
   const grad = new Float64Array(size);
+  const metaGrad = algorithm === 'maml' || algorithm === 'fomaml' ? new Float64Array(size) : grad;
   let lossSum = 0;
   let lossTerms = 0;
   let done = 0;
@@ -89,10 +90,9 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
         const s = model.batch(support, sampleIndices(support.count, hyper.batchSize, rng));
         const q = model.batch(query, sampleIndices(query.count, hyper.batchSize, rng));
         const gradient = algorithm === 'maml' ? mamlGradient : fomamlGradient;
-        const result = gradient(model, params, s, q, hyper.innerLr, hyper.innerSteps);
-        for (let i = 0; i < size; i++) params[i]! -= hyper.outerLr * result.grad[i]!;
-        lossSum += result.loss;
+        lossSum += gradient(model, params, s, q, hyper.innerLr, hyper.innerSteps, metaGrad, grad);
         lossTerms++;
+        for (let i = 0; i < size; i++) params[i]! -= hyper.outerLr * metaGrad[i]!;
         await progress();
       }
       break;
@@ -106,45 +106,51 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
   return { delta, numExamples: train.count, loss: lossSum / Math.max(1, lossTerms), steps: done };
 }
 
-interface MetaGradient {
-  readonly grad: Float64Array;
-  /** The query loss at the adapted weights. */
-  readonly loss: number;
-}
-
-/** `steps` SGD steps on the support batch; returns every iterate, w_0 = w first. */
-function adapt(model: DenseMlp, w: Float64Array, support: DenseBatch, lr: number, steps: number): Float64Array[] {
-  const iterates = [w.slice()];
-  const grad = new Float64Array(w.length);
+/** `steps` SGD steps on the support batch; returns every iterate, w_0 = w (not copied) first. */
+function adapt(model: DenseMlp, w: Float64Array, support: DenseBatch, lr: number, steps: number, scratch: Float64Array): Float64Array[] {
+  const iterates = [w];
   for (let s = 0; s < steps; s++) {
     const next = iterates[s]!.slice();
-    model.lossAndGradient(next, support, grad);
-    for (let i = 0; i < next.length; i++) next[i]! -= lr * grad[i]!;
+    model.lossAndGradient(next, support, scratch);
+    for (let i = 0; i < next.length; i++) next[i]! -= lr * scratch[i]!;
     iterates.push(next);
   }
   return iterates;
 }
 
-function fomamlGradient(model: DenseMlp, w: Float64Array, s: DenseBatch, q: DenseBatch, lr: number, steps: number): MetaGradient {
-  const adapted = adapt(model, w, s, lr, steps)[steps]!;
-  const grad = new Float64Array(w.length);
-  const loss = model.lossAndGradient(adapted, q, grad);
-  return { grad, loss };
+/** The first-order meta-gradient into `out`; returns the query loss at the adapted weights. */
+function fomamlGradient(
+  model: DenseMlp,
+  w: Float64Array,
+  s: DenseBatch,
+  q: DenseBatch,
+  lr: number,
+  steps: number,
+  out: Float64Array,
+  scratch: Float64Array,
+): number {
+  return model.lossAndGradient(adapt(model, w, s, lr, steps, scratch)[steps]!, q, out);
 }
 
 /**
- * d L_q(w_K) / d w_0 through w_{k+1} = w_k − α ∇L_s(w_k): backwards, g_k = g_{k+1} − α H_s(w_k) g_{k+1}, which is
- * what TF.js's nested tf.grads computes in learn/steps.ts's mamlGradient.
+ * d L_q(w_K) / d w_0 into `out`, through w_{k+1} = w_k − α ∇L_s(w_k): backwards, g_k = g_{k+1} − α H_s(w_k) g_{k+1},
+ * which is what TF.js's nested tf.grads computes in learn/steps.ts's mamlGradient. Returns the query loss at w_K.
  */
-function mamlGradient(model: DenseMlp, w: Float64Array, s: DenseBatch, q: DenseBatch, lr: number, steps: number): MetaGradient {
-  const iterates = adapt(model, w, s, lr, steps);
-  const g = new Float64Array(w.length);
-  const loss = model.lossAndGradient(iterates[steps]!, q, g);
-  const hv = new Float64Array(w.length);
-  const unused = new Float64Array(w.length);
+function mamlGradient(
+  model: DenseMlp,
+  w: Float64Array,
+  s: DenseBatch,
+  q: DenseBatch,
+  lr: number,
+  steps: number,
+  out: Float64Array,
+  scratch: Float64Array,
+): number {
+  const iterates = adapt(model, w, s, lr, steps, scratch);
+  const loss = model.lossAndGradient(iterates[steps]!, q, out);
   for (let k = steps - 1; k >= 0; k--) {
-    model.hessianVectorProduct(iterates[k]!, s, g, hv, unused);
-    for (let i = 0; i < g.length; i++) g[i]! -= lr * hv[i]!;
+    model.hessianVectorProduct(iterates[k]!, s, out, scratch);
+    for (let i = 0; i < out.length; i++) out[i]! -= lr * scratch[i]!;
   }
-  return { grad: g, loss };
+  return loss;
 }
