@@ -1,5 +1,5 @@
 // A Node participant's session against a real hub on port 0 (the session's own cases: packages/core).
-import { useBackend, validationIndices, type Farewell } from '@tabula/core';
+import { SINUSOID_MLP, createScenario, useBackend, validationIndices, type Farewell } from '@tabula/core';
 import { afterThisTest, startTestHub, waitFor } from '@tabula/server/test-hub';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connectParticipant } from './node-participant.js';
@@ -70,5 +70,32 @@ describe('Node participants: scenario options', () => {
     expect(node.data.validation).toBe(false);
     const [round1, round2] = [node.data.trainingData!(1), node.data.trainingData!(2)];
     expect(Array.from(round1.support.x)).not.toEqual(Array.from(round2.support.x));
+  });
+
+  it('train on fresh points in a real run, while a participant pinned to a validation shard is never sent work', async () => {
+    // Prepare: two trainers and a participant that insists on a validation shard.
+    const fresh = { name: 'sinusoid' as const, participants: 6, seed: 2, heldOut: 1, validation: 2, freshPoints: true };
+    const { hub, url } = await startTestHub({ defaultScenario: fresh });
+    const data = createScenario(fresh);
+    const trainers = [0, 1, 2, 3, 4, 5].filter((i) => !data.heldOut.includes(i) && !data.validation.includes(i)).slice(0, 2);
+    const nodes = [];
+    for (const index of [...trainers, data.validation[0]!]) {
+      const node = await connectParticipant({ url, backend: 'cpu', scenario: fresh, assignedIndex: index });
+      afterThisTest(() => node.close());
+      nodes.push(node);
+    }
+    // Execute
+    const started = hub.startRun({ algorithm: 'reptile', model: SINUSOID_MLP, scenario: fresh, rounds: 2, roundDeadlineMs: 20_000 });
+    if (!started.ok) throw new Error(started.error);
+    await waitFor(() => hub.store.getRun(started.data.id)?.status === 'completed', 'the run to complete', 60_000);
+    // Assert: each trainer trained in both rounds; the validation participant did nothing.
+    const [first, second, validation] = nodes;
+    for (const node of [first!, second!])
+      expect(node.participant.history.map((r) => [r.round, r.mode, r.accepted])).toEqual([
+        [1, 'fit', true],
+        [2, 'fit', true],
+      ]);
+    expect(validation!.data.validation).toBe(true);
+    expect(validation!.participant.history).toEqual([]);
   });
 });
