@@ -53,8 +53,8 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --alpha X             dirichlet label-skew concentration         [0.5]
   --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 100]
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
-  --engine NAME         client updates: tfjs | fast (plain JS for MLPs, equal to tfjs;
-                        others stay on TF.js)                       [tfjs]
+  --engine NAME         client updates and evaluations: tfjs | fast (plain JS for
+                        MLPs, equal to tfjs; others stay on TF.js)  [tfjs]
   --json FILE           write { config, rounds, metaTest[, attackers] } to FILE
   --quiet               no per-round lines
   -h, --help            this text

@@ -79,6 +79,8 @@ export interface ParticipantOptions {
   readonly now?: () => number;
   /** Computes the local update; clientUpdate (TF.js) by default, the simulation's fast engine there. */
   readonly clientUpdate?: (input: ClientUpdateInput) => Promise<ClientUpdateResult>;
+  /** Computes evaluations; adaptationCurve (TF.js) by default, the simulation's fast engine there. */
+  readonly adaptationCurve?: typeof adaptationCurve;
 }
 
 /**
@@ -210,7 +212,7 @@ export class Participant {
     this.status({ state: 'evaluating', round: task.round });
     const adaptSteps = task.hyper.adaptSteps;
     const { weights, rates } = splitFederated(task.model, task.algorithm, global);
-    const curve = await adaptationCurve(task.model, weights, data.support, data.test, {
+    const curve = await (this.options.adaptationCurve ?? adaptationCurve)(task.model, weights, data.support, data.test, {
       steps: [0, adaptSteps],
       lr: task.hyper.innerLr,
       rates,

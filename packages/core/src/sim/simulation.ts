@@ -2,8 +2,8 @@ import { createScenario, type MnistData } from '../data/index.js';
 import { systemClock } from '../federation/clock.js';
 import { RoundEngine } from '../federation/round-engine.js';
 import { strategyFor } from '../federation/strategy-for.js';
-import { adaptationCurve, headline } from '../learn/evaluate.js';
-import { clientUpdateFor, type Engine } from '../learn/fast/engine.js';
+import { headline } from '../learn/evaluate.js';
+import { adaptationCurveFor, clientUpdateFor, type Engine } from '../learn/fast/engine.js';
 import { federatedLength, splitFederated } from '../learn/federated-layout.js';
 import { initialFederated } from '../learn/initial-federated.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
@@ -51,7 +51,7 @@ export interface SimOptions {
   readonly now?: () => number;
   /** Byzantine participants, to measure robust aggregation: see `Attackers`. */
   readonly attackers?: Attackers;
-  /** Who computes the client updates: 'tfjs' (default, as a tab) or 'fast' (plain JS for MLPs, see learn/fast/). */
+  /** Who computes client updates and evaluations: 'tfjs' (default, as a tab) or 'fast' (plain JS for MLPs, see learn/fast/). */
   readonly engine?: Engine;
 }
 
@@ -93,6 +93,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const attackers = new Set(trainable.slice(0, options.attackers?.count ?? 0));
   const participants = new Map<number, Participant>();
   const clientUpdate = clientUpdateFor(options.engine ?? 'tfjs');
+  const adaptationCurve = adaptationCurveFor(options.engine ?? 'tfjs');
   const participantFor = (index: number): Participant => {
     let p = participants.get(index);
     if (p) return p;
@@ -119,7 +120,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
         return Promise.resolve(engine.submitEvaluation(id, report));
       },
     };
-    p = new Participant({ channel, data: scenario.participant(index), clientUpdate });
+    p = new Participant({ channel, data: scenario.participant(index), clientUpdate, adaptationCurve });
     participants.set(index, p);
     return p;
   };

@@ -88,6 +88,29 @@ export class DenseMlp {
     return loss;
   }
 
+  /** The batch's mean loss, correct predictions (first maximum, as tf.argMax) and summed squared error at `w`. */
+  score(w: Float64Array, batch: DenseBatch): { loss: number; correct: number; squaredError: number } {
+    this.ensure(batch.n);
+    const loss = this.forward(w, batch);
+    const outputs = this.spec.outputs;
+    const out = this.z[this.widths.length - 1]!;
+    const y = batch.y;
+    let correct = 0;
+    let squaredError = 0;
+    for (let r = 0; r < batch.n; r++) {
+      let predicted = 0;
+      let label = 0;
+      for (let j = 0; j < outputs; j++) {
+        const i = r * outputs + j;
+        squaredError += (out[i]! - y[i]!) ** 2;
+        if (out[i]! > out[r * outputs + predicted]!) predicted = j;
+        if (y[i]! > y[r * outputs + label]!) label = j;
+      }
+      if (predicted === label) correct++;
+    }
+    return { loss, correct, squaredError };
+  }
+
   private ensure(n: number): void {
     if (n <= this.capacity) return;
     this.capacity = n;

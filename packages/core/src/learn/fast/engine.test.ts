@@ -4,8 +4,9 @@ import { initialWeights } from '../../model/params.js';
 import { SINUSOID_MLP, type CnnSpec } from '../../model/spec.js';
 import { useBackend } from '../../tf.js';
 import { clientUpdate, type ClientUpdateInput } from '../client-update.js';
+import { adaptationCurve } from '../evaluate.js';
 import { ClientHyperSchema } from '../hyper.js';
-import { clientUpdateFor } from './engine.js';
+import { adaptationCurveFor, clientUpdateFor } from './engine.js';
 import { fastClientUpdate } from './fast-client-update.js';
 
 const hyper = ClientHyperSchema.parse({ batchSize: 4, lr: 0.1 });
@@ -47,5 +48,17 @@ describe('clientUpdateFor', () => {
     // Assert
     expect(viaFast.delta).toEqual((await clientUpdate(input)).delta);
     expect(clientUpdateFor('tfjs')).toBe(clientUpdate);
+  });
+});
+
+describe('adaptationCurveFor', () => {
+  it("'tfjs' is adaptationCurve; 'fast' leaves a CNN to it", async () => {
+    await useBackend('cpu');
+    const spec: CnnSpec = { kind: 'cnn', inputShape: [4, 4, 1], filters: [2], outputs: 2, task: 'classification' };
+    const images: Examples = { count: 2, x: Float32Array.from({ length: 32 }, (_, i) => (i % 5) / 5), y: Float32Array.from([0, 1]) };
+    const options = { steps: [0, 2], lr: 0.1 };
+    const viaFast = await adaptationCurveFor('fast')(spec, initialWeights(spec, 1), images, images, options);
+    expect(viaFast).toEqual(await adaptationCurve(spec, initialWeights(spec, 1), images, images, options));
+    expect(adaptationCurveFor('tfjs')).toBe(adaptationCurve);
   });
 });
