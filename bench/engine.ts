@@ -15,7 +15,7 @@ import { createScenario, type MnistData } from '../packages/core/src/data/index.
 import { clientUpdate, type ClientUpdateInput } from '../packages/core/src/learn/client-update.js';
 import { fastClientUpdate } from '../packages/core/src/learn/fast/fast-client-update.js';
 import { ClientHyperSchema, type Algorithm } from '../packages/core/src/learn/hyper.js';
-import { initialWeights } from '../packages/core/src/model/params.js';
+import { initialFederated } from '../packages/core/src/learn/initial-federated.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import { RunConfigSchema } from '../packages/core/src/protocol.js';
 import { runSimulation } from '../packages/core/src/sim/simulation.js';
@@ -46,7 +46,7 @@ function workload(scenarioName: 'sinusoid' | 'rotated', algorithm: Algorithm, ro
   const heldOut = new Set(scenario.heldOut);
   const trainers = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.has(i));
   const perRound = config.perRound ?? trainers.length;
-  const global = initialWeights(config.model, config.seed);
+  const global = initialFederated(config.model, algorithm, config.seed, config.client.innerLr);
   const hyper = ClientHyperSchema.parse(config.client);
   const inputs = trainers.slice(0, perRound).map((index, i) => {
     const data = scenario.participant(index);
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const mnist = loadMnist();
 
   const workloads: Workload[] = [
-    ...(['maml', 'fomaml', 'fedavg', 'reptile'] as const).map((a) => workload('sinusoid', a, rounds)),
+    ...(['maml', 'fomaml', 'fedavg', 'reptile', 'meta-sgd'] as const).map((a) => workload('sinusoid', a, rounds)),
     ...(['maml', 'fedavg', 'reptile'] as const).map((a) => workload('rotated', a, Math.max(1, Math.round(rounds / 20)), mnist)),
   ];
 
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     ],
     tables: [updates, simTable],
     notes: [
-      'The fast engine computes fedavg, reptile, fomaml and maml updates and every evaluation (adaptation curves, Meta-SGD rates included) on MLPs; anything else (CNNs, other algorithms) stays on TF.js under --engine fast.',
+      'The fast engine computes fedavg, reptile, fomaml, maml and meta-sgd updates and every evaluation (adaptation curves, Meta-SGD rates included) on MLPs; anything else (CNNs, other algorithms) stays on TF.js under --engine fast.',
       'Tabs keep TF.js: one task per tab, where WebGL and WASM serve it.',
     ],
     data,

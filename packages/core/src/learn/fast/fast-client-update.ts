@@ -3,13 +3,14 @@ import type { MlpSpec, ModelSpec } from '../../model/spec.js';
 import { createRng } from '../../rng.js';
 import { epochBatches, sampleIndices } from '../batch.js';
 import { plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
+import { federatedLength } from '../federated-layout.js';
 import type { Algorithm } from '../hyper.js';
 import { DenseMlp, type DenseBatch } from './dense-mlp.js';
 
-export const FAST_ALGORITHMS = ['fedavg', 'reptile', 'fomaml', 'maml'] as const satisfies readonly Algorithm[];
+export const FAST_ALGORITHMS = ['fedavg', 'reptile', 'fomaml', 'maml', 'meta-sgd'] as const satisfies readonly Algorithm[];
 type FastAlgorithm = (typeof FAST_ALGORITHMS)[number];
 
-/** Whether fastClientUpdate computes this update (ReLU MLPs, the four classic algorithms); otherwise use clientUpdate. */
+/** Whether fastClientUpdate computes this update (ReLU MLPs; FAST_ALGORITHMS); otherwise use clientUpdate. */
 export function fastEngineSupports(spec: ModelSpec, algorithm: Algorithm): spec is MlpSpec {
   return spec.kind === 'mlp' && (FAST_ALGORITHMS as readonly Algorithm[]).includes(algorithm);
 }
@@ -38,20 +39,21 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
     throw new Error(`the fast engine runs ${FAST_ALGORITHMS.join(', ')} on MLPs, not ${input.algorithm} on a ${spec.kind}`);
   }
   const model = modelFor(spec);
-  if (global.length !== model.parameterCount) {
-    throw new Error(`weights have ${global.length} values but the ${spec.kind} model needs ${model.parameterCount}`);
-  }
+  const size = model.parameterCount;
+  // Meta-SGD federates its per-weight rates after the weights (learn/federated-layout.ts).
+  const federated = federatedLength(spec, algorithm);
+  if (global.length !== federated) throw new Error(`${algorithm} on this ${spec.kind} federates ${federated} values, got ${global.length}`);
   const train = concatExamples([support, query], model.widths[0]!);
   if (train.count === 0) throw new Error('this participant has no training examples');
-  if ((algorithm === 'maml' || algorithm === 'fomaml') && (support.count === 0 || query.count === 0)) {
+  if (algorithm !== 'fedavg' && algorithm !== 'reptile' && (support.count === 0 || query.count === 0)) {
     throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
   }
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
-  const size = model.parameterCount;
-  const params = new Float64Array(global);
+  const params = new Float64Array(global.subarray(0, size));
+  const rates = new Float64Array(global.subarray(size));
   const grad = new Float64Array(size);
-  const metaGrad = algorithm === 'maml' || algorithm === 'fomaml' ? new Float64Array(size) : grad;
+  const metaGrad = algorithm === 'fedavg' || algorithm === 'reptile' ? grad : new Float64Array(size);
   let lossSum = 0;
   let lossTerms = 0;
   let done = 0;
@@ -96,13 +98,29 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
         await progress();
       }
       break;
+    case 'meta-sgd': {
+      const rateGrad = new Float64Array(size);
+      for (let meta = 0; meta < hyper.metaSteps; meta++) {
+        const s = model.batch(support, sampleIndices(support.count, hyper.batchSize, rng));
+        const q = model.batch(query, sampleIndices(query.count, hyper.batchSize, rng));
+        lossSum += metaSgdGradient(model, params, rates, s, q, hyper.innerSteps, metaGrad, rateGrad);
+        lossTerms++;
+        for (let i = 0; i < size; i++) {
+          params[i]! -= hyper.outerLr * metaGrad[i]!;
+          rates[i]! -= hyper.outerLr * rateGrad[i]!;
+        }
+        await progress();
+      }
+      break;
+    }
     default: {
       const unknown: never = algorithm;
       throw new Error(`unknown algorithm ${String(unknown)}`);
     }
   }
-  const delta = new Float32Array(size);
+  const delta = new Float32Array(federated);
   for (let i = 0; i < size; i++) delta[i] = Math.fround(params[i]!) - global[i]!;
+  for (let i = 0; i < rates.length; i++) delta[size + i] = Math.fround(rates[i]!) - global[size + i]!;
   return { delta, numExamples: train.count, loss: lossSum / Math.max(1, lossTerms), steps: done };
 }
 
@@ -151,6 +169,45 @@ function mamlGradient(
   for (let k = steps - 1; k >= 0; k--) {
     model.hessianVectorProduct(iterates[k]!, s, out, scratch);
     for (let i = 0; i < out.length; i++) out[i]! -= lr * scratch[i]!;
+  }
+  return loss;
+}
+
+/**
+ * Meta-SGD's meta-gradients (Li et al. 2017) through w_{k+1} = w_k − α ⊙ ∇L_s(w_k), into `outWeights` and `outRates`:
+ * backwards from g = ∇L_q(w_K), the rates gain −g ⊙ ∇L_s(w_k) and g becomes g − H_s(w_k)(α ⊙ g), what TF.js's nested
+ * tf.grads computes in learn/meta-sgd.ts. Returns the query loss at w_K.
+ */
+function metaSgdGradient(
+  model: DenseMlp,
+  w: Float64Array,
+  alpha: Float64Array,
+  s: DenseBatch,
+  q: DenseBatch,
+  steps: number,
+  outWeights: Float64Array,
+  outRates: Float64Array,
+): number {
+  const iterates = [w];
+  const supportGrads: Float64Array[] = [];
+  for (let k = 0; k < steps; k++) {
+    const g = new Float64Array(w.length);
+    model.lossAndGradient(iterates[k]!, s, g);
+    supportGrads.push(g);
+    iterates.push(iterates[k]!.map((x, i) => x - alpha[i]! * g[i]!));
+  }
+  const loss = model.lossAndGradient(iterates[steps]!, q, outWeights);
+  outRates.fill(0);
+  const scaled = new Float64Array(w.length);
+  const hv = new Float64Array(w.length);
+  for (let k = steps - 1; k >= 0; k--) {
+    const g = supportGrads[k]!;
+    for (let i = 0; i < w.length; i++) {
+      outRates[i]! -= outWeights[i]! * g[i]!;
+      scaled[i] = alpha[i]! * outWeights[i]!;
+    }
+    model.hessianVectorProduct(iterates[k]!, s, scaled, hv);
+    for (let i = 0; i < w.length; i++) outWeights[i]! -= hv[i]!;
   }
   return loss;
 }
