@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const mnist = loadMnist();
 
   const workloads: Workload[] = [
-    ...(['maml', 'fomaml', 'fedavg', 'reptile', 'meta-sgd'] as const).map((a) => workload('sinusoid', a, rounds)),
+    ...(['maml', 'fomaml', 'fedavg', 'reptile', 'meta-sgd', 'per-fedavg-hf'] as const).map((a) => workload('sinusoid', a, rounds)),
     ...(['maml', 'fedavg', 'reptile'] as const).map((a) => workload('rotated', a, Math.max(1, Math.round(rounds / 20)), mnist)),
   ];
 
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     ],
     tables: [updates, simTable],
     notes: [
-      'The fast engine computes fedavg, reptile, fomaml, maml and meta-sgd updates and every evaluation (adaptation curves, Meta-SGD rates included) on MLPs; anything else (CNNs, other algorithms) stays on TF.js under --engine fast.',
+      "The fast engine computes every algorithm's update and every evaluation (adaptation curves, Meta-SGD rates included) on MLPs; CNNs stay on TF.js under --engine fast.",
       'Tabs keep TF.js: one task per tab, where WebGL and WASM serve it.',
     ],
     data,

@@ -89,7 +89,7 @@ describe('runSimulation', () => {
   });
 
   it('the fast engine runs the same rounds as TF.js: the same losses and meta-test, to float32 rounding', async () => {
-    for (const algorithm of ['maml', 'reptile', 'meta-sgd'] as const) {
+    for (const algorithm of ['maml', 'reptile', 'meta-sgd', 'per-fedavg-hf'] as const) {
       // Prepare
       const config = small({ ...presetRunConfig('sinusoid', algorithm), scenario: small().scenario, rounds: 3, perRound: 5 });
       // Execute

@@ -84,7 +84,9 @@ describe('fastClientUpdate', () => {
         const expected = await clientUpdate(input);
         const actual = await fastClientUpdate({ ...input, onProgress: (done) => void fastSteps.push(done) });
         // Assert
-        expect(relativeError(actual.delta, expected.delta)).toBeLessThan(1e-5);
+        // Per-FedAvg-HF differences two float32 gradients 2e-3 apart in TF.js: its product carries ~1e-7 / 1e-3 relative
+        // round-off there, which float64 does not share.
+        expect(relativeError(actual.delta, expected.delta)).toBeLessThan(algorithm === 'per-fedavg-hf' ? 1e-4 : 1e-5);
         expect(actual.loss).toBeCloseTo(expected.loss, 5);
         expect(actual.numExamples).toBe(expected.numExamples);
         expect(actual.steps).toBe(expected.steps);

@@ -4,15 +4,28 @@ import { createRng } from '../../rng.js';
 import { epochBatches, sampleIndices } from '../batch.js';
 import { plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
 import { federatedLength } from '../federated-layout.js';
+import { HVP_DELTA } from '../hessian-vector.js';
 import type { Algorithm } from '../hyper.js';
 import { DenseMlp, type DenseBatch } from './dense-mlp.js';
 
-export const FAST_ALGORITHMS = ['fedavg', 'reptile', 'fomaml', 'maml', 'meta-sgd'] as const satisfies readonly Algorithm[];
+export const FAST_ALGORITHMS = [
+  'fedavg',
+  'reptile',
+  'fomaml',
+  'maml',
+  'meta-sgd',
+  'per-fedavg-fo',
+  'per-fedavg-hf',
+] as const satisfies readonly Algorithm[];
 type FastAlgorithm = (typeof FAST_ALGORITHMS)[number];
+
+function isFastAlgorithm(algorithm: Algorithm): algorithm is FastAlgorithm {
+  return (FAST_ALGORITHMS as readonly Algorithm[]).includes(algorithm);
+}
 
 /** Whether fastClientUpdate computes this update (ReLU MLPs; FAST_ALGORITHMS); otherwise use clientUpdate. */
 export function fastEngineSupports(spec: ModelSpec, algorithm: Algorithm): spec is MlpSpec {
-  return spec.kind === 'mlp' && (FAST_ALGORITHMS as readonly Algorithm[]).includes(algorithm);
+  return spec.kind === 'mlp' && isFastAlgorithm(algorithm);
 }
 
 // One model per spec: its activation buffers are reused from update to update (the simulation runs one at a time).
@@ -33,10 +46,9 @@ function modelFor(spec: MlpSpec): DenseMlp {
  * MAML backpropagates through the inner steps exactly, with one Hessian-vector product per inner step.
  */
 export async function fastClientUpdate(input: ClientUpdateInput): Promise<ClientUpdateResult> {
-  const { spec, hyper, global, support, query } = input;
-  const algorithm = input.algorithm as FastAlgorithm;
-  if (!fastEngineSupports(spec, input.algorithm)) {
-    throw new Error(`the fast engine runs ${FAST_ALGORITHMS.join(', ')} on MLPs, not ${input.algorithm} on a ${spec.kind}`);
+  const { spec, algorithm, hyper, global, support, query } = input;
+  if (spec.kind !== 'mlp' || !isFastAlgorithm(algorithm)) {
+    throw new Error(`the fast engine runs ${FAST_ALGORITHMS.join(', ')} on MLPs, not ${algorithm} on a ${spec.kind}`);
   }
   const model = modelFor(spec);
   const size = model.parameterCount;
@@ -113,6 +125,18 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
       }
       break;
     }
+    case 'per-fedavg-fo':
+    case 'per-fedavg-hf':
+      for (let meta = 0; meta < hyper.metaSteps; meta++) {
+        const s = model.batch(support, sampleIndices(support.count, hyper.batchSize, rng));
+        const q = model.batch(query, sampleIndices(query.count, hyper.batchSize, rng));
+        const h = algorithm === 'per-fedavg-hf' ? model.batch(support, sampleIndices(support.count, hyper.batchSize, rng)) : null;
+        lossSum += perFedAvgGradient(model, params, s, q, h, hyper.innerLr, metaGrad, grad);
+        lossTerms++;
+        for (let i = 0; i < size; i++) params[i]! -= hyper.outerLr * metaGrad[i]!;
+        await progress();
+      }
+      break;
     default: {
       const unknown: never = algorithm;
       throw new Error(`unknown algorithm ${String(unknown)}`);
@@ -209,5 +233,34 @@ function metaSgdGradient(
     model.hessianVectorProduct(iterates[k]!, s, scaled, hv);
     for (let i = 0; i < w.length; i++) outWeights[i]! -= hv[i]!;
   }
+  return loss;
+}
+
+/**
+ * Per-FedAvg's step direction into `out` (Fallah et al. 2020), as learn/per-fedavg.ts computes it: the query gradient g
+ * after one support step, and with a Hessian batch (HF) g − α·H_h g, H_h g the same central difference of two
+ * gradients at w ± δ g/‖g‖ (learn/hessian-vector.ts). Returns the query loss after the step.
+ */
+function perFedAvgGradient(
+  model: DenseMlp,
+  w: Float64Array,
+  s: DenseBatch,
+  q: DenseBatch,
+  h: DenseBatch | null,
+  lr: number,
+  out: Float64Array,
+  scratch: Float64Array,
+): number {
+  const loss = model.lossAndGradient(adapt(model, w, s, lr, 1, scratch)[1]!, q, out);
+  if (!h) return loss;
+  let sum = 0;
+  for (let i = 0; i < out.length; i++) sum += out[i]! * out[i]!;
+  const norm = Math.max(Math.sqrt(sum), 1e-12);
+  const moved = (sign: number): Float64Array => w.map((x, i) => x + ((sign * HVP_DELTA) / norm) * out[i]!);
+  const minus = new Float64Array(w.length);
+  model.lossAndGradient(moved(1), h, scratch);
+  model.lossAndGradient(moved(-1), h, minus);
+  const scale = norm / (2 * HVP_DELTA);
+  for (let i = 0; i < out.length; i++) out[i]! -= lr * (scratch[i]! - minus[i]!) * scale;
   return loss;
 }
