@@ -31,7 +31,7 @@ function maxRelativeDiff(a: Float64Array, b: Float64Array): number {
 
 describe('DenseMlp', () => {
   for (const spec of specs) {
-    it(`${spec.task}: the gradient and the Hessian-vector product match central finite differences`, () => {
+    it(`${spec.task}: the gradient and the Hessian-vector product match central finite differences (also reusing the gradient's passes)`, () => {
       // Prepare
       const model = new DenseMlp(spec);
       const batch = model.batch(examples(spec, 1, 6), [0, 1, 2, 3, 4, 5]);
@@ -63,6 +63,11 @@ describe('DenseMlp', () => {
       expect(loss).toBeCloseTo(model.loss(w, batch), 12);
       expect(maxRelativeDiff(grad, numericGrad)).toBeLessThan(1e-6);
       expect(maxRelativeDiff(hv, numericHv)).toBeLessThan(1e-6);
+      // The product after a gradient at the same point reuses its passes and must not change.
+      model.lossAndGradient(w, batch, grad);
+      const reused = new Float64Array(w.length);
+      model.hessianVectorProductAfterGradient(w, batch, v, reused);
+      expect(maxRelativeDiff(reused, hv)).toBeLessThan(1e-12);
     });
   }
 });

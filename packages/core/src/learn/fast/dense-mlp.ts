@@ -111,6 +111,15 @@ export class DenseMlp {
     return { loss, correct, squaredError };
   }
 
+  /**
+   * H(w)·v into `out` at the w and batch of this model's latest lossAndGradient call, reusing that call's forward
+   * and backward passes (a quarter of the product's work): the last inner step of MAML's backward pass.
+   */
+  hessianVectorProductAfterGradient(w: Float64Array, batch: DenseBatch, v: Float64Array, out: Float64Array): void {
+    this.forwardR(w, v, batch.n);
+    this.backward(w, batch, null, v, out, false);
+  }
+
   private ensure(n: number): void {
     if (n <= this.capacity) return;
     this.capacity = n;
@@ -206,9 +215,17 @@ export class DenseMlp {
 
   /**
    * Backpropagates the output layer's dz into `grad` (if wanted); with a direction `v`, the R-op's Rdz into `hv`.
-   * Needs forward() (and forwardR() for hv) at the same w and batch.
+   * Needs forward() (and forwardR() for hv) at the same w and batch; `chain` false reuses the hidden layers' dz of
+   * a backward pass already made there.
    */
-  private backward(w: Float64Array, batch: DenseBatch, grad: Float64Array | null, v: Float64Array | null, hv: Float64Array | null): void {
+  private backward(
+    w: Float64Array,
+    batch: DenseBatch,
+    grad: Float64Array | null,
+    v: Float64Array | null,
+    hv: Float64Array | null,
+    chain = true,
+  ): void {
     const { n } = batch;
     const layers = this.widths.length - 1;
     grad?.fill(0);
@@ -230,7 +247,7 @@ export class DenseMlp {
       if (l === 1) break;
       const below = this.dz[l - 1]!;
       const z = this.z[l - 1]!;
-      backProduct(dz, w, kernel, n, input, width, below);
+      if (chain) backProduct(dz, w, kernel, n, input, width, below);
       if (hv && v) {
         // R(dh) = Rdz W^T + dz vW^T; R(dz) below = R(dh) ⊙ relu'(z).
         const rbelow = this.rdz[l - 1]!;
@@ -238,7 +255,7 @@ export class DenseMlp {
         backProductAdd(dz, v, kernel, n, input, width, rbelow);
         for (let i = 0; i < n * input; i++) if (!(z[i]! > 0)) rbelow[i] = 0;
       }
-      for (let i = 0; i < n * input; i++) if (!(z[i]! > 0)) below[i] = 0;
+      if (chain) for (let i = 0; i < n * input; i++) if (!(z[i]! > 0)) below[i] = 0;
     }
   }
 }

@@ -28,16 +28,17 @@ export function fastEngineSupports(spec: ModelSpec, algorithm: Algorithm): spec 
   return spec.kind === 'mlp' && isFastAlgorithm(algorithm);
 }
 
-// One model per spec: its activation buffers are reused from update to update (the simulation runs one at a time).
-const models = new Map<string, DenseMlp>();
-function modelFor(spec: MlpSpec): DenseMlp {
+// Two models per spec, their activation buffers reused from update to update (the simulation runs one at a time):
+// the support passes on one and the query's on its twin, so the support's last pass survives for MAML's products.
+const models = new Map<string, [DenseMlp, DenseMlp]>();
+function modelsFor(spec: MlpSpec): [DenseMlp, DenseMlp] {
   const key = JSON.stringify(spec);
-  let model = models.get(key);
-  if (!model) {
-    model = new DenseMlp(spec);
-    models.set(key, model);
+  let pair = models.get(key);
+  if (!pair) {
+    pair = [new DenseMlp(spec), new DenseMlp(spec)];
+    models.set(key, pair);
   }
-  return model;
+  return pair;
 }
 
 /**
@@ -50,7 +51,7 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
   if (spec.kind !== 'mlp' || !isFastAlgorithm(algorithm)) {
     throw new Error(`the fast engine runs ${FAST_ALGORITHMS.join(', ')} on MLPs, not ${algorithm} on a ${spec.kind}`);
   }
-  const model = modelFor(spec);
+  const [model, twin] = modelsFor(spec);
   const size = model.parameterCount;
   // Meta-SGD federates its per-weight rates after the weights (learn/federated-layout.ts).
   const federated = federatedLength(spec, algorithm);
@@ -104,7 +105,7 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
         const s = model.batch(support, sampleIndices(support.count, hyper.batchSize, rng));
         const q = model.batch(query, sampleIndices(query.count, hyper.batchSize, rng));
         const gradient = algorithm === 'maml' ? mamlGradient : fomamlGradient;
-        lossSum += gradient(model, params, s, q, hyper.innerLr, hyper.innerSteps, metaGrad, grad);
+        lossSum += gradient(model, twin, params, s, q, hyper.innerLr, hyper.innerSteps, metaGrad, grad);
         lossTerms++;
         for (let i = 0; i < size; i++) params[i]! -= hyper.outerLr * metaGrad[i]!;
         await progress();
@@ -115,7 +116,7 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
       for (let meta = 0; meta < hyper.metaSteps; meta++) {
         const s = model.batch(support, sampleIndices(support.count, hyper.batchSize, rng));
         const q = model.batch(query, sampleIndices(query.count, hyper.batchSize, rng));
-        lossSum += metaSgdGradient(model, params, rates, s, q, hyper.innerSteps, metaGrad, rateGrad);
+        lossSum += metaSgdGradient(model, twin, params, rates, s, q, hyper.innerSteps, metaGrad, rateGrad);
         lossTerms++;
         for (let i = 0; i < size; i++) {
           params[i]! -= hyper.outerLr * metaGrad[i]!;
@@ -163,6 +164,7 @@ function adapt(model: DenseMlp, w: Float64Array, support: DenseBatch, lr: number
 /** The first-order meta-gradient into `out`; returns the query loss at the adapted weights. */
 function fomamlGradient(
   model: DenseMlp,
+  twin: DenseMlp,
   w: Float64Array,
   s: DenseBatch,
   q: DenseBatch,
@@ -171,7 +173,7 @@ function fomamlGradient(
   out: Float64Array,
   scratch: Float64Array,
 ): number {
-  return model.lossAndGradient(adapt(model, w, s, lr, steps, scratch)[steps]!, q, out);
+  return twin.lossAndGradient(adapt(model, w, s, lr, steps, scratch)[steps]!, q, out);
 }
 
 /**
@@ -180,6 +182,7 @@ function fomamlGradient(
  */
 function mamlGradient(
   model: DenseMlp,
+  twin: DenseMlp,
   w: Float64Array,
   s: DenseBatch,
   q: DenseBatch,
@@ -189,9 +192,11 @@ function mamlGradient(
   scratch: Float64Array,
 ): number {
   const iterates = adapt(model, w, s, lr, steps, scratch);
-  const loss = model.lossAndGradient(iterates[steps]!, q, out);
+  const loss = twin.lossAndGradient(iterates[steps]!, q, out);
   for (let k = steps - 1; k >= 0; k--) {
-    model.hessianVectorProduct(iterates[k]!, s, out, scratch);
+    // The model's latest pass was the support gradient at w_{K−1}.
+    if (k === steps - 1) model.hessianVectorProductAfterGradient(iterates[k]!, s, out, scratch);
+    else model.hessianVectorProduct(iterates[k]!, s, out, scratch);
     for (let i = 0; i < out.length; i++) out[i]! -= lr * scratch[i]!;
   }
   return loss;
@@ -204,6 +209,7 @@ function mamlGradient(
  */
 function metaSgdGradient(
   model: DenseMlp,
+  twin: DenseMlp,
   w: Float64Array,
   alpha: Float64Array,
   s: DenseBatch,
@@ -220,7 +226,7 @@ function metaSgdGradient(
     supportGrads.push(g);
     iterates.push(iterates[k]!.map((x, i) => x - alpha[i]! * g[i]!));
   }
-  const loss = model.lossAndGradient(iterates[steps]!, q, outWeights);
+  const loss = twin.lossAndGradient(iterates[steps]!, q, outWeights);
   outRates.fill(0);
   const scaled = new Float64Array(w.length);
   const hv = new Float64Array(w.length);
@@ -230,7 +236,8 @@ function metaSgdGradient(
       outRates[i]! -= outWeights[i]! * g[i]!;
       scaled[i] = alpha[i]! * outWeights[i]!;
     }
-    model.hessianVectorProduct(iterates[k]!, s, scaled, hv);
+    if (k === steps - 1) model.hessianVectorProductAfterGradient(iterates[k]!, s, scaled, hv);
+    else model.hessianVectorProduct(iterates[k]!, s, scaled, hv);
     for (let i = 0; i < w.length; i++) outWeights[i]! -= hv[i]!;
   }
   return loss;
