@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     title: `npm run sim, sinusoid maml preset, ${simRounds} rounds of 25 participants`,
     columns: ['engine', 'training round, ms', 'evaluation round, ms', 'whole run, s', '5,000 rounds, min'],
     rows: [row('fast', 'fast'), row('tfjs (wasm)', 'tfjs')],
-    note: `Medians. A round: selection, weights frames, client updates, codec, validation and FedAdam. An evaluation round (every ${evaluateEvery}th, and the last) also has trainers and the 50 held-out tasks adapt and score (in plain JS under the fast engine); the whole run adds the final meta-test. 5,000 rounds: training rounds plus one evaluation round in ${evaluateEvery}.`,
+    note: `Medians. A round: selection, weights frames, client updates, codec, validation and FedAdam. An evaluation round (every ${evaluateEvery}th, and the last) also has trainers and the held-out tasks adapt and score (in plain JS under the fast engine); the whole run adds the final meta-test. 5,000 rounds: training rounds plus one evaluation round in ${evaluateEvery}.`,
   };
   printTable(simTable);
   data.simulation = { rounds: simRounds, trainingRoundMs: sims, evaluationRoundMs: evalMs, wallSeconds: wallS };
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     headline: [
       `Sinusoid MAML round of 25 participants: fast engine ${headlineRatio.toFixed(1)}x faster than TF.js wasm (goal >= 8x).`,
       `Whole sinusoid MAML training rounds in npm run sim: ${simFast.toFixed(1)} ms (fast) against ${simTfjs.toFixed(1)} ms (TF.js wasm), ${(simTfjs / simFast).toFixed(1)}x; with the evaluation rounds, 5,000 rounds take ≈ ${minutes5k('fast').toFixed(1)} min instead of ${minutes5k('tfjs').toFixed(1)} min.`,
-      `Every delta equals TF.js's to float32 rounding (worst relative error in the table).`,
+      `Every delta equals TF.js's to float32 rounding (worst relative error in the table; Per-FedAvg-HF's to the round-off of TF.js's float32 central difference).`,
     ],
     tables: [updates, simTable],
     notes: [
