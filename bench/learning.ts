@@ -7,10 +7,11 @@
  * communication ratio fedavg / meta-learner (FedMeta's claim), and learning-curve PNGs.
  *
  *   npx tsx bench/learning.ts [--quick] [--scenarios a,b] [--algorithms a,b] [--seeds N] [--rounds N]
- *                             [--sinusoid-rounds N] [--jobs N] [--target scenario=value] [--reanalyze]
+ *                             [--sinusoid-rounds N] [--jobs N] [--target scenario=value] [--name NAME] [--reanalyze]
  *
  * Simulations run as child processes (this file with --worker), --jobs at a time (2: this machine has 2
- * cores), each with TF.js's wasm backend. "fedavg + fine-tuning" is the fedavg-trained model meta-tested after
+ * cores), each on the fast engine (learn/fast/engine.ts: plain JS where it computes the same update as TF.js,
+ * TF.js's wasm backend elsewhere, e.g. for CNNs). "fedavg + fine-tuning" is the fedavg-trained model meta-tested after
  * k adaptation steps; plain "fedavg" is the same model at k = 0.
  *
  * Needs packages/core/assets/mnist.bin (node packages/core/scripts/build-mnist.mjs) and, for the PNGs,
@@ -25,6 +26,8 @@ import { parseArgs } from 'node:util';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
 import { MNIST_ASSET_DIGITS, createScenario } from '../packages/core/src/data/scenario.js';
 import { gradientsPerUpdate } from '../packages/core/src/learn/client-update.js';
+import type { Engine } from '../packages/core/src/learn/fast/engine.js';
+import { fastEngineSupports } from '../packages/core/src/learn/fast/fast-client-update.js';
 import { ClientHyperSchema, type Algorithm } from '../packages/core/src/learn/hyper.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import type { RunConfig, RunConfigInput } from '../packages/core/src/protocol.js';
@@ -48,12 +51,14 @@ import {
 const SCENARIOS = ['shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /**
- * What is compared: the four algorithms, plus 'fedavg-matched', fedavg with as many local epochs as it takes to
- * spend Reptile's local steps per round, so a lead of Reptile over fedavg can be told apart from its extra compute.
+ * What is compared: the algorithms, plus 'fedavg-matched', fedavg with as many local epochs as it takes to
+ * spend Reptile's local steps per round, so a lead of Reptile over fedavg can be told apart from its extra compute,
+ * and 'fedavg-e2', fedavg with 2 local epochs: on sinusoid as many gradients per round as MAML's one inner step plus
+ * its query gradient (design/learning.md §3), the FLOP-matched baseline for MAML.
  */
-const CONTENDERS = ['fedavg', 'fedavg-matched', 'fomaml', 'reptile', 'maml'] as const;
+const CONTENDERS = ['fedavg', 'fedavg-matched', 'fedavg-e2', 'fomaml', 'reptile', 'maml', 'meta-sgd', 'per-fedavg-hf'] as const;
 type Contender = (typeof CONTENDERS)[number];
-const algorithmOf = (c: Contender): Algorithm => (c === 'fedavg-matched' ? 'fedavg' : c);
+const algorithmOf = (c: Contender): Algorithm => (c === 'fedavg-matched' || c === 'fedavg-e2' ? 'fedavg' : c);
 const STEPS = [0, 1, 5, 10] as const;
 
 const HELP = `Usage: npx tsx bench/learning.ts [options]
@@ -67,11 +72,13 @@ const HELP = `Usage: npx tsx bench/learning.ts [options]
   --sinusoid-eval-every N sinusoid: held-out evaluation every N rounds                          [50]
   --sinusoid-tau X        override the sinusoid preset's FedAdam tau (1e-3): an experiment, not the reference
                           (it writes learning.json too: set TABULA_BENCH_RESULTS_DIR to keep the reference)
-  --jobs N                simulations in parallel, each its own Node process (wasm backend)   [2]
+  --jobs N                simulations in parallel, each its own Node process (fast engine)    [2]
   --target S=X            communication target for scenario S (accuracy in [0,1] or MSE), repeatable;
                           default: MNIST derived from fedavg + fine-tuning's curve, sinusoid fixed 2.5 (see notes)
+  --name NAME             result name: writes bench/results/NAME.json and NAME-<scenario>.png, so a run of
+                          one scenario at another budget keeps its own RESULTS.md section      [learning]
   --reanalyze             run nothing: rebuild tables, plots and the JSON from the raw data in
-                          ${relative(process.cwd(), join(RESULTS_DIR, 'learning.json')) || 'bench/results/learning.json'}
+                          ${relative(process.cwd(), join(RESULTS_DIR, 'NAME.json')) || 'bench/results/NAME.json'} (with --name; else learning.json)
   --quick                 smoke test (1-2 min, depending on load): 1 seed, rotated + sinusoid, 6 MNIST / 100 sinusoid rounds
   -h, --help              this text`;
 
@@ -108,6 +115,8 @@ interface RunRecord {
   processSeconds: number;
   readonly parameters: number;
   readonly config: RunConfig;
+  /** What computed the client updates (absent from results recorded before the fast engine: all TF.js). */
+  readonly engine?: Engine;
   readonly metaTest: {
     readonly steps: readonly number[];
     readonly mean: readonly number[];
@@ -165,6 +174,7 @@ async function worker(job: Job): Promise<void> {
     evaluateEvery: job.evaluateEvery,
     ...(job.tau !== undefined && preset.server?.kind === 'fedadam' ? { server: { ...preset.server, tau: job.tau } } : {}),
   };
+  if (job.algorithm === 'fedavg-e2') input.client = { ...preset.client, localEpochs: 2 };
   if (job.algorithm === 'fedavg-matched') {
     const fedavg = ClientHyperSchema.parse(preset.client ?? {});
     const reptile = ClientHyperSchema.parse(presetRunConfig(job.scenario, 'reptile').client ?? {});
@@ -176,7 +186,7 @@ async function worker(job: Job): Promise<void> {
     input.client = { ...preset.client, localEpochs };
   }
   const simStarted = performance.now();
-  const result = await runSimulation(input, mnist ? { mnist } : {});
+  const result = await runSimulation(input, { engine: 'fast', ...(mnist ? { mnist } : {}) });
   const seconds = (performance.now() - simStarted) / 1000;
 
   const problems: string[] = [];
@@ -232,6 +242,7 @@ async function worker(job: Job): Promise<void> {
     processSeconds: (performance.now() - started) / 1000,
     parameters: result.parameters,
     config: result.config,
+    engine: fastEngineSupports(result.config.model, result.config.algorithm) ? 'fast' : 'tfjs',
     metaTest: {
       steps: result.metaTest.steps,
       mean: result.metaTest.mean.map((x) => round4(x)!),
@@ -279,8 +290,26 @@ function estimate(xs: readonly number[]): Estimate {
 function cost(j: Job): number {
   const perRound =
     j.scenario === 'sinusoid'
-      ? { fedavg: 0.04, 'fedavg-matched': 0.1, fomaml: 0.05, reptile: 0.12, maml: 0.07 }[j.algorithm]
-      : { fedavg: 2.3, 'fedavg-matched': 2.8, fomaml: 3.5, reptile: 1.6, maml: 3.7 }[j.algorithm];
+      ? {
+          fedavg: 0.04,
+          'fedavg-matched': 0.1,
+          'fedavg-e2': 0.05,
+          fomaml: 0.05,
+          reptile: 0.12,
+          maml: 0.07,
+          'meta-sgd': 0.08,
+          'per-fedavg-hf': 0.08,
+        }[j.algorithm]
+      : {
+          fedavg: 2.3,
+          'fedavg-matched': 2.8,
+          'fedavg-e2': 2.8,
+          fomaml: 3.5,
+          reptile: 1.6,
+          maml: 3.7,
+          'meta-sgd': 3.7,
+          'per-fedavg-hf': 3.7,
+        }[j.algorithm];
   return perRound * j.rounds;
 }
 
@@ -367,6 +396,9 @@ const COLORS: Record<Contender, string> = {
   fomaml: '#1f77b4',
   reptile: '#2ca02c',
   maml: '#d62728',
+  'fedavg-e2': '#8c564b',
+  'meta-sgd': '#ff7f0e',
+  'per-fedavg-hf': '#17becf',
 };
 
 interface Settings {
@@ -378,6 +410,8 @@ interface Settings {
   readonly jobs: number;
   readonly targets: Partial<Record<Scenario, number>>;
   readonly sinusoidTau?: number;
+  /** The result's name (bench/results/NAME.json); absent: 'learning'. */
+  readonly name?: string;
 }
 
 interface Target {
@@ -658,7 +692,7 @@ function learningCurveSvg(
   return out.join('\n');
 }
 
-async function renderPngs(svgs: { scenario: Scenario; svg: string }[]): Promise<{ scenario: Scenario; path: string }[]> {
+async function renderPngs(svgs: { scenario: Scenario; svg: string }[], name: string): Promise<{ scenario: Scenario; path: string }[]> {
   if (!svgs.length) return [];
   const { chromium } = await import('@playwright/test');
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--disable-sync'] });
@@ -667,7 +701,7 @@ async function renderPngs(svgs: { scenario: Scenario; svg: string }[]): Promise<
     const page = await browser.newPage({ viewport: { width: 1000, height: 640 }, deviceScaleFactor: 1.5 });
     for (const { scenario, svg } of svgs) {
       await page.setContent(`<!doctype html><html><body style="margin:0;background:white">${svg}</body></html>`);
-      const path = join(RESULTS_DIR, `learning-${scenario}.png`);
+      const path = join(RESULTS_DIR, `${name}-${scenario}.png`);
       await page.locator('svg').first().screenshot({ path });
       written.push({ scenario, path });
     }
@@ -678,6 +712,14 @@ async function renderPngs(svgs: { scenario: Scenario; svg: string }[]): Promise<
 }
 
 // ---- report -------------------------------------------------------------------------------------------------
+
+/** Which engine computed the runs' client updates, in words (records from before the fast engine: TF.js wasm). */
+function engineOf(records: readonly RunRecord[]): string {
+  const fast = records.filter((r) => r.engine === 'fast').length;
+  if (fast === records.length) return 'the fast plain-JS engine';
+  if (fast === 0) return 'TF.js, wasm backend';
+  return `the fast plain-JS engine (${fast} runs) and TF.js wasm (${records.length - fast}, where the fast engine does not apply)`;
+}
 
 /** Local examples (support + query) of each of a scenario's trainers: what a fedavg epoch walks through. */
 function trainerExamples(data: ReturnType<typeof createScenario>): number[] {
@@ -692,7 +734,9 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 
 /** How a contender is named in tables: the matched fedavg says how many epochs its runs took. */
 function labelOf(a: Contender, runs: readonly RunRecord[]): string {
-  return a === 'fedavg-matched' ? `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)` : a;
+  if (a === 'fedavg-matched') return `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)`;
+  if (a === 'fedavg-e2') return 'fedavg + fine-tuning, 2 epochs';
+  return a;
 }
 
 async function report(
@@ -717,7 +761,7 @@ async function report(
     );
   // Everything shown against fedavg + fine-tuning; the meta-learners among them compete for "best".
   const others = settings.algorithms.filter((a) => a !== 'fedavg');
-  const metaLearners = others.filter((a) => a !== 'fedavg-matched');
+  const metaLearners = others.filter((a) => a !== 'fedavg-matched' && a !== 'fedavg-e2');
   const seedsRun = [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
   const nSeeds = seedsRun.length;
 
@@ -760,6 +804,13 @@ async function report(
     if (matched?.length && reptile?.length) {
       parts.push(
         `reptile vs ${labelOf('fedavg-matched', matched)} (the same local steps): paired Δ k=5 ${formatEstimate(metric, paired(reptile, matched, 5), true)}, k=10 ${formatEstimate(metric, paired(reptile, matched, 10), true)}`,
+      );
+    }
+    const e2 = groups.get(`${s}/fedavg-e2`);
+    const maml = groups.get(`${s}/maml`);
+    if (e2?.length && maml?.length) {
+      parts.push(
+        `maml − ${labelOf('fedavg-e2', e2)}, paired: ${[1, 5, 10].map((k) => `k=${k} ${formatEstimate(metric, paired(maml, e2, k), true)}`).join(', ')}`,
       );
     }
     headline.push(`${s} (${metric === 'accuracy' ? 'accuracy, higher is better' : 'MSE, lower is better'}): ${parts.join('; ')}`);
@@ -872,7 +923,7 @@ async function report(
     }
   }
   const timeTable: Table = {
-    title: `Wall time per simulation (wasm backend, ${settings.jobs} simulations in parallel)`,
+    title: `Wall time per simulation (${engineOf(records)}, ${settings.jobs} simulations in parallel)`,
     columns: ['scenario', 'algorithm', 'runs', 'rounds', 'median s', 'min s', 'max s', 'ms / round'],
     rows: timeRows,
     note: 'runSimulation only (process start-up, MNIST load and wasm initialisation excluded: about 2-4 s more per process), evaluation rounds included. Two simulations share the 2 cores, plus whatever else runs on the machine: absolute times drift by tens of percent.',
@@ -899,14 +950,20 @@ async function report(
         algorithm === 'fedavg'
           ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}`
           : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
-      computeRows.push([s, labelOf(a, runs), meanExamples.toFixed(0), shape, grads, a === 'maml' ? 'x ~2 (second order)' : '']);
+      const note =
+        a === 'maml' || a === 'meta-sgd'
+          ? 'x ~2 (second order)'
+          : a === 'per-fedavg-hf'
+            ? 'Hessian-free: 2 of them for the Hessian-vector product'
+            : '';
+      computeRows.push([s, labelOf(a, runs), meanExamples.toFixed(0), shape, grads, note]);
     }
   }
   const computeTable: Table = {
     title: 'Local compute per trainer per round (minibatch gradients), from the presets',
     columns: ['scenario', 'algorithm', 'local examples (mean)', 'local update', 'gradients per round', 'note'],
     rows: computeRows,
-    note: 'fedavg: epochs x ceil(examples / batch); reptile: meta steps x inner steps; fomaml / maml: meta steps x (inner steps + 1). Adaptation at meta-test time is the same for every algorithm (k steps at the inner lr). An accuracy lead that comes with more local steps per round is partly a lead in compute.',
+    note: 'fedavg: epochs x ceil(examples / batch); reptile: meta steps x inner steps; fomaml / maml / meta-sgd: meta steps x (inner steps + 1); per-fedavg-hf: meta steps x 4 (support, query, and two for the Hessian-vector product by central difference) (learn/client-update.ts gradientsPerUpdate). Adaptation at meta-test time is the same for every algorithm (k steps at the inner lr). An accuracy lead that comes with more local steps per round is partly a lead in compute.',
   };
 
   // 3. plots
@@ -916,7 +973,7 @@ async function report(
   let pngs: { scenario: Scenario; path: string }[] = [];
   let plotProblem: string | null = null;
   try {
-    pngs = await renderPngs(svgs);
+    pngs = await renderPngs(svgs, settings.name ?? 'learning');
   } catch (error) {
     plotProblem = `learning-curve PNGs not rendered: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
     console.error(plotProblem);
@@ -995,6 +1052,14 @@ async function report(
       `Reference: the MAML paper (Finn et al. 2017) reports sinusoid MSE 0.35 after 10 steps at K = 5 for MAML and 2.19 for joint training ("pretrained"), after 70,000 meta-iterations of 25 tasks = 1.75 M task-gradients. This run: ${c.rounds} rounds x ${c.perRound} participants = ${tasks.toLocaleString('en-US')} task-updates per seed and algorithm (${((tasks / 1.75e6) * 100).toFixed(2)}% of the paper's); each is one meta-gradient with 1 inner step (maml, fomaml), ${presetRunConfig('sinusoid', 'reptile').client?.innerSteps ?? 10} inner SGD steps (reptile) or one SGD step on the 10 local points (fedavg), folded by FedAdam on the hub. DESIGN.md's tfjs reference after 4,000 meta-iterations (100,000 task-gradients): MAML 0.54, Reptile 0.57, joint 2.25. Here at k=10: maml ${formatEstimate('mse', at(groups.get('sinusoid/maml') ?? [], 10))}, fomaml ${formatEstimate('mse', at(groups.get('sinusoid/fomaml') ?? [], 10))}, reptile ${formatEstimate('mse', at(groups.get('sinusoid/reptile') ?? [], 10))}, fedavg + fine-tuning (the joint-training analogue) ${formatEstimate('mse', at(groups.get('sinusoid/fedavg') ?? [], 10))} — the meta-learners are on the way down (see the curve), not converged.`,
     );
   }
+  for (const s of scenarios) {
+    const metaSgd = groups.get(`${s}/meta-sgd`);
+    if (!metaSgd?.length) continue;
+    const diverged = metaSgd.filter((r) => r.metaTest.steps.some((k, i) => k > 1 && !(Math.abs(r.metaTest.mean[i]!) < 1e3))).length;
+    notes.push(
+      `Meta-SGD (${s}) learns one rate per weight for a single adaptation step (its preset adapts ${metaSgd[0]!.config.client.adaptSteps} step, as Li et al.): its k=1 column is its own meta-test. At k=5 and k=10 the same learned rates are applied again, which it was never trained for${diverged ? `, and the adaptation diverges in ${diverged} of ${metaSgd.length} seeds (mean |metric| above 1e3 at some k > 1)` : ''}; read those columns as a stress test, not as its result.`,
+    );
+  }
   const belowChance = scenarios
     .filter((s) => s !== 'sinusoid')
     .flatMap((s) =>
@@ -1024,10 +1089,12 @@ async function report(
   );
 
   return {
-    name: 'learning',
-    title: 'Learning: meta-test, communication to target and learning curves',
-    description:
-      "Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process) of fedavg, first-order MAML, Reptile and second-order MAML on three non-IID MNIST scenarios and the sinusoid regression task, several seeds each, from the presets in packages/core/src/presets.ts. Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.",
+    name: settings.name ?? 'learning',
+    title:
+      settings.name && settings.name !== 'learning'
+        ? `Learning, ${scenarios.join(' + ')} alone (${scenarios.map((s) => (s === 'sinusoid' ? settings.sinusoid : settings.mnist).rounds).join(' / ')} rounds, ${nSeeds} seeds): meta-test, communication to target and learning curves`
+        : 'Learning: meta-test, communication to target and learning curves',
+    description: `Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process; client updates on ${engineOf(records)}) of ${settings.algorithms.join(', ')} on ${scenarios.join(', ')}, several seeds each, from the presets in packages/core/src/presets.ts.${settings.name && settings.name !== 'learning' ? ` A run of its own (bench/results/${settings.name}.json, \`--name ${settings.name}\`), beside the main learning section, so that section's MNIST results stay as they were.` : ''} Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.`,
     command: meta.command,
     date: meta.date,
     quick: meta.quick,
@@ -1072,6 +1139,7 @@ async function main(): Promise<void> {
       'sinusoid-eval-every': { type: 'string' },
       jobs: { type: 'string', default: '2' },
       'sinusoid-tau': { type: 'string' },
+      name: { type: 'string' },
       target: { type: 'string', multiple: true },
       reanalyze: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
@@ -1096,7 +1164,7 @@ async function main(): Promise<void> {
   }
 
   if (v.reanalyze) {
-    const path = join(RESULTS_DIR, 'learning.json');
+    const path = join(RESULTS_DIR, `${v.name ?? 'learning'}.json`);
     const old = JSON.parse(readFileSync(path, 'utf8')) as BenchResult & {
       data: { settings: Settings; wallSeconds: number; failures: string[]; runs: RunRecord[] };
     };
@@ -1140,7 +1208,10 @@ async function main(): Promise<void> {
     jobs: positiveInt(v.jobs, 'jobs'),
     targets,
     ...(v['sinusoid-tau'] !== undefined ? { sinusoidTau: Number(v['sinusoid-tau']) } : {}),
+    ...(v.name !== undefined ? { name: v.name } : {}),
   };
+  if (settings.name !== undefined && !/^learning[\w-]*$/.test(settings.name))
+    failUsage('--name: expected learning or learning-SOMETHING (letters, digits, - and _)', HELP);
   if (settings.sinusoidTau !== undefined && !(settings.sinusoidTau > 0 && settings.sinusoidTau <= 1))
     failUsage('--sinusoid-tau: expected a number in (0, 1]', HELP);
   const tmp = mkdtempSync(join(os.tmpdir(), 'tabula-learning-'));
@@ -1162,7 +1233,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `learning: ${jobs.length} simulations (${settings.scenarios.join(', ')} x ${settings.algorithms.join(', ')} x seeds ${settings.seeds.join(', ')}), ${settings.jobs} in parallel, wasm backend; MNIST ${settings.mnist.rounds} rounds, sinusoid ${settings.sinusoid.rounds} rounds`,
+    `learning: ${jobs.length} simulations (${settings.scenarios.join(', ')} x ${settings.algorithms.join(', ')} x seeds ${settings.seeds.join(', ')}), ${settings.jobs} in parallel, fast engine (TF.js wasm where it does not apply); MNIST ${settings.mnist.rounds} rounds, sinusoid ${settings.sinusoid.rounds} rounds`,
   );
   const started = performance.now();
   const date = new Date().toISOString();

@@ -166,7 +166,8 @@ function main(): void {
   }
   const names = args.filter((a) => BENCHMARKS.includes(a));
   const reportOnly = args.includes('--report-only');
-  const forward = args.filter((a) => !BENCHMARKS.includes(a) && a !== '--report-only');
+  // A bare -- (npm's separator, also typed after `bench/run.ts learning`) is not a flag of any benchmark.
+  const forward = args.filter((a) => !BENCHMARKS.includes(a) && a !== '--report-only' && a !== '--');
   const unknownName = forward.find((a, i) => !a.startsWith('-') && !(forward[i - 1]?.startsWith('--') && !forward[i - 1]!.includes('=')));
   if (unknownName) {
     console.error(`run: unknown benchmark "${unknownName}" (one of ${BENCHMARKS.join(', ')})\n\n${HELP}`);
