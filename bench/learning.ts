@@ -364,12 +364,17 @@ function formatMetric(metric: 'accuracy' | 'mse', x: number): string {
 
 function formatEstimate(metric: 'accuracy' | 'mse', e: Estimate, signed = false): string {
   if (!Number.isFinite(e.mean)) return 'n/a';
-  let mean = metric === 'accuracy' ? (100 * e.mean).toFixed(1) : e.mean.toFixed(3);
+  let mean = metric === 'accuracy' ? (100 * e.mean).toFixed(1) : mse(e.mean);
   if (/^-0\.0+$/.test(mean)) mean = mean.slice(1); // no "-0.0"
   if (signed && Number(mean) > 0) mean = `+${mean}`;
   mean = metric === 'accuracy' ? `${mean}${signed ? ' pp' : '%'}` : mean;
   if (!Number.isFinite(e.half)) return mean;
-  return `${mean} ± ${metric === 'accuracy' ? (100 * e.half).toFixed(1) : e.half.toFixed(3)}`;
+  return `${mean} ± ${metric === 'accuracy' ? (100 * e.half).toFixed(1) : mse(e.half)}`;
+}
+
+/** An MSE to 3 decimals; a diverged one (adaptation blowing up) short, in exponent form. */
+function mse(x: number): string {
+  return Math.abs(x) >= 1e4 ? x.toExponential(1) : x.toFixed(3);
 }
 
 function better(metric: 'accuracy' | 'mse', a: number, b: number): boolean {
@@ -537,6 +542,9 @@ interface PlotLine {
   readonly band?: readonly { x: number; lo: number; hi: number }[];
 }
 
+/** Where a sinusoid plot's MSE axis stops: above predicting 0 everywhere (E[A²]/2 ≈ 4.25). */
+const MSE_AXIS_CAP = 6;
+
 function learningCurveSvg(
   scenario: Scenario,
   groups: Map<string, RunRecord[]>,
@@ -576,7 +584,11 @@ function learningCurveSvg(
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const rounds = sample.config.rounds;
-  const ys = lines.flatMap((l) => [...l.points.map((p) => p.y), ...(l.band ?? []).flatMap((b) => [b.lo, b.hi])]).filter(Number.isFinite);
+  // A diverged evaluation (MSE in the millions) would flatten every other curve: the axis stops at MSE_AXIS_CAP.
+  const ys = lines
+    .flatMap((l) => [...l.points.map((p) => p.y), ...(l.band ?? []).flatMap((b) => [b.lo, b.hi])])
+    .filter((y) => Number.isFinite(y) && (metric === 'accuracy' || y <= MSE_AXIS_CAP));
+  const cut = metric === 'mse' && lines.some((l) => l.points.some((p) => p.y > MSE_AXIS_CAP));
   if (target) ys.push(target.value);
   let yLo = Math.min(...ys);
   let yHi = Math.max(...ys);
@@ -686,6 +698,7 @@ function learningCurveSvg(
     ly += 26;
   }
   const lr = sample.config.client.innerLr;
+  if (cut) out.push(`<text x="${lx}" y="${m.top + ph - 16}" font-size="11" fill="#555">MSE axis cut at ${MSE_AXIS_CAP}</text>`);
   out.push(`<text x="${lx}" y="${m.top + ph}" font-size="11" fill="#555">adaptation lr ${lr}; evaluated</text>`);
   out.push(`<text x="${lx}" y="${m.top + ph + 14}" font-size="11" fill="#555">every ${sample.config.evaluateEvery} rounds</text>`);
   out.push('</svg>');
@@ -755,7 +768,9 @@ async function report(
       runs
         .flatMap((r) => {
           const b = base.find((x) => x.seed === r.seed);
-          return b ? [r.metaTest.mean[stepIndex(r, k)]! - b.metaTest.mean[stepIndex(b, k)]!] : [];
+          const [x, y] = [r.metaTest.mean[stepIndex(r, k)], b?.metaTest.mean[stepIndex(b, k)]];
+          // A non-finite score is null in the result JSON: it must not count as 0.
+          return typeof x === 'number' && typeof y === 'number' ? [x - y] : [];
         })
         .filter((x) => Number.isFinite(x)),
     );
@@ -1053,12 +1068,21 @@ async function report(
     );
   }
   for (const s of scenarios) {
+    const divergedIn = (runs: readonly RunRecord[]) =>
+      runs.filter((r) => r.metaTest.steps.some((k, i) => k > 1 && !(Math.abs(r.metaTest.mean[i] ?? Number.NaN) < 1e3))).length;
     const metaSgd = groups.get(`${s}/meta-sgd`);
-    if (!metaSgd?.length) continue;
-    const diverged = metaSgd.filter((r) => r.metaTest.steps.some((k, i) => k > 1 && !(Math.abs(r.metaTest.mean[i]!) < 1e3))).length;
-    notes.push(
-      `Meta-SGD (${s}) learns one rate per weight for a single adaptation step (its preset adapts ${metaSgd[0]!.config.client.adaptSteps} step, as Li et al.): its k=1 column is its own meta-test. At k=5 and k=10 the same learned rates are applied again, which it was never trained for${diverged ? `, and the adaptation diverges in ${diverged} of ${metaSgd.length} seeds (mean |metric| above 1e3 at some k > 1)` : ''}; read those columns as a stress test, not as its result.`,
-    );
+    if (metaSgd?.length) {
+      const diverged = divergedIn(metaSgd);
+      notes.push(
+        `Meta-SGD (${s}) learns one rate per weight for a single adaptation step (its preset adapts ${metaSgd[0]!.config.client.adaptSteps} step, as Li et al.): its k=1 column is its own meta-test. At k=5 and k=10 the same learned rates are applied again, which it was never trained for${diverged ? `, and the adaptation diverges in ${diverged} of ${metaSgd.length} seeds (mean metric non-finite or above 1e3 at some k > 1)` : ''}; read those columns as a stress test, not as its result.`,
+      );
+    }
+    const perFedAvg = groups.get(`${s}/per-fedavg-hf`);
+    const diverged = perFedAvg?.length ? divergedIn(perFedAvg) : 0;
+    if (diverged)
+      notes.push(
+        `Per-FedAvg (HF, ${s}) trains the model to be good after one SGD step (its inner steps: ${perFedAvg![0]!.config.client.innerSteps}): at k=5 and k=10 plain SGD at the same inner lr diverges in ${diverged} of ${perFedAvg!.length} seeds (mean metric non-finite or above 1e3 at some k > 1); its k=1 column is the step it trains for. Its preset is MAML's, untuned (issue 11 item 6).`,
+      );
   }
   const belowChance = scenarios
     .filter((s) => s !== 'sinusoid')
