@@ -21,6 +21,7 @@ import { RunConfigSchema } from '../packages/core/src/protocol.js';
 import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import { finish, interleave, median, pairedRatio, parseFlags, positiveInt, printTable, runInfo, spread, type Table } from './lib.js';
+import { relativeL2Error } from '../packages/core/src/aggregate/norm.js';
 
 const HELP = `Usage: npx tsx bench/engine.ts [options]
   --reps N         interleaved repetitions per contender            [5; quick 2]
@@ -59,16 +60,6 @@ function workload(scenarioName: 'sinusoid' | 'rotated', algorithm: Algorithm, ro
   return { name: `${scenarioName} ${algorithm} (${model}, ${perRound} per round)`, algorithm, inputs, rounds };
 }
 
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  expected.forEach((e, i) => {
-    diff += (actual[i]! - e) ** 2;
-    norm += e * e;
-  });
-  return Math.sqrt(diff / norm);
-}
-
 async function main(): Promise<void> {
   const values = parseFlags({ reps: { type: 'string' }, rounds: { type: 'string' }, 'sim-rounds': { type: 'string' } }, HELP);
   const quick = values.quick === true;
@@ -92,7 +83,7 @@ async function main(): Promise<void> {
     let worst = 0;
     for (const input of w.inputs) {
       const [a, b] = [await fastClientUpdate(input), await clientUpdate(input)];
-      worst = Math.max(worst, relativeError(a.delta, b.delta));
+      worst = Math.max(worst, relativeL2Error(a.delta, b.delta));
     }
     await useBackend('cpu');
     for (const input of w.inputs.slice(0, 2)) await clientUpdate(input);

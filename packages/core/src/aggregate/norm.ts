@@ -27,3 +27,15 @@ export function clipToNorm(delta: Float32Array, maxNorm: number): Float32Array {
   for (let i = 0; i < delta.length; i++) out[i] = (delta[i] as number) * scale;
   return out;
 }
+
+/** ‖actual − expected‖ / ‖expected‖: how far one computation of a vector is from a reference (engines, FD checks). */
+export function relativeL2Error(actual: Float32Array, expected: Float32Array): number {
+  if (actual.length !== expected.length) throw new RangeError(`relativeL2Error: ${actual.length} values against ${expected.length}`);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff += (actual[i]! - expected[i]!) ** 2;
+    norm += expected[i]! ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}

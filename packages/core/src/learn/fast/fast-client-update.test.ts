@@ -9,6 +9,7 @@ import { clientUpdate, type ClientUpdateInput } from '../client-update.js';
 import { ClientHyperSchema } from '../hyper.js';
 import { DenseMlp } from './dense-mlp.js';
 import { FAST_ALGORITHMS, fastClientUpdate, fastEngineSupports } from './fast-client-update.js';
+import { relativeL2Error } from '../../aggregate/norm.js';
 
 const MNIST_SHAPED: MlpSpec = { kind: 'mlp', inputShape: [28, 28, 1], hidden: [32], outputs: 10, task: 'classification' };
 
@@ -31,16 +32,6 @@ function digitExamples(seed: number, count: number): Examples {
     for (let k = 0; k < 120; k++) x[r * 784 + ((label * 70 + rng.int(200)) % 784)] = Math.round(255 * rng.next()) / 255;
   }
   return { count, x, y };
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  expected.forEach((e, i) => {
-    diff += (actual[i]! - e) ** 2;
-    norm += e * e;
-  });
-  return Math.sqrt(diff / norm);
 }
 
 const cases = [
@@ -86,7 +77,7 @@ describe('fastClientUpdate', () => {
         // Assert
         // Per-FedAvg-HF differences two float32 gradients 2e-3 apart in TF.js: its product carries ~1e-7 / 1e-3 relative
         // round-off there, which float64 does not share.
-        expect(relativeError(actual.delta, expected.delta)).toBeLessThan(algorithm === 'per-fedavg-hf' ? 1e-4 : 1e-5);
+        expect(relativeL2Error(actual.delta, expected.delta)).toBeLessThan(algorithm === 'per-fedavg-hf' ? 1e-4 : 1e-5);
         expect(actual.loss).toBeCloseTo(expected.loss, 5);
         expect(actual.numExamples).toBe(expected.numExamples);
         expect(actual.steps).toBe(expected.steps);
