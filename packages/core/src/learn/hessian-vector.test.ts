@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Examples } from '../data/dataset.js';
 import { forward } from '../model/forward.js';
 import { disposeAll, fromTensors, initialWeights, toTensors } from '../model/params.js';
 import { MNIST_CNN, type MlpSpec } from '../model/spec.js';
@@ -8,17 +7,9 @@ import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
 import { hessianVectorProduct } from './hessian-vector.js';
 import { taskLoss } from './loss.js';
+import { randomExamples } from './random-examples.js';
 
 const spec: MlpSpec = { kind: 'mlp', inputShape: [3], hidden: [6], outputs: 3, task: 'classification' };
-
-function randomExamples(seed: number, count: number, features: number, classes: number): Examples {
-  const rng = createRng(seed);
-  return {
-    count,
-    x: Float32Array.from({ length: count * features }, () => rng.normal()),
-    y: Float32Array.from({ length: count }, () => rng.int(classes)),
-  };
-}
 
 function norm(v: ArrayLike<number>): number {
   let s = 0;

@@ -2,25 +2,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { MlpSpec } from '../model/spec.js';
 import { initialWeights, toTensors, disposeAll, fromTensors } from '../model/params.js';
 import { forward } from '../model/forward.js';
-import { createRng } from '../rng.js';
 import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
 import { taskLoss } from './loss.js';
 import { fomamlGradient, mamlGradient } from './steps.js';
 import type { Examples } from '../data/dataset.js';
+import { randomExamples } from './random-examples.js';
 
 const spec: MlpSpec = { kind: 'mlp', inputShape: [3], hidden: [5], outputs: 3, task: 'classification' };
 const INNER_LR = 0.5;
 const INNER_STEPS = 2;
-
-function randomExamples(seed: number, count: number): Examples {
-  const rng = createRng(seed);
-  return {
-    count,
-    x: Float32Array.from({ length: count * 3 }, () => rng.normal()),
-    y: Float32Array.from({ length: count }, () => rng.int(3)),
-  };
-}
 
 /** The MAML objective evaluated without any gradient tape: query loss after the inner SGD steps. */
 function mamlObjective(weights: Float32Array, support: Examples, query: Examples): number {

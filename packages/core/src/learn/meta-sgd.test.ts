@@ -10,18 +10,10 @@ import { toBatch } from './batch.js';
 import { taskLoss } from './loss.js';
 import { metaSgdGradient } from './meta-sgd.js';
 import { fomamlGradient } from './steps.js';
+import { randomExamples } from './random-examples.js';
 
 const spec: MlpSpec = { kind: 'mlp', inputShape: [3], hidden: [5], outputs: 3, task: 'classification' };
 const INNER_STEPS = 2;
-
-function randomExamples(seed: number, count: number, features = 3, classes = 3): Examples {
-  const rng = createRng(seed);
-  return {
-    count,
-    x: Float32Array.from({ length: count * features }, () => rng.normal()),
-    y: Float32Array.from({ length: count }, () => rng.int(classes)),
-  };
-}
 
 /**
  * Rates of 0.2-0.8 that differ per weight, so a mix-up of two rates would show. Drawn with a seed whose adapted

@@ -1,25 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Examples } from '../data/dataset.js';
 import { disposeAll, fromTensors, initialWeights, toTensors } from '../model/params.js';
 import type { MlpSpec } from '../model/spec.js';
-import { createRng } from '../rng.js';
 import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
 import { perFedAvgGradient } from './per-fedavg.js';
 import { fomamlGradient, mamlGradient } from './steps.js';
 import { relativeL2Error } from '../aggregate/norm.js';
+import { randomExamples } from './random-examples.js';
 
 const spec: MlpSpec = { kind: 'mlp', inputShape: [3], hidden: [5], outputs: 3, task: 'classification' };
 const INNER_LR = 0.5;
-
-function randomExamples(seed: number, count: number): Examples {
-  const rng = createRng(seed);
-  return {
-    count,
-    x: Float32Array.from({ length: count * 3 }, () => rng.normal()),
-    y: Float32Array.from({ length: count }, () => rng.int(3)),
-  };
-}
 
 describe('Per-FedAvg meta-gradient', () => {
   beforeAll(async () => {
