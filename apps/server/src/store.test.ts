@@ -17,7 +17,7 @@ const CONFIG: RunConfig = {
   minParticipants: 2,
   waitForParticipantsMs: 60_000,
   roundDeadlineMs: 120_000,
-  client: { batchSize: 10, lr: 0.01, localEpochs: 1, innerLr: 0.01, innerSteps: 1, outerLr: 1, metaSteps: 1, adaptSteps: 10 },
+  client: { batchSize: 10, lr: 0.01, localEpochs: 1, innerLr: 0.01, innerSteps: 1, outerLr: 1, metaSteps: 1, adaptSteps: 10, headEpochs: 5 },
   server: { kind: 'fedadam', lr: 0.003, beta1: 0.9, beta2: 0.99, tau: 0.001 },
   codec: 'float32',
   aggregation: { kind: 'fedavg' },

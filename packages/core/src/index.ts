@@ -46,8 +46,17 @@ export { disposeAll, fromTensors, initialWeights, toTensors } from './model/para
 export { forward } from './model/forward.js';
 export { exportLayersModel, type LayersModelFiles } from './model/export.js';
 export { type Algorithm, ALGORITHMS, AlgorithmSchema, type ClientHyper, ClientHyperSchema, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
-export { federatedLength, federatedSegments, learnsRates, splitFederated } from './learn/federated-layout.js';
+export {
+  federatedLength,
+  federatedSegments,
+  headOffset,
+  headProblem,
+  keepsHead,
+  learnsRates,
+  splitFederated,
+} from './learn/federated-layout.js';
 export { initialFederated } from './learn/initial-federated.js';
+export { freshHead, headLength, localModel, type LocalModel } from './learn/local-model.js';
 export { toBatch } from './learn/batch.js';
 export { adaptOnBatch, sgdStep } from './learn/steps.js';
 export { adaptationCurve, headline } from './learn/evaluate.js';
@@ -76,7 +85,9 @@ export {
   validationIndices,
 } from './data/index.js';
 export {
+  MemoryHeadStore,
   Participant,
+  type HeadStore,
   type LocalData,
   type ParticipantChannel,
   type ParticipantOptions,

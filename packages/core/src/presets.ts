@@ -11,6 +11,8 @@ type ScenarioName = NonNullable<RunConfigInput['scenario']>['name'];
  * MNIST uses the 80 k-parameter MLP with plain server SGD.
  * Meta-SGD and Per-FedAvg start from MAML's settings, untuned: Meta-SGD takes one inner step and adapts one step at
  * evaluation, as Li et al. (its learned rates start at `innerLr`); Per-FedAvg always takes one inner step.
+ * FedRep fits its head for `headEpochs` epochs before each body epoch (Collins et al. fit it for many more steps than
+ * the body); FedRep and FedPer adapt only the head at evaluation, from a zero output layer for a newcomer.
  */
 export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): RunConfigInput {
   if (scenario === 'sinusoid') {
@@ -23,6 +25,7 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
       outerLr: 1,
       metaSteps: 1,
       adaptSteps: algorithm === 'meta-sgd' ? 1 : 10,
+      headEpochs: 5,
     };
     return {
       algorithm,
@@ -53,6 +56,7 @@ export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): R
     outerLr: algorithm === 'reptile' ? 1 : 0.05,
     metaSteps: algorithm === 'reptile' ? 1 : 5,
     adaptSteps: algorithm === 'meta-sgd' ? 1 : 5,
+    headEpochs: 2,
   };
   return {
     algorithm,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AlgorithmSchema, ClientHyperSchema } from './learn/hyper.js';
-import { federatedLength } from './learn/federated-layout.js';
+import { federatedLength, headProblem, keepsHead } from './learn/federated-layout.js';
 import { ModelSpecSchema } from './model/spec.js';
 import { scenarioProblem } from './data/scenario.js';
 import { strictObject } from './strict-object.js';
@@ -19,8 +19,10 @@ import { FRAME_DTYPES } from './wire/codec.js';
  * 2: participant secrets, farewells, ack codes, validated status reports.
  * 3: algorithms meta-sgd, per-fedavg-fo and per-fedavg-hf; a meta-sgd run's frames carry learned rates after the weights.
  *    Scenarios gain validation, supportShots and freshPoints (a v2 tab's schema would refuse an assignment naming them).
+ * 4: algorithms fedrep and fedper (frames carry the body alone; the head stays on the participant), model.head,
+ *    client.headEpochs.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -124,6 +126,12 @@ export const RunConfigSchema = strictObject({
       path: ['algorithm'],
       message: 'maml (second order) cannot train a cnn in TF.js: use fomaml or reptile',
     });
+  }
+  const noBody = keepsHead(config.algorithm) ? headProblem(config.model) : null;
+  if (noBody) {
+    // Nothing to federate: every size below would be meaningless.
+    ctx.addIssue({ code: 'custom', path: ['model', 'head'], message: noBody });
+    return;
   }
   if (config.aggregation.kind !== 'fedavg') {
     if (config.perRound === undefined) {

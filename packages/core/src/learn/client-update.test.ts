@@ -8,8 +8,8 @@ import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
 import { clientUpdate, gradientsPerUpdate, plannedSteps } from './client-update.js';
 import { adaptationCurve, score } from './evaluate.js';
-import { splitFederated } from './federated-layout.js';
 import { initialFederated } from './initial-federated.js';
+import { localModel } from './local-model.js';
 import { ALGORITHMS, ClientHyperSchema } from './hyper.js';
 import { taskLoss } from './loss.js';
 
@@ -66,9 +66,10 @@ describe('client updates', () => {
       const support = toyExamples(3, 40);
       const query = toyExamples(4, 40);
       const test = toyExamples(5, 200);
-      // Meta-SGD's vector carries its learned rates after the weights.
+      // Meta-SGD's vector carries its learned rates after the weights; fedrep's and fedper's the body, the head kept here.
       let weights = initialFederated(spec, algorithm, 2, hyper.innerLr);
-      const modelOf = (vector: Float32Array) => splitFederated(spec, algorithm, vector).weights;
+      let head: Float32Array | null = null;
+      const modelOf = (vector: Float32Array) => localModel(spec, algorithm, vector, head).weights;
       const before = score(spec, modelOf(weights), test).accuracy!;
       const progress: number[] = [];
       let tensorsAfterFirstRound = -1;
@@ -80,10 +81,12 @@ describe('client updates', () => {
           global: weights,
           support,
           query,
+          head,
           seed: round,
           onProgress: (d) => void progress.push(d),
         });
         expect(r.delta.length).toBe(weights.length);
+        head = r.head ?? null;
         expect(Number.isFinite(r.loss)).toBe(true);
         weights = weights.map((w, i) => w + r.delta[i]!);
         if (round === 0) tensorsAfterFirstRound = tf.memory().numTensors;
@@ -110,7 +113,7 @@ describe('client updates', () => {
     await expect(run).rejects.toThrow(/second-order MAML cannot differentiate a CNN.*fomaml or reptile/);
   });
 
-  for (const algorithm of ['per-fedavg-hf', 'meta-sgd'] as const) {
+  for (const algorithm of ['per-fedavg-hf', 'meta-sgd', 'fedrep'] as const) {
     it(`${algorithm} trains the CNN, which TF.js cannot differentiate twice`, async () => {
       // Prepare
       const rng = createRng(5);
@@ -123,6 +126,8 @@ describe('client updates', () => {
       expect(r.delta.length).toBe(global.length);
       expect(r.delta.every(Number.isFinite)).toBe(true);
       expect(r.delta.some((d) => d !== 0)).toBe(true);
+      // fedrep shares the convolutions and keeps the dense head.
+      if (algorithm === 'fedrep') expect(r.head).toHaveLength(7 * 7 * 16 * 10 + 10);
     });
   }
 

@@ -5,9 +5,11 @@ import type { ModelSpec } from '../model/spec.js';
 import { createRng } from '../rng.js';
 import { tf } from '../tf.js';
 import { epochBatches, featureLength, sampleIndices, toBatch } from './batch.js';
-import { splitFederated } from './federated-layout.js';
+import { weightLayout } from '../model/layout.js';
+import { keepsHead } from './federated-layout.js';
 import type { Algorithm, ClientHyper } from './hyper.js';
 import { metaSgdGradient } from './meta-sgd.js';
+import { localModel } from './local-model.js';
 import { perFedAvgGradient } from './per-fedavg.js';
 import { applyStep, fomamlGradient, mamlGradient, sgdStep } from './steps.js';
 
@@ -19,6 +21,8 @@ export interface ClientUpdateInput {
   readonly global: Float32Array;
   readonly support: Examples;
   readonly query: Examples;
+  /** fedrep / fedper: this participant's head from its last round (null or absent: it starts from freshHead). */
+  readonly head?: Float32Array | null;
   /** Seeds minibatch sampling, so a round is reproducible. */
   readonly seed: number;
   /** Called after each local step; awaited, so a browser can repaint its progress bar. */
@@ -33,13 +37,23 @@ export interface ClientUpdateResult {
   /** Mean training loss over the round (query loss after adaptation for the MAML family). */
   readonly loss: number;
   readonly steps: number;
+  /** fedrep / fedper: the head after this round, for the participant to keep (it is never uploaded). */
+  readonly head?: Float32Array;
+}
+
+/** The meta-learners split local data into support and query; the others train on all of it. */
+export function needsSupportAndQuery(algorithm: Algorithm): boolean {
+  return !(['fedavg', 'reptile', 'fedrep', 'fedper'] as const).some((a) => a === algorithm);
 }
 
 /** Total local steps an update will take (for progress bars). */
 export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCount: number): number {
   switch (algorithm) {
     case 'fedavg':
+    case 'fedper':
       return hyper.localEpochs * Math.ceil(trainCount / hyper.batchSize);
+    case 'fedrep':
+      return (hyper.headEpochs + hyper.localEpochs) * Math.ceil(trainCount / hyper.batchSize);
     case 'reptile':
       return hyper.metaSteps * hyper.innerSteps;
     case 'fomaml':
@@ -59,12 +73,16 @@ export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCoun
  * Minibatch gradients one trainer computes per round for a local update over `examples` examples: the local
  * compute an algorithm spends, which the accuracy tables alone do not show. MAML's and Meta-SGD's also
  * differentiate through the inner steps (second order), roughly doubling each. Per-FedAvg takes one inner and one
- * query gradient a step, and HF two more for its Hessian-vector product.
+ * query gradient a step, and HF two more for its Hessian-vector product. FedRep's head epochs count in full, though a
+ * head-only gradient stops its backward pass at the head.
  */
 export function gradientsPerUpdate(algorithm: Algorithm, hyper: ClientHyper, examples: number): number {
   switch (algorithm) {
     case 'fedavg':
+    case 'fedper':
       return hyper.localEpochs * Math.ceil(examples / hyper.batchSize);
+    case 'fedrep':
+      return (hyper.headEpochs + hyper.localEpochs) * Math.ceil(examples / hyper.batchSize);
     case 'reptile':
       return hyper.metaSteps * hyper.innerSteps;
     case 'fomaml':
@@ -94,12 +112,12 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
   }
   const train = concatExamples([support, query], featureLength(spec));
   if (train.count === 0) throw new Error('this participant has no training examples');
-  if (algorithm !== 'fedavg' && algorithm !== 'reptile' && (support.count === 0 || query.count === 0)) {
+  if (needsSupportAndQuery(algorithm) && (support.count === 0 || query.count === 0)) {
     throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
   }
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
-  const start = splitFederated(spec, algorithm, global);
+  const start = localModel(spec, algorithm, global, input.head ?? null);
   let params = toTensors(spec, start.weights);
   let rates = start.rates ? toTensors(spec, start.rates) : [];
   let lossSum = tf.scalar(0);
@@ -121,19 +139,31 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
     await input.onProgress?.(done, total);
   };
 
+  // fedrep's phases: the head's tensors, then the body's (two per layer, the head's last).
+  const tensors = weightLayout(spec).length;
+  const headFrom = tensors - 2 * (spec.head ?? 1);
+  const epochs = async (count: number, only?: { from: number; to: number }) => {
+    for (let epoch = 0; epoch < count; epoch++) {
+      for (const rows of epochBatches(train.count, hyper.batchSize, rng)) {
+        const [x, y] = toBatch(spec, train, rows);
+        const step = sgdStep(spec, params, x, y, hyper.lr, only);
+        tf.dispose([x, y]);
+        replaceParams(step.params);
+        addLoss(step.loss);
+        await progress();
+      }
+    }
+  };
+
   try {
     switch (algorithm) {
       case 'fedavg':
-        for (let epoch = 0; epoch < hyper.localEpochs; epoch++) {
-          for (const rows of epochBatches(train.count, hyper.batchSize, rng)) {
-            const [x, y] = toBatch(spec, train, rows);
-            const step = sgdStep(spec, params, x, y, hyper.lr);
-            tf.dispose([x, y]);
-            replaceParams(step.params);
-            addLoss(step.loss);
-            await progress();
-          }
-        }
+      case 'fedper':
+        await epochs(hyper.localEpochs);
+        break;
+      case 'fedrep':
+        await epochs(hyper.headEpochs, { from: headFrom, to: tensors });
+        await epochs(hyper.localEpochs, { from: 0, to: headFrom });
         break;
       case 'reptile':
         for (let meta = 0; meta < hyper.metaSteps; meta++) {
@@ -204,10 +234,11 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
       }
     }
     const local = fromTensors([...params, ...rates]);
-    const delta = new Float32Array(local.length);
-    for (let i = 0; i < local.length; i++) delta[i] = (local[i] as number) - (global[i] as number);
+    const delta = new Float32Array(global.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = (local[i] as number) - (global[i] as number);
     const loss = (await lossSum.data())[0]! / Math.max(1, lossTerms);
-    return { delta, numExamples: train.count, loss, steps: done };
+    const head = keepsHead(algorithm) ? local.slice(start.adaptFrom) : undefined;
+    return { delta, numExamples: train.count, loss, steps: done, ...(head ? { head } : {}) };
   } finally {
     disposeAll(params);
     disposeAll(rates);

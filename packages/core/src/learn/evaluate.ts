@@ -1,4 +1,5 @@
 import type { Examples } from '../data/dataset.js';
+import { weightLayout } from '../model/layout.js';
 import { forward } from '../model/forward.js';
 import { disposeAll, toTensors } from '../model/params.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -56,14 +57,26 @@ export interface AdaptationCurve {
  * Personalization as a user sees it: adapt the weights with full-batch SGD on this participant's support set
  * and score them on its held-out test set after each requested number of steps (0 = the global model). With
  * `rates` (a Meta-SGD run's learned per-weight learning rates, in layout order) each step is w − rates ⊙ ∇L instead.
+ * With `adaptFrom` (a flat offset where a tensor starts: a personal head's, learn/local-model.ts) only the weights
+ * from there on adapt.
  */
 export async function adaptationCurve(
   spec: ModelSpec,
   weights: Float32Array,
   support: Examples,
   test: Examples,
-  options: { steps: readonly number[]; lr: number; rates?: Float32Array | null; onStep?: () => void | Promise<void> },
+  options: {
+    steps: readonly number[];
+    lr: number;
+    rates?: Float32Array | null;
+    adaptFrom?: number;
+    onStep?: () => void | Promise<void>;
+  },
 ): Promise<AdaptationCurve> {
+  const layout = weightLayout(spec);
+  const firstAdapted = layout.findIndex((slot) => slot.offset === (options.adaptFrom ?? 0));
+  if (firstAdapted < 0) throw new Error(`adaptFrom ${options.adaptFrom} is not where a tensor of this ${spec.kind} starts`);
+  if (options.rates && firstAdapted > 0) throw new Error('learned rates adapt every weight: adaptFrom must be 0');
   const steps = [...new Set(options.steps)].sort((a, b) => a - b);
   const last = steps[steps.length - 1] ?? 0;
   if (last > 0 && support.count === 0) throw new Error('cannot adapt without support examples');
@@ -75,7 +88,9 @@ export async function adaptationCurve(
     for (let done = 0; done <= last; done++) {
       if (steps.includes(done)) scores.push(scoreTensors(spec, params, test));
       if (done === last) break;
-      const next = rates ? metaSgdStep(spec, params, rates, sx, sy) : sgdStep(spec, params, sx, sy, options.lr);
+      const next = rates
+        ? metaSgdStep(spec, params, rates, sx, sy)
+        : sgdStep(spec, params, sx, sy, options.lr, { from: firstAdapted, to: layout.length });
       next.loss.dispose();
       disposeAll(params);
       params = next.params;

@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { strictObject } from '../strict-object.js';
 
-export const ALGORITHMS = ['fedavg', 'fomaml', 'maml', 'reptile', 'meta-sgd', 'per-fedavg-fo', 'per-fedavg-hf'] as const;
+export const ALGORITHMS = [
+  'fedavg',
+  'fomaml',
+  'maml',
+  'reptile',
+  'meta-sgd',
+  'per-fedavg-fo',
+  'per-fedavg-hf',
+  'fedrep',
+  'fedper',
+] as const;
 export const AlgorithmSchema = z.enum(ALGORITHMS);
 export type Algorithm = z.infer<typeof AlgorithmSchema>;
 
@@ -18,6 +28,10 @@ export type Algorithm = z.infer<typeof AlgorithmSchema>;
  * - per-fedavg-fo / per-fedavg-hf: `metaSteps` times: one inner step (`innerLr`) on a support batch, the query
  *   gradient there, times (I − innerLr·H) in the Hessian-free variant, step `outerLr` (Fallah et al. 2020);
  *   `innerSteps` is not used.
+ * - fedper / fedrep: the model's last `head` layers (model/spec.ts) are a personal head that each participant keeps
+ *   between rounds; only the body before it is uploaded and averaged (Arivazhagan et al. 2019; Collins et al. 2021).
+ *   fedper trains body and head together as fedavg does (`localEpochs`, `lr`, `batchSize`); fedrep first fits the
+ *   head alone for `headEpochs` epochs, then the body alone for `localEpochs`. Evaluation fits only the head.
  * - every algorithm: evaluation adapts `adaptSteps` full-batch SGD steps at `innerLr` (meta-sgd: at its learned
  *   rates) on the support set.
  */
@@ -30,6 +44,7 @@ export const ClientHyperSchema = strictObject({
   outerLr: z.number().positive().max(10).default(0.1),
   metaSteps: z.number().int().min(1).max(1000).default(5),
   adaptSteps: z.number().int().min(0).max(100).default(5),
+  headEpochs: z.number().int().min(1).max(100).default(5),
 });
 export type ClientHyper = z.infer<typeof ClientHyperSchema>;
 

@@ -8,9 +8,16 @@ export function applyStep(params: readonly tf.Tensor[], grads: readonly tf.Tenso
   return tf.tidy(() => params.map((p, i) => tf.sub(p, tf.mul(grads[i] as tf.Tensor, lr))));
 }
 
+/** Tensors [from, to) of the layout (kernel and bias per layer): the ones a step trains, the others held fixed. */
+export interface TensorRange {
+  readonly from: number;
+  readonly to: number;
+}
+
 /**
- * One plain SGD step on a batch. Returns the new weights and the batch loss before the step (a scalar
- * tensor: reading it would stall a GPU pipeline every step). The caller owns all returned tensors.
+ * One plain SGD step on a batch, of every tensor or of `only` (fedrep's head or body). Returns the new weights and the
+ * batch loss before the step (a scalar tensor: reading it would stall a GPU pipeline every step). The caller owns
+ * all returned tensors.
  */
 export function sgdStep(
   spec: ModelSpec,
@@ -18,10 +25,16 @@ export function sgdStep(
   x: tf.Tensor,
   y: tf.Tensor2D,
   lr: number,
+  only: TensorRange = { from: 0, to: params.length },
 ): { params: tf.Tensor[]; loss: tf.Scalar } {
   return tf.tidy(() => {
-    const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) => taskLoss(spec, forward(spec, ws, x), y))([...params]);
-    return { params: applyStep(params, grads, lr), loss: value };
+    const trained = params.slice(only.from, only.to);
+    // Differentiating the trained tensors alone: fixed ones cost no gradient.
+    const { value, grads } = tf.valueAndGrads((...ws: tf.Tensor[]) =>
+      taskLoss(spec, forward(spec, [...params.slice(0, only.from), ...ws, ...params.slice(only.to)], x), y),
+    )(trained);
+    const stepped = applyStep(trained, grads, lr);
+    return { params: params.map((p, i) => (i >= only.from && i < only.to ? stepped[i - only.from]! : p.clone())), loss: value };
   });
 }
 

@@ -12,6 +12,11 @@ export const MlpSpecSchema = strictObject({
   hidden: z.array(z.number().int().min(1).max(4096)).max(8),
   outputs: z.number().int().min(1).max(1000),
   task: z.enum(['classification', 'regression']),
+  /**
+   * How many layers at the end form the personal head that fedrep and fedper keep on each participant (default 1:
+   * the output layer); the layers before it are the shared body. Other algorithms share the whole model.
+   */
+  head: z.number().int().min(1).max(8).optional(),
 });
 
 export const CnnSpecSchema = strictObject({
@@ -22,6 +27,11 @@ export const CnnSpecSchema = strictObject({
   filters: z.array(z.number().int().min(1).max(256)).min(1).max(4),
   outputs: z.number().int().min(1).max(1000),
   task: z.enum(['classification', 'regression']),
+  /**
+   * How many layers at the end form the personal head that fedrep and fedper keep on each participant (default 1:
+   * the output layer); the layers before it are the shared body. Other algorithms share the whole model.
+   */
+  head: z.number().int().min(1).max(8).optional(),
 });
 
 export const ModelSpecSchema = z.discriminatedUnion('kind', [MlpSpecSchema, CnnSpecSchema]);

@@ -4,7 +4,9 @@ import { ClientHyperSchema } from '../learn/hyper.js';
 import { parameterCount } from '../model/layout.js';
 import { initialWeights } from '../model/params.js';
 import type { MlpSpec } from '../model/spec.js';
-import { Participant, type ParticipantChannel, type ParticipantStatus } from './participant.js';
+import { headOffset } from '../learn/federated-layout.js';
+import { initialFederated } from '../learn/initial-federated.js';
+import { MemoryHeadStore, Participant, type HeadStore, type ParticipantChannel, type ParticipantStatus } from './participant.js';
 import { PROTOCOL_VERSION, type Ack, type EvaluationReport, type RoundTask, type UpdateMeta, type UpdateReceipt } from '../protocol.js';
 import { createRng } from '../rng.js';
 import { useBackend } from '../tf.js';
@@ -228,5 +230,44 @@ describe('Participant', () => {
     expect(seen).toHaveLength(1);
     expect(Array.from(seen[0]!)).toEqual(Array.from(global));
     expect(updates).toHaveLength(1);
+  });
+
+  it('under fedrep keeps its head between rounds: uploads the body alone, and evaluates and trains from its own head', async () => {
+    // Prepare: a store that records what it keeps, and a held-out participant that never trained, for comparison.
+    const { channel, updates } = recordingChannel();
+    const saved: Float32Array[] = [];
+    const store = new MemoryHeadStore();
+    const heads: HeadStore = {
+      load: (runId) => store.load(runId),
+      save: (runId, head) => {
+        saved.push(head);
+        return store.save(runId, head);
+      },
+    };
+    const participant = new Participant({ channel, data: local, heads });
+    const newcomer = new Participant({ channel: recordingChannel().channel, data: { ...local, heldOut: true } });
+    const fedrep = (round: number) =>
+      task({ round, algorithm: 'fedrep', codec: 'float32', hyper: ClientHyperSchema.parse({ lr: 0.5, headEpochs: 5, adaptSteps: 0 }) });
+    const body = initialFederated(model, 'fedrep', 1, 0.05);
+    // Execute
+    await participant.handleTask(fedrep(1), weightsFrame(fedrep(1), body));
+    const second = await participant.handleTask(fedrep(2), weightsFrame(fedrep(2), body));
+    const fresh = await newcomer.handleTask(fedrep(2), weightsFrame(fedrep(2), body));
+    // Assert
+    expect(decodeFrame(updates[0]!.frame).values).toHaveLength(headOffset(model));
+    expect(saved).toHaveLength(2);
+    expect(saved[0]).toHaveLength(parameterCount(model) - headOffset(model));
+    expect(await store.load('run-1')).toBe(saved[1]);
+    // Without adaptation steps: its own head already separates the classes; a fresh (zero) head predicts one class.
+    const firstClassShare = local.test.y.filter((y) => y === 0).length / local.test.count;
+    expect(fresh.evaluation!.before).toBeCloseTo(firstClassShare, 6);
+    expect(second.evaluation!.before).toBeGreaterThan(Math.max(firstClassShare, 1 - firstClassShare) + 0.1);
+  });
+
+  it('keeps heads of the last few runs in memory only', async () => {
+    const store = new MemoryHeadStore(2);
+    for (const run of ['a', 'b', 'c']) await store.save(run, new Float32Array([1]));
+    expect(await store.load('a')).toBeNull();
+    expect(await store.load('c')).toEqual(new Float32Array([1]));
   });
 });

@@ -1,7 +1,8 @@
 import type { Examples, TrainingData } from '../data/dataset.js';
 import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
-import { federatedLength, federatedSegments, splitFederated } from '../learn/federated-layout.js';
+import { federatedLength, federatedSegments, keepsHead } from '../learn/federated-layout.js';
+import { headLength, localModel } from '../learn/local-model.js';
 import {
   PROTOCOL_VERSION,
   type Ack,
@@ -36,6 +37,33 @@ export interface LocalData {
   readonly validation?: boolean;
   /** Fresh training data for a round (see ParticipantData.trainingData); absent: `support` and `query` every round. */
   readonly trainingData?: (round: number) => TrainingData;
+}
+
+/**
+ * Where a fedrep / fedper participant keeps its personal head between rounds, per run: a tab in IndexedDB (it
+ * survives a reload), a Node participant or a simulated one in memory (MemoryHeadStore, the default).
+ */
+export interface HeadStore {
+  load(runId: string): Promise<Float32Array | null>;
+  save(runId: string, head: Float32Array): Promise<void>;
+}
+
+/** Heads in memory, for the last `runs` runs (a long-lived Node participant sees one run after another). */
+export class MemoryHeadStore implements HeadStore {
+  private readonly heads = new Map<string, Float32Array>();
+  constructor(private readonly runs = 4) {}
+  load(runId: string): Promise<Float32Array | null> {
+    return Promise.resolve(this.heads.get(runId) ?? null);
+  }
+  save(runId: string, head: Float32Array): Promise<void> {
+    this.heads.delete(runId);
+    this.heads.set(runId, head);
+    for (const oldest of this.heads.keys()) {
+      if (this.heads.size <= this.runs) break;
+      this.heads.delete(oldest);
+    }
+    return Promise.resolve();
+  }
 }
 
 export interface ParticipantStatus {
@@ -81,6 +109,8 @@ export interface ParticipantOptions {
   readonly clientUpdate?: (input: ClientUpdateInput) => Promise<ClientUpdateResult>;
   /** Computes evaluations; adaptationCurve (TF.js) by default, the simulation's fast engine there. */
   readonly adaptationCurve?: typeof adaptationCurve;
+  /** Keeps fedrep / fedper heads between rounds; a MemoryHeadStore by default. */
+  readonly heads?: HeadStore;
 }
 
 /**
@@ -93,10 +123,12 @@ export class Participant {
   private feedback: { key: string; ef: ErrorFeedback } | null = null;
   private busy: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
+  private readonly heads: HeadStore;
   readonly history: RoundRecord[] = [];
 
   constructor(private readonly options: ParticipantOptions) {
     this.data = options.data;
+    this.heads = options.heads ?? new MemoryHeadStore();
     this.now = options.now ?? (() => (typeof performance !== 'undefined' ? performance.now() : Date.now()));
   }
 
@@ -132,8 +164,11 @@ export class Participant {
       });
       this.options.onWeights?.(task, global);
 
+      // A stored head of another size (the run's model changed under the same id) is not this model's: start afresh.
+      const stored = keepsHead(task.algorithm) ? await this.heads.load(task.runId) : null;
+      const head = stored?.length === headLength(task.model) ? stored : null;
       const evaluateOnly = task.mode === 'evaluate' || data.heldOut || data.validation === true;
-      const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, data) : undefined;
+      const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, head, data) : undefined;
 
       if (evaluateOnly) {
         if (!evaluation) throw new Error('unreachable: evaluate-only tasks always evaluate');
@@ -161,6 +196,7 @@ export class Participant {
         global,
         support,
         query,
+        head,
         seed: task.seed,
         onProgress: async (step, total) => {
           this.status({ state: 'training', round: task.round, step, totalSteps: total });
@@ -168,6 +204,8 @@ export class Participant {
         },
       });
       const trainMs = this.now() - started;
+      // The head stays here whatever the hub answers: it was fitted on this participant's data, for this participant.
+      if (update.head) await this.heads.save(task.runId, update.head);
 
       this.status({ state: 'uploading', round: task.round });
       const frame = this.errorFeedback(task, length).encode(update.delta, {
@@ -207,15 +245,19 @@ export class Participant {
     }
   }
 
-  /** The global model's metric on the test set, before and after `adaptSteps` steps on the support set. */
-  private async evaluate(task: RoundTask, global: Float32Array, data: LocalData): Promise<Evaluation> {
+  /**
+   * The global model's metric on the test set, before and after `adaptSteps` steps on the support set. Under a
+   * personal head: the global body with this participant's head (a fresh one if it has none), the head alone adapting.
+   */
+  private async evaluate(task: RoundTask, global: Float32Array, head: Float32Array | null, data: LocalData): Promise<Evaluation> {
     this.status({ state: 'evaluating', round: task.round });
     const adaptSteps = task.hyper.adaptSteps;
-    const { weights, rates } = splitFederated(task.model, task.algorithm, global);
+    const { weights, rates, adaptFrom } = localModel(task.model, task.algorithm, global, head);
     const curve = await (this.options.adaptationCurve ?? adaptationCurve)(task.model, weights, data.support, data.test, {
       steps: [0, adaptSteps],
       lr: task.hyper.innerLr,
       rates,
+      adaptFrom,
       ...(this.options.yieldToUi ? { onStep: this.options.yieldToUi } : {}),
     });
     return {

@@ -4,11 +4,12 @@ import { SINUSOID_MLP } from '../model/spec.js';
 import { presetRunConfig } from '../presets.js';
 import { useBackend } from '../tf.js';
 import { frameByteLength } from '../wire/index.js';
+import { loadMnist } from '../data/mnist-node.js';
 import { runSimulation } from './simulation.js';
 
 const ROUNDS = 60;
 
-describe('runSimulation with Meta-SGD and Per-FedAvg', () => {
+describe('runSimulation with Meta-SGD, Per-FedAvg and personal heads', () => {
   beforeAll(async () => {
     await useBackend('cpu');
   });
@@ -55,5 +56,38 @@ describe('runSimulation with Meta-SGD and Per-FedAvg', () => {
     expect(result.parameters).toBe(2 * n);
     expect(result.rounds[0]!.bytesUp).toBe(4 * frameByteLength(2 * n, 'float32', [...segments, ...segments], 'sim'));
     expect(result.rounds[0]!.bytesDown).toBe(6 * frameByteLength(2 * n, 'float32', 1, 'sim'));
+  });
+
+  for (const algorithm of ['fedrep', 'fedper'] as const) {
+    it(`${algorithm}: under label skew, trainers keep heads that classify their own digits; a newcomer's fresh head must be fitted`, async () => {
+      // Prepare: 2 digit classes per participant; 10 of 36 trainers a round, so by round 20 most have kept a head.
+      const preset = presetRunConfig('shards', algorithm);
+      const config = { ...preset, rounds: 20, evaluateEvery: 20, client: { ...preset.client, adaptSteps: 10 } };
+      // Execute
+      const result = await runSimulation(config, { engine: 'fast', mnist: loadMnist(), metaTestSteps: [0, 10] });
+      // Assert: the trainers' metric before adaptation is their kept head's; a held-out one starts from a zero head,
+      // which scores one class (at most 2 of the 10 digits' test share), and fits it on its support set.
+      const last = result.rounds[19]!;
+      expect(last.global!).toBeGreaterThan(0.6);
+      const [fresh, fitted] = result.metaTest.mean as [number, number];
+      expect(fresh).toBeLessThan(0.3);
+      expect(fitted).toBeGreaterThan(0.6);
+    });
+  }
+
+  it('fedrep federates the body alone: frames of the layers before the 40-1 head each way', async () => {
+    // Prepare
+    const config = {
+      ...presetRunConfig('sinusoid', 'fedrep'),
+      scenario: { name: 'sinusoid' as const, participants: 20, seed: 3, kShot: 5, heldOut: 2 },
+      rounds: 1,
+      perRound: 4,
+    };
+    const body = parameterCount(SINUSOID_MLP) - 41;
+    // Execute
+    const result = await runSimulation(config);
+    // Assert
+    expect(result.parameters).toBe(body);
+    expect(result.rounds[0]!.bytesUp).toBe(4 * frameByteLength(body, 'float32', [40, 40, 1600, 40], 'sim'));
   });
 });

@@ -4,8 +4,9 @@ import { RoundEngine } from '../federation/round-engine.js';
 import { strategyFor } from '../federation/strategy-for.js';
 import { headline } from '../learn/evaluate.js';
 import { adaptationCurveFor, clientUpdateFor, type Engine } from '../learn/fast/engine.js';
-import { federatedLength, splitFederated } from '../learn/federated-layout.js';
+import { federatedLength } from '../learn/federated-layout.js';
 import { initialFederated } from '../learn/initial-federated.js';
+import { localModel } from '../learn/local-model.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from '../protocol.js';
 import { decodeFrame, encodeFrame } from '../wire/index.js';
@@ -180,14 +181,20 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   });
   const end = await engine.run();
   if (end.status !== 'completed') throw new Error(`the simulation ${end.status}${'reason' in end ? `: ${end.reason}` : ''}`);
-  const { weights: global, rates } = splitFederated(config.model, config.algorithm, engine.weights);
+  // Meta-test participants never trained: under a personal head they fit a fresh one on their support set.
+  const { weights: global, rates, adaptFrom } = localModel(config.model, config.algorithm, engine.weights);
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
   const score = async (indices: readonly number[]): Promise<MetaTestScores> => {
     const perParticipant: number[][] = [];
     for (const index of indices) {
       const data = scenario.participant(index);
-      const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr: config.client.innerLr, rates });
+      const curve = await adaptationCurve(config.model, global, data.support, data.test, {
+        steps,
+        lr: config.client.innerLr,
+        rates,
+        adaptFrom,
+      });
       perParticipant.push(curve.scores.map(headline));
     }
     const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));

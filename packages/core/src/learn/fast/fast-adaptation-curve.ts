@@ -8,7 +8,7 @@ const models = new Map<string, DenseMlp>();
 
 /**
  * adaptationCurve's twin for MLPs in plain float64 loops (see dense-mlp.ts): the same full-batch SGD steps on the
- * support set (or Meta-SGD's w − rates ⊙ ∇L), the same scores on the test set, without TF.js's per-op cost.
+ * support set (or Meta-SGD's w − rates ⊙ ∇L; of the weights from `adaptFrom` on), the same scores on the test set, without TF.js's per-op cost.
  */
 export async function fastAdaptationCurve(
   spec: MlpSpec,
@@ -27,6 +27,7 @@ export async function fastAdaptationCurve(
   const steps = [...new Set(options.steps)].sort((a, b) => a - b);
   const last = steps[steps.length - 1] ?? 0;
   if (last > 0 && support.count === 0) throw new Error('cannot adapt without support examples');
+  const from = options.adaptFrom ?? 0;
   const w = new Float64Array(weights);
   const grad = new Float64Array(w.length);
   const rates = options.rates ?? null;
@@ -39,7 +40,7 @@ export async function fastAdaptationCurve(
     if (steps.includes(done)) scores.push(scoreOn(model, w, chunks, test.count));
     if (done === last || !batch) break;
     model.lossAndGradient(w, batch, grad);
-    for (let i = 0; i < w.length; i++) w[i]! -= (rates ? rates[i]! : options.lr) * grad[i]!;
+    for (let i = from; i < w.length; i++) w[i]! -= (rates ? rates[i]! : options.lr) * grad[i]!;
     await options.onStep?.();
   }
   return { steps, scores };

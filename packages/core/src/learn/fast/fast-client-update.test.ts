@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Examples } from '../../data/dataset.js';
 import { initialWeights } from '../../model/params.js';
+import { headOffset, keepsHead } from '../federated-layout.js';
 import { initialFederated } from '../initial-federated.js';
 import { MNIST_CNN, SINUSOID_MLP, type MlpSpec } from '../../model/spec.js';
 import { createRng } from '../../rng.js';
@@ -68,6 +69,8 @@ describe('fastClientUpdate', () => {
           global: initialFederated(c.spec, algorithm, 7, c.hyper.innerLr),
           support: c.support,
           query: c.query,
+          // A head kept from an earlier round (a fresh head's zero output layer would leave the body's first steps still).
+          head: keepsHead(algorithm) ? initialWeights(c.spec, 8).slice(headOffset(c.spec)) : null,
           seed: 11,
         };
         const fastSteps: number[] = [];
@@ -79,6 +82,9 @@ describe('fastClientUpdate', () => {
         // round-off there, which float64 does not share.
         expect(relativeL2Error(actual.delta, expected.delta)).toBeLessThan(algorithm === 'per-fedavg-hf' ? 1e-4 : 1e-5);
         expect(actual.loss).toBeCloseTo(expected.loss, 5);
+        // fedrep / fedper keep a head: the same head, and it never reaches the delta.
+        expect(actual.head === undefined).toBe(expected.head === undefined);
+        if (actual.head && expected.head) expect(relativeL2Error(actual.head, expected.head)).toBeLessThan(1e-5);
         expect(actual.numExamples).toBe(expected.numExamples);
         expect(actual.steps).toBe(expected.steps);
         expect(fastSteps).toEqual(Array.from({ length: expected.steps }, (_, i) => i + 1));

@@ -2,10 +2,11 @@ import { concatExamples } from '../../data/dataset.js';
 import type { MlpSpec, ModelSpec } from '../../model/spec.js';
 import { createRng } from '../../rng.js';
 import { epochBatches, sampleIndices } from '../batch.js';
-import { plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
-import { federatedLength } from '../federated-layout.js';
+import { needsSupportAndQuery, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
+import { federatedLength, keepsHead } from '../federated-layout.js';
 import { HVP_DELTA } from '../hessian-vector.js';
 import type { Algorithm } from '../hyper.js';
+import { localModel } from '../local-model.js';
 import { DenseMlp, type DenseBatch } from './dense-mlp.js';
 
 export const FAST_ALGORITHMS = [
@@ -16,6 +17,8 @@ export const FAST_ALGORITHMS = [
   'meta-sgd',
   'per-fedavg-fo',
   'per-fedavg-hf',
+  'fedrep',
+  'fedper',
 ] as const satisfies readonly Algorithm[];
 type FastAlgorithm = (typeof FAST_ALGORITHMS)[number];
 
@@ -58,15 +61,17 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
   if (global.length !== federated) throw new Error(`${algorithm} on this ${spec.kind} federates ${federated} values, got ${global.length}`);
   const train = concatExamples([support, query], model.widths[0]!);
   if (train.count === 0) throw new Error('this participant has no training examples');
-  if (algorithm !== 'fedavg' && algorithm !== 'reptile' && (support.count === 0 || query.count === 0)) {
+  if (needsSupportAndQuery(algorithm) && (support.count === 0 || query.count === 0)) {
     throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
   }
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
-  const params = new Float64Array(global.subarray(0, size));
-  const rates = new Float64Array(global.subarray(size));
+  // The full model: the weights, or under a personal head the body and this participant's head.
+  const start = localModel(spec, algorithm, global, input.head ?? null);
+  const params = new Float64Array(start.weights);
+  const rates = start.rates ? new Float64Array(start.rates) : new Float64Array(0);
   const grad = new Float64Array(size);
-  const metaGrad = algorithm === 'fedavg' || algorithm === 'reptile' ? grad : new Float64Array(size);
+  const metaGrad = needsSupportAndQuery(algorithm) ? new Float64Array(size) : grad;
   let lossSum = 0;
   let lossTerms = 0;
   let done = 0;
@@ -79,15 +84,26 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
     lossTerms++;
     for (let i = 0; i < size; i++) w[i]! -= lr * grad[i]!;
   };
+  // fedrep's phases: SGD on the flat range [from, to) alone (its gradient is computed in full, then masked).
+  const epochs = async (count: number, from = 0, to = size) => {
+    for (let epoch = 0; epoch < count; epoch++) {
+      for (const rows of epochBatches(train.count, hyper.batchSize, rng)) {
+        lossSum += model.lossAndGradient(params, model.batch(train, rows), grad);
+        lossTerms++;
+        for (let i = from; i < to; i++) params[i]! -= hyper.lr * grad[i]!;
+        await progress();
+      }
+    }
+  };
 
   switch (algorithm) {
     case 'fedavg':
-      for (let epoch = 0; epoch < hyper.localEpochs; epoch++) {
-        for (const rows of epochBatches(train.count, hyper.batchSize, rng)) {
-          sgd(params, model.batch(train, rows), hyper.lr);
-          await progress();
-        }
-      }
+    case 'fedper':
+      await epochs(hyper.localEpochs);
+      break;
+    case 'fedrep':
+      await epochs(hyper.headEpochs, start.adaptFrom);
+      await epochs(hyper.localEpochs, 0, start.adaptFrom);
       break;
     case 'reptile':
       for (let meta = 0; meta < hyper.metaSteps; meta++) {
@@ -144,9 +160,11 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
     }
   }
   const delta = new Float32Array(federated);
-  for (let i = 0; i < size; i++) delta[i] = Math.fround(params[i]!) - global[i]!;
+  const shared = Math.min(size, federated);
+  for (let i = 0; i < shared; i++) delta[i] = Math.fround(params[i]!) - global[i]!;
   for (let i = 0; i < rates.length; i++) delta[size + i] = Math.fround(rates[i]!) - global[size + i]!;
-  return { delta, numExamples: train.count, loss: lossSum / Math.max(1, lossTerms), steps: done };
+  const head = keepsHead(algorithm) ? Float32Array.from(params.subarray(start.adaptFrom)) : undefined;
+  return { delta, numExamples: train.count, loss: lossSum / Math.max(1, lossTerms), steps: done, ...(head ? { head } : {}) };
 }
 
 /** `steps` SGD steps on the support batch; returns every iterate, w_0 = w (not copied) first. */
