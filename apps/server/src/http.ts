@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import {
   PROTOCOL_VERSION,
   exportLayersModel,
+  federatedLength,
+  headLength,
+  keepsHead,
+  localModel,
   parameterCount,
   roundsCsv,
   splitFederated,
@@ -10,6 +14,7 @@ import {
   type LayersModelFiles,
   type ParticipantInfo,
   type RoundSummary,
+  type RunConfig,
   type RunSummary,
 } from '@tabula/core';
 import { DEFAULT_MNIST_PATH } from '@tabula/core/node';
@@ -52,6 +57,20 @@ const STATUS_OF: Record<AckErrorCode, number> = {
   unavailable: 503,
   internal: 500,
 };
+
+/**
+ * What a run shares with the hub and what stays on each participant: `sharedParameters` values travel each way per
+ * round (Meta-SGD: weights and learned rates; fedrep, fedper: the body alone); `headParameters` in the last
+ * `headLayers` layers are each participant's own (0 and 0 unless the algorithm keeps a personal head).
+ */
+function federation(config: RunConfig): { sharedParameters: number; headParameters: number; headLayers: number } {
+  const personal = keepsHead(config.algorithm);
+  return {
+    sharedParameters: federatedLength(config.model, config.algorithm),
+    headParameters: personal ? headLength(config.model) : 0,
+    headLayers: personal ? (config.model.head ?? 1) : 0,
+  };
+}
 
 /** The data of a successful outcome; a failure is thrown with its status. */
 function dataOf<T>(outcome: Outcome<T>): T {
@@ -125,7 +144,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
 
   app.get('/api/runs/:id', (req, res) => {
     const run = runOf(req.params.id);
-    res.json({ ...run, rounds: hub.rounds(run.id) });
+    res.json({ ...run, ...federation(run.config), rounds: hub.rounds(run.id) });
   });
 
   app.get('/api/runs/:id/rounds.csv', (req, res) => {
@@ -157,18 +176,21 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
     res.json(dataOf(hub.resumeRun(req.params.id)));
   });
 
-  // The current global model in TF.js LayersModel format; weights.bin resolves relative to model.json.
+  // The current global model in TF.js LayersModel format; weights.bin resolves relative to model.json. Always the
+  // full model: under a personal head (fedrep, fedper) the hub holds only the body, so the export appends the fresh
+  // head a newcomer starts from (core's freshHead: zero output layer), to be fitted on local data before use.
   let exported: { key: string; files: LayersModelFiles } | null = null;
   const modelFiles = async (): Promise<LayersModelFiles> => {
     const model = hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     const key = `${model.runId}/${model.modelVersion}`;
     // A Keras model has no place for Meta-SGD's learned rates: the export holds the weights alone.
-    const { weights } = splitFederated(model.config.model, model.config.algorithm, model.weights);
+    const { weights } = localModel(model.config.model, model.config.algorithm, model.weights, null);
     if (exported?.key !== key) exported = { key, files: await exportLayersModel(model.config.model, weights, 'weights.bin') };
     return exported.files;
   };
-  // What a tab needs to adapt the current model itself: the spec and hyper-parameters behind weights.bin.
+  // What a tab needs to adapt the current model itself: the spec and hyper-parameters behind weights.bin, and how many
+  // of its parameters the run federates (sharedParameters) and keeps on each participant (headParameters).
   app.get('/api/model/info', (_req, res) => {
     const model = hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
@@ -179,6 +201,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
       algorithm: model.config.algorithm,
       client: model.config.client,
       parameters: parameterCount(model.config.model),
+      ...federation(model.config),
     });
   });
   app.get('/api/model/model.json', async (_req, res) => {

@@ -5,37 +5,32 @@ import { join } from 'node:path';
 import {
   PROTOCOL_VERSION,
   SINUSOID_MLP,
-  decodeFrame,
   initialWeights,
   type Ack,
   type Assignment,
-  type Hello,
   type ParticipantSocket,
-  type ClientToServerEvents,
-  type RoundTask,
   type RunSummary,
-  type ServerToClientEvents,
-  type UpdateMeta,
   type UpdateReceipt,
 } from '@tabula/core';
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHub, type Hub, type HubOptions } from './hub.js';
-import { TINY_LENGTH, TINY_MLP, deltaFrame, runConfig, waitFor } from './test-hub.js';
+import {
+  TINY_LENGTH,
+  TINY_MLP,
+  deltaFrame,
+  runConfig,
+  sayHello,
+  scriptedClient,
+  updateMeta as meta,
+  waitFor,
+  type ClientSocket,
+} from './test-hub.js';
 
 const TOKEN = 'test-admin-token-0123';
 const tiny = TINY_MLP;
 const LENGTH = TINY_LENGTH;
 const config = runConfig;
-
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** Says hello through core's typed view of the socket: socket.io-client types `timeout().emitWithAck` as any. */
-const sayHello = (socket: ParticipantSocket, hello: Hello) => socket.timeout(5000).emitWithAck('participant:hello', hello);
-interface Task {
-  task: RoundTask;
-  weights: Float32Array;
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -63,46 +58,6 @@ async function startHub(
   cleanups.push(close);
   if (!options.dataDir) cleanups.unshift(() => rmSync(dataDir, { recursive: true, force: true }));
   return { hub: Object.assign(hub, { close }), url, dataDir };
-}
-
-/** A participant that speaks the protocol by hand, so the test controls every byte it sends. */
-async function scriptedClient(url: string, id: string, examples = 10, secret?: string) {
-  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  cleanups.push(() => void socket.disconnect());
-  const tasks: Task[] = [];
-  const waiters: ((t: Task) => void)[] = [];
-  socket.on('round:start', (task, frame) => {
-    const t = { task, weights: decodeFrame(frame).values };
-    const waiter = waiters.shift();
-    if (waiter) waiter(t);
-    else tasks.push(t);
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  const welcome = await sayHello(socket, {
-    protocolVersion: PROTOCOL_VERSION,
-    participantId: id,
-    ...(secret ? { participantSecret: secret } : {}),
-    backend: 'test',
-    examples,
-    heldOut: false,
-    dataSource: 'own',
-  });
-  expect(welcome).toMatchObject({ ok: true, data: { participantId: id } });
-  const participantSecret = welcome.ok ? welcome.data.participantSecret : '';
-  const nextTask = (): Promise<Task> => {
-    const queued = tasks.shift();
-    return queued ? Promise.resolve(queued) : new Promise((resolve) => waiters.push(resolve));
-  };
-  const submit = (meta: UpdateMeta | Record<string, unknown>, frame: unknown): Promise<Ack<UpdateReceipt>> =>
-    socket.timeout(5000).emitWithAck('update:submit', meta as UpdateMeta, frame as Uint8Array);
-  return { socket, nextTask, submit, participantSecret };
-}
-
-function meta(task: RoundTask, numExamples: number, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
-  return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples, loss: 0.5, trainMs: 1, ...overrides };
 }
 
 async function postRun(

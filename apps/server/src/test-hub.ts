@@ -3,8 +3,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROTOCOL_VERSION, encodeFrame, type MlpSpec, type RoundTask, type RunConfigInput } from '@tabula/core';
-import { afterEach } from 'vitest';
+import {
+  PROTOCOL_VERSION,
+  decodeFrame,
+  encodeFrame,
+  type Ack,
+  type ClientToServerEvents,
+  type Hello,
+  type MlpSpec,
+  type ParticipantSocket,
+  type RoundTask,
+  type RunConfigInput,
+  type ServerToClientEvents,
+  type UpdateMeta,
+  type UpdateReceipt,
+} from '@tabula/core';
+import { io, type Socket } from 'socket.io-client';
+import { afterEach, expect } from 'vitest';
 import { createHub, type Hub, type HubOptions } from './hub.js';
 
 export const TEST_TOKEN = 'test-admin-token-0123';
@@ -76,4 +91,56 @@ export function deltaFrame(
     values,
     allowNonFinite: overrides.allowNonFinite ?? false,
   });
+}
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A round's task as a scripted client received it, with the weights frame decoded. */
+export interface ScriptedTask {
+  task: RoundTask;
+  weights: Float32Array;
+}
+
+/** Says hello through core's typed view of the socket: socket.io-client types `timeout().emitWithAck` as any. */
+export const sayHello = (socket: ParticipantSocket, hello: Hello) => socket.timeout(5000).emitWithAck('participant:hello', hello);
+
+/** A participant that speaks the protocol by hand, so the test controls every byte it sends. */
+export async function scriptedClient(url: string, id: string, examples = 10, secret?: string) {
+  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  afterThisTest(() => void socket.disconnect());
+  const tasks: ScriptedTask[] = [];
+  const waiters: ((t: ScriptedTask) => void)[] = [];
+  socket.on('round:start', (task, frame) => {
+    const t = { task, weights: decodeFrame(frame).values };
+    const waiter = waiters.shift();
+    if (waiter) waiter(t);
+    else tasks.push(t);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const welcome = await sayHello(socket, {
+    protocolVersion: PROTOCOL_VERSION,
+    participantId: id,
+    ...(secret ? { participantSecret: secret } : {}),
+    backend: 'test',
+    examples,
+    heldOut: false,
+    dataSource: 'own',
+  });
+  expect(welcome).toMatchObject({ ok: true, data: { participantId: id } });
+  const participantSecret = welcome.ok ? welcome.data.participantSecret : '';
+  const nextTask = (): Promise<ScriptedTask> => {
+    const queued = tasks.shift();
+    return queued ? Promise.resolve(queued) : new Promise((resolve) => waiters.push(resolve));
+  };
+  const submit = (meta: UpdateMeta | Record<string, unknown>, frame: unknown): Promise<Ack<UpdateReceipt>> =>
+    socket.timeout(5000).emitWithAck('update:submit', meta as UpdateMeta, frame as Uint8Array);
+  return { socket, nextTask, submit, participantSecret };
+}
+
+/** An update's metadata for `task`: the loss and timing a participant would report. */
+export function updateMeta(task: RoundTask, numExamples: number, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
+  return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples, loss: 0.5, trainMs: 1, ...overrides };
 }
