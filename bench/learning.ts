@@ -12,7 +12,8 @@
  * Simulations run as child processes (this file with --worker), --jobs at a time (2: this machine has 2
  * cores), each on the fast engine (learn/fast/engine.ts: plain JS where it computes the same update as TF.js,
  * TF.js's wasm backend elsewhere, e.g. for CNNs). "fedavg + fine-tuning" is the fedavg-trained model meta-tested after
- * k adaptation steps; plain "fedavg" is the same model at k = 0.
+ * k adaptation steps; plain "fedavg" is the same model at k = 0. Each run also chooses its fine-tuning learning rate
+ * and step count on its validation participants (simulation.ts MetaTest.tuned) and reports the held-out result there.
  *
  * Needs packages/core/assets/mnist.bin (node packages/core/scripts/build-mnist.mjs) and, for the PNGs,
  * /usr/bin/chromium (or CHROMIUM_PATH).
@@ -56,9 +57,24 @@ type Scenario = (typeof SCENARIOS)[number];
  * and 'fedavg-e2', fedavg with 2 local epochs: on sinusoid as many gradients per round as MAML's one inner step plus
  * its query gradient (design/learning.md §3), the FLOP-matched baseline for MAML.
  */
-const CONTENDERS = ['fedavg', 'fedavg-matched', 'fedavg-e2', 'fomaml', 'reptile', 'maml', 'meta-sgd', 'per-fedavg-hf'] as const;
+const CONTENDERS = [
+  'fedavg',
+  'fedavg-matched',
+  'fedavg-e2',
+  'fedavg-e4',
+  'fomaml',
+  'reptile',
+  'maml',
+  'meta-sgd',
+  'per-fedavg-hf',
+  'fedrep',
+  'fedper',
+] as const;
 type Contender = (typeof CONTENDERS)[number];
-const algorithmOf = (c: Contender): Algorithm => (c === 'fedavg-matched' || c === 'fedavg-e2' ? 'fedavg' : c);
+const FEDAVG_VARIANTS: readonly Contender[] = ['fedavg-matched', 'fedavg-e2', 'fedavg-e4'];
+const algorithmOf = (c: Contender): Algorithm => (FEDAVG_VARIANTS.includes(c) ? 'fedavg' : (c as Algorithm));
+/** Fine-tuning learning rates each run's meta-test chooses from on its validation participants: the preset's inner lr times these. */
+const ADAPT_LR_FACTORS = [0.1, 0.3, 1, 3] as const;
 const STEPS = [0, 1, 5, 10] as const;
 
 const HELP = `Usage: npx tsx bench/learning.ts [options]
@@ -66,6 +82,7 @@ const HELP = `Usage: npx tsx bench/learning.ts [options]
   --algorithms LIST       of ${CONTENDERS.join(',')}             [all]
   --seeds N               seeds 1..N (seed applied to the run and to the scenario's data)      [3]
   --rounds N              MNIST rounds (100 participants, 20 held out, 10 validation, 10 per round) [20]
+  --support-shots N       MNIST few-shot: N labelled support digits per participant (scenario.supportShots) [all]
   --eval-every N          MNIST: held-out evaluation every N rounds                             [2]
   --sinusoid-rounds N     sinusoid rounds (1000 participants, 200 held out, 100 validation,
                           25 per round)                                                         [500]
@@ -92,6 +109,8 @@ interface Sizes {
   readonly perRound: number;
   readonly rounds: number;
   readonly evaluateEvery: number;
+  /** MNIST few-shot: labelled support digits per participant. */
+  readonly supportShots?: number;
 }
 
 interface Job extends Sizes {
@@ -123,6 +142,14 @@ interface RunRecord {
     readonly perParticipant: readonly (readonly number[])[];
     /** The validation participants' scores at the same steps (absent from results recorded before they existed). */
     readonly validation?: { readonly mean: readonly number[]; readonly perParticipant: readonly (readonly number[])[] };
+    /** Fine-tuning lr and steps chosen on the validation participants (absent from older results). */
+    readonly tuned?: {
+      readonly lr: number;
+      readonly steps: number;
+      readonly validation: number;
+      readonly mean: number;
+      readonly perParticipant: readonly number[];
+    } | null;
   };
   /** At every evaluation round: held-out and trainer metrics, cumulative bytes (all traffic / training traffic). */
   readonly curve: {
@@ -163,6 +190,7 @@ async function worker(job: Job): Promise<void> {
     heldOut: job.heldOut,
     validation: job.validation,
     seed: job.seed,
+    ...(job.supportShots !== undefined && job.scenario !== 'sinusoid' ? { supportShots: job.supportShots } : {}),
   };
   const mnist = job.scenario === 'sinusoid' ? undefined : loadMnist();
   const input: RunConfigInput = {
@@ -175,6 +203,7 @@ async function worker(job: Job): Promise<void> {
     ...(job.tau !== undefined && preset.server?.kind === 'fedadam' ? { server: { ...preset.server, tau: job.tau } } : {}),
   };
   if (job.algorithm === 'fedavg-e2') input.client = { ...preset.client, localEpochs: 2 };
+  if (job.algorithm === 'fedavg-e4') input.client = { ...preset.client, localEpochs: 4 };
   if (job.algorithm === 'fedavg-matched') {
     const fedavg = ClientHyperSchema.parse(preset.client ?? {});
     const reptile = ClientHyperSchema.parse(presetRunConfig(job.scenario, 'reptile').client ?? {});
@@ -186,7 +215,9 @@ async function worker(job: Job): Promise<void> {
     input.client = { ...preset.client, localEpochs };
   }
   const simStarted = performance.now();
-  const result = await runSimulation(input, { engine: 'fast', ...(mnist ? { mnist } : {}) });
+  const innerLr = ClientHyperSchema.parse(input.client ?? {}).innerLr;
+  const adaptLrs = ADAPT_LR_FACTORS.map((f) => Number((innerLr * f).toPrecision(3)));
+  const result = await runSimulation(input, { engine: 'fast', adaptLrs, ...(mnist ? { mnist } : {}) });
   const seconds = (performance.now() - simStarted) / 1000;
 
   const problems: string[] = [];
@@ -251,6 +282,11 @@ async function worker(job: Job): Promise<void> {
         mean: result.metaTest.validation.mean.map((x) => round4(x)!),
         perParticipant: result.metaTest.validation.perParticipant.map((row) => row.map((x) => round4(x)!)),
       },
+      tuned: result.metaTest.tuned && {
+        ...result.metaTest.tuned,
+        mean: round4(result.metaTest.tuned.mean)!,
+        perParticipant: result.metaTest.tuned.perParticipant.map((x) => round4(x)!),
+      },
     },
     curve,
     loss: result.rounds.map((r) => round4(r.loss)),
@@ -294,21 +330,27 @@ function cost(j: Job): number {
           fedavg: 0.04,
           'fedavg-matched': 0.1,
           'fedavg-e2': 0.05,
+          'fedavg-e4': 0.06,
           fomaml: 0.05,
           reptile: 0.12,
           maml: 0.07,
           'meta-sgd': 0.08,
           'per-fedavg-hf': 0.08,
+          fedrep: 0.06,
+          fedper: 0.04,
         }[j.algorithm]
       : {
           fedavg: 2.3,
           'fedavg-matched': 2.8,
           'fedavg-e2': 2.8,
+          'fedavg-e4': 3.5,
           fomaml: 3.5,
           reptile: 1.6,
           maml: 3.7,
           'meta-sgd': 3.7,
           'per-fedavg-hf': 3.7,
+          fedrep: 3,
+          fedper: 2.3,
         }[j.algorithm];
   return perRound * j.rounds;
 }
@@ -404,6 +446,9 @@ const COLORS: Record<Contender, string> = {
   'fedavg-e2': '#8c564b',
   'meta-sgd': '#ff7f0e',
   'per-fedavg-hf': '#17becf',
+  'fedavg-e4': '#c49c94',
+  fedrep: '#e377c2',
+  fedper: '#bcbd22',
 };
 
 interface Settings {
@@ -749,6 +794,8 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 function labelOf(a: Contender, runs: readonly RunRecord[]): string {
   if (a === 'fedavg-matched') return `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)`;
   if (a === 'fedavg-e2') return 'fedavg + fine-tuning, 2 epochs';
+  if (a === 'fedavg-e4') return 'fedavg + fine-tuning, 4 epochs';
+  if (a === 'fedrep' || a === 'fedper') return `${a} (head fitted, body shared)`;
   return a;
 }
 
@@ -776,7 +823,7 @@ async function report(
     );
   // Everything shown against fedavg + fine-tuning; the meta-learners among them compete for "best".
   const others = settings.algorithms.filter((a) => a !== 'fedavg');
-  const metaLearners = others.filter((a) => a !== 'fedavg-matched' && a !== 'fedavg-e2');
+  const metaLearners = others.filter((a) => !FEDAVG_VARIANTS.includes(a));
   const seedsRun = [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
   const nSeeds = seedsRun.length;
 
@@ -841,6 +888,72 @@ async function report(
     columns: ['scenario', 'algorithm', ...STEPS.map((k) => `Δ k=${k}`)],
     rows: deltaRows,
     note: 'Accuracy in percentage points (+ is better); MSE (− is better). An interval that contains 0 means the seeds do not separate the two.',
+  };
+
+  // 1b. fine-tuning chosen on validation participants, per-participant distributions, who personalization hurt
+  const tunedRows: Cell[][] = [];
+  const quantile = (xs: readonly number[], q: number): number => {
+    const sorted = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
+    if (!sorted.length) return Number.NaN;
+    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]!;
+  };
+  const tunedOf = (r: RunRecord) => r.metaTest.tuned ?? null;
+  for (const s of scenarios) {
+    const metric = metricOf(s);
+    const fedavg = groups.get(`${s}/fedavg`) ?? [];
+    for (const a of settings.algorithms) {
+      const runs = (groups.get(`${s}/${a}`) ?? []).filter((r) => tunedOf(r));
+      if (!runs.length) continue;
+      const est = estimate(runs.map((r) => tunedOf(r)!.mean).filter(Number.isFinite));
+      const d = estimate(
+        runs.flatMap((r) => {
+          const b = fedavg.find((x) => x.seed === r.seed);
+          const [x, y] = [tunedOf(r)?.mean, b ? tunedOf(b)?.mean : undefined];
+          return typeof x === 'number' && typeof y === 'number' && Number.isFinite(x - y) ? [x - y] : [];
+        }),
+      );
+      const pooled = runs.flatMap((r) => tunedOf(r)!.perParticipant);
+      // Worse than plain fedavg's global model on the same participant (same seed: same held-out participants, in order).
+      let worse = 0;
+      let compared = 0;
+      for (const r of runs) {
+        const b = fedavg.find((x) => x.seed === r.seed);
+        const k0 = b ? b.metaTest.steps.indexOf(0) : -1;
+        if (!b || k0 < 0) continue;
+        tunedOf(r)!.perParticipant.forEach((x, i) => {
+          const base = b.metaTest.perParticipant[i]?.[k0];
+          if (typeof base !== 'number') return;
+          compared++;
+          if (!Number.isFinite(x) || better(metric, base, x)) worse++;
+        });
+      }
+      const chosen = (f: (t: NonNullable<RunRecord['metaTest']['tuned']>) => number) => runs.map((r) => f(tunedOf(r)!)).join(', ');
+      tunedRows.push([
+        s,
+        labelOf(a, runs),
+        chosen((t) => t.lr),
+        chosen((t) => t.steps),
+        formatEstimate(metric, est),
+        a === 'fedavg' ? '–' : formatEstimate(metric, d, true),
+        [0.1, 0.5, 0.9].map((q) => formatMetric(metric, quantile(pooled, q))).join(' / '),
+        compared ? `${((100 * worse) / compared).toFixed(0)}% (${worse}/${compared})` : '–',
+      ]);
+    }
+  }
+  const tunedTable: Table = {
+    title: 'Fine-tuning chosen on validation participants: held-out result, per-participant spread, and who personalization made worse',
+    columns: [
+      'scenario',
+      'algorithm',
+      'lr chosen (per seed)',
+      'k chosen (per seed)',
+      'held-out, mean ± 95% CI',
+      'Δ vs fedavg + FT (tuned), paired',
+      'participants p10 / p50 / p90',
+      'worse than plain fedavg',
+    ],
+    rows: tunedRows,
+    note: `Each run picks the adaptation learning rate (its preset's inner lr x ${ADAPT_LR_FACTORS.join(', ')}) and the step count (of k = ${STEPS.join(', ')}) with the best mean on its validation participants (neither trained nor held out), then scores its held-out participants with them (packages/core/src/sim/simulation.ts, MetaTest.tuned). Meta-SGD adapts at its learned rates (lr column: its inner lr, unused). fedrep/fedper adapt only a fresh head (zero output layer), so their k = 0 predicts nothing. Percentiles pool every held-out participant of every seed. "Worse than plain fedavg": share of held-out participants whose tuned score is worse than plain fedavg's global model (no adaptation) on the same participant, same seed — the participants for whom this method's personalization did not pay.`,
   };
 
   // 2. communication to a target
@@ -962,15 +1075,19 @@ async function report(
       const grads = mean(examples.map((n) => gradientsPerUpdate(algorithm, hyper, n)));
       gradientsOf.set(`${s}/${a}`, grads);
       const shape =
-        algorithm === 'fedavg'
+        algorithm === 'fedavg' || algorithm === 'fedper'
           ? `${hyper.localEpochs} epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}`
-          : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
+          : algorithm === 'fedrep'
+            ? `${hyper.headEpochs} head + ${hyper.localEpochs} body epoch(s), batch ${hyper.batchSize}, lr ${hyper.lr}`
+            : `${hyper.metaSteps} meta x ${hyper.innerSteps} inner steps, batch ${hyper.batchSize}, inner lr ${hyper.innerLr}, outer lr ${hyper.outerLr}`;
       const note =
         a === 'maml' || a === 'meta-sgd'
           ? 'x ~2 (second order)'
           : a === 'per-fedavg-hf'
             ? 'Hessian-free: 2 of them for the Hessian-vector product'
-            : '';
+            : a === 'fedrep'
+              ? 'head epochs: backward pass through the head only'
+              : '';
       computeRows.push([s, labelOf(a, runs), meanExamples.toFixed(0), shape, grads, note]);
     }
   }
@@ -979,6 +1096,51 @@ async function report(
     columns: ['scenario', 'algorithm', 'local examples (mean)', 'local update', 'gradients per round', 'note'],
     rows: computeRows,
     note: 'fedavg: epochs x ceil(examples / batch); reptile: meta steps x inner steps; fomaml / maml / meta-sgd: meta steps x (inner steps + 1); per-fedavg-hf: meta steps x 4 (support, query, and two for the Hessian-vector product by central difference) (learn/client-update.ts gradientsPerUpdate). Adaptation at meta-test time is the same for every algorithm (k steps at the inner lr). An accuracy lead that comes with more local steps per round is partly a lead in compute.',
+  };
+
+  // equal local compute: every contender at the round where its local gradients reach the cheapest contender's whole run
+  const equalRows: Cell[][] = [];
+  for (const s of scenarios) {
+    const metric = metricOf(s);
+    const present = settings.algorithms.filter((a) => groups.has(`${s}/${a}`) && gradientsOf.has(`${s}/${a}`));
+    if (present.length < 2) continue;
+    const rounds = groups.get(`${s}/${present[0]}`)![0]!.config.rounds;
+    const budget = Math.min(...present.map((a) => gradientsOf.get(`${s}/${a}`)!)) * rounds;
+    for (const a of present) {
+      const runs = groups.get(`${s}/${a}`)!;
+      const g = gradientsOf.get(`${s}/${a}`)!;
+      const want = budget / g;
+      const values = runs.flatMap((r) => {
+        let i = -1;
+        r.curve.round.forEach((round, j) => {
+          if (round <= want + 1e-9) i = j;
+        });
+        const x = i >= 0 ? r.curve.heldOutPersonalized[i] : null;
+        return typeof x === 'number' && Number.isFinite(x) ? [{ round: r.curve.round[i]!, x }] : [];
+      });
+      const at = estimate(values.map((v) => v.x));
+      equalRows.push([
+        s,
+        labelOf(a, runs),
+        g.toFixed(1),
+        values.length ? values[0]!.round : 'before the first evaluation',
+        formatEstimate(metric, at),
+        runs[0]!.bytesPerRound.up / (runs[0]!.config.perRound ?? 1),
+      ]);
+    }
+  }
+  const equalTable: Table = {
+    title: "Equal local compute: the held-out personalized metric when each contender has spent the cheapest one's local gradients",
+    columns: [
+      'scenario',
+      'algorithm',
+      'gradients per trainer-round',
+      'round read',
+      'held-out personalized, mean ± 95% CI',
+      'bytes up per trainer-round',
+    ],
+    rows: equalRows,
+    note: "Budget: the cheapest contender's gradients per round x the run's rounds. A contender spending g gradients per round is read at the last evaluation round at or below budget / g (so a 4x-compute method is read at a quarter of the run). Metric: the training-time held-out evaluation (adaptSteps steps at the preset's inner lr), as in the curves. The meta-test tables above compare at equal rounds (equal communication per round, except Meta-SGD's doubled vector and the personal-head methods' body-only vector: see the bytes column).",
   };
 
   // 3. plots
@@ -1088,7 +1250,7 @@ async function report(
     .filter((s) => s !== 'sinusoid')
     .flatMap((s) =>
       metaLearners
-        .filter((a) => groups.has(`${s}/${a}`) && at(groups.get(`${s}/${a}`)!, 0).mean < 0.2)
+        .filter((a) => a !== 'fedrep' && a !== 'fedper' && groups.has(`${s}/${a}`) && at(groups.get(`${s}/${a}`)!, 0).mean < 0.2)
         .map((a) => `${s}/${a} ${formatMetric('accuracy', at(groups.get(`${s}/${a}`)!, 0).mean)}`),
     );
   if (belowChance.length)
@@ -1125,7 +1287,7 @@ async function report(
     machine: machine(),
     seconds: meta.seconds,
     headline,
-    tables: [metaTable, deltaTable, commTable, computeTable, timeTable],
+    tables: [metaTable, deltaTable, tunedTable, commTable, computeTable, equalTable, timeTable],
     notes,
     data: { settings, targets, wallSeconds: meta.wallSeconds, failures: meta.failures, runs: records.map(compact) },
   };
@@ -1159,6 +1321,7 @@ async function main(): Promise<void> {
       seeds: { type: 'string' },
       rounds: { type: 'string' },
       'eval-every': { type: 'string' },
+      'support-shots': { type: 'string' },
       'sinusoid-rounds': { type: 'string' },
       'sinusoid-eval-every': { type: 'string' },
       jobs: { type: 'string', default: '2' },
@@ -1220,6 +1383,7 @@ async function main(): Promise<void> {
       perRound: 10,
       rounds: v.rounds ? positiveInt(v.rounds, 'rounds') : quick ? 6 : 20,
       evaluateEvery: v['eval-every'] ? positiveInt(v['eval-every'], 'eval-every') : 2,
+      ...(v['support-shots'] ? { supportShots: positiveInt(v['support-shots'], 'support-shots') } : {}),
     },
     sinusoid: {
       participants: 1000,

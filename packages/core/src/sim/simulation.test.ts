@@ -117,6 +117,26 @@ describe('runSimulation', () => {
     expect(without.metaTest.validation).toEqual({ participants: 0, mean: [0, 0, 0, 0], perParticipant: [] });
   });
 
+  it('chooses the fine-tuning learning rate and steps on the validation participants, then scores the held-out ones with them', async () => {
+    // Prepare: fedavg trains at lr 0.01 whatever its inner lr, which only sets how its meta-test adapts (here barely).
+    const scenario = { name: 'sinusoid' as const, participants: 60, seed: 3, kShot: 5, heldOut: 10, validation: 10 };
+    const config = small({ algorithm: 'fedavg', scenario, rounds: 5, perRound: 10 });
+    const run = (adaptLrs?: number[]) =>
+      runSimulation(
+        { ...config, client: { ...config.client, innerLr: 1e-4 } },
+        { metaTestSteps: [0, 10], ...(adaptLrs ? { adaptLrs } : {}) },
+      );
+    // Execute
+    const fixed = await run();
+    const chosen = await run([1e-4, 0.003, 0.03]);
+    // Assert: 10 steps at 0.003 fit the sines; 1e-4 barely moves and 0.03 overshoots. Without a grid, the inner lr it is.
+    expect(chosen.metaTest.tuned).toMatchObject({ lr: 0.003, steps: 10 });
+    expect(chosen.metaTest.tuned!.mean).toBeLessThan(fixed.metaTest.mean[1]!);
+    expect(chosen.metaTest.tuned!.perParticipant).toHaveLength(10);
+    expect(fixed.metaTest.tuned!.lr).toBe(1e-4);
+    expect(fixed.metaTest.tuned!.mean).toBe(fixed.metaTest.mean[fixed.metaTest.tuned!.steps === 0 ? 0 : 1]);
+  });
+
   it('trains on fresh sine points each round with freshPoints, deterministically', async () => {
     const fresh = small({ scenario: { ...small().scenario, freshPoints: true }, rounds: 2 });
     const [a, b, fixed] = await Promise.all([runSimulation(fresh), runSimulation(fresh), runSimulation(small({ rounds: 2 }))]);

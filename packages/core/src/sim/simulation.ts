@@ -28,11 +28,26 @@ export interface MetaTestScores {
   readonly perParticipant: readonly (readonly number[])[];
 }
 
+/** Fine-tuning settings chosen on the validation participants, and what they give the held-out ones. */
+export interface TunedFineTuning {
+  /** Adaptation learning rate (of SimOptions.adaptLrs) and step count (of the meta-test's steps) best on validation. */
+  readonly lr: number;
+  readonly steps: number;
+  /** The validation participants' mean there, which chose them. */
+  readonly validation: number;
+  /** The held-out participants' mean and per-participant scores with them. */
+  readonly mean: number;
+  readonly perParticipant: readonly number[];
+}
+
 /** The held-out participants' scores, and apart from them the validation participants' (where settings get chosen). */
 export interface MetaTest extends MetaTestScores {
   readonly metric: 'accuracy' | 'mse';
   readonly steps: readonly number[];
+  /** Scores at the config's inner lr. */
   readonly validation: MetaTestScores;
+  /** Null without validation participants. */
+  readonly tuned: TunedFineTuning | null;
 }
 
 export interface SimResult {
@@ -54,6 +69,11 @@ export interface SimOptions {
   readonly attackers?: Attackers;
   /** Who computes client updates and evaluations: 'tfjs' (default, as a tab) or 'fast' (plain JS for MLPs, see learn/fast/). */
   readonly engine?: Engine;
+  /**
+   * Adaptation learning rates the meta-test chooses from on the validation participants, with the step count
+   * (MetaTest.tuned); the config's inner lr alone by default. Meta-SGD adapts at its learned rates and ignores them.
+   */
+  readonly adaptLrs?: readonly number[];
 }
 
 /**
@@ -185,26 +205,45 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const { weights: global, rates, adaptFrom } = localModel(config.model, config.algorithm, engine.weights);
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
-  const score = async (indices: readonly number[]): Promise<MetaTestScores> => {
+  const innerLr = config.client.innerLr;
+  const score = async (indices: readonly number[], lr = innerLr): Promise<MetaTestScores> => {
     const perParticipant: number[][] = [];
     for (const index of indices) {
       const data = scenario.participant(index);
-      const curve = await adaptationCurve(config.model, global, data.support, data.test, {
-        steps,
-        lr: config.client.innerLr,
-        rates,
-        adaptFrom,
-      });
+      const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr, rates, adaptFrom });
       perParticipant.push(curve.scores.map(headline));
     }
     const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));
     return { participants: perParticipant.length, mean, perParticipant };
   };
-  const metaTest: MetaTest = {
-    metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
-    steps,
-    ...(await score(scenario.heldOut)),
-    validation: await score(scenario.validation),
-  };
+  const metric = config.model.task === 'regression' ? 'mse' : 'accuracy';
+  const heldOutScores = await score(scenario.heldOut);
+  const validationScores = await score(scenario.validation);
+
+  // Fine-tuning chosen as a user would: on participants apart from both the trainers and the held-out ones.
+  let tuned: TunedFineTuning | null = null;
+  if (validationScores.participants > 0) {
+    const lrs = rates ? [innerLr] : [...new Set(options.adaptLrs ?? [innerLr])];
+    let best: { lr: number; step: number; value: number } | null = null;
+    for (const lr of lrs) {
+      const scores = lr === innerLr ? validationScores : await score(scenario.validation, lr);
+      for (let step = 0; step < steps.length; step++) {
+        const value = scores.mean[step]!;
+        if (Number.isFinite(value) && (!best || (metric === 'mse' ? value < best.value : value > best.value))) best = { lr, step, value };
+      }
+    }
+    if (best) {
+      const { lr, step, value } = best;
+      const held = lr === innerLr ? heldOutScores : await score(scenario.heldOut, lr);
+      tuned = {
+        lr,
+        steps: steps[step]!,
+        validation: value,
+        mean: held.mean[step]!,
+        perParticipant: held.perParticipant.map((row) => row[step]!),
+      };
+    }
+  }
+  const metaTest: MetaTest = { metric, steps, ...heldOutScores, validation: validationScores, tuned };
   return { config, parameters: length, rounds, metaTest };
 }
