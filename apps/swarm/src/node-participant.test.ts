@@ -1,5 +1,15 @@
 // A Node participant's session against a real hub on port 0 (the session's own cases: packages/core).
-import { SINUSOID_MLP, createScenario, useBackend, validationIndices, type Farewell } from '@tabula/core';
+import {
+  MemoryHeadStore,
+  SINUSOID_MLP,
+  createScenario,
+  headLength,
+  parameterCount,
+  presetRunConfig,
+  useBackend,
+  validationIndices,
+  type Farewell,
+} from '@tabula/core';
 import { afterThisTest, startTestHub, waitFor } from '@tabula/server/test-hub';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connectParticipant } from './node-participant.js';
@@ -97,5 +107,54 @@ describe('Node participants: scenario options', () => {
       ]);
     expect(validation!.data.validation).toBe(true);
     expect(validation!.participant.history).toEqual([]);
+  });
+});
+
+/** A memory store that remembers what each round's load found and what it saved. */
+class RecordingHeadStore extends MemoryHeadStore {
+  readonly loads: (Float32Array | null)[] = [];
+  readonly saves: Float32Array[] = [];
+  override async load(runId: string): Promise<Float32Array | null> {
+    const head = await super.load(runId);
+    this.loads.push(head && head.slice());
+    return head;
+  }
+  override save(runId: string, head: Float32Array): Promise<void> {
+    this.saves.push(head.slice());
+    return super.save(runId, head);
+  }
+}
+
+describe('Node participants: personal heads', () => {
+  it('keep their fedrep head from one round to the next, in memory, and never send it', async () => {
+    // Prepare: two trainers on sinusoid tasks, each with a store that records its loads and saves.
+    const tasks = { name: 'sinusoid' as const, participants: 6, seed: 3, heldOut: 0 };
+    const { hub, url } = await startTestHub({ defaultScenario: tasks });
+    const nodes = [];
+    for (const index of [0, 1]) {
+      const heads = new RecordingHeadStore();
+      const node = await connectParticipant({ url, backend: 'cpu', scenario: tasks, assignedIndex: index, heads });
+      afterThisTest(() => node.close());
+      nodes.push({ node, heads });
+    }
+    // Execute
+    const preset = presetRunConfig('sinusoid', 'fedrep');
+    const started = hub.startRun({ ...preset, scenario: tasks, rounds: 2, perRound: 2, minParticipants: 2, roundDeadlineMs: 30_000 });
+    if (!started.ok) throw new Error(started.error);
+    await waitFor(() => hub.store.getRun(started.data.id)?.status === 'completed', 'the run to complete', 60_000);
+    // Assert: round 1 started from no head; round 2 from exactly the head round 1 fitted, which round 2 then refitted.
+    for (const { node, heads } of nodes) {
+      expect(node.participant.history.map((r) => [r.round, r.accepted])).toEqual([
+        [1, true],
+        [2, true],
+      ]);
+      expect(heads.saves).toHaveLength(2);
+      expect(heads.saves[0]).toHaveLength(headLength(SINUSOID_MLP));
+      expect(heads.loads[0]).toBeNull();
+      expect(heads.loads.at(-1)).toEqual(heads.saves[0]);
+      expect(heads.saves[1]).not.toEqual(heads.saves[0]);
+    }
+    // Only the body was federated: the checkpoint is shorter than the model by the head.
+    expect(hub.store.latestCheckpoint(started.data.id)!.weights).toHaveLength(parameterCount(SINUSOID_MLP) - headLength(SINUSOID_MLP));
   });
 });

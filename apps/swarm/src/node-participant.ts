@@ -1,5 +1,6 @@
 import {
   MemoryCredentials,
+  MemoryHeadStore,
   Participant,
   ParticipantSession,
   createScenario,
@@ -10,6 +11,7 @@ import {
   type Assignment,
   type ClientToServerEvents,
   type Farewell,
+  type HeadStore,
   type LocalData,
   type ParticipantChannel,
   type ParticipantStatus,
@@ -39,11 +41,14 @@ export interface NodeParticipantOptions {
   readonly onRejected?: (error: string) => void;
   /** The hub closed the connection on purpose and asked it not to come back (see Farewell). */
   readonly onFarewell?: (notice: Farewell) => void;
+  /** Where its fedrep / fedper heads live between rounds: in memory by default (a new process starts afresh). */
+  readonly heads?: HeadStore;
 }
 
 export interface NodeParticipant {
   readonly id: string;
   readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  /** One runtime for the participant's whole life, so its personal heads (fedrep, fedper) carry over between rounds. */
   readonly participant: Participant;
   /** The shard it holds now (the hub may assign another when a run on another scenario starts). */
   readonly data: LocalData;
@@ -142,6 +147,7 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
       },
     },
     data: null,
+    heads: options.heads ?? new MemoryHeadStore(),
     onStatus: (status) => {
       options.onStatus?.(status);
       session.reportStatus(status);
