@@ -4,6 +4,7 @@ import '../shared/style.css';
 import { byId, errorMessage, h, replaceChildren } from '../shared/dom.js';
 import { AdminLink } from './admin-link.js';
 import { HubApi } from './api.js';
+import { federationOf, type Federation } from './federation.js';
 import { LoginView } from './login-view.js';
 import { ParticipantsTable } from './participants-table.js';
 import { upsertRound } from './round-list.js';
@@ -65,7 +66,7 @@ const downloads = h(
   h('a', { href: '/api/model/weights.bin', download: 'weights.bin', text: 'weights (weights.bin)' }),
   h('span', {
     className: 'muted',
-    text: ' — the current global model in the TF.js LayersModel format; keep both files in one folder and load model.json with tf.loadLayersModel.',
+    text: ' — the current global model in the TF.js LayersModel format; keep both files in one folder and load model.json with tf.loadLayersModel. Under fedrep or fedper the hub holds only the shared body: the download adds a fresh head (zero output layer) to fit on your own data first.',
   }),
 );
 
@@ -106,6 +107,28 @@ function metricOf(run: RunSummary | null): 'accuracy' | 'mse' {
   return run?.config.model.task === 'regression' ? 'mse' : 'accuracy';
 }
 
+/** What each run federates and keeps on its participants, as the hub counts it: a run's config never changes. */
+const federations = new Map<string, Federation | null>();
+
+function remember(detail: RunSummary): void {
+  federations.set(detail.id, federationOf(detail));
+}
+
+/** The hub's counts for `run`, fetched once (the run is shown again when they arrive). */
+function federationFor(run: RunSummary | null): Federation | null {
+  if (!run) return null;
+  if (federations.has(run.id)) return federations.get(run.id) ?? null;
+  federations.set(run.id, null);
+  api.run(run.id).then(
+    (detail) => {
+      remember(detail);
+      renderRun();
+    },
+    () => undefined, // the status line simply goes without the counts
+  );
+  return null;
+}
+
 function renderRun(): void {
   const shown = pinned ?? { run: liveRun, rounds: liveRounds };
   runStatus.render(
@@ -117,6 +140,7 @@ function renderRun(): void {
     },
     liveRun,
     (id) => void resumeRun(id, (message) => form.showFormError(message)),
+    federationFor(shown.run),
   );
   rounds.render(shown.rounds, metricOf(shown.run));
   form.setRunning(liveRun?.status === 'running');
@@ -155,6 +179,7 @@ async function compareRuns(ids: readonly string[]): Promise<void> {
         const cached = comparedDetails.get(id);
         if (cached && cached.run.status !== 'running') return cached;
         const { rounds: past, ...run } = await api.run(id);
+        remember(run);
         const detail = { run, rounds: past };
         comparedDetails.set(id, detail);
         return detail;
@@ -185,6 +210,7 @@ async function resumeRun(id: string, showError: (message: string) => void): Prom
   try {
     await api.resumeRun(id);
     const { rounds: past, ...run } = await api.run(id);
+    remember(run);
     pinned = null;
     onRun(run);
     liveRounds = past;
@@ -201,6 +227,7 @@ async function showRun(id: string): Promise<void> {
   }
   try {
     const { rounds: past, ...run } = await api.run(id);
+    remember(run);
     pinned = { run, rounds: past };
     renderRun();
   } catch (error) {

@@ -1,4 +1,4 @@
-import { RunConfigSchema, presetRunConfig } from '@tabula/core/protocol';
+import { ALGORITHMS, DEFAULT_CLIENT_HYPER, RunConfigSchema, presetRunConfig } from '@tabula/core/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   FIELDS,
@@ -6,6 +6,7 @@ import {
   checkValues,
   configToValues,
   fieldFor,
+  fieldVisible,
   hubFieldErrors,
   presetValues,
   valuesToConfig,
@@ -35,8 +36,12 @@ describe('presetValues', () => {
       ['sinusoid', 'meta-sgd'],
       ['shards', 'per-fedavg-hf'],
       ['dirichlet', 'per-fedavg-fo'],
+      ['sinusoid', 'fedrep'],
+      ['shards', 'fedper'],
     ] as const) {
       const expected = RunConfigSchema.parse(presetRunConfig(scenario, algorithm));
+      // The form leaves out settings its algorithm does not read (head epochs: fedrep's): the default stands in.
+      if (algorithm !== 'fedrep') expected.client.headEpochs = DEFAULT_CLIENT_HYPER.headEpochs;
       const check = checkValues(presetValues(scenario, algorithm));
       expect(check.ok, scenario).toBe(true);
       if (check.ok) expect(check.config).toEqual(expected);
@@ -101,6 +106,51 @@ describe('scenario fields for the few-shot regime', () => {
     const check = checkValues({ ...presetValues('iid', 'fedavg'), 'scenario.participants': '2000', 'scenario.supportShots': '4' });
     expect(check.ok).toBe(false);
     if (!check.ok) expect(Object.values(check.fieldErrors).join(' ')).toMatch(/supportShots 4 needs at least 6 digits/);
+  });
+});
+
+describe('personal-head fields', () => {
+  it('offers every algorithm, fedrep and fedper among them', () => {
+    expect(FIELDS.find((f) => f.key === 'algorithm')?.options).toEqual(ALGORITHMS);
+    expect(ALGORITHMS).toEqual(expect.arrayContaining(['fedrep', 'fedper']));
+  });
+
+  it('show head epochs for fedrep only and head layers for fedrep and fedper, and submit them only there', () => {
+    // Prepare
+    const visible = (key: string, algorithm: string) =>
+      fieldVisible(
+        FIELDS.find((f) => f.key === key)!,
+        { algorithm },
+      );
+    const fedrep = { ...presetValues('sinusoid', 'fedrep'), 'client.headEpochs': '7', 'model.head': '2' };
+    // Execute
+    const rep = checkValues(fedrep);
+    const per = checkValues({ ...fedrep, algorithm: 'fedper' });
+    const maml = checkValues({ ...fedrep, algorithm: 'maml' });
+    // Assert
+    expect(['fedrep', 'fedper', 'maml'].map((a) => [visible('client.headEpochs', a), visible('model.head', a)])).toEqual([
+      [true, true],
+      [false, true],
+      [false, false],
+    ]);
+    expect(rep.ok && [rep.config.client.headEpochs, rep.config.model.head]).toEqual([7, 2]);
+    expect(per.ok && [per.config.client.headEpochs, per.config.model.head]).toEqual([DEFAULT_CLIENT_HYPER.headEpochs, 2]);
+    expect(maml.ok && maml.config.model).not.toHaveProperty('head');
+    expect(rep.ok && configToValues(rep.config)).toMatchObject({ 'client.headEpochs': '7', 'model.head': '2' });
+    expect(presetValues('shards', 'fedper')['model.head']).toBe('');
+  });
+
+  it('places the schema’s refusal of a head that leaves no body, or of junk, at the head fields', () => {
+    // Prepare: the sinusoid MLP has 3 layers; a 3-layer head would federate nothing.
+    const values = presetValues('sinusoid', 'fedper');
+    // Execute
+    const noBody = checkValues({ ...values, 'model.head': '3' });
+    const junk = checkValues({ ...values, algorithm: 'fedrep', 'client.headEpochs': '0' });
+    // Assert
+    expect(noBody.ok).toBe(false);
+    if (!noBody.ok) expect(noBody.fieldErrors['model.head']).toMatch(/^model\.head: a head of 3 layers leaves no shared body/);
+    expect(junk.ok).toBe(false);
+    if (!junk.ok) expect(Object.keys(junk.fieldErrors)).toEqual(['client.headEpochs']);
   });
 });
 

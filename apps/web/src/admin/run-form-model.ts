@@ -42,6 +42,8 @@ export interface FieldDef {
 export const NO_SCENARIO = 'none';
 
 const hasScenario = (v: FormValues) => v['scenario.name'] !== NO_SCENARIO;
+/** fedrep and fedper keep the model's last layers on each participant (core's keepsHead). */
+const keepsHead = (v: FormValues) => v['algorithm'] === 'fedrep' || v['algorithm'] === 'fedper';
 
 export const FIELDS: readonly FieldDef[] = [
   { key: 'name', label: 'Run name', kind: 'text', group: 'Run', optional: true },
@@ -65,6 +67,15 @@ export const FIELDS: readonly FieldDef[] = [
     group: 'Model',
     hint: 'comma-separated, e.g. 8,16',
     when: (v) => v['model.kind'] === 'cnn',
+  },
+  {
+    key: 'model.head',
+    label: 'Personal head layers',
+    kind: 'int',
+    group: 'Model',
+    optional: true,
+    hint: 'the last layers each participant keeps and never shares; blank: 1 (the output layer)',
+    when: keepsHead,
   },
   {
     key: 'scenario.name',
@@ -138,6 +149,14 @@ export const FIELDS: readonly FieldDef[] = [
   { key: 'client.batchSize', label: 'Batch size', kind: 'int', group: 'Client' },
   { key: 'client.lr', label: 'Local learning rate', kind: 'number', group: 'Client' },
   { key: 'client.localEpochs', label: 'Local epochs', kind: 'int', group: 'Client' },
+  {
+    key: 'client.headEpochs',
+    label: 'Head epochs',
+    kind: 'int',
+    group: 'Client',
+    hint: 'epochs fitting the personal head alone before the body’s local epochs',
+    when: (v) => v['algorithm'] === 'fedrep',
+  },
   { key: 'client.innerLr', label: 'Inner learning rate', kind: 'number', group: 'Client' },
   { key: 'client.innerSteps', label: 'Inner steps', kind: 'int', group: 'Client' },
   { key: 'client.outerLr', label: 'Outer learning rate', kind: 'number', group: 'Client' },
@@ -212,6 +231,7 @@ export function configToValues(config: RunConfigInput | RunConfig): FormValues {
     'model.kind': model.kind,
     'model.hidden': model.kind === 'mlp' ? model.hidden.join(',') : MNIST_MLP.hidden.join(','),
     'model.filters': model.kind === 'cnn' ? model.filters.join(',') : MNIST_CNN.filters.join(','),
+    'model.head': text(model.head),
     'scenario.name': config.scenario?.name ?? NO_SCENARIO,
     'scenario.participants': text(config.scenario?.participants ?? 10),
     'scenario.seed': text(config.scenario?.seed ?? 1),
@@ -257,10 +277,14 @@ function list(value: string | undefined): number[] {
     .map(Number);
 }
 
-/** The model spec for the chosen kind; input shape, outputs and task follow from the scenario's data. */
-function modelFor(values: FormValues): ModelSpec {
+/**
+ * The model spec for the chosen kind; input shape, outputs and task follow from the scenario's data. `head`: the
+ * personal head's layer count where the algorithm keeps one and the field is filled in.
+ */
+function modelFor(values: FormValues, head: number | undefined): ModelSpec {
   const regression = values['scenario.name'] === 'sinusoid';
   const base = regression ? SINUSOID_MLP : MNIST_MLP;
+  const personal = head === undefined ? {} : { head };
   if (values['model.kind'] === 'cnn') {
     return {
       ...MNIST_CNN,
@@ -268,9 +292,10 @@ function modelFor(values: FormValues): ModelSpec {
       outputs: base.outputs,
       task: base.task,
       filters: list(values['model.filters']),
+      ...personal,
     };
   }
-  return { ...base, hidden: list(values['model.hidden']) };
+  return { ...base, hidden: list(values['model.hidden']), ...personal };
 }
 
 /** The form's strings -> the RunConfigInput it describes (fields that do not apply are left out). */
@@ -324,6 +349,7 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
     batchSize: pick('client.batchSize'),
     lr: pick('client.lr'),
     localEpochs: pick('client.localEpochs'),
+    headEpochs: pick('client.headEpochs'),
     innerLr: pick('client.innerLr'),
     innerSteps: pick('client.innerSteps'),
     outerLr: pick('client.outerLr'),
@@ -334,7 +360,7 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
   return defined({
     name: (values['name'] ?? '').trim() || undefined,
     algorithm: values['algorithm'] as Algorithm,
-    model: modelFor(values),
+    model: modelFor(values, pick('model.head')),
     scenario,
     rounds: pick('rounds') as number,
     perRound: pick('perRound'),

@@ -1,18 +1,23 @@
 import type { RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
+import { sharedPartText, type Federation } from './federation.js';
 import { resumeButton } from './resume.js';
 
 /** The run the charts show: the live one, or one picked from the history. */
 export class RunStatusView {
   readonly element = h('div', { 'data-testid': 'run-status', 'aria-live': 'polite' });
 
-  /** `running`: the run in progress, if any (a paused or failed run shown here can be resumed while there is none). */
+  /**
+   * `running`: the run in progress, if any (a paused or failed run shown here can be resumed while there is none).
+   * `federation`: the hub's count of what the shown run federates, once known.
+   */
   render(
     run: RunSummary | null,
     live: boolean,
     onBackToLive: () => void,
     running: RunSummary | null,
     onResume: (runId: string) => void,
+    federation: Federation | null = null,
   ): void {
     if (!run) {
       replaceChildren(this.element, h('p', { className: 'muted', text: 'No run yet: fill in the form and press Start run.' }));
@@ -22,6 +27,7 @@ export class RunStatusView {
     const back = h('button', { type: 'button', text: 'Back to the live run' });
     back.addEventListener('click', onBackToLive);
     const resume = resumeButton(run, running, onResume);
+    const shared = sharedPartText(federation);
     replaceChildren(
       this.element,
       h(
@@ -40,6 +46,7 @@ export class RunStatusView {
           text: 'Download rounds (CSV)',
         }),
       ),
+      shared ? h('p', { className: 'muted', 'data-testid': 'run-shared-part', text: `Personal heads · ${shared}.` }) : null,
       resume,
       live ? null : back,
     );

@@ -26,3 +26,13 @@ export function formatNumber(value: number | null | undefined, digits = 3): stri
 export function formatTime(epochMs: number): string {
   return new Date(epochMs).toLocaleString();
 }
+
+/** A count with thousands separators, the same in every locale: 1,640. */
+export function formatCount(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/** "1 layer", "2 layers". */
+export function plural(count: number, noun: string): string {
+  return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
+}
