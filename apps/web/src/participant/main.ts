@@ -1,6 +1,7 @@
 import '../shared/no-eval.js';
 import {
   Participant,
+  localModel,
   sameAssignment,
   tf,
   type Assignment,
@@ -19,6 +20,8 @@ import { activateBackend, measureBackend, selectBackend, type BackendReport } fr
 import { BACKEND_LABEL, canTrain, chooseBackend, WASM_CNN_REASON } from './backend-choice.js';
 import { BackendView } from './backend-view.js';
 import { DataSourceView, type DataSource } from './data-source-view.js';
+import { TabHeadStore } from './head-store.js';
+import { HeadView } from './head-view.js';
 import { HistoryView } from './history-view.js';
 import { openHubSession, refusalMessage } from './hub-session.js';
 import { Identity } from './identity.js';
@@ -42,6 +45,7 @@ const identity = await Identity.claim();
 const stateView = new StateView();
 const backendView = new BackendView();
 const historyView = new HistoryView();
+const headView = new HeadView();
 const idText = h('span', { 'data-testid': 'participant-id', text: identity.id ?? '(new: the hub assigns one)' });
 const notes = h('ul', { className: 'notes', 'aria-live': 'polite' });
 
@@ -62,6 +66,15 @@ const page: {
 /** The hub connection and the participant runtime, once a backend is chosen. */
 let session: ParticipantSession | null = null;
 let participant: Participant | null = null;
+/** fedrep / fedper heads of this tab's participant id, per run (IndexedDB; memory if it fails). */
+const heads = new TabHeadStore(() => identity.id, {
+  onLoad: (runId, own) => headView.showSource(runId, own),
+  onFallback: (reason) => {
+    headView.showStorage({ kind: 'memory', reason });
+    note(`personal heads are kept in memory only: IndexedDB unavailable (${reason})`);
+  },
+});
+headView.showStorage(heads.where);
 
 installHook({
   get backend() {
@@ -228,9 +241,9 @@ const ownPanel = new OwnDataPanel(store, (digits) => {
 });
 const tryIt = new TryIt(() => localData()?.support ?? null);
 const ownSection = h('div', { hidden: page.source !== 'own' }, ownPanel.element);
-const metaTest = new MetaTest(() => localData());
+const metaTest = new MetaTest(() => localData(), heads);
 
-byId('status').append(stateView.element, h('p', { className: 'muted' }, 'Participant id: ', idText), notes);
+byId('status').append(stateView.element, headView.element, h('p', { className: 'muted' }, 'Participant id: ', idText), notes);
 byId('backend-panel').append(backendView.element);
 byId('data-panel').append(dataSourceView.element, ownSection);
 byId('history-panel').append(historyView.element);
@@ -283,9 +296,18 @@ if (page.backend) {
       if (!record.accepted) note(`round ${record.round} rejected: ${record.error ?? 'no reason given'}`);
     },
     prepare,
-    // "Try it" predicts with the latest global model.
-    onWeights: (task, weights) =>
-      tryIt.setModel({ key: `${task.runId}/${task.round}/${task.modelVersion}`, spec: task.model, hyper: task.hyper, weights }),
+    // "Try it" predicts with the latest global model: its weights without Meta-SGD's rates, and under a personal
+    // head the global body with this tab's latest head (a fresh one before it has any).
+    onWeights: (task, weights) => {
+      headView.showTask(task.runId, task.model, task.algorithm);
+      tryIt.setModel({
+        key: `${task.runId}/${task.round}/${task.modelVersion}`,
+        spec: task.model,
+        hyper: task.hyper,
+        weights: localModel(task.model, task.algorithm, weights, heads.cached(task.runId)).weights,
+      });
+    },
+    heads,
     yieldToUi: createYielder(),
   });
   session = hub;

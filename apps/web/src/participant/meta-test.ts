@@ -2,14 +2,19 @@ import {
   adaptationCurve,
   AlgorithmSchema,
   headline,
+  headLength,
+  headOffset,
+  keepsHead,
   learnsRates,
   ModelSpecSchema,
   ClientHyperSchema,
   parameterCount,
+  type Algorithm,
   type Examples,
 } from '@tabula/core';
 import { errorMessage, h } from '../shared/dom.js';
 import { formatMetric } from '../shared/format.js';
+import { headSourceText } from './head-view.js';
 
 /** One per weight, float32 little-endian in the flat layout order (see core's model/layout.ts). */
 async function fetchPerWeight(name: 'weights.bin' | 'rates.bin', spec: ReturnType<typeof ModelSpecSchema.parse>): Promise<Float32Array> {
@@ -23,11 +28,14 @@ async function fetchPerWeight(name: 'weights.bin' | 'rates.bin', spec: ReturnTyp
 
 /**
  * The current global model as the hub serves it: spec + hyper-parameters from /api/model/info, weights.bin raw, and
- * for Meta-SGD the learned rates it adapts with (rates.bin).
+ * for Meta-SGD the learned rates it adapts with (rates.bin). Under a personal head weights.bin is the global body
+ * with a fresh head.
  */
 async function fetchModel(): Promise<{
   spec: ReturnType<typeof ModelSpecSchema.parse>;
   hyper: ReturnType<typeof ClientHyperSchema.parse>;
+  algorithm: Algorithm;
+  runId: string;
   weights: Float32Array;
   rates: Float32Array | null;
   label: string;
@@ -47,20 +55,26 @@ async function fetchModel(): Promise<{
   const algorithm = AlgorithmSchema.parse(info.algorithm);
   const weights = await fetchPerWeight('weights.bin', spec);
   const rates = learnsRates(algorithm) ? await fetchPerWeight('rates.bin', spec) : null;
-  return { spec, hyper, weights, rates, label: `run ${info.runId} after round ${info.modelVersion}` };
+  const runId = String(info.runId);
+  return { spec, hyper, algorithm, runId, weights, rates, label: `run ${runId} after round ${info.modelVersion}` };
 }
 
 /**
  * Meta-test on demand: a tab that joins after training (it never trained) adapts the latest global model on its
- * own support set and shows its accuracy before and after — the personalization payoff, measured locally.
+ * own support set and shows its accuracy before and after — the personalization payoff, measured locally. Under a
+ * personal head (fedrep, fedper) only the head adapts, as in the rounds: this tab's own head for the run if it kept
+ * one, else the fresh head weights.bin comes with.
  */
 export class MetaTest {
   readonly element: HTMLElement;
   private readonly button = h('button', { type: 'button', text: 'Adapt the latest model' });
   private readonly result = h('p', { 'data-testid': 'meta-test-result', 'aria-live': 'polite', className: 'muted', text: 'Not run yet.' });
 
-  /** `data` returns this tab's support and test sets (null without data). */
-  constructor(private readonly data: () => { support: Examples; test: Examples } | null) {
+  /** `data` returns this tab's support and test sets (null without data); `heads` finds this tab's head for a run. */
+  constructor(
+    private readonly data: () => { support: Examples; test: Examples } | null,
+    private readonly heads: { find(runId: string): Promise<Float32Array | null> },
+  ) {
     this.button.addEventListener('click', () => void this.run());
     this.element = h(
       'div',
@@ -85,22 +99,40 @@ export class MetaTest {
     try {
       const model = await fetchModel();
       const steps = Math.max(1, model.hyper.adaptSteps);
+      const { weights, adaptFrom, own } = await this.withOwnHead(model);
       this.result.textContent = `Adapting ${steps} steps…`;
-      const curve = await adaptationCurve(model.spec, model.weights, data.support, data.test, {
+      const curve = await adaptationCurve(model.spec, weights, data.support, data.test, {
         steps: [0, steps],
         lr: model.hyper.innerLr,
         rates: model.rates,
+        adaptFrom,
       });
       const before = headline(curve.scores[0]!);
       const after = headline(curve.scores[curve.scores.length - 1]!);
       const metric = model.spec.task === 'regression' ? 'mse' : 'accuracy';
       this.result.dataset.before = String(before);
       this.result.dataset.after = String(after);
-      this.result.textContent = `${model.label}: ${metric} ${formatMetric(before, metric)} before, ${formatMetric(after, metric)} after ${steps} adaptation steps on ${data.support.count} local examples.`;
+      const head = own === null ? '' : ` Only the head adapted, starting from ${headSourceText(own, model.runId)}.`;
+      if (own === null) delete this.result.dataset.head;
+      else this.result.dataset.head = own ? 'own' : 'fresh';
+      this.result.textContent = `${model.label}: ${metric} ${formatMetric(before, metric)} before, ${formatMetric(after, metric)} after ${steps} adaptation steps on ${data.support.count} local examples.${head}`;
     } catch (error) {
       this.result.textContent = `Meta-test failed: ${errorMessage(error)}`;
     } finally {
       this.button.disabled = false;
     }
+  }
+
+  /** The weights to adapt and where adaptation starts; `own`: whether this tab's head replaced the fresh one (null: no head). */
+  private async withOwnHead(
+    model: Awaited<ReturnType<typeof fetchModel>>,
+  ): Promise<{ weights: Float32Array; adaptFrom: number; own: boolean | null }> {
+    if (!keepsHead(model.algorithm)) return { weights: model.weights, adaptFrom: 0, own: null };
+    const adaptFrom = headOffset(model.spec);
+    const head = await this.heads.find(model.runId);
+    if (head?.length !== headLength(model.spec)) return { weights: model.weights, adaptFrom, own: false };
+    const weights = model.weights.slice();
+    weights.set(head, adaptFrom);
+    return { weights, adaptFrom, own: true };
   }
 }
