@@ -1,12 +1,35 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { SINUSOID_MLP, presetRunConfig } from '../packages/core/src/protocol-index.js';
 import { startRunApi, waitForRun } from './dashboard.js';
 import { shardUrl, trainerIndices } from './scenario.js';
 
 const scenario = { name: 'sinusoid' as const, participants: 20, seed: 1 };
-const ALGORITHMS = ['meta-sgd', 'per-fedavg-fo', 'per-fedavg-hf'] as const;
+// fedrep last: its checks end with a reload of a tab.
+const ALGORITHMS = ['meta-sgd', 'per-fedavg-fo', 'per-fedavg-hf', 'fedper', 'fedrep'] as const;
 
-test('two tabs run Meta-SGD, Per-FedAvg FO and Per-FedAvg HF for two rounds each, both tabs in every round', async ({
+/** The head this tab's participant keeps for `runId` in IndexedDB, read with the raw API (its length, or null). */
+function storedHeadLength(tab: Page, participantId: string, runId: string): Promise<number | null> {
+  return tab.evaluate(
+    ([id, run]) =>
+      new Promise<number | null>((resolve, reject) => {
+        const open = indexedDB.open('tabula-heads');
+        open.onerror = () => reject(open.error ?? new Error('cannot open tabula-heads'));
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('heads')) return resolve(null);
+          const get = db.transaction('heads', 'readonly').objectStore('heads').get(id);
+          get.onerror = () => reject(get.error ?? new Error('cannot read heads'));
+          get.onsuccess = () => {
+            const rows = (get.result ?? []) as { runId: string; head: Float32Array }[];
+            resolve(rows.find((row) => row.runId === run)?.head.length ?? null);
+          };
+        };
+      }),
+    [participantId, runId] as const,
+  );
+}
+
+test('two tabs run Meta-SGD, Per-FedAvg FO and HF, FedPer and FedRep for two rounds each, both tabs in every round', async ({
   browser,
   baseURL,
 }) => {
@@ -50,6 +73,27 @@ test('two tabs run Meta-SGD, Per-FedAvg FO and Per-FedAvg HF for two rounds each
       await tabs[0]!.getByRole('button', { name: 'Adapt the latest model' }).click();
       const result = tabs[0]!.getByTestId('meta-test-result');
       await expect(result).toContainText('after 1 adaptation steps');
+      expect(Number.isFinite(Number(await result.getAttribute('data-after')))).toBe(true);
+    }
+    if (algorithm === 'fedrep') {
+      // The tab says what it shares and keeps: 1-40-40-1 keeps its output layer, 41 parameters.
+      const tab = tabs[0]!;
+      await expect(tab.getByTestId('head-split')).toHaveText(
+        'Shared with the hub: body, 1,720 of 1,761 parameters · kept in this tab: head, 41 parameters (last 1 layer)',
+      );
+      // Round 2 started from the head round 1 fitted; the head is in this browser's IndexedDB under this tab's id.
+      await expect(tab.getByTestId('head-source')).toHaveAttribute('data-source', 'own');
+      await expect(tab.getByTestId('head-storage')).toHaveAttribute('data-kind', 'indexeddb');
+      expect(await storedHeadLength(tab, ids[0]!, id)).toBe(41);
+      expect(await storedHeadLength(tab, ids[1]!, id)).toBe(41);
+      // A reload keeps it: the meta-test adapts this tab's own head, not the fresh one weights.bin comes with.
+      await tab.reload();
+      await expect(tab.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
+      expect(await tab.evaluate(() => window.tabula.participantId)).toBe(ids[0]);
+      await tab.getByRole('button', { name: 'Adapt the latest model' }).click();
+      const result = tab.getByTestId('meta-test-result');
+      await expect(result).toContainText("Only the head adapted, starting from this tab's own head");
+      await expect(result).toHaveAttribute('data-head', 'own');
       expect(Number.isFinite(Number(await result.getAttribute('data-after')))).toBe(true);
     }
   }
