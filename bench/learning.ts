@@ -87,6 +87,8 @@ const HELP = `Usage: npx tsx bench/learning.ts [options]
   --sinusoid-rounds N     sinusoid rounds (1000 participants, 200 held out, 100 validation,
                           25 per round)                                                         [500]
   --sinusoid-eval-every N sinusoid: held-out evaluation every N rounds                          [50]
+  --fresh-points          sinusoid: trainers draw fresh support and query points every round (a long run
+                          cannot overfit the fixed pool of 1,000 tasks x 10 points)
   --sinusoid-tau X        override the sinusoid preset's FedAdam tau (1e-3): an experiment, not the reference
                           (it writes learning.json too: set TABULA_BENCH_RESULTS_DIR to keep the reference)
   --jobs N                simulations in parallel, each its own Node process (fast engine)    [2]
@@ -111,6 +113,8 @@ interface Sizes {
   readonly evaluateEvery: number;
   /** MNIST few-shot: labelled support digits per participant. */
   readonly supportShots?: number;
+  /** Sinusoid: fresh support and query points every round (scenario.freshPoints). */
+  readonly freshPoints?: boolean;
 }
 
 interface Job extends Sizes {
@@ -191,6 +195,7 @@ async function worker(job: Job): Promise<void> {
     validation: job.validation,
     seed: job.seed,
     ...(job.supportShots !== undefined && job.scenario !== 'sinusoid' ? { supportShots: job.supportShots } : {}),
+    ...(job.freshPoints && job.scenario === 'sinusoid' ? { freshPoints: true } : {}),
   };
   const mnist = job.scenario === 'sinusoid' ? undefined : loadMnist();
   const input: RunConfigInput = {
@@ -1322,6 +1327,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       'eval-every': { type: 'string' },
       'support-shots': { type: 'string' },
+      'fresh-points': { type: 'boolean', default: false },
       'sinusoid-rounds': { type: 'string' },
       'sinusoid-eval-every': { type: 'string' },
       jobs: { type: 'string', default: '2' },
@@ -1392,6 +1398,7 @@ async function main(): Promise<void> {
       perRound: 25,
       rounds: v['sinusoid-rounds'] ? positiveInt(v['sinusoid-rounds'], 'sinusoid-rounds') : quick ? 100 : 500,
       evaluateEvery: v['sinusoid-eval-every'] ? positiveInt(v['sinusoid-eval-every'], 'sinusoid-eval-every') : quick ? 25 : 50,
+      ...(v['fresh-points'] ? { freshPoints: true } : {}),
     },
     jobs: positiveInt(v.jobs, 'jobs'),
     targets,
