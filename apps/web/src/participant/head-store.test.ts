@@ -70,6 +70,7 @@ describe('a tab’s head store', () => {
   it('uses memory from the start where there is no IndexedDB at all (here: Node)', async () => {
     const reasons: string[] = [];
     const store = new TabHeadStore(() => 'tab-a', { onFallback: (reason) => reasons.push(reason) });
+    expect(store.where).toEqual({ kind: 'memory', reason: 'this browser has no IndexedDB' });
     await store.save('run-1', head(1));
     expect(await store.load('run-1')).toEqual(head(1));
     expect(store.where.kind).toBe('memory');

@@ -50,8 +50,9 @@ export function memoryRecords(): HeadRecords {
   };
 }
 
-/** Opens (creating on first use) the database 'tabula-heads' with its one object store 'heads'. */
+/** The database 'tabula-heads' with its one object store 'heads' (idb-keyval opens it on first use). */
 export function indexedDbRecords(): HeadRecords {
+  if (typeof indexedDB === 'undefined') throw new Error('this browser has no IndexedDB');
   const store = createStore('tabula-heads', 'heads');
   return {
     get: (participantId) => get<unknown>(participantId, store),
