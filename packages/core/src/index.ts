@@ -41,7 +41,7 @@ export {
 } from './protocol.js';
 export { tf, useBackend } from './tf.js';
 export { type MlpSpec, MNIST_CNN, MNIST_MLP, type ModelSpec, ModelSpecSchema, SINUSOID_MLP } from './model/spec.js';
-export { parameterCount, segmentSizes } from './model/layout.js';
+export { parameterCount, segmentSizes, weightLayout } from './model/layout.js';
 export { disposeAll, fromTensors, initialWeights, toTensors } from './model/params.js';
 export { forward } from './model/forward.js';
 export { exportLayersModel, type LayersModelFiles } from './model/export.js';

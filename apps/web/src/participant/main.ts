@@ -300,11 +300,13 @@ if (page.backend) {
     // head the global body with this tab's latest head (a fresh one before it has any).
     onWeights: (task, weights) => {
       headView.showTask(task.runId, task.model, task.algorithm);
+      const local = localModel(task.model, task.algorithm, weights, heads.cached(task.runId));
       tryIt.setModel({
         key: `${task.runId}/${task.round}/${task.modelVersion}`,
         spec: task.model,
         hyper: task.hyper,
-        weights: localModel(task.model, task.algorithm, weights, heads.cached(task.runId)).weights,
+        weights: local.weights,
+        adaptFrom: local.adaptFrom,
       });
     },
     heads,

@@ -1,11 +1,12 @@
 import {
-  adaptOnBatch,
   disposeAll,
   forward,
   fromTensors,
+  sgdStep,
   tf,
   toBatch,
   toTensors,
+  weightLayout,
   type ClientHyper,
   type Examples,
   type ModelSpec,
@@ -19,6 +20,8 @@ export interface ModelSnapshot {
   readonly spec: ModelSpec;
   readonly hyper: ClientHyper;
   readonly weights: Float32Array;
+  /** The first flat index personalization trains (core's localModel): a personal head's start, else 0. */
+  readonly adaptFrom: number;
 }
 
 export interface Prediction {
@@ -47,15 +50,29 @@ export function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Arr
   }
 }
 
-/** The global weights after `adaptSteps` full-batch SGD steps on the local support set (as evaluation does). */
+/**
+ * The global weights after `adaptSteps` full-batch SGD steps on the local support set, as evaluation does: under a
+ * personal head (adaptFrom > 0) only the head's tensors step.
+ */
 export function personalize(snapshot: ModelSnapshot, support: Examples): Float32Array {
-  const params = toTensors(snapshot.spec, snapshot.weights);
+  let params = toTensors(snapshot.spec, snapshot.weights);
   const [x, y] = toBatch(snapshot.spec, support);
+  const layout = weightLayout(snapshot.spec);
+  const only = {
+    from: Math.max(
+      0,
+      layout.findIndex((slot) => slot.offset === snapshot.adaptFrom),
+    ),
+    to: layout.length,
+  };
   try {
-    const adapted = adaptOnBatch(snapshot.spec, params, x, y, snapshot.hyper.innerLr, snapshot.hyper.adaptSteps);
-    const flat = fromTensors(adapted);
-    disposeAll(adapted);
-    return flat;
+    for (let s = 0; s < snapshot.hyper.adaptSteps; s++) {
+      const next = sgdStep(snapshot.spec, params, x, y, snapshot.hyper.innerLr, only);
+      next.loss.dispose();
+      disposeAll(params);
+      params = next.params;
+    }
+    return fromTensors(params);
   } finally {
     disposeAll(params);
     tf.dispose([x, y]);
