@@ -24,6 +24,8 @@ export {
   SERVER_OPTIMIZERS,
   type ServerToClientEvents,
 } from './protocol.js';
+export { federatedLength, headOffset, keepsHead } from './learn/federated-layout.js';
 export { type Algorithm, ALGORITHMS, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
+export { parameterCount } from './model/layout.js';
 export { MNIST_CNN, MNIST_MLP, type ModelSpec, SINUSOID_MLP } from './model/spec.js';
 export { presetRunConfig } from './presets.js';

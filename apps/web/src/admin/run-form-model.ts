@@ -13,6 +13,7 @@ import {
   SCENARIOS,
   SERVER_OPTIMIZERS,
   SINUSOID_MLP,
+  keepsHead,
   parseOrError,
   presetRunConfig,
   type Algorithm,
@@ -42,8 +43,9 @@ export interface FieldDef {
 export const NO_SCENARIO = 'none';
 
 const hasScenario = (v: FormValues) => v['scenario.name'] !== NO_SCENARIO;
-/** fedrep and fedper keep the model's last layers on each participant (core's keepsHead). */
-const keepsHead = (v: FormValues) => v['algorithm'] === 'fedrep' || v['algorithm'] === 'fedper';
+/** fedrep and fedper keep the model's last layers on each participant. */
+const keepsHeadOf = (v: FormValues) =>
+  (ALGORITHMS as readonly string[]).includes(v['algorithm'] ?? '') && keepsHead(v['algorithm'] as Algorithm);
 
 export const FIELDS: readonly FieldDef[] = [
   { key: 'name', label: 'Run name', kind: 'text', group: 'Run', optional: true },
@@ -75,7 +77,7 @@ export const FIELDS: readonly FieldDef[] = [
     group: 'Model',
     optional: true,
     hint: 'the last layers each participant keeps and never shares; blank: 1 (the output layer)',
-    when: keepsHead,
+    when: keepsHeadOf,
   },
   {
     key: 'scenario.name',
