@@ -110,3 +110,15 @@ export { RoundCollector } from './federation/round-collector.js';
 export { type Clock, systemClock } from './federation/clock.js';
 export { ManualClock } from './federation/manual-clock.js';
 export { roundsCsv } from './federation/rounds-csv.js';
+export { composeRounds, epsilonFromRdp, privacySpent, type PrivacySpent, type SampledGaussianParams } from './privacy/epsilon.js';
+export { DEFAULT_RDP_ORDERS, INTEGER_RDP_ORDERS } from './privacy/orders.js';
+export { PrivacyParameterError } from './privacy/params.js';
+export {
+  type NoiseMultiplierPlan,
+  type NoiseMultiplierQuery,
+  noiseMultiplierForBudget,
+  type RoundsPlan,
+  type RoundsQuery,
+  roundsWithinBudget,
+} from './privacy/plan.js';
+export { sampledGaussianRdp } from './privacy/sampled-gaussian-rdp.js';

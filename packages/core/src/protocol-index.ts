@@ -29,3 +29,16 @@ export { type Algorithm, ALGORITHMS, DEFAULT_CLIENT_HYPER } from './learn/hyper.
 export { parameterCount } from './model/layout.js';
 export { MNIST_CNN, MNIST_MLP, type ModelSpec, SINUSOID_MLP } from './model/spec.js';
 export { presetRunConfig } from './presets.js';
+// The privacy accountant is pure arithmetic: the dashboard can plan a DP run (ε for a config) without TF.js.
+export { composeRounds, epsilonFromRdp, privacySpent, type PrivacySpent, type SampledGaussianParams } from './privacy/epsilon.js';
+export { DEFAULT_RDP_ORDERS, INTEGER_RDP_ORDERS } from './privacy/orders.js';
+export { PrivacyParameterError } from './privacy/params.js';
+export {
+  type NoiseMultiplierPlan,
+  type NoiseMultiplierQuery,
+  noiseMultiplierForBudget,
+  type RoundsPlan,
+  type RoundsQuery,
+  roundsWithinBudget,
+} from './privacy/plan.js';
+export { sampledGaussianRdp } from './privacy/sampled-gaussian-rdp.js';
