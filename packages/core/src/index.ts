@@ -22,6 +22,9 @@ export {
   PROTOCOL_VERSION,
   type RoundMetrics,
   type RoundSummary,
+  type RoundPrivacy,
+  PrivacySchema,
+  type PrivacyConfig,
   type RoundTask,
   RUN_STATUSES,
   type RunConfig,
@@ -105,7 +108,14 @@ export {
   type StatusReport,
 } from './participant/session.js';
 export { strategyFor } from './federation/strategy-for.js';
-export { type RoundCancel, RoundEngine, type RoundEngineHost, type RoundEngineOptions, type RunEnd } from './federation/round-engine.js';
+export {
+  PRIVACY_BUDGET_REACHED,
+  type RoundCancel,
+  RoundEngine,
+  type RoundEngineHost,
+  type RoundEngineOptions,
+  type RunEnd,
+} from './federation/round-engine.js';
 export { RoundCollector } from './federation/round-collector.js';
 export { type Clock, systemClock } from './federation/clock.js';
 export { ManualClock } from './federation/manual-clock.js';
@@ -122,3 +132,7 @@ export {
   roundsWithinBudget,
 } from './privacy/plan.js';
 export { sampledGaussianRdp } from './privacy/sampled-gaussian-rdp.js';
+export { PrivacyLedger, type PrivacyLedgerOptions } from './privacy/ledger.js';
+export { cryptoRandomSource, seededRandomSource, type RandomSource } from './privacy/random-source.js';
+export { addGaussianNoise } from './privacy/gaussian-noise.js';
+export { ClippedSum, DpFedAvgStrategy, samplingRateFor, type DpFedAvgStrategyOptions } from './aggregate/dp-fedavg.js';

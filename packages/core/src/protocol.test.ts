@@ -42,6 +42,46 @@ describe('RunConfigSchema: aggregation', () => {
   });
 });
 
+describe('RunConfigSchema: privacy', () => {
+  const dp = { mode: 'central', clip: 1, noiseMultiplier: 1.1, samplingRate: 0.1, delta: 1e-5 };
+  const { perRound: _perRound, ...pool } = base;
+
+  it('accepts central DP-FedAvg and builds its strategy, which clips at the hub', () => {
+    // Execute
+    const config = RunConfigSchema.parse({ ...pool, privacy: { ...dp, epsilonBudget: 3 } });
+    const strategy = strategyFor(config);
+    // Assert
+    expect(config.privacy).toEqual({ ...dp, epsilonBudget: 3 });
+    expect([strategy.name, strategy.clipNorm]).toEqual(['dp-fedavg', 1]);
+    expect(RunConfigSchema.parse(pool).privacy).toBeUndefined();
+  });
+
+  it('refuses what the noise and the accountant do not cover, naming the field and the reason', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...pool, aggregation: { kind: 'median' }, privacy: dp }, /aggregation: a differentially private run needs fedavg.*not for median/],
+      [{ ...pool, aggregation: { kind: 'trimmed-mean' }, privacy: dp }, /aggregation: .*not for trimmed-mean/],
+      [{ ...base, privacy: dp }, /perRound: a differentially private run samples each participant independently/],
+      [{ ...pool, maxUpdateNorm: 5, privacy: dp }, /maxUpdateNorm: .*would leak whether they exceeded it/],
+      [
+        { ...pool, privacy: { ...dp, expectedPerRound: 10 } },
+        /privacy\.samplingRate: give exactly one of samplingRate and expectedPerRound/,
+      ],
+      [{ ...pool, privacy: { ...dp, samplingRate: undefined } }, /privacy\.samplingRate: give exactly one/],
+      [{ ...pool, privacy: { ...dp, mode: 'local' } }, /privacy\.mode/],
+      [{ ...pool, privacy: { ...dp, noiseMultiplier: 0 } }, /privacy\.noiseMultiplier/],
+      [{ ...pool, privacy: { ...dp, delta: 1 } }, /privacy\.delta/],
+      [{ ...pool, privacy: { ...dp, clip: -1 } }, /privacy\.clip/],
+      [{ ...pool, privacy: { ...dp, samplingRate: 1.5 } }, /privacy\.samplingRate/],
+      [{ ...pool, privacy: { ...dp, seed: 3 } }, /unknown key "seed"/],
+    ];
+    for (const [input, message] of cases) {
+      const parsed = parseOrError(RunConfigSchema, input);
+      expect(parsed.ok, String(message)).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toMatch(message);
+    }
+  });
+});
+
 describe('RunConfigSchema: what a caller cannot get wrong silently', () => {
   it('refuses misspelt keys at every level, naming the allowed ones, instead of starting with defaults', () => {
     const cases: [unknown, RegExp][] = [

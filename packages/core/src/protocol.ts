@@ -21,8 +21,9 @@ import { FRAME_DTYPES } from './wire/codec.js';
  *    Scenarios gain validation, supportShots and freshPoints (a v2 tab's schema would refuse an assignment naming them).
  * 4: algorithms fedrep and fedper (frames carry the body alone; the head stays on the participant), model.head,
  *    client.headEpochs.
+ * 5: RoundTask.clip: in a differentially private run the participant clips its delta to this L2 norm before uploading.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -64,6 +65,29 @@ export const SERVER_OPTIMIZERS = ServerOptimizerSchema.options.map((o) => o.shap
 export const CODECS = CodecSchema.options;
 /** Robust aggregation holds perRound deltas: at most this many float32 values (1 GiB). */
 export const MAX_HELD_VALUES = 2 ** 28;
+
+/**
+ * Central DP-FedAvg (McMahan et al. 2018; privacy.md §3.2): each eligible participant takes part in a round
+ * independently with probability q, drawn from secret randomness; participants and then the hub clip each delta to L2
+ * norm `clip`; the hub adds Gaussian noise of standard deviation noiseMultiplier·clip per coordinate to the unweighted
+ * sum and divides by the expected count q·(eligible participants), whatever number arrived. Give q as `samplingRate`,
+ * or as `expectedPerRound` (q = min(1, expectedPerRound / eligible), per round). ε after each round is accounted at
+ * `delta`; with `epsilonBudget` the run completes before a round that would take ε past it.
+ */
+export const PrivacySchema = strictObject({
+  mode: z.literal('central'),
+  clip: z.number().positive().max(1e6),
+  noiseMultiplier: z.number().positive().max(1e6),
+  samplingRate: z.number().positive().max(1).optional(),
+  expectedPerRound: z.number().positive().max(100_000).optional(),
+  delta: z.number().positive().lt(1),
+  epsilonBudget: z.number().positive().max(1e6).optional(),
+}).superRefine((privacy, ctx) => {
+  if ((privacy.samplingRate === undefined) === (privacy.expectedPerRound === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['samplingRate'], message: 'give exactly one of samplingRate and expectedPerRound' });
+  }
+});
+export type PrivacyConfig = z.infer<typeof PrivacySchema>;
 
 export const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
 export const ScenarioNameSchema = z.enum(SCENARIOS);
@@ -119,7 +143,32 @@ export const RunConfigSchema = strictObject({
   seed: SeedSchema,
   /** Trainers evaluate (before/after adaptation) every this many rounds, and in the last one. */
   evaluateEvery: z.number().int().min(1).max(100_000).default(1),
+  /** Differential privacy; absent: none. */
+  privacy: PrivacySchema.optional(),
 }).superRefine((config, ctx) => {
+  if (config.privacy) {
+    // What the clipping, noise calibration and accountant do not cover, or what would leak the secret sample.
+    if (config.aggregation.kind !== 'fedavg')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation'],
+        message: `a differentially private run needs fedavg: the noise and the accountant are calibrated for the clipped sum of DP-FedAvg, not for ${config.aggregation.kind}`,
+      });
+    if (config.perRound !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['perRound'],
+        message:
+          'a differentially private run samples each participant independently (privacy.samplingRate or expectedPerRound): leave perRound out',
+      });
+    if (config.maxUpdateNorm !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxUpdateNorm'],
+        message:
+          'a differentially private run clips updates to privacy.clip; rejecting those above a norm would leak whether they exceeded it',
+      });
+  }
   if (config.algorithm === 'maml' && config.model.kind === 'cnn') {
     ctx.addIssue({
       code: 'custom',
@@ -327,6 +376,8 @@ export interface RoundTask {
   readonly seed: number;
   /** Epoch milliseconds after which the hub no longer accepts this round's update. */
   readonly deadline: number;
+  /** A differentially private run: clip the delta to this L2 norm before uploading it (the hub clips again). */
+  readonly clip?: number;
 }
 
 export const PARTICIPANT_STATES = ['connecting', 'waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'] as const;
@@ -383,7 +434,7 @@ export interface RunSummary {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly completedRounds: number;
-  /** Why the run failed, paused or stopped. */
+  /** Why the run failed, paused or stopped, or completed early ('privacy budget reached'). */
   readonly error: string | null;
 }
 
@@ -416,6 +467,16 @@ export interface RoundSummary {
   readonly metrics: RoundMetrics;
   readonly bytesUp: number;
   readonly bytesDown: number;
+  /** A completed round of a differentially private run: the guarantee after it. */
+  readonly privacy?: RoundPrivacy;
+}
+
+/** The (ε, δ) guarantee of a DP run after a round: its Rényi order, and the round's sampling rate q. */
+export interface RoundPrivacy {
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly order: number | null;
+  readonly samplingRate: number;
 }
 
 /**

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RunConfigSchema, PROTOCOL_VERSION, type RoundSummary, type RoundTask, type RunConfigInput } from '../protocol.js';
+import { privacySpent } from '../privacy/epsilon.js';
+import { roundsWithinBudget } from '../privacy/plan.js';
+import { seededRandomSource } from '../privacy/random-source.js';
 import { encodeFrame } from '../wire/index.js';
 import { ManualClock } from './manual-clock.js';
 import { RoundEngine, type Candidate, type RoundCheckpoint } from './round-engine.js';
@@ -144,5 +147,88 @@ describe('RoundEngine', () => {
       '3 a fit +eval',
       '3 h evaluate +eval',
     ]);
+  });
+});
+
+describe('RoundEngine: a differentially private run', () => {
+  const dpConfig = (privacy: Record<string, unknown>, rounds: number) =>
+    RunConfigSchema.parse({
+      algorithm: 'fedavg',
+      model: MODEL,
+      rounds,
+      waitForParticipantsMs: 1000,
+      roundDeadlineMs: 5000,
+      privacy: { mode: 'central', clip: 1, noiseMultiplier: 1, delta: 1e-5, ...privacy },
+    });
+  /** An engine over `pool` trainers that never answer: a DP round completes anyway, noise over the expected count. */
+  function dpEngine(config: ReturnType<typeof dpConfig>, pool: number, privacyHistory: number[] = []) {
+    const rounds: RoundSummary[] = [];
+    const tasks: RoundTask[] = [];
+    const engine = new RoundEngine({
+      runId: 'dp',
+      config,
+      strategy: strategyFor(config, { random: seededRandomSource(5) }),
+      weights: new Float32Array(6),
+      completed: privacyHistory.length,
+      privacyHistory,
+      host: {
+        clock: new ManualClock(),
+        candidates: () => Array.from({ length: pool }, (_, i) => trainer(`t${i}`)),
+        send: (_id, task) => {
+          tasks.push(task);
+          return false;
+        },
+        cancel: () => undefined,
+        record: (summary) => rounds.push(summary),
+        onRound: () => undefined,
+        onLatency: () => undefined,
+        onOutcome: () => undefined,
+        log: () => undefined,
+      },
+    });
+    return { engine, rounds, tasks };
+  }
+
+  it('stops completed, "privacy budget reached", before the round that would exceed the budget (privacy.md §3.5)', async () => {
+    // Prepare: q 0.01, z 1, δ 1e-5, ε ≤ 2; the planner gives the last round at the run's orders (879 at integer orders).
+    const plan = roundsWithinBudget({ samplingRate: 0.01, noiseMultiplier: 1, delta: 1e-5, epsilon: 2 });
+    const { engine, rounds } = dpEngine(dpConfig({ samplingRate: 0.01, epsilonBudget: 2 }, 100_000), 3);
+
+    // Execute
+    const end = await engine.run();
+
+    // Assert
+    expect(end).toEqual({ status: 'completed', reason: 'privacy budget reached' });
+    expect(plan.rounds).toBeGreaterThanOrEqual(879);
+    expect(engine.modelVersion).toBe(plan.rounds);
+    expect(rounds).toHaveLength(plan.rounds);
+    expect(rounds.every((r) => r.status === 'completed' && r.privacy?.samplingRate === 0.01)).toBe(true);
+    expect(rounds[0]!.privacy!.epsilon).toBeLessThan(rounds[1]!.privacy!.epsilon);
+    expect(rounds.at(-1)!.privacy!.epsilon).toBeCloseTo(plan.spent.epsilon, 12);
+    expect(rounds.at(-1)!.privacy!.epsilon).toBeLessThanOrEqual(2);
+    expect(plan.next!.epsilon).toBeGreaterThan(2);
+  });
+
+  it('completes rounds nobody answered, tells participants the clip, and resumes its accountant', async () => {
+    // Prepare: expected 2 of 4 per round (q 0.5); the first engine runs 2 rounds, a resumed one the third.
+    const config = dpConfig({ expectedPerRound: 2 }, 3);
+    const first = dpEngine({ ...config, rounds: 2 }, 4);
+
+    // Execute
+    const end = await first.engine.run();
+    const resumed = dpEngine(config, 4, [0.5, 0.5]);
+    await resumed.engine.run();
+
+    // Assert
+    expect(end).toEqual({ status: 'completed' });
+    expect(first.rounds.map((r) => [r.status, r.participants.length, r.privacy?.samplingRate])).toEqual([
+      ['completed', 0, 0.5],
+      ['completed', 0, 0.5],
+    ]);
+    expect(first.engine.weights.some((w) => w !== 0)).toBe(true); // noise moved the weights
+    expect(first.tasks.every((t) => t.clip === 1)).toBe(true);
+    const three = privacySpent({ samplingRate: 0.5, noiseMultiplier: 1, rounds: 3, delta: 1e-5 });
+    expect(resumed.rounds[0]!.round).toBe(3);
+    expect(resumed.rounds[0]!.privacy!.epsilon).toBeCloseTo(three.epsilon, 12);
   });
 });

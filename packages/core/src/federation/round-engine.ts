@@ -1,9 +1,12 @@
+import { samplingRateFor } from '../aggregate/dp-fedavg.js';
 import { FitBatch, type Strategy, type StrategyState } from '../aggregate/index.js';
+import { PrivacyLedger } from '../privacy/ledger.js';
 import {
   MAX_EXAMPLES_PER_REPORT,
   PROTOCOL_VERSION,
   type Ack,
   type RoundMetrics,
+  type RoundPrivacy,
   type RoundSummary,
   type RoundTask,
   type RunConfig,
@@ -26,6 +29,8 @@ export const SKIP_AFTER_MISSES = 3;
 const POLL_MS = 100;
 /** Pause before retrying a failed round, so a transient problem (tabs reloading) can clear. */
 const RETRY_DELAY_MS = 1000;
+/** Why a differentially private run completed before its last round. */
+export const PRIVACY_BUDGET_REACHED = 'privacy budget reached';
 
 /** A participant ready to take part, with its record: selections in a row it let pass. */
 export interface Candidate {
@@ -78,13 +83,18 @@ export interface RoundEngineOptions {
   readonly roundDeadlineMs?: number;
   /** Default 1 s. */
   readonly retryDelayMs?: number;
+  /** A differentially private run that resumes: the sampling rate of each round it completed, for its accountant. */
+  readonly privacyHistory?: readonly number[];
 }
 
 /** How `run` ended. 'detached': the hub is shutting down and nothing was written; the run resumes later. */
 export type RunEnd =
-  { readonly status: 'completed' } | { readonly status: 'stopped' | 'failed'; readonly reason: string } | { readonly status: 'detached' };
+  | { readonly status: 'completed'; readonly reason?: string }
+  | { readonly status: 'stopped' | 'failed'; readonly reason: string }
+  | { readonly status: 'detached' };
 
-type Attempt = { readonly summary: RoundSummary; readonly next: Float32Array | null };
+/** A recorded attempt; `samplingRate` is what a completed DP round commits to the accountant. */
+type Attempt = { readonly summary: RoundSummary; readonly next: Float32Array | null; readonly samplingRate?: number };
 
 const NO_METRICS: RoundMetrics = { loss: null, global: null, personalized: null, heldOutGlobal: null, heldOutPersonalized: null };
 
@@ -112,6 +122,8 @@ export class RoundEngine {
   private detached = false;
   /** Aborted by stop and detach: cuts short whatever the engine is waiting for. */
   private readonly abort = new AbortController();
+  /** The accountant of a differentially private run; null otherwise. */
+  private readonly ledger: PrivacyLedger | null;
 
   constructor(options: RoundEngineOptions) {
     this.runId = options.runId;
@@ -123,6 +135,15 @@ export class RoundEngine {
     this.roundDeadlineMs = options.roundDeadlineMs ?? options.config.roundDeadlineMs;
     this.retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS;
     this.fits = new FitBatch(this.strategy.createAccumulator(options.weights.length));
+    const privacy = options.config.privacy;
+    this.ledger = privacy
+      ? new PrivacyLedger({
+          noiseMultiplier: privacy.noiseMultiplier,
+          delta: privacy.delta,
+          ...(privacy.epsilonBudget !== undefined ? { epsilonBudget: privacy.epsilonBudget } : {}),
+          committed: options.privacyHistory ?? [],
+        })
+      : null;
   }
 
   /** The current global weights (not a copy: callers must not mutate). */
@@ -150,10 +171,12 @@ export class RoundEngine {
       if (this.stopReason) return { status: 'stopped', reason: this.stopReason };
       const round = this.completed + 1;
       const result = await this.attempt(round, attempt);
+      if (result === 'budget') return { status: 'completed', reason: PRIVACY_BUDGET_REACHED };
       if (!result) continue;
       const { summary, next } = result;
       if (next) {
         host.record(summary, { round, weights: next, strategyState: this.strategy.getState() });
+        if (result.samplingRate !== undefined) this.ledger?.commit(result.samplingRate);
         this.global = next;
         this.completed = round;
         attempt = 1;
@@ -215,8 +238,11 @@ export class RoundEngine {
     this.collector?.fail(participantId, reason);
   }
 
-  /** One attempt at `round`; null when a stop or detach abandoned it (nothing to record). */
-  private async attempt(round: number, attempt: number): Promise<Attempt | null> {
+  /**
+   * One attempt at `round`; null when a stop or detach abandoned it (nothing to record); 'budget' when a DP run's next
+   * round would take ε past its budget (checked before anyone is sampled).
+   */
+  private async attempt(round: number, attempt: number): Promise<Attempt | null | 'budget'> {
     const { host, config } = this;
     const clock = host.clock;
     const startedAt = clock.now();
@@ -247,6 +273,10 @@ export class RoundEngine {
       const reason = `only ${ready.trainers.length} of the required ${minimum} participants were ready after ${Math.round(config.waitForParticipantsMs / 1000)} s`;
       return { summary: summary(reason, { participants: [], failures: [], metrics: NO_METRICS, bytesUp: 0, bytesDown: 0 }), next: null };
     }
+
+    // A DP round's sampling rate is known once the pool is: refuse the round if it would exceed the budget.
+    const samplingRate = config.privacy ? samplingRateFor(config.privacy, ready.trainers.length) : undefined;
+    if (samplingRate !== undefined && this.ledger && !this.ledger.allows(samplingRate)) return 'budget';
 
     // 2. Configure and send: each selected participant gets the global weights once, as one frame.
     const trainers = this.strategy.configureFit(round, ready.trainers);
@@ -304,11 +334,14 @@ export class RoundEngine {
       // An admin's stop is not the participants' fault: only rounds that ran their course count.
       if (!this.stopReason) for (const id of this.sentAt.keys()) host.onOutcome(id, collector.answered(id));
 
-      // 4. Aggregate, if enough valid updates arrived.
+      // 4. Aggregate, if enough valid updates arrived. A DP round aggregates whatever arrived (noise over the expected
+      // count), so neither its outcome nor its record depends on how many sampled participants answered; a stopped
+      // one is abandoned whatever arrived.
       const fits = collector.fits;
-      if (this.stopReason && fits.count < minimum) return null;
+      const dp = samplingRate !== undefined;
+      if (this.stopReason && (dp || fits.count < minimum)) return null;
       let failure: string | null = null;
-      if (fits.count < minimum) {
+      if (!dp && fits.count < minimum) {
         failure = `only ${fits.count} valid updates of the required ${minimum}${settlement === 'deadline' ? ` by the ${Math.round(config.roundDeadlineMs / 1000)} s deadline` : ''}`;
       }
       const next = failure ? null : this.strategy.aggregateFit(round, this.global, fits, collector.failures);
@@ -321,7 +354,10 @@ export class RoundEngine {
         bytesUp: collector.bytesUp,
         bytesDown,
       };
-      return { summary: summary(failure, fields), next: failure ? null : next };
+      if (failure || samplingRate === undefined || !this.ledger) return { summary: summary(failure, fields), next: failure ? null : next };
+      const spent = this.ledger.spentAfter(samplingRate);
+      const privacy: RoundPrivacy = { epsilon: spent.epsilon, delta: spent.delta, order: spent.order, samplingRate };
+      return { summary: { ...summary(null, fields), privacy }, next, samplingRate };
     } finally {
       // Only an exception leaves it open: the run ends, so nobody may keep submitting to it.
       if (this.collector === collector) {

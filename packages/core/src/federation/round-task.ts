@@ -28,5 +28,6 @@ export function roundTask(config: RunConfig, round: RoundAddress, participant: s
     codec: config.codec,
     seed: deriveSeed(config.seed, 'client', round.round, participant),
     deadline: round.deadline,
+    ...(config.privacy ? { clip: config.privacy.clip } : {}),
   };
 }

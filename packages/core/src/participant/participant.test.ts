@@ -107,6 +107,24 @@ describe('Participant', () => {
     expect(states.filter((s) => s.state === 'training').map((s) => `${s.step}/${s.totalSteps}`)).toEqual(['0/3', '1/3', '2/3', '3/3']);
   });
 
+  it('in a differentially private run clips its delta to the task’s clip before uploading it', async () => {
+    // Prepare: a large outer step makes an unclipped delta far longer than the clip.
+    const clip = 1e-3;
+    const t = task({ codec: 'float32', hyper: ClientHyperSchema.parse({ metaSteps: 3, innerSteps: 2, outerLr: 1 }) });
+    const plain = recordingChannel();
+    const clipped = recordingChannel();
+
+    // Execute
+    await new Participant({ channel: plain.channel, data: local }).handleTask(t, weightsFrame(t));
+    await new Participant({ channel: clipped.channel, data: local }).handleTask({ ...t, clip }, weightsFrame(t));
+
+    // Assert
+    const norm = (frame: Uint8Array) => Math.hypot(...decodeFrame(frame).values);
+    expect(norm(plain.updates[0]!.frame)).toBeGreaterThan(10 * clip);
+    expect(norm(clipped.updates[0]!.frame)).toBeLessThanOrEqual(clip);
+    expect(norm(clipped.updates[0]!.frame)).toBeGreaterThan(clip * (1 - 1e-6));
+  });
+
   it('skips evaluation when the round does not ask for it', async () => {
     const { channel, updates } = recordingChannel();
     const states: ParticipantStatus[] = [];

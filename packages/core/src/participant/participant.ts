@@ -1,3 +1,4 @@
+import { clipToNorm } from '../aggregate/norm.js';
 import type { Examples, TrainingData } from '../data/dataset.js';
 import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
@@ -208,7 +209,9 @@ export class Participant {
       if (update.head) await this.heads.save(task.runId, update.head);
 
       this.status({ state: 'uploading', round: task.round });
-      const frame = this.errorFeedback(task, length).encode(update.delta, {
+      // A differentially private run: the contribution is bounded here already, whatever the hub does (it clips again).
+      const delta = task.clip === undefined ? update.delta : clipToNorm(update.delta, task.clip);
+      const frame = this.errorFeedback(task, length).encode(delta, {
         kind: 'delta',
         protocolVersion: PROTOCOL_VERSION,
         runId: task.runId,
