@@ -5,6 +5,7 @@ import {
   RunConfigSchema,
   encodeFrame,
   initialWeights,
+  privacySpent,
   type ModelSpec,
   type RoundCancel,
   type RoundSummary,
@@ -341,6 +342,40 @@ describe('RunController', () => {
     expect(again.sent.map((s) => [s.task.round, s.task.modelVersion])).toEqual([[2, 1]]);
     answer(again.controller, again.sent[0]!);
     expect(await resumed).toMatchObject({ status: 'completed', completedRounds: 2 });
+  });
+
+  it('a resumed DP run resumes its accountant from the rounds on record, and completes at the budget with the reason', async () => {
+    // Prepare: q 1, z 2; the budget allows two rounds, not three. Round 1 completes, then the hub restarts.
+    const two = privacySpent({ samplingRate: 1, noiseMultiplier: 2, rounds: 2, delta: 1e-5 }).epsilon;
+    const three = privacySpent({ samplingRate: 1, noiseMultiplier: 2, rounds: 3, delta: 1e-5 }).epsilon;
+    const dp = {
+      rounds: 5,
+      privacy: { mode: 'central' as const, clip: 1, noiseMultiplier: 2, samplingRate: 1, delta: 1e-5, epsilonBudget: (two + three) / 2 },
+    };
+    const participants = [participant('a')];
+    const h = harness(dp, { participants });
+    const finished = h.controller.start();
+    await h.clock.advance(0);
+    answer(h.controller, h.sent[0]!);
+    await h.clock.advance(0);
+    expect(h.controller.openRound).toBe(2);
+    h.controller.detach();
+    await finished;
+
+    // Execute: a new controller on the same store; nobody answers round 2, which completes at its deadline anyway.
+    const again = harness({}, { store: h.store, participants });
+    const resumed = again.controller.start();
+    await again.clock.advance(0);
+    await again.clock.advance(5000);
+    const run = await resumed;
+
+    // Assert
+    expect(run).toMatchObject({ status: 'completed', completedRounds: 2, error: 'privacy budget reached' });
+    expect(again.sent.map((s) => [s.task.round, s.task.clip])).toEqual([[2, 1]]);
+    expect(h.store.listRounds('r1').map((r) => [r.round, r.participants.length, r.privacy?.epsilon])).toEqual([
+      [1, 1, privacySpent({ samplingRate: 1, noiseMultiplier: 2, rounds: 1, delta: 1e-5 }).epsilon],
+      [2, 0, two],
+    ]);
   });
 
   it('a resumed run continues the attempt numbers on record and gets three fresh tries', async () => {

@@ -59,12 +59,21 @@ export class RunController {
       throw new Error(`run ${run.id}: checkpoint has ${checkpoint.weights.length} weights, the model ${length}`);
     }
     if (checkpoint) strategy.setState(checkpoint.strategyState);
+    // A DP run resumes its accountant from the sampling rates of the rounds it completed, up to the checkpoint.
+    const resumeAt = checkpoint?.round ?? 0;
+    const privacyHistory = config.privacy
+      ? deps.store
+          .listRounds(run.id)
+          .filter((r) => r.status === 'completed' && r.round <= resumeAt)
+          .map((r) => r.privacy?.samplingRate ?? 1) // none on record: count the round at q = 1, the worst case
+      : [];
     this.engine = new RoundEngine({
       runId: run.id,
       config,
       strategy,
       weights: checkpoint?.weights ?? initialFederated(config.model, config.algorithm, config.seed, config.client.innerLr),
-      completed: checkpoint?.round ?? 0,
+      completed: resumeAt,
+      privacyHistory,
       host: {
         clock: deps.clock ?? systemClock(() => deps.now()),
         candidates: () => deps.eligible(this.config).filter((e) => e.examples > 0),
@@ -162,7 +171,7 @@ export class RunController {
       case 'detached':
         return this.run;
       case 'completed':
-        return this.finish('completed', null);
+        return this.finish('completed', end.reason ?? null);
       case 'stopped':
       case 'failed':
         return this.finish(end.status, end.reason);

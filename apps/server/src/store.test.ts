@@ -214,6 +214,22 @@ describe('recordRound', () => {
     store.close();
   });
 
+  it('stores the privacy guarantee of a DP round and gives it back; other rounds have none', () => {
+    // Prepare
+    const store = openStore(':memory:');
+    store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    const privacy = { epsilon: 0.9563, delta: 1e-5, order: 10, samplingRate: 0.01 };
+
+    // Execute
+    store.recordRound({ ...round('r1', 1, 1, 'completed'), privacy }, checkpoint(1));
+    store.recordRound(round('r1', 2, 1, 'completed'), checkpoint(2));
+
+    // Assert
+    expect(store.listRounds('r1').map((r) => r.privacy ?? null)).toEqual([privacy, null]);
+    expect('privacy' in store.listRounds('r1')[1]!).toBe(false);
+    store.close();
+  });
+
   it('stores a failed attempt without advancing the run, then retries the round as attempt 2', () => {
     const store = openStore(':memory:');
     store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
@@ -389,6 +405,14 @@ describe('corrupt rows', () => {
     const store = corrupt(`UPDATE runs SET config = '{"name": '`);
     expect(() => store.getRun('r1')).toThrow("store: run 'r1': config is not valid JSON");
     expect(() => store.listRuns()).toThrow("store: run 'r1': config is not valid JSON");
+    store.close();
+  });
+
+  it('names the run and round when a privacy record is not one', () => {
+    const store = corrupt(`UPDATE rounds SET privacy = '{"epsilon": "high"}'`);
+    expect(() => store.listRounds('r1')).toThrow(
+      "store: run 'r1' round 1 attempt 1: privacy is not { epsilon, delta, order, samplingRate }",
+    );
     store.close();
   });
 

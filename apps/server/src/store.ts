@@ -14,6 +14,7 @@ import {
   RUN_STATUSES,
   RunConfigSchema,
   type RoundMetrics,
+  type RoundPrivacy,
   type RoundSummary,
   type RunConfig,
   type RunStatus,
@@ -147,6 +148,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE checkpoints ADD COLUMN checksum TEXT;
   `,
+  // A completed round of a differentially private run: its (ε, δ) guarantee as JSON ({epsilon, delta, order,
+  // samplingRate}); NULL otherwise, and in rows written before this.
+  `
+  ALTER TABLE rounds ADD COLUMN privacy TEXT;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -175,6 +181,7 @@ interface RoundRow {
   metrics: string;
   bytes_up: number;
   bytes_down: number;
+  privacy: string | null;
 }
 
 interface CheckpointRow {
@@ -277,9 +284,9 @@ function createStore(db: Database.Database, keep: number): Store {
     ),
     insertRound: db.prepare<[RoundRow]>(
       `INSERT INTO rounds (run_id, round, attempt, status, reason, started_at, duration_ms, participants, failures,
-                           metrics, bytes_up, bytes_down)
+                           metrics, bytes_up, bytes_down, privacy)
        VALUES (@run_id, @round, @attempt, @status, @reason, @started_at, @duration_ms, @participants, @failures,
-               @metrics, @bytes_up, @bytes_down)`,
+               @metrics, @bytes_up, @bytes_down, @privacy)`,
     ),
     listRounds: db.prepare<[string], RoundRow>('SELECT * FROM rounds WHERE run_id = ? ORDER BY round, attempt'),
     // Rounds and checkpoints go with it: ON DELETE CASCADE, foreign_keys is on.
@@ -366,6 +373,7 @@ function createStore(db: Database.Database, keep: number): Store {
       metrics: JSON.stringify(summary.metrics),
       bytes_up: summary.bytesUp,
       bytes_down: summary.bytesDown,
+      privacy: summary.privacy ? JSON.stringify(summary.privacy) : null,
     });
     if (checkpoint === undefined) return;
     const weights = float32ToBytes(checkpoint.weights);
@@ -464,7 +472,23 @@ function decodeRound(row: RoundRow): RoundSummary {
     metrics: metrics as unknown as RoundMetrics,
     bytesUp: row.bytes_up,
     bytesDown: row.bytes_down,
+    ...(row.privacy === null ? {} : { privacy: decodePrivacy(row.privacy, where) }),
   };
+}
+
+function decodePrivacy(json: string, where: string): RoundPrivacy {
+  const privacy = parseJson(json, `${where}: privacy`);
+  const number = (v: unknown) => typeof v === 'number';
+  if (
+    !isRecord(privacy) ||
+    !number(privacy.epsilon) ||
+    !number(privacy.delta) ||
+    !number(privacy.samplingRate) ||
+    !(privacy.order === null || number(privacy.order))
+  ) {
+    throw new Error(`${where}: privacy is not { epsilon, delta, order, samplingRate }`);
+  }
+  return privacy as unknown as RoundPrivacy;
 }
 
 // ---- float32 <-> bytes: little-endian on disk, whatever the host ---------------------------------------
