@@ -55,6 +55,14 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --backend NAME        TF.js backend: wasm | cpu                 [wasm; cnn cpu]
   --engine NAME         client updates and evaluations: tfjs | fast (plain JS for
                         MLPs, equal to tfjs; others stay on TF.js)  [tfjs]
+  --dp                  central DP-FedAvg: Poisson sampling and Gaussian noise from the CSPRNG,
+                        clipping, ε per round (replaces --per-round; FedAvg only)
+  --clip C              DP: L2 clip of each delta                    [1]
+  --noise-multiplier Z  DP: noise std over the clip                  [1]
+  --expected-per-round N  DP: expected participants per round, q = N / trainers [--per-round]
+  --sampling-rate Q     DP: q itself, instead of --expected-per-round
+  --delta D             DP: δ of the (ε, δ) guarantee                [1e-5]
+  --epsilon-budget E    DP: stop before a round that would take ε past E
   --json FILE           write { config, rounds, metaTest[, attackers] } to FILE
   --quiet               no per-round lines
   -h, --help            this text
@@ -109,6 +117,13 @@ async function main(): Promise<void> {
         'eval-every': { type: 'string' },
         backend: { type: 'string' },
         engine: { type: 'string', default: 'tfjs' },
+        dp: { type: 'boolean', default: false },
+        clip: { type: 'string' },
+        'noise-multiplier': { type: 'string' },
+        'expected-per-round': { type: 'string' },
+        'sampling-rate': { type: 'string' },
+        delta: { type: 'string' },
+        'epsilon-budget': { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -191,6 +206,25 @@ async function main(): Promise<void> {
       ),
     },
   };
+  const dpFlags = ['clip', 'noise-multiplier', 'expected-per-round', 'sampling-rate', 'delta', 'epsilon-budget'] as const;
+  const stray = dpFlags.find((flag) => v[flag] !== undefined);
+  if (!v.dp && stray) fail(`--${stray} needs --dp`);
+  if (v.dp) {
+    // Poisson sampling replaces the fixed count: q = expected / trainers, unless --sampling-rate gives q.
+    const samplingRate = num(v['sampling-rate'], 'sampling-rate');
+    const epsilonBudget = num(v['epsilon-budget'], 'epsilon-budget');
+    input.privacy = {
+      mode: 'central',
+      clip: num(v.clip, 'clip') ?? 1,
+      noiseMultiplier: num(v['noise-multiplier'], 'noise-multiplier') ?? 1,
+      ...(samplingRate !== undefined
+        ? { samplingRate }
+        : { expectedPerRound: num(v['expected-per-round'], 'expected-per-round') ?? input.perRound ?? 10 }),
+      delta: num(v.delta, 'delta') ?? 1e-5,
+      ...(epsilonBudget !== undefined ? { epsilonBudget } : {}),
+    };
+    delete input.perRound;
+  }
   const checked = parseOrError(RunConfigSchema, input);
   if (!checked.ok) fail(checked.error);
   const config = checked.data;
@@ -206,16 +240,21 @@ async function main(): Promise<void> {
     x === null || Number.isNaN(x) ? '   -  ' : metric === 'mse' ? x.toFixed(3).padStart(6) : `${(100 * x).toFixed(1)}%`.padStart(6);
   const kb = (b: number) => `${(b / 1024).toFixed(0)}KB`;
   console.log(
-    `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? 'all'} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · ${config.aggregation.kind === 'trimmed-mean' ? `trimmed mean ${config.aggregation.trim}` : config.aggregation.kind} · seed ${config.seed} · ${backend}${engine === 'fast' ? ' + fast engine' : ''}`,
+    `sim: ${config.scenario!.name} · ${config.algorithm} · ${config.model.kind} · ${config.scenario!.participants} participants, ${config.perRound ?? (config.privacy ? 'a Poisson sample' : 'all')} per round, ${config.rounds} rounds · ${config.codec} · server ${config.server.kind} lr ${config.server.lr} · ${config.aggregation.kind === 'trimmed-mean' ? `trimmed mean ${config.aggregation.trim}` : config.aggregation.kind} · seed ${config.seed} · ${backend}${engine === 'fast' ? ' + fast engine' : ''}`,
   );
+  const dp = config.privacy;
+  if (dp)
+    console.log(
+      `sim: central DP · clip ${dp.clip} · noise multiplier ${dp.noiseMultiplier} · ${dp.samplingRate !== undefined ? `q ${dp.samplingRate}` : `${dp.expectedPerRound} expected per round`} · δ ${dp.delta}${dp.epsilonBudget !== undefined ? ` · ε budget ${dp.epsilonBudget}` : ''}`,
+    );
   if (!v.quiet)
     console.log(
-      `round   loss  global-${metric}  personal-${metric}@${config.client.adaptSteps}  heldout global→personal      up      down     ms`,
+      `round   loss  global-${metric}  personal-${metric}@${config.client.adaptSteps}  heldout global→personal      up      down     ms${dp ? '        ε' : ''}`,
     );
   const onRound = (r: SimRound) => {
     if (v.quiet) return;
     console.log(
-      `${String(r.round).padStart(5)} ${(r.loss ?? Number.NaN).toFixed(3).padStart(6)}  ${fmt(r.global).padStart(11)}  ${fmt(r.personalized).padStart(15)}  ${fmt(r.heldOutGlobal)} → ${fmt(r.heldOutPersonalized)}  ${kb(r.bytesUp).padStart(8)} ${kb(r.bytesDown).padStart(8)} ${r.ms.toFixed(0).padStart(6)}`,
+      `${String(r.round).padStart(5)} ${(r.loss ?? Number.NaN).toFixed(3).padStart(6)}  ${fmt(r.global).padStart(11)}  ${fmt(r.personalized).padStart(15)}  ${fmt(r.heldOutGlobal)} → ${fmt(r.heldOutPersonalized)}  ${kb(r.bytesUp).padStart(8)} ${kb(r.bytesDown).padStart(8)} ${r.ms.toFixed(0).padStart(6)}${r.epsilon === null ? '' : ` ${r.epsilon.toFixed(4).padStart(8)}`}`,
     );
   };
   const attackerCount = num(v.attackers, 'attackers') ?? 0;
@@ -233,6 +272,7 @@ async function main(): Promise<void> {
       `sim: ${attackers.count} Byzantine trainers send ${attackers.scale} x their delta${claimed !== undefined ? ` and claim ${claimed} examples` : ''}`,
     );
   const result = await runSimulation(config, { ...(mnist ? { mnist } : {}), onRound, engine, ...(attackers ? { attackers } : {}) });
+  if (result.stopReason) console.log(`sim: stopped after round ${result.rounds.length}: ${result.stopReason}`);
   const mt = result.metaTest;
   console.log(
     `meta-test on ${mt.participants} held-out participants (${mt.metric} after k adaptation steps at ${learnsRates(config.algorithm) ? 'its learned rates' : `lr ${config.client.innerLr}`}):`,

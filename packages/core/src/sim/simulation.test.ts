@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parameterCount } from '../model/layout.js';
 import { SINUSOID_MLP } from '../model/spec.js';
 import { presetRunConfig } from '../presets.js';
+import { privacySpent } from '../privacy/epsilon.js';
+import { seededRandomSource } from '../privacy/random-source.js';
 import { runSimulation, type SimRound } from './simulation.js';
 import { useBackend } from '../tf.js';
 import { frameByteLength } from '../wire/index.js';
@@ -142,6 +144,27 @@ describe('runSimulation', () => {
     const [a, b, fixed] = await Promise.all([runSimulation(fresh), runSimulation(fresh), runSimulation(small({ rounds: 2 }))]);
     expect(b.rounds.map((r) => r.loss)).toEqual(a.rounds.map((r) => r.loss));
     expect(a.rounds.map((r) => r.loss)).not.toEqual(fixed.rounds.map((r) => r.loss));
+  });
+
+  it('runs DP-FedAvg with ε per round, and completes early when the budget would be exceeded', async () => {
+    // Prepare: 25 trainers, 5 expected per round (q 0.2), z 1; a budget that two rounds meet and a third would not.
+    const privacy = { mode: 'central' as const, clip: 0.1, noiseMultiplier: 1, expectedPerRound: 5, delta: 1e-5 };
+    const two = privacySpent({ samplingRate: 0.2, noiseMultiplier: 1, rounds: 2, delta: 1e-5 }).epsilon;
+    const three = privacySpent({ samplingRate: 0.2, noiseMultiplier: 1, rounds: 3, delta: 1e-5 }).epsilon;
+    const lines: SimRound[] = [];
+
+    // Execute
+    const result = await runSimulation(small({ perRound: undefined, privacy: { ...privacy, epsilonBudget: (two + three) / 2 } }), {
+      onRound: (r) => lines.push(r),
+      random: seededRandomSource(2),
+    });
+
+    // Assert
+    expect(result.stopReason).toBe('privacy budget reached');
+    expect(lines.map((r) => r.round)).toEqual([1, 2]);
+    expect(lines[1]!.epsilon).toBeCloseTo(two, 12);
+    expect(lines[0]!.epsilon!).toBeLessThan(two);
+    expect(result.metaTest.participants).toBe(5);
   });
 
   it('rejects a configuration that cannot run, naming the field', async () => {

@@ -9,6 +9,7 @@ import { initialFederated } from '../learn/initial-federated.js';
 import { localModel } from '../learn/local-model.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from '../protocol.js';
+import type { RandomSource } from '../privacy/random-source.js';
 import { decodeFrame, encodeFrame } from '../wire/index.js';
 
 /** One round's line: metrics are null where nobody evaluated (see RunConfig.evaluateEvery). */
@@ -18,6 +19,8 @@ export interface SimRound extends RoundMetrics {
   readonly bytesUp: number;
   readonly bytesDown: number;
   readonly ms: number;
+  /** A differentially private run: ε after this round (at the run's δ); null otherwise. */
+  readonly epsilon: number | null;
 }
 
 export interface MetaTestScores {
@@ -56,6 +59,8 @@ export interface SimResult {
   readonly parameters: number;
   readonly rounds: readonly SimRound[];
   readonly metaTest: MetaTest;
+  /** Why the run completed before its last round ('privacy budget reached'); null when it ran them all. */
+  readonly stopReason: string | null;
 }
 
 export interface SimOptions {
@@ -74,6 +79,8 @@ export interface SimOptions {
    * (MetaTest.tuned); the config's inner lr alone by default. Meta-SGD adapts at its learned rates and ignores them.
    */
   readonly adaptLrs?: readonly number[];
+  /** A DP run's secret randomness (sampling and noise); the platform CSPRNG by default. Tests seed it. */
+  readonly random?: RandomSource;
 }
 
 /**
@@ -151,7 +158,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   const engine = new RoundEngine({
     runId: RUN_ID,
     config,
-    strategy: strategyFor(config),
+    strategy: strategyFor(config, options.random ? { random: options.random } : {}),
     weights: initialFederated(config.model, config.algorithm, config.seed, config.client.innerLr),
     completed: 0,
     roundDeadlineMs: Number.POSITIVE_INFINITY,
@@ -187,6 +194,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
           bytesUp: summary.bytesUp,
           bytesDown: summary.bytesDown,
           ms: summary.durationMs,
+          epsilon: summary.privacy?.epsilon ?? null,
         };
         rounds.push(record);
         options.onRound?.(record);
@@ -245,5 +253,5 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     }
   }
   const metaTest: MetaTest = { metric, steps, ...heldOutScores, validation: validationScores, tuned };
-  return { config, parameters: length, rounds, metaTest };
+  return { config, parameters: length, rounds, metaTest, stopReason: end.status === 'completed' ? (end.reason ?? null) : null };
 }
