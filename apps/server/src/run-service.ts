@@ -244,5 +244,5 @@ function roundLine(summary: RoundSummary, config: RunConfig): string {
   if (summary.status !== 'completed') return `round ${summary.round}/${config.rounds} attempt ${summary.attempt} failed: ${summary.reason}`;
   const m = summary.metrics;
   const figure = (x: number | null) => (x === null ? '-' : config.model.task === 'regression' ? x.toFixed(3) : `${(100 * x).toFixed(1)}%`);
-  return `round ${summary.round}/${config.rounds} · ${summary.participants.length} participants · loss ${m.loss?.toFixed(3) ?? '-'} · global ${figure(m.global)} · personalized ${figure(m.personalized)} · ${(summary.durationMs / 1000).toFixed(1)} s`;
+  return `round ${summary.round}/${config.rounds} · ${summary.participants.length} participants · loss ${m.loss?.toFixed(3) ?? '-'} · global ${figure(m.global)} · personalized ${figure(m.personalized)} · ${(summary.durationMs / 1000).toFixed(1)} s${summary.privacy ? ` · ε ${summary.privacy.epsilon.toFixed(3)}` : ''}`;
 }

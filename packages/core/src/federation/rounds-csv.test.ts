@@ -23,6 +23,7 @@ describe('roundsCsv', () => {
     // Execute
     const csv = roundsCsv([
       round({}),
+      round({ round: 3, privacy: { epsilon: 1.25, delta: 1e-5, order: 12, samplingRate: 0.1 } }),
       round({
         round: 2,
         status: 'failed',
@@ -34,16 +35,17 @@ describe('roundsCsv', () => {
     ]);
     // Assert
     expect(csv.split('\r\n')).toEqual([
-      'run_id,round,attempt,status,started_at,duration_ms,participants,failures,loss,global,personalized,held_out_global,held_out_personalized,bytes_up,bytes_down,reason',
-      'run-1,1,1,completed,2026-11-24T12:00:00.000Z,1234,2,0,0.5,0.25,0.75,,,100,200,',
-      'run-1,2,1,failed,2026-11-24T12:00:00.000Z,1234,0,1,,,,,,100,200,"too few updates: 1 of 2, ""min"" 2"',
+      'run_id,round,attempt,status,started_at,duration_ms,participants,failures,loss,global,personalized,held_out_global,held_out_personalized,bytes_up,bytes_down,epsilon,reason',
+      'run-1,1,1,completed,2026-11-24T12:00:00.000Z,1234,2,0,0.5,0.25,0.75,,,100,200,,',
+      'run-1,3,1,completed,2026-11-24T12:00:00.000Z,1234,2,0,0.5,0.25,0.75,,,100,200,1.25,',
+      'run-1,2,1,failed,2026-11-24T12:00:00.000Z,1234,0,1,,,,,,100,200,,"too few updates: 1 of 2, ""min"" 2"',
       '',
     ]);
   });
 
   it('is just the header for a run without rounds', () => {
     expect(roundsCsv([])).toBe(
-      'run_id,round,attempt,status,started_at,duration_ms,participants,failures,loss,global,personalized,held_out_global,held_out_personalized,bytes_up,bytes_down,reason\r\n',
+      'run_id,round,attempt,status,started_at,duration_ms,participants,failures,loss,global,personalized,held_out_global,held_out_personalized,bytes_up,bytes_down,epsilon,reason\r\n',
     );
   });
 });

@@ -16,6 +16,7 @@ const COLUMNS = [
   'held_out_personalized',
   'bytes_up',
   'bytes_down',
+  'epsilon',
   'reason',
 ] as const;
 
@@ -28,7 +29,8 @@ function field(value: string | number | null): string {
 
 /**
  * A run's rounds as CSV, one line per attempt (failed attempts included, with their reason), for plotting
- * elsewhere. Metrics are accuracy (MSE for regression); blank where nobody evaluated that round.
+ * elsewhere. Metrics are accuracy (MSE for regression); blank where nobody evaluated that round. epsilon: a differentially
+ * private run's ε after the round (blank otherwise).
  */
 export function roundsCsv(rounds: readonly RoundSummary[]): string {
   const lines = rounds.map((r) =>
@@ -48,6 +50,7 @@ export function roundsCsv(rounds: readonly RoundSummary[]): string {
       r.metrics.heldOutPersonalized,
       r.bytesUp,
       r.bytesDown,
+      r.privacy?.epsilon ?? null,
       r.reason,
     ]
       .map(field)
