@@ -3,13 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { TEST_TOKEN, TINY_LENGTH, deltaFrame, runConfig, scriptedClient, startTestHub, updateMeta, waitFor } from './test-hub.js';
 
 /** Answers every task it gets with a delta of norm 10 (every entry 10/√6), until the socket closes. */
-function answerEveryTask(client: Awaited<ReturnType<typeof scriptedClient>>, clips: number[]): void {
+function answerEveryTask(client: Awaited<ReturnType<typeof scriptedClient>>, clips: number[], acks: unknown[]): void {
   void (async () => {
     for (;;) {
       const { task } = await client.nextTask();
       clips.push(task.clip ?? Number.NaN);
       if (!client.socket.connected) return;
-      await client.submit(updateMeta(task, 5), deltaFrame(task, new Float32Array(TINY_LENGTH).fill(10 / Math.sqrt(TINY_LENGTH))));
+      acks.push(
+        await client.submit(updateMeta(task, 5), deltaFrame(task, new Float32Array(TINY_LENGTH).fill(10 / Math.sqrt(TINY_LENGTH)))),
+      );
     }
   })();
 }
@@ -22,7 +24,8 @@ describe('hub: a differentially private run', () => {
     const four = privacySpent({ samplingRate: 1, noiseMultiplier: 2, rounds: 4, delta: 1e-5 }).epsilon;
     const budget = (three + four) / 2;
     const clips: number[] = [];
-    for (const id of ['dp-aaaa', 'dp-bbbb']) answerEveryTask(await scriptedClient(url, id), clips);
+    const acks: unknown[] = [];
+    for (const id of ['dp-aaaa', 'dp-bbbb']) answerEveryTask(await scriptedClient(url, id), clips, acks);
 
     // Execute
     const response = await fetch(`${url}/api/runs`, {
@@ -40,6 +43,7 @@ describe('hub: a differentially private run', () => {
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as RunSummary;
     const run = await waitFor(() => hub.store.getRun(id)?.status !== 'running' && hub.store.getRun(id), 'the run to end');
+    await waitFor(() => acks.length >= 6, 'the acks of the three rounds');
     const shown = (await (await fetch(`${url}/api/runs/${id}`)).json()) as RunSummary & { rounds: RoundSummary[] };
 
     // Assert
@@ -57,5 +61,7 @@ describe('hub: a differentially private run', () => {
     expect(epsilons[2]!).toBeLessThanOrEqual(budget);
     expect(hub.store.listRounds(id).map((r) => r.privacy?.epsilon)).toEqual(epsilons);
     expect(clips.slice(0, 6)).toEqual([1, 1, 1, 1, 1, 1]);
+    // Acks tell no participant how many others answered (the count would reveal the secret sample).
+    expect(acks.slice(0, 6)).toEqual([1, 1, 2, 2, 3, 3].map((round) => ({ ok: true, data: { round, received: 0 } })));
   });
 });

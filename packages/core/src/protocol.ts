@@ -21,7 +21,8 @@ import { FRAME_DTYPES } from './wire/codec.js';
  *    Scenarios gain validation, supportShots and freshPoints (a v2 tab's schema would refuse an assignment naming them).
  * 4: algorithms fedrep and fedper (frames carry the body alone; the head stays on the participant), model.head,
  *    client.headEpochs.
- * 5: RoundTask.clip: in a differentially private run the participant clips its delta to this L2 norm before uploading.
+ * 5: RoundTask.clip: in a differentially private run the participant clips its delta to this L2 norm before uploading;
+ *    acks in such a run say 0 updates received.
  */
 export const PROTOCOL_VERSION = 5;
 
@@ -353,7 +354,10 @@ export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
 
 export interface UpdateReceipt {
   readonly round: number;
-  /** Updates received for this round so far, this one included. */
+  /**
+   * Updates received for this round so far, this one included; 0 in a differentially private run, where the count
+   * would tell a participant how many others were sampled.
+   */
   readonly received: number;
 }
 

@@ -86,6 +86,7 @@ describe('DpFedAvgStrategy: clipping at the hub', () => {
       fits,
       strategy: s,
       deadline: Infinity,
+      hideCounts: true,
     });
     const frame = encodeFrame({
       kind: 'delta',
@@ -100,8 +101,8 @@ describe('DpFedAvgStrategy: clipping at the hub', () => {
     // Execute
     const ack = collector.submitUpdate('a', { runId: 'r1', round: 1, modelVersion: 0, numExamples: 3, loss: 0.1, trainMs: 1 }, frame);
 
-    // Assert: accepted (not rejected), clipped to 1 (less float32's half-ulp margin).
-    expect(ack.ok).toBe(true);
+    // Assert: accepted (not rejected), with no count of who else answered; clipped to 1 (less float32's half-ulp margin).
+    expect(ack).toEqual({ ok: true, data: { round: 1, received: 0 } });
     const norm = l2Norm(fits.aggregate());
     expect(norm).toBeLessThanOrEqual(1);
     expect(norm).toBeGreaterThan(1 - 1e-6);

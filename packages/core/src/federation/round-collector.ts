@@ -32,6 +32,8 @@ export interface RoundCollectorOptions {
   readonly maxExamples?: number;
   /** The run's evaluation metric (accuracy for classification, mse for regression): reports in another are refused. */
   readonly metric?: Evaluation['metric'];
+  /** A differentially private run: acks say 0 received, since the count would tell who else was sampled. */
+  readonly hideCounts?: boolean;
   readonly clock?: Clock;
 }
 
@@ -148,7 +150,7 @@ export class RoundCollector {
     this.bytesUp += frame.byteLength;
     if (meta.evaluation) this.addEvaluation(participantId, meta.evaluation, false);
     this.settleIfComplete();
-    return { ok: true, data: { round, received: this.fits.count } };
+    return { ok: true, data: { round, received: this.receivedSoFar } };
   }
 
   submitEvaluation(participantId: string, rawReport: unknown): Ack<UpdateReceipt> {
@@ -165,7 +167,7 @@ export class RoundCollector {
     this.answers.set(participantId, { kind: 'evaluation' });
     this.addEvaluation(participantId, parsed.data.evaluation, true);
     this.settleIfComplete();
-    return { ok: true, data: { round: this.options.round, received: this.fits.count } };
+    return { ok: true, data: { round: this.options.round, received: this.receivedSoFar } };
   }
 
   /** A participant that will not answer (it disconnected, or reported an error). */
@@ -214,6 +216,10 @@ export class RoundCollector {
       heldOutGlobal: heldOut.before ?? null,
       heldOutPersonalized: heldOut.after ?? null,
     };
+  }
+
+  private get receivedSoFar(): number {
+    return this.options.hideCounts ? 0 : this.fits.count;
   }
 
   private settleIfComplete(): void {

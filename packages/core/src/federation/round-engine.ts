@@ -293,6 +293,7 @@ export class RoundEngine {
       deadline,
       maxExamples: MAX_EXAMPLES_PER_REPORT,
       metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
+      hideCounts: config.privacy !== undefined,
       ...(config.maxUpdateNorm !== undefined ? { maxUpdateNorm: config.maxUpdateNorm } : {}),
       clock,
     });
