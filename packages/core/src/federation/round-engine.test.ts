@@ -161,7 +161,7 @@ describe('RoundEngine: a differentially private run', () => {
       privacy: { mode: 'central', clip: 1, noiseMultiplier: 1, delta: 1e-5, ...privacy },
     });
   /** An engine over `pool` trainers that never answer: a DP round completes anyway, noise over the expected count. */
-  function dpEngine(config: ReturnType<typeof dpConfig>, pool: number, privacyHistory: number[] = []) {
+  function dpEngine(config: ReturnType<typeof dpConfig>, pool: number, privacyHistory: number[] = [], missStreak = 0) {
     const rounds: RoundSummary[] = [];
     const tasks: RoundTask[] = [];
     const engine = new RoundEngine({
@@ -173,7 +173,7 @@ describe('RoundEngine: a differentially private run', () => {
       privacyHistory,
       host: {
         clock: new ManualClock(),
-        candidates: () => Array.from({ length: pool }, (_, i) => trainer(`t${i}`)),
+        candidates: () => Array.from({ length: pool }, (_, i) => ({ ...trainer(`t${i}`), missStreak: i % 2 ? missStreak : 0 })),
         send: (_id, task) => {
           tasks.push(task);
           return false;
@@ -207,6 +207,17 @@ describe('RoundEngine: a differentially private run', () => {
     expect(rounds.at(-1)!.privacy!.epsilon).toBeCloseTo(plan.spent.epsilon, 12);
     expect(rounds.at(-1)!.privacy!.epsilon).toBeLessThanOrEqual(2);
     expect(plan.next!.epsilon).toBeGreaterThan(2);
+  });
+
+  it('samples from every connected trainer, including those that let their last selections pass', async () => {
+    // Prepare: 2 of 4 trainers missed their last 5 selections; 2 expected per round.
+    const { engine, rounds } = dpEngine(dpConfig({ expectedPerRound: 2 }, 1), 4, [], 5);
+
+    // Execute
+    await engine.run();
+
+    // Assert: q = 2 / 4, not 2 / 2 (the pool would reveal how many of the secret sample missed a round).
+    expect(rounds[0]!.privacy!.samplingRate).toBe(0.5);
   });
 
   it('completes rounds nobody answered, tells participants the clip, and resumes its accountant', async () => {

@@ -379,7 +379,15 @@ export class RoundEngine {
     const needed = Math.max(this.config.minParticipants, this.config.perRound ?? 0);
     const answeredLast = trainers.filter((c) => c.missStreak === 0);
     const notSkipped = trainers.filter((c) => c.missStreak < SKIP_AFTER_MISSES);
-    const preferred = answeredLast.length >= needed ? answeredLast : notSkipped.length >= needed ? notSkipped : trainers;
+    // A DP run samples from every connected trainer: a pool that shrank by who missed the last round would tell, through
+    // q = expected / pool, how many of the secret sample missed it.
+    const preferred = this.config.privacy
+      ? trainers
+      : answeredLast.length >= needed
+        ? answeredLast
+        : notSkipped.length >= needed
+          ? notSkipped
+          : trainers;
     return {
       trainers: preferred.map((c) => c.id),
       heldOut: candidates.filter((c) => c.heldOut && c.missStreak < SKIP_AFTER_MISSES).map((c) => c.id),
