@@ -38,7 +38,13 @@ export class RunStatusView {
         ' · ',
         h('span', { className: `status-${run.status}`, text: run.status }),
         ` · round ${run.completedRounds} of ${c.rounds} · ${c.algorithm}, ${c.model.kind}, ${c.scenario ? `${c.scenario.name} × ${c.scenario.participants}` : 'own data'} · ${aggregationText(c.aggregation)}, server ${c.server.kind}`,
-        run.error ? h('span', { className: `status-${run.status === 'paused' ? 'paused' : 'failed'}`, text: ` · ${run.error}` }) : '',
+        run.error
+          ? h('span', {
+              // A completed run's reason ('privacy budget reached') is no failure.
+              className: `status-${run.status === 'paused' || run.status === 'completed' ? run.status : 'failed'}`,
+              text: ` · ${run.error}`,
+            })
+          : '',
         ' · ',
         h('a', {
           href: `/api/runs/${encodeURIComponent(run.id)}/rounds.csv`,
