@@ -44,7 +44,8 @@ interface Plan {
 
 /**
  * What presets.ts cites: the MNIST settings chosen in the learning benchmark's few-shot regime (Dirichlet label skew,
- * 10 support digits), short runs and one seed (the time this machine allows; a choice, not a measurement).
+ * 10 support digits) and the sinusoid server step, short runs and one seed (the time this machine allows; a choice,
+ * not a measurement).
  */
 const DEFAULT_PLAN: readonly Plan[] = [
   ...(['maml', 'fomaml', 'meta-sgd', 'per-fedavg-hf'] as const).map((algorithm) => ({
@@ -57,6 +58,16 @@ const DEFAULT_PLAN: readonly Plan[] = [
   })),
   { scenario: 'dirichlet', algorithm: 'fedrep', grid: [['headEpochs', [1, 2, 5]]], rounds: 40, seeds: 1, shots: 10 },
   { scenario: 'dirichlet', algorithm: 'fedavg', grid: [['lr', [0.05, 0.1, 0.2]]], rounds: 40, seeds: 1, shots: 10 },
+  // Sinusoid: the hub's FedAdam step around the MAML paper's Adam 0.001 (the preset's 0.003), at a tenth of the
+  // 20,000-round benchmark.
+  ...(['maml', 'fomaml', 'meta-sgd', 'per-fedavg-hf', 'fedavg', 'fedrep', 'fedper'] as const).map((algorithm) => ({
+    scenario: 'sinusoid' as const,
+    algorithm,
+    grid: [['serverLr', [0.001, 0.003, 0.01]]] as [string, number[]][],
+    rounds: 2000,
+    seeds: 1,
+    shots: null,
+  })),
 ];
 
 /** Fine-tuning rates each simulation chooses from on its validation participants: the point's inner lr times these. */
