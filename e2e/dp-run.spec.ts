@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
 import { SINUSOID_MLP, presetRunConfig, privacySpent } from '../packages/core/src/protocol-index.js';
 import { signIn, startRunApi, waitForRun } from './dashboard.js';
@@ -46,6 +47,19 @@ test('a DP run with two tabs stops at its budget; the dashboard charts ε, the t
   await expect(dashboard.getByRole('img', { name: 'Chart: Privacy spent: ε after each round' })).toBeVisible();
   await expect(dashboard.getByTestId('rounds').locator('thead')).toContainText('ε after');
   await expect(dashboard.getByTestId('rounds').locator('tr[data-round="1"]')).toContainText(spent(1).toFixed(2));
+  // The dashboard's CSV comes with the token: the counts the public CSV leaves blank.
+  const download = dashboard.waitForEvent('download');
+  await dashboard.getByRole('link', { name: 'Download rounds (CSV)' }).click();
+  const csvLines = (await readFile(await (await download).path(), 'utf8')).trim().split('\r\n');
+  expect(
+    csvLines.slice(1).map((line) =>
+      line
+        .split(',')
+        .slice(1, 8)
+        .filter((_, k) => k !== 3 && k !== 4)
+        .join(','),
+    ),
+  ).toEqual(['1,1,completed,2,0', '2,1,completed,2,0']);
   // Each tab: this run's guarantee.
   for (const tab of tabs)
     await expect(tab.getByTestId('tab-guarantee')).toContainText(`This run's guarantee (run completed): ${guarantee}`);
