@@ -181,8 +181,8 @@ describe('hub hardening: identity', () => {
     expect(victim.welcome.participantSecret).toMatch(/^[A-Za-z0-9_-]{16,}$/);
     let victimDisconnected = false;
     victim.socket.on('disconnect', () => (victimDisconnected = true));
-    // The id is public: the participants list shows it, never the secret.
-    const listed = await (await fetch(`${url}/api/participants`)).text();
+    // The admin's participants list shows the id, never the secret.
+    const listed = await (await fetch(`${url}/api/participants`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
     expect(listed).toContain('victim-1');
     expect(listed).not.toContain(victim.welcome.participantSecret);
     const stranger = await connect(url);
@@ -375,7 +375,7 @@ describe('hub hardening: silent participants', () => {
       expect(silentSelections.filter((s) => s === id).length).toBeLessThanOrEqual(1);
     expect(rounds.filter((r) => r.failures.length === 0).length).toBeGreaterThanOrEqual(8);
     // The record is visible in the participants list.
-    const listed = (await (await fetch(`${url}/api/participants`)).json()) as {
+    const listed = (await (await fetch(`${url}/api/participants`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).json()) as {
       id: string;
       selected: number;
       answered: number;

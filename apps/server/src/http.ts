@@ -8,13 +8,16 @@ import {
   keepsHead,
   localModel,
   parameterCount,
+  publicRound,
   roundsCsv,
+  runGuarantee,
   splitFederated,
   type AckErrorCode,
   type LayersModelFiles,
   type ParticipantInfo,
   type RoundSummary,
   type RunConfig,
+  type RunGuarantee,
   type RunSummary,
 } from '@tabula/core';
 import { DEFAULT_MNIST_PATH } from '@tabula/core/node';
@@ -124,16 +127,37 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
     );
   };
 
+  /**
+   * Reads that show participants answer in full with the admin token. Without one (no Authorization header) they
+   * answer the public view; a wrong token is refused as on any admin route.
+   */
+  const withToken = async (req: Request, res: Response): Promise<boolean> => {
+    if (req.get('authorization') === undefined) return false;
+    await requireAdmin(req, res);
+    return true;
+  };
+
   app.get('/api/health', (_req, res) => {
     res.json({ ok: true, protocolVersion: PROTOCOL_VERSION, uptimeS: Math.round((Date.now() - started) / 1000), ...hub.health() });
   });
 
-  app.get('/api/participants', (_req, res) => {
+  // Who is connected, what each did in which round: the admin's alone, in every run.
+  app.get('/api/participants', async (req, res) => {
+    await requireAdmin(req, res);
     res.json(hub.participants());
   });
 
   app.get('/api/runs', (_req, res) => {
     res.json(hub.runs());
+  });
+
+  // The latest run's (ε, δ) so far, public: tabs show it. Cached per run update, as every tab polls it.
+  let guarantee: { key: string; value: RunGuarantee | null } | null = null;
+  app.get('/api/privacy', (_req, res) => {
+    const latest = hub.runs()[0];
+    const key = latest ? `${latest.id}/${latest.updatedAt}/${latest.completedRounds}/${latest.status}` : '';
+    if (guarantee?.key !== key) guarantee = { key, value: latest ? runGuarantee(latest, hub.rounds(latest.id)) : null };
+    res.set('Cache-Control', 'no-store').json(guarantee.value);
   });
 
   const runOf = (id: string): RunSummary => {
@@ -142,17 +166,21 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
     return run;
   };
 
-  app.get('/api/runs/:id', (req, res) => {
+  // Without the token: no participant ids or failures; a private run also hides the counts (publicRound).
+  app.get('/api/runs/:id', async (req, res) => {
     const run = runOf(req.params.id);
-    res.json({ ...run, ...federation(run.config), rounds: hub.rounds(run.id) });
+    const admin = await withToken(req, res);
+    const rounds = hub.rounds(run.id);
+    res.json({ ...run, ...federation(run.config), rounds: admin ? rounds : rounds.map((r) => publicRound(r, !!run.config.privacy)) });
   });
 
-  app.get('/api/runs/:id/rounds.csv', (req, res) => {
+  app.get('/api/runs/:id/rounds.csv', async (req, res) => {
     const run = runOf(req.params.id);
+    const admin = await withToken(req, res);
     res
       .type('text/csv')
       .attachment(`${run.id}-rounds.csv`)
-      .send(roundsCsv(hub.rounds(run.id)));
+      .send(roundsCsv(hub.rounds(run.id).map((r) => publicRound(r, !admin && !!run.config.privacy))));
   });
 
   app.post('/api/runs', async (req, res) => {

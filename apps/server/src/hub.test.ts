@@ -265,7 +265,9 @@ describe('hub', () => {
     await waitFor(() => hub.registry.list()[0]?.connected === false, 'the disconnect');
     await scriptedClient(url, 'keep-me', 10, first.participantSecret);
     expect(hub.registry.list().map((p) => [p.id, p.connected])).toEqual([['keep-me', true]]);
-    const listed = (await (await fetch(`${url}/api/participants`)).json()) as { id: string }[];
+    const listed = (await (await fetch(`${url}/api/participants`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      id: string;
+    }[];
     expect(listed.map((p) => p.id)).toEqual(['keep-me']);
   });
 

@@ -22,7 +22,10 @@ export {
   PROTOCOL_VERSION,
   type RoundMetrics,
   type RoundSummary,
+  type PublicRoundSummary,
   type RoundPrivacy,
+  type RunGuarantee,
+  RunGuaranteeSchema,
   PrivacySchema,
   type PrivacyConfig,
   type RoundTask,
@@ -120,6 +123,7 @@ export { RoundCollector } from './federation/round-collector.js';
 export { type Clock, systemClock } from './federation/clock.js';
 export { ManualClock } from './federation/manual-clock.js';
 export { roundsCsv } from './federation/rounds-csv.js';
+export { publicRound, runGuarantee } from './federation/public-round.js';
 export { composeRounds, epsilonFromRdp, privacySpent, type PrivacySpent, type SampledGaussianParams } from './privacy/epsilon.js';
 export { DEFAULT_RDP_ORDERS, INTEGER_RDP_ORDERS } from './privacy/orders.js';
 export { PrivacyParameterError } from './privacy/params.js';

@@ -15,7 +15,10 @@ export {
   type ParticipantState,
   type RoundMetrics,
   type RoundSummary,
+  type PublicRoundSummary,
   type RoundPrivacy,
+  type RunGuarantee,
+  RunGuaranteeSchema,
   PrivacySchema,
   type PrivacyConfig,
   type RunConfig,
@@ -32,6 +35,7 @@ export { type Algorithm, ALGORITHMS, DEFAULT_CLIENT_HYPER } from './learn/hyper.
 export { parameterCount } from './model/layout.js';
 export { MNIST_CNN, MNIST_MLP, type ModelSpec, SINUSOID_MLP } from './model/spec.js';
 export { presetRunConfig } from './presets.js';
+export { publicRound, runGuarantee } from './federation/public-round.js';
 // The privacy accountant is pure arithmetic: the dashboard can plan a DP run (ε for a config) without TF.js.
 export { composeRounds, epsilonFromRdp, privacySpent, type PrivacySpent, type SampledGaussianParams } from './privacy/epsilon.js';
 export { DEFAULT_RDP_ORDERS, INTEGER_RDP_ORDERS } from './privacy/orders.js';

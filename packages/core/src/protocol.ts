@@ -484,6 +484,34 @@ export interface RoundPrivacy {
 }
 
 /**
+ * A round as a client without the admin token sees it (GET /api/runs/:id, rounds.csv). No run shows it participant
+ * ids or per-participant failures. A differentially private run also withholds (null) the counts and bytes, which
+ * reveal how many were in the secret sample, and the metrics, which are un-noised functions of their data that the
+ * accountant does not count.
+ */
+export interface PublicRoundSummary extends Omit<RoundSummary, 'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown'> {
+  readonly participantCount: number | null;
+  readonly failureCount: number | null;
+  readonly metrics: RoundMetrics | null;
+  readonly bytesUp: number | null;
+  readonly bytesDown: number | null;
+}
+
+/**
+ * A differentially private run's guarantee so far (GET /api/privacy, public): (ε, δ) after its `rounds` committed
+ * rounds (ε 0 before the first), and the budget it stops at, if any. The tab validates it with the schema.
+ */
+export const RunGuaranteeSchema = z.object({
+  runId: z.string().min(1).max(64),
+  status: z.enum(RUN_STATUSES),
+  epsilon: z.number().min(0),
+  delta: z.number().positive().lt(1),
+  rounds: z.number().int().min(0),
+  epsilonBudget: z.number().positive().nullable(),
+});
+export type RunGuarantee = z.infer<typeof RunGuaranteeSchema>;
+
+/**
  * What changed in the participant list since the hub's previous `admin:participants`: entries added or changed,
  * each whole (so applying a diff twice changes nothing), and the ids of entries the hub forgot. A dashboard
  * starts from the list in `admin:state` and applies the diffs that follow.

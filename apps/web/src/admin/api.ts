@@ -4,14 +4,18 @@ import type { RoundSummary, RunSummary } from '@tabula/core/protocol';
 export class HubApi {
   constructor(private readonly token: () => string | null) {}
 
-  /** Sends the token; a failed request throws "METHOD path: status error" with the hub's { error } text. */
-  private async request(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<unknown> {
+  /**
+   * Sends the token (participant lists and a DP run's rounds are the admin's); a failed request throws "METHOD path:
+   * status error" with the hub's { error } text.
+   */
+  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, accept = 'application/json'): Promise<unknown> {
     const token = this.token();
     const response = await fetch(path, {
       method,
-      headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      headers: { Accept: accept, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     });
-    const body: unknown = response.status === 204 ? null : await response.json().catch(() => null);
+    const text = accept === 'text/csv' && response.ok;
+    const body: unknown = response.status === 204 ? null : await (text ? response.text() : response.json()).catch(() => null);
     if (!response.ok) {
       const error = typeof body === 'object' && body !== null && 'error' in body ? String(body.error) : response.statusText;
       throw new Error(`${method} ${path}: ${response.status} ${error}`);
@@ -32,6 +36,11 @@ export class HubApi {
 
   run(id: string): Promise<RunSummary & { rounds: RoundSummary[] }> {
     return this.get(`/api/runs/${encodeURIComponent(id)}`);
+  }
+
+  /** A run's rounds as CSV, with the counts the public view of a DP run leaves blank. */
+  async roundsCsv(id: string): Promise<string> {
+    return String(await this.request('GET', `/api/runs/${encodeURIComponent(id)}/rounds.csv`, 'text/csv'));
   }
 
   /** Continues a paused or failed run from its last checkpoint (admin token); the hub says why it cannot. */

@@ -48,7 +48,7 @@ const form = new RunFormView(
   },
 );
 const participants = new ParticipantsTable();
-const runStatus = new RunStatusView();
+const runStatus = new RunStatusView((id) => void downloadCsv(id));
 const rounds = new RoundsView();
 const compare = new CompareView();
 const history = new RunHistory(
@@ -141,8 +141,10 @@ function renderRun(): void {
     liveRun,
     (id) => void resumeRun(id, (message) => form.showFormError(message)),
     federationFor(shown.run),
+    shown.rounds,
   );
-  rounds.render(shown.rounds, metricOf(shown.run));
+  const privacy = shown.run?.config.privacy;
+  rounds.render(shown.rounds, metricOf(shown.run), privacy ? { budget: privacy.epsilonBudget ?? null } : null);
   form.setRunning(liveRun?.status === 'running');
 }
 
@@ -157,6 +159,18 @@ function onRound(round: RoundSummary): void {
   if (liveRun && round.runId !== liveRun.id) return;
   liveRounds = upsertRound(liveRounds, round);
   renderRun();
+}
+
+/** Saves a run's rounds.csv, fetched with the token (a DP run's public CSV leaves the counts blank). */
+async function downloadCsv(id: string): Promise<void> {
+  try {
+    const url = URL.createObjectURL(new Blob([await api.roundsCsv(id)], { type: 'text/csv' }));
+    const link = h('a', { href: url, download: `${id}-rounds.csv` });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (error) {
+    form.showFormError(`Could not download the rounds: ${errorMessage(error)}`);
+  }
 }
 
 async function refreshHistory(): Promise<void> {

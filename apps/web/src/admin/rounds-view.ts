@@ -2,17 +2,22 @@ import type { RoundSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatBytes, formatMetric, formatMs, formatNumber } from '../shared/format.js';
 import { createLineChart, type LineChart } from '../shared/line-chart.js';
+import { epsilonSeries, formatEpsilon } from '../shared/privacy-text.js';
 import { completedRounds } from './round-list.js';
 
 type Metric = 'accuracy' | 'mse';
 
-/** Per-round charts (accuracy or MSE, loss, participants, bytes) and the rounds table. */
+/** A differentially private run's budget (null: none); null for a run without privacy. */
+export type PrivacyView = { readonly budget: number | null } | null;
+
+/** Per-round charts (accuracy or MSE, loss, participants, bytes; ε in a DP run) and the rounds table. */
 export class RoundsView {
   readonly element: HTMLElement;
   private readonly quality: LineChart;
   private readonly loss: LineChart;
   private readonly people: LineChart;
   private readonly bytes: LineChart;
+  private readonly epsilon: LineChart;
   private readonly body = h('tbody');
   private readonly headRow = h('tr');
   private readonly caption = h('p', { className: 'muted' });
@@ -48,10 +53,27 @@ export class RoundsView {
         { label: 'down', color: '#ea580c' },
       ],
     });
+    this.epsilon = createLineChart({
+      title: 'Privacy spent: ε after each round',
+      yLabel: 'ε',
+      series: [
+        { label: 'ε', color: '#9333ea' },
+        { label: 'budget', color: '#b91c1c', dashed: true },
+      ],
+    });
+    this.epsilon.element.dataset.testid = 'epsilon-chart';
     this.element = h(
       'div',
       {},
-      h('div', { className: 'charts' }, this.quality.element, this.loss.element, this.people.element, this.bytes.element),
+      h(
+        'div',
+        { className: 'charts' },
+        this.epsilon.element,
+        this.quality.element,
+        this.loss.element,
+        this.people.element,
+        this.bytes.element,
+      ),
       h('h3', { text: 'Rounds' }),
       this.caption,
       h(
@@ -61,10 +83,10 @@ export class RoundsView {
       ),
       this.failures,
     );
-    this.render([], 'accuracy');
+    this.render([], 'accuracy', null);
   }
 
-  render(rounds: readonly RoundSummary[], metric: Metric): void {
+  render(rounds: readonly RoundSummary[], metric: Metric, privacy: PrivacyView): void {
     if (metric !== this.metric) {
       this.metric = metric;
       this.quality.setTitle(
@@ -84,6 +106,11 @@ export class RoundsView {
     this.loss.update(x, [done.map((r) => r.metrics.loss)]);
     this.people.update(x, [done.map((r) => r.participants.length), done.map((r) => r.failures.length)]);
     this.bytes.update(x, [done.map((r) => r.bytesUp), done.map((r) => r.bytesDown)]);
+    this.epsilon.element.hidden = privacy === null;
+    if (privacy) {
+      const series = epsilonSeries(done, privacy.budget);
+      this.epsilon.update(series.x, [series.epsilon, series.budget]);
+    }
 
     const m = metric === 'accuracy' ? 'acc.' : 'MSE';
     replaceChildren(
@@ -99,6 +126,7 @@ export class RoundsView {
         'Bytes up',
         'Bytes down',
         'Duration',
+        ...(privacy ? ['ε after'] : []),
       ].map((c) => h('th', { scope: 'col', text: c })),
     );
     replaceChildren(
@@ -119,6 +147,7 @@ export class RoundsView {
             h('td', { text: formatBytes(r.bytesUp) }),
             h('td', { text: formatBytes(r.bytesDown) }),
             h('td', { text: formatMs(r.durationMs) }),
+            privacy ? h('td', { text: r.privacy ? formatEpsilon(r.privacy.epsilon) : '–' }) : null,
           ),
         ),
     );

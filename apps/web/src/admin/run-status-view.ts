@@ -1,5 +1,6 @@
-import type { RunSummary } from '@tabula/core/protocol';
+import { runGuarantee, type RoundSummary, type RunSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
+import { guaranteeText } from '../shared/privacy-text.js';
 import { sharedPartText, type Federation } from './federation.js';
 import { resumeButton } from './resume.js';
 
@@ -7,9 +8,13 @@ import { resumeButton } from './resume.js';
 export class RunStatusView {
   readonly element = h('div', { 'data-testid': 'run-status', 'aria-live': 'polite' });
 
+  /** `downloadCsv`: fetches a run's rounds.csv with the admin token (a plain link would get the public view). */
+  constructor(private readonly downloadCsv: (runId: string) => void) {}
+
   /**
    * `running`: the run in progress, if any (a paused or failed run shown here can be resumed while there is none).
-   * `federation`: the hub's count of what the shown run federates, once known.
+   * `federation`: the hub's count of what the shown run federates, once known. `rounds`: the shown run's, for a DP
+   * run's guarantee so far.
    */
   render(
     run: RunSummary | null,
@@ -18,6 +23,7 @@ export class RunStatusView {
     running: RunSummary | null,
     onResume: (runId: string) => void,
     federation: Federation | null = null,
+    rounds: readonly RoundSummary[] = [],
   ): void {
     if (!run) {
       replaceChildren(this.element, h('p', { className: 'muted', text: 'No run yet: fill in the form and press Start run.' }));
@@ -28,6 +34,16 @@ export class RunStatusView {
     back.addEventListener('click', onBackToLive);
     const resume = resumeButton(run, running, onResume);
     const shared = sharedPartText(federation);
+    const guarantee = runGuarantee(run, rounds);
+    const csv = h('a', {
+      href: `/api/runs/${encodeURIComponent(run.id)}/rounds.csv`,
+      download: `${run.id}-rounds.csv`,
+      text: 'Download rounds (CSV)',
+    });
+    csv.addEventListener('click', (event) => {
+      event.preventDefault();
+      this.downloadCsv(run.id);
+    });
     replaceChildren(
       this.element,
       h(
@@ -46,12 +62,11 @@ export class RunStatusView {
             })
           : '',
         ' · ',
-        h('a', {
-          href: `/api/runs/${encodeURIComponent(run.id)}/rounds.csv`,
-          download: `${run.id}-rounds.csv`,
-          text: 'Download rounds (CSV)',
-        }),
+        csv,
       ),
+      guarantee
+        ? h('p', { 'data-testid': 'run-guarantee' }, h('strong', { text: 'Differential privacy: ' }), guaranteeText(guarantee))
+        : null,
       shared ? h('p', { className: 'muted', 'data-testid': 'run-shared-part', text: `Personal heads · ${shared}.` }) : null,
       resume,
       live ? null : back,

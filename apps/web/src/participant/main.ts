@@ -15,6 +15,7 @@ import {
 } from '@tabula/core';
 import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
+import { GuaranteeView } from './guarantee-view.js';
 import { loadShard } from './assigned-data.js';
 import { activateBackend, measureBackend, selectBackend, type BackendReport } from './backend.js';
 import { BACKEND_LABEL, canTrain, chooseBackend, WASM_CNN_REASON } from './backend-choice.js';
@@ -47,6 +48,7 @@ const backendView = new BackendView();
 const historyView = new HistoryView();
 const headView = new HeadView();
 const idText = h('span', { 'data-testid': 'participant-id', text: identity.id ?? '(new: the hub assigns one)' });
+const guaranteeView = new GuaranteeView();
 const notes = h('ul', { className: 'notes', 'aria-live': 'polite' });
 
 /** What the page knows: the views show it, and `window.tabula` reads it. */
@@ -243,7 +245,13 @@ const tryIt = new TryIt(() => localData()?.support ?? null);
 const ownSection = h('div', { hidden: page.source !== 'own' }, ownPanel.element);
 const metaTest = new MetaTest(() => localData(), heads);
 
-byId('status').append(stateView.element, headView.element, h('p', { className: 'muted' }, 'Participant id: ', idText), notes);
+byId('status').append(
+  stateView.element,
+  guaranteeView.element,
+  headView.element,
+  h('p', { className: 'muted' }, 'Participant id: ', idText),
+  notes,
+);
 byId('backend-panel').append(backendView.element);
 byId('data-panel').append(dataSourceView.element, ownSection);
 byId('history-panel').append(historyView.element);
@@ -293,6 +301,7 @@ if (page.backend) {
     onStatus: setStatus,
     onRound: (record) => {
       historyView.render(runtime.history);
+      void guaranteeView.refresh();
       if (!record.accepted) note(`round ${record.round} rejected: ${record.error ?? 'no reason given'}`);
     },
     prepare,
@@ -316,6 +325,7 @@ if (page.backend) {
   participant = runtime;
   runtime.start();
   hub.connect();
+  guaranteeView.start();
   // A tab without a shard asks again now and then: a run with a scenario may have started meanwhile.
   setInterval(() => {
     if (page.source === 'assigned' && !page.shard && hub.connected) void hub.hello();

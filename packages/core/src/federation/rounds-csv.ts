@@ -1,4 +1,4 @@
-import type { RoundSummary } from '../protocol.js';
+import type { PublicRoundSummary } from '../protocol.js';
 
 const COLUMNS = [
   'run_id',
@@ -30,9 +30,10 @@ function field(value: string | number | null): string {
 /**
  * A run's rounds as CSV, one line per attempt (failed attempts included, with their reason), for plotting
  * elsewhere. Metrics are accuracy (MSE for regression); blank where nobody evaluated that round. epsilon: a differentially
- * private run's ε after the round (blank otherwise).
+ * private run's ε after the round (blank otherwise). Counts, bytes and metrics a view withholds (a private run's, without
+ * the admin token: see publicRound) are blank too.
  */
-export function roundsCsv(rounds: readonly RoundSummary[]): string {
+export function roundsCsv(rounds: readonly PublicRoundSummary[]): string {
   const lines = rounds.map((r) =>
     [
       r.runId,
@@ -41,13 +42,13 @@ export function roundsCsv(rounds: readonly RoundSummary[]): string {
       r.status,
       new Date(r.startedAt).toISOString(),
       Math.round(r.durationMs),
-      r.participants.length,
-      r.failures.length,
-      r.metrics.loss,
-      r.metrics.global,
-      r.metrics.personalized,
-      r.metrics.heldOutGlobal,
-      r.metrics.heldOutPersonalized,
+      r.participantCount,
+      r.failureCount,
+      r.metrics?.loss ?? null,
+      r.metrics?.global ?? null,
+      r.metrics?.personalized ?? null,
+      r.metrics?.heldOutGlobal ?? null,
+      r.metrics?.heldOutPersonalized ?? null,
       r.bytesUp,
       r.bytesDown,
       r.privacy?.epsilon ?? null,

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Examples } from '../data/dataset.js';
+import type { adaptationCurve } from '../learn/evaluate.js';
 import { ClientHyperSchema } from '../learn/hyper.js';
 import { parameterCount } from '../model/layout.js';
 import { initialWeights } from '../model/params.js';
@@ -287,5 +288,27 @@ describe('Participant', () => {
     for (const run of ['a', 'b', 'c']) await store.save(run, new Float32Array([1]));
     expect(await store.load('a')).toBeNull();
     expect(await store.load('c')).toEqual(new Float32Array([1]));
+  });
+
+  it('keeps a diverged evaluation out of its update, which still counts, and fails an evaluate-only task with the reason', async () => {
+    // Prepare: adaptation that blows up, as Meta-SGD's learned rates can past their one step.
+    const { channel, updates, evaluations } = recordingChannel();
+    const diverging: typeof adaptationCurve = (_spec, _weights, _support, _test, options) =>
+      Promise.resolve({
+        steps: options.steps,
+        scores: options.steps.map((k) => ({ loss: k === 0 ? 0.5 : Number.NaN, accuracy: k === 0 ? 0.8 : Number.NaN })),
+      });
+    const participant = new Participant({ channel, data: local, adaptationCurve: diverging });
+    const heldOut = new Participant({ channel, data: { ...local, heldOut: true }, adaptationCurve: diverging });
+    // Execute
+    const record = await participant.handleTask(task(), weightsFrame(task()));
+    const refused = heldOut.handleTask(task({ mode: 'evaluate' }), weightsFrame(task()));
+    // Assert: the hub's schema refuses a non-finite metric (JSON turns it into null), so it never goes out.
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.meta.evaluation).toBeUndefined();
+    expect(record.accepted).toBe(true);
+    expect(Number.isNaN(record.evaluation!.after)).toBe(true);
+    await expect(refused).rejects.toThrow(/adaptation diverged: accuracy 0.8 before, NaN after/);
+    expect(evaluations).toHaveLength(0);
   });
 });

@@ -171,8 +171,13 @@ export class Participant {
       const evaluateOnly = task.mode === 'evaluate' || data.heldOut || data.validation === true;
       const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, head, data) : undefined;
 
+      // A diverged adaptation (NaN or infinite metric) has no number the hub could record: it is kept out of the update,
+      // which still counts, and an evaluate-only task fails with the reason instead of sending it.
+      const reportable = evaluation && Number.isFinite(evaluation.before) && Number.isFinite(evaluation.after) ? evaluation : undefined;
       if (evaluateOnly) {
         if (!evaluation) throw new Error('unreachable: evaluate-only tasks always evaluate');
+        if (!reportable)
+          throw new Error(`adaptation diverged: ${evaluation.metric} ${evaluation.before} before, ${evaluation.after} after`);
         this.status({ state: 'uploading', round: task.round });
         const ack = await channel.submitEvaluation({ runId: task.runId, round: task.round, modelVersion: task.modelVersion, evaluation });
         return this.finish({
@@ -227,7 +232,7 @@ export class Participant {
         numExamples: update.numExamples,
         loss: update.loss,
         trainMs,
-        ...(evaluation ? { evaluation } : {}),
+        ...(reportable ? { evaluation: reportable } : {}),
       };
       const ack = await channel.submitUpdate(meta, frame);
       return this.finish({
