@@ -31,6 +31,7 @@ const HELP = `Usage: npx tsx bench/tune.ts [--quick]     (the plan behind packag
   --rounds N           rounds per simulation                                  [MNIST 60, sinusoid 2000]
   --seeds N            seeds 1..N per grid point (the score is their mean)    [1]
   --support-shots N    MNIST few-shot: labelled support digits per participant [all]
+  --fresh-points       sinusoid: fresh support and query points every round
   -h, --help           this text`;
 
 interface Plan {
@@ -40,6 +41,8 @@ interface Plan {
   readonly rounds: number;
   readonly seeds: number;
   readonly shots: number | null;
+  /** Sinusoid: fresh support and query points every round (as the 20,000-round benchmark). */
+  readonly freshPoints?: boolean;
 }
 
 /**
@@ -86,6 +89,7 @@ interface Entry {
   readonly scenario: string;
   readonly algorithm: Algorithm;
   readonly supportShots: number | null;
+  readonly freshPoints?: boolean;
   readonly rounds: number;
   readonly seeds: number;
   readonly metric: 'accuracy' | 'mse';
@@ -123,7 +127,7 @@ async function tuneOne(plan: Plan, mnist: ReturnType<typeof loadMnist> | undefin
         ...preset,
         // The learning benchmark's sizes (bench/learning.ts), so a choice here holds there.
         scenario: sinusoid
-          ? { ...preset.scenario!, seed }
+          ? { ...preset.scenario!, seed, ...(plan.freshPoints ? { freshPoints: true } : {}) }
           : { ...preset.scenario!, participants: 100, heldOut: 20, validation: 10, seed, ...(shots ? { supportShots: shots } : {}) },
         ...(sinusoid ? {} : { perRound: 10 }),
         seed,
@@ -151,6 +155,7 @@ async function tuneOne(plan: Plan, mnist: ReturnType<typeof loadMnist> | undefin
     scenario,
     algorithm: plan.algorithm,
     supportShots: shots,
+    ...(plan.freshPoints ? { freshPoints: true } : {}),
     rounds,
     seeds,
     metric,
@@ -170,6 +175,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       seeds: { type: 'string', default: '1' },
       'support-shots': { type: 'string' },
+      'fresh-points': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -203,6 +209,7 @@ async function main(): Promise<void> {
       rounds: v.rounds ? positiveInt(v.rounds, 'rounds') : sinusoid ? 2000 : 60,
       seeds: positiveInt(v.seeds, 'seeds'),
       shots: v['support-shots'] ? positiveInt(v['support-shots'], 'support-shots') : null,
+      ...(v['fresh-points'] ? { freshPoints: true } : {}),
     },
   ];
   await run(plans, false);
@@ -218,13 +225,19 @@ async function run(plans: readonly Plan[], quick: boolean): Promise<void> {
   // A smoke run replaces the file, as every benchmark's --quick does (RESULTS.md marks it quick).
   const previous =
     !quick && existsSync(path) ? ((JSON.parse(readFileSync(path, 'utf8')) as { data?: { entries?: Entry[] } }).data?.entries ?? []) : [];
-  const same = (e: Entry, f: Entry) => e.scenario === f.scenario && e.algorithm === f.algorithm && e.supportShots === f.supportShots;
+  // One entry per setting tuned: a tuning at another budget or with fresh points stands beside it.
+  const same = (e: Entry, f: Entry) =>
+    e.scenario === f.scenario &&
+    e.algorithm === f.algorithm &&
+    e.supportShots === f.supportShots &&
+    e.rounds === f.rounds &&
+    (e.freshPoints ?? false) === (f.freshPoints ?? false);
   const entries = [...previous.filter((e) => !fresh.some((f) => same(e, f))), ...fresh].sort(
     (a, b) => a.scenario.localeCompare(b.scenario) || a.algorithm.localeCompare(b.algorithm),
   );
   const rows: Cell[][] = entries.flatMap((e) =>
     e.points.map((p) => [
-      `${e.scenario}${e.supportShots ? ` (${e.supportShots} shots)` : ''}`,
+      `${e.scenario}${e.supportShots ? ` (${e.supportShots} shots)` : ''}${e.freshPoints ? ' (fresh points)' : ''}, ${e.rounds} rounds`,
       e.algorithm,
       Object.entries(p.settings)
         .map(([k, x]) => `${k} ${x}`)
