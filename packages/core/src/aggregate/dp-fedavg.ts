@@ -4,7 +4,7 @@ import type { PrivacyConfig } from '../protocol.js';
 import type { FitBatch } from './fit-batch.js';
 import { weightedMetrics } from './metrics.js';
 import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerConfig } from './server-optimizer.js';
-import type { EvaluateResult, EvaluationSchedule, Strategy, StrategyState } from './strategy.js';
+import { scheduledEvaluators, type EvaluateResult, type EvaluationSchedule, type Strategy, type StrategyState } from './strategy.js';
 import { checkLength, checkUpdate, type Accumulator } from './weighted-sum.js';
 
 /**
@@ -114,9 +114,7 @@ export class DpFedAvgStrategy implements Strategy {
   }
 
   configureEvaluate(round: number, available: readonly string[]): string[] | null {
-    const schedule = this.evaluation;
-    if (schedule && round % schedule.every !== 0 && round !== schedule.lastRound) return null;
-    return [...available];
+    return scheduledEvaluators(this.evaluation, round, available);
   }
 
   createAccumulator(length: number): Accumulator {

@@ -11,6 +11,16 @@ export interface EvaluationSchedule {
   readonly lastRound: number;
 }
 
+/** Who evaluates in `round` under `schedule`: everyone available on its rounds (every round without one), else nobody. */
+export function scheduledEvaluators(
+  schedule: EvaluationSchedule | undefined,
+  round: number,
+  available: readonly string[],
+): string[] | null {
+  if (schedule && round % schedule.every !== 0 && round !== schedule.lastRound) return null;
+  return [...available];
+}
+
 /** A selected participant that did not deliver a valid update (timeout, disconnect, rejected payload). */
 export interface FitFailure {
   readonly participantId: string;
@@ -109,9 +119,7 @@ export class FedAvgStrategy implements Strategy {
   }
 
   configureEvaluate(round: number, available: readonly string[]): string[] | null {
-    const schedule = this.evaluation;
-    if (schedule && round % schedule.every !== 0 && round !== schedule.lastRound) return null;
-    return [...available];
+    return scheduledEvaluators(this.evaluation, round, available);
   }
 
   createAccumulator(length: number): Accumulator {
