@@ -88,7 +88,7 @@ describe('Node participants: scenario options', () => {
     const { hub, url } = await startTestHub({ defaultScenario: fresh });
     const data = createScenario(fresh);
     const trainers = [0, 1, 2, 3, 4, 5].filter((i) => !data.heldOut.includes(i) && !data.validation.includes(i)).slice(0, 2);
-    const nodes = [];
+    const nodes: Awaited<ReturnType<typeof connectParticipant>>[] = [];
     for (const index of [...trainers, data.validation[0]!]) {
       const node = await connectParticipant({ url, backend: 'cpu', scenario: fresh, assignedIndex: index });
       afterThisTest(() => node.close());
@@ -98,6 +98,8 @@ describe('Node participants: scenario options', () => {
     const started = hub.startRun({ algorithm: 'reptile', model: SINUSOID_MLP, scenario: fresh, rounds: 2, roundDeadlineMs: 20_000 });
     if (!started.ok) throw new Error(started.error);
     await waitFor(() => hub.store.getRun(started.data.id)?.status === 'completed', 'the run to complete', 60_000);
+    // The hub can complete the run before a trainer has read the ack of its last update.
+    await waitFor(() => nodes.slice(0, 2).every((node) => node.participant.history.length === 2), 'both trainers to record round 2');
     // Assert: each trainer trained in both rounds; the validation participant did nothing.
     const [first, second, validation] = nodes;
     for (const node of [first!, second!])
@@ -130,7 +132,7 @@ describe('Node participants: personal heads', () => {
     // Prepare: two trainers on sinusoid tasks, each with a store that records its loads and saves.
     const tasks = { name: 'sinusoid' as const, participants: 6, seed: 3, heldOut: 0 };
     const { hub, url } = await startTestHub({ defaultScenario: tasks });
-    const nodes = [];
+    const nodes: { node: Awaited<ReturnType<typeof connectParticipant>>; heads: RecordingHeadStore }[] = [];
     for (const index of [0, 1]) {
       const heads = new RecordingHeadStore();
       const node = await connectParticipant({ url, backend: 'cpu', scenario: tasks, assignedIndex: index, heads });
@@ -142,6 +144,8 @@ describe('Node participants: personal heads', () => {
     const started = hub.startRun({ ...preset, scenario: tasks, rounds: 2, perRound: 2, minParticipants: 2, roundDeadlineMs: 30_000 });
     if (!started.ok) throw new Error(started.error);
     await waitFor(() => hub.store.getRun(started.data.id)?.status === 'completed', 'the run to complete', 60_000);
+    // The hub can complete the run before a participant has read the ack of its last update.
+    await waitFor(() => nodes.every(({ node }) => node.participant.history.length === 2), 'both participants to record round 2');
     // Assert: round 1 started from no head; round 2 from exactly the head round 1 fitted, which round 2 then refitted.
     for (const { node, heads } of nodes) {
       expect(node.participant.history.map((r) => [r.round, r.accepted])).toEqual([
