@@ -35,6 +35,8 @@ import type { RunConfig, RunConfigInput } from '../packages/core/src/protocol.js
 import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
+  ADAPT_LR_FACTORS,
+  adaptLrsAround,
   BENCH_DIR,
   RESULTS_DIR,
   commandLine,
@@ -73,8 +75,6 @@ const CONTENDERS = [
 type Contender = (typeof CONTENDERS)[number];
 const FEDAVG_VARIANTS: readonly Contender[] = ['fedavg-matched', 'fedavg-e2', 'fedavg-e4'];
 const algorithmOf = (c: Contender): Algorithm => (FEDAVG_VARIANTS.includes(c) ? 'fedavg' : (c as Algorithm));
-/** Fine-tuning learning rates each run's meta-test chooses from on its validation participants: the preset's inner lr times these. */
-const ADAPT_LR_FACTORS = [0.1, 0.3, 1, 3] as const;
 const STEPS = [0, 1, 5, 10] as const;
 
 const HELP = `Usage: npx tsx bench/learning.ts [options]
@@ -221,7 +221,7 @@ async function worker(job: Job): Promise<void> {
   }
   const simStarted = performance.now();
   const innerLr = ClientHyperSchema.parse(input.client ?? {}).innerLr;
-  const adaptLrs = ADAPT_LR_FACTORS.map((f) => Number((innerLr * f).toPrecision(3)));
+  const adaptLrs = adaptLrsAround(innerLr);
   const result = await runSimulation(input, { engine: 'fast', adaptLrs, ...(mnist ? { mnist } : {}) });
   const seconds = (performance.now() - simStarted) / 1000;
 

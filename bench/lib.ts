@@ -316,3 +316,13 @@ export function finish(result: BenchResult): void {
 export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Fine-tuning learning rates a simulation chooses from on its validation participants (SimOptions.adaptLrs): the
+ * inner lr times these factors. bench/learning.ts and bench/tune.ts share them, so a tuned preset is judged as run.
+ */
+export const ADAPT_LR_FACTORS = [0.1, 0.3, 1, 3] as const;
+
+export function adaptLrsAround(innerLr: number): number[] {
+  return ADAPT_LR_FACTORS.map((f) => Number((innerLr * f).toPrecision(3)));
+}

@@ -21,7 +21,19 @@ import { presetRunConfig } from '../packages/core/src/presets.js';
 import { SCENARIOS, type RunConfigInput } from '../packages/core/src/protocol.js';
 import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
-import { RESULTS_DIR, commandLine, failUsage, finish, machine, positiveInt, printTable, type BenchResult, type Cell } from './lib.js';
+import {
+  ADAPT_LR_FACTORS,
+  adaptLrsAround,
+  RESULTS_DIR,
+  commandLine,
+  failUsage,
+  finish,
+  machine,
+  positiveInt,
+  printTable,
+  type BenchResult,
+  type Cell,
+} from './lib.js';
 
 const HELP = `Usage: npx tsx bench/tune.ts [--quick]     (the plan behind packages/core/src/presets.ts)
        npx tsx bench/tune.ts --scenario S --algorithm A --grid key=v1,v2,... [options]
@@ -72,9 +84,6 @@ const DEFAULT_PLAN: readonly Plan[] = [
     shots: null,
   })),
 ];
-
-/** Fine-tuning rates each simulation chooses from on its validation participants: the point's inner lr times these. */
-const ADAPT_LR_FACTORS = [0.1, 0.3, 1, 3];
 
 interface Point {
   readonly settings: Record<string, number>;
@@ -136,7 +145,7 @@ async function tuneOne(plan: Plan, mnist: ReturnType<typeof loadMnist> | undefin
         client: clientHyper,
         ...(serverLr !== undefined ? { server: { ...preset.server!, lr: serverLr } } : {}),
       };
-      const adaptLrs = ADAPT_LR_FACTORS.map((f) => Number((clientHyper.innerLr * f).toPrecision(3)));
+      const adaptLrs = adaptLrsAround(clientHyper.innerLr);
       const result = await runSimulation(input, { engine: 'fast', adaptLrs, ...(mnist ? { mnist } : {}) });
       metric = result.metaTest.metric;
       const tuned = result.metaTest.tuned;
