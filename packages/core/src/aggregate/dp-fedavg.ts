@@ -4,7 +4,14 @@ import type { PrivacyConfig } from '../protocol.js';
 import type { FitBatch } from './fit-batch.js';
 import { weightedMetrics } from './metrics.js';
 import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerConfig } from './server-optimizer.js';
-import { scheduledEvaluators, type EvaluateResult, type EvaluationSchedule, type Strategy, type StrategyState } from './strategy.js';
+import {
+  checkFitsMatch,
+  scheduledEvaluators,
+  type EvaluateResult,
+  type EvaluationSchedule,
+  type Strategy,
+  type StrategyState,
+} from './strategy.js';
 import { checkLength, checkUpdate, type Accumulator } from './weighted-sum.js';
 
 /**
@@ -123,9 +130,7 @@ export class DpFedAvgStrategy implements Strategy {
 
   /** Never null: a round without updates still releases noise over the expected count. */
   aggregateFit(round: number, global: Float32Array, fits: FitBatch): Float32Array | null {
-    if (fits.length !== global.length) {
-      throw new RangeError(`${this.name}: updates have ${fits.length} parameters, global weights ${global.length}`);
-    }
+    checkFitsMatch(this.name, fits, global);
     const sampled = this.sampled;
     if (sampled?.round !== round) throw new Error(`${this.name}: round ${round} was not sampled by configureFit`);
     return this.optimizer.update(global, this.noisyMean(fits.aggregate(), sampled.expected));

@@ -11,6 +11,13 @@ export interface EvaluationSchedule {
   readonly lastRound: number;
 }
 
+/** Throws unless a round's updates have as many parameters as the global weights they are aggregated into. */
+export function checkFitsMatch(strategy: string, fits: FitBatch, global: Float32Array): void {
+  if (fits.length !== global.length) {
+    throw new RangeError(`${strategy}: updates have ${fits.length} parameters, global weights ${global.length}`);
+  }
+}
+
 /** Who evaluates in `round` under `schedule`: everyone available on its rounds (every round without one), else nobody. */
 export function scheduledEvaluators(
   schedule: EvaluationSchedule | undefined,
@@ -127,9 +134,7 @@ export class FedAvgStrategy implements Strategy {
   }
 
   aggregateFit(_round: number, global: Float32Array, fits: FitBatch): Float32Array | null {
-    if (fits.length !== global.length) {
-      throw new RangeError(`${this.name}: updates have ${fits.length} parameters, global weights ${global.length}`);
-    }
+    checkFitsMatch(this.name, fits, global);
     if (fits.count === 0) return null;
     return this.optimizer.update(global, fits.aggregate());
   }

@@ -46,6 +46,19 @@ export function needsSupportAndQuery(algorithm: Algorithm): boolean {
   return !(['fedavg', 'reptile', 'fedrep', 'fedper'] as const).some((a) => a === algorithm);
 }
 
+/**
+ * Support and query as one training set, refusing what no update can train on: no examples, or a meta-learner without
+ * both parts. Shared by clientUpdate and the fast engine, so both refuse the same inputs.
+ */
+export function trainingExamples(algorithm: Algorithm, support: Examples, query: Examples, features: number): Examples {
+  const train = concatExamples([support, query], features);
+  if (train.count === 0) throw new Error('this participant has no training examples');
+  if (needsSupportAndQuery(algorithm) && (support.count === 0 || query.count === 0)) {
+    throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
+  }
+  return train;
+}
+
 /** Total local steps an update will take (for progress bars). */
 export function plannedSteps(algorithm: Algorithm, hyper: ClientHyper, trainCount: number): number {
   switch (algorithm) {
@@ -110,11 +123,7 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
     const blocker = secondOrderBlocker(spec);
     if (blocker) throw new Error(blocker);
   }
-  const train = concatExamples([support, query], featureLength(spec));
-  if (train.count === 0) throw new Error('this participant has no training examples');
-  if (needsSupportAndQuery(algorithm) && (support.count === 0 || query.count === 0)) {
-    throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
-  }
+  const train = trainingExamples(algorithm, support, query, featureLength(spec));
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
   const start = localModel(spec, algorithm, global, input.head ?? null);

@@ -1,8 +1,7 @@
-import { concatExamples } from '../../data/dataset.js';
 import type { MlpSpec, ModelSpec } from '../../model/spec.js';
 import { createRng } from '../../rng.js';
 import { epochBatches, sampleIndices } from '../batch.js';
-import { needsSupportAndQuery, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
+import { needsSupportAndQuery, plannedSteps, trainingExamples, type ClientUpdateInput, type ClientUpdateResult } from '../client-update.js';
 import { federatedLength, keepsHead } from '../federated-layout.js';
 import { HVP_DELTA } from '../hessian-vector.js';
 import type { Algorithm } from '../hyper.js';
@@ -59,11 +58,7 @@ export async function fastClientUpdate(input: ClientUpdateInput): Promise<Client
   // Meta-SGD federates its per-weight rates after the weights (learn/federated-layout.ts).
   const federated = federatedLength(spec, algorithm);
   if (global.length !== federated) throw new Error(`${algorithm} on this ${spec.kind} federates ${federated} values, got ${global.length}`);
-  const train = concatExamples([support, query], model.widths[0]!);
-  if (train.count === 0) throw new Error('this participant has no training examples');
-  if (needsSupportAndQuery(algorithm) && (support.count === 0 || query.count === 0)) {
-    throw new Error(`${algorithm} needs both support and query examples (have ${support.count} and ${query.count})`);
-  }
+  const train = trainingExamples(algorithm, support, query, model.widths[0]!);
   const rng = createRng(input.seed);
   const total = plannedSteps(algorithm, hyper, train.count);
   // The full model: the weights, or under a personal head the body and this participant's head.
