@@ -96,6 +96,9 @@ const HELP = `Usage: npx tsx bench/learning.ts [options]
                           default: MNIST derived from fedavg + fine-tuning's curve, sinusoid fixed 2.5 (see notes)
   --name NAME             result name: writes bench/results/NAME.json and NAME-<scenario>.png, so a run of
                           one scenario at another budget keeps its own RESULTS.md section      [learning]
+  --add                   run only --algorithms, at the sizes, seeds and scenarios stored in NAME.json, and add
+                          their runs to it (a contender run again replaces its runs), so a long benchmark can
+                          grow by a contender without re-running the others
   --reanalyze             run nothing: rebuild tables, plots and the JSON from the raw data in
                           ${relative(process.cwd(), join(RESULTS_DIR, 'NAME.json')) || 'bench/results/NAME.json'} (with --name; else learning.json)
   --quick                 smoke test (1-2 min, depending on load): 1 seed, rotated + sinusoid, 6 MNIST / 100 sinusoid rounds
@@ -1335,6 +1338,7 @@ async function main(): Promise<void> {
       name: { type: 'string' },
       target: { type: 'string', multiple: true },
       reanalyze: { type: 'boolean', default: false },
+      add: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -1356,11 +1360,12 @@ async function main(): Promise<void> {
     targets[m[1] as Scenario] = Number(m[2]);
   }
 
-  if (v.reanalyze) {
-    const path = join(RESULTS_DIR, `${v.name ?? 'learning'}.json`);
-    const old = JSON.parse(readFileSync(path, 'utf8')) as BenchResult & {
+  const readStored = () =>
+    JSON.parse(readFileSync(join(RESULTS_DIR, `${v.name ?? 'learning'}.json`), 'utf8')) as BenchResult & {
       data: { settings: Settings; wallSeconds: number; failures: string[]; runs: RunRecord[] };
     };
+  if (v.reanalyze) {
+    const old = readStored();
     const settings: Settings = { ...old.data.settings, targets: { ...old.data.settings.targets, ...targets } };
     const result = await report(settings, old.data.runs, {
       command: old.command,
@@ -1376,7 +1381,9 @@ async function main(): Promise<void> {
   }
 
   const quick = v.quick;
-  const settings: Settings = {
+  const stored = v.add ? readStored() : undefined;
+  if (stored && !v.algorithms) failUsage('--add: name the contenders to add with --algorithms', HELP);
+  const fromFlags: Settings = {
     scenarios: v.scenarios ? list(v.scenarios, SCENARIOS, 'scenarios') : quick ? ['rotated', 'sinusoid'] : [...SCENARIOS],
     algorithms: v.algorithms ? list(v.algorithms, CONTENDERS, 'algorithms') : [...CONTENDERS],
     seeds: Array.from({ length: v.seeds ? positiveInt(v.seeds, 'seeds') : quick ? 1 : 3 }, (_, i) => i + 1),
@@ -1405,6 +1412,15 @@ async function main(): Promise<void> {
     ...(v['sinusoid-tau'] !== undefined ? { sinusoidTau: Number(v['sinusoid-tau']) } : {}),
     ...(v.name !== undefined ? { name: v.name } : {}),
   };
+  // --add keeps everything that decides a run (sizes, seeds, scenarios, tau) from the stored result, so the runs pair.
+  const settings: Settings = stored
+    ? {
+        ...stored.data.settings,
+        algorithms: fromFlags.algorithms,
+        jobs: fromFlags.jobs,
+        targets: { ...stored.data.settings.targets, ...targets },
+      }
+    : fromFlags;
   if (settings.name !== undefined && !/^learning[\w-]*$/.test(settings.name))
     failUsage('--name: expected learning or learning-SOMETHING (letters, digits, - and _)', HELP);
   if (settings.sinusoidTau !== undefined && !(settings.sinusoidTau > 0 && settings.sinusoidTau <= 1))
@@ -1445,16 +1461,30 @@ async function main(): Promise<void> {
     console.error('learning: every simulation failed');
     process.exit(1);
   }
-  const result = await report(settings, records, {
-    command: commandLine(),
+  const seconds = (performance.now() - started) / 1000;
+  const added = stored
+    ? {
+        settings: {
+          ...settings,
+          algorithms: CONTENDERS.filter((c) => stored.data.settings.algorithms.includes(c) || settings.algorithms.includes(c)),
+        },
+        records: [...stored.data.runs.filter((r) => !settings.algorithms.includes(r.algorithm)), ...records],
+        command: `${stored.command}; then, to add ${settings.algorithms.join(', ')}: ${commandLine()}`,
+        seconds: stored.seconds + seconds,
+        wallSeconds: stored.data.wallSeconds + wallSeconds,
+        failures: [...stored.data.failures, ...failures],
+      }
+    : undefined;
+  const result = await report(added?.settings ?? settings, added?.records ?? records, {
+    command: added?.command ?? commandLine(),
     date,
     quick,
-    seconds: (performance.now() - started) / 1000,
-    wallSeconds,
-    failures,
+    seconds: added?.seconds ?? seconds,
+    wallSeconds: added?.wallSeconds ?? wallSeconds,
+    failures: added?.failures ?? failures,
   });
   for (const t of result.tables) printTable(t);
-  finish({ ...result, seconds: (performance.now() - started) / 1000 });
+  finish(result);
   if (failures.length) process.exit(1);
 }
 
