@@ -36,6 +36,7 @@ import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
   ADAPT_LR_FACTORS,
+  ADAPT_LR_FACTORS_BEFORE,
   adaptLrsAround,
   BENCH_DIR,
   RESULTS_DIR,
@@ -51,19 +52,24 @@ import {
   type Table,
 } from './lib.js';
 
-const SCENARIOS = ['shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
+const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
+/** What runs without --scenarios: iid alone is only a base for --label-permutations. */
+const DEFAULT_SCENARIOS: readonly Scenario[] = ['shards', 'dirichlet', 'rotated', 'sinusoid'];
 type Scenario = (typeof SCENARIOS)[number];
 /**
  * What is compared: the algorithms, plus 'fedavg-matched', fedavg with as many local epochs as it takes to
  * spend Reptile's local steps per round, so a lead of Reptile over fedavg can be told apart from its extra compute,
  * and 'fedavg-e2', fedavg with 2 local epochs: on sinusoid as many gradients per round as MAML's one inner step plus
- * its query gradient (design/learning.md §3), the FLOP-matched baseline for MAML.
+ * its query gradient (design/learning.md §3), the FLOP-matched baseline for MAML, and 'fedavg-head', fedavg whose
+ * newcomers replace the head by a fresh one and fit only that on their support set (SimOptions.freshHead): the
+ * "FedAvg body + linear head" baseline that design/learning.md asks meta-learning to beat where labellings conflict.
  */
 const CONTENDERS = [
   'fedavg',
   'fedavg-matched',
   'fedavg-e2',
   'fedavg-e4',
+  'fedavg-head',
   'fomaml',
   'reptile',
   'maml',
@@ -73,16 +79,18 @@ const CONTENDERS = [
   'fedper',
 ] as const;
 type Contender = (typeof CONTENDERS)[number];
-const FEDAVG_VARIANTS: readonly Contender[] = ['fedavg-matched', 'fedavg-e2', 'fedavg-e4'];
+const FEDAVG_VARIANTS: readonly Contender[] = ['fedavg-matched', 'fedavg-e2', 'fedavg-e4', 'fedavg-head'];
 const algorithmOf = (c: Contender): Algorithm => (FEDAVG_VARIANTS.includes(c) ? 'fedavg' : (c as Algorithm));
 const STEPS = [0, 1, 5, 10] as const;
 
 const HELP = `Usage: npx tsx bench/learning.ts [options]
-  --scenarios LIST        of ${SCENARIOS.join(',')}                       [all]
+  --scenarios LIST        of ${SCENARIOS.join(',')}              [${DEFAULT_SCENARIOS.join(',')}]
   --algorithms LIST       of ${CONTENDERS.join(',')}             [all]
   --seeds N               seeds 1..N (seed applied to the run and to the scenario's data)      [3]
   --rounds N              MNIST rounds (100 participants, 20 held out, 10 validation, 10 per round) [20]
   --support-shots N       MNIST few-shot: N labelled support digits per participant (scenario.supportShots) [all]
+  --label-permutations G  MNIST: trainers in G groups naming the digits by their own permutation, newcomers by
+                          unseen ones (scenario.labelPermutations: where personalization is necessary)  [0]
   --eval-every N          MNIST: held-out evaluation every N rounds                             [2]
   --sinusoid-rounds N     sinusoid rounds (1000 participants, 200 held out, 100 validation,
                           25 per round)                                                         [500]
@@ -116,6 +124,8 @@ interface Sizes {
   readonly evaluateEvery: number;
   /** MNIST few-shot: labelled support digits per participant. */
   readonly supportShots?: number;
+  /** MNIST: label-permutation groups of trainers (scenario.labelPermutations). */
+  readonly labelPermutations?: number;
   /** Sinusoid: fresh support and query points every round (scenario.freshPoints). */
   readonly freshPoints?: boolean;
 }
@@ -149,6 +159,8 @@ interface RunRecord {
     readonly perParticipant: readonly (readonly number[])[];
     /** The validation participants' scores at the same steps (absent from results recorded before they existed). */
     readonly validation?: { readonly mean: readonly number[]; readonly perParticipant: readonly (readonly number[])[] };
+    /** The inner-lr factors the fine-tuning lr was chosen from (absent from older results: ADAPT_LR_FACTORS_BEFORE). */
+    readonly adaptLrFactors?: readonly number[];
     /** Fine-tuning lr and steps chosen on the validation participants (absent from older results). */
     readonly tuned?: {
       readonly lr: number;
@@ -198,6 +210,7 @@ async function worker(job: Job): Promise<void> {
     validation: job.validation,
     seed: job.seed,
     ...(job.supportShots !== undefined && job.scenario !== 'sinusoid' ? { supportShots: job.supportShots } : {}),
+    ...(job.labelPermutations !== undefined && job.scenario !== 'sinusoid' ? { labelPermutations: job.labelPermutations } : {}),
     ...(job.freshPoints && job.scenario === 'sinusoid' ? { freshPoints: true } : {}),
   };
   const mnist = job.scenario === 'sinusoid' ? undefined : loadMnist();
@@ -225,7 +238,12 @@ async function worker(job: Job): Promise<void> {
   const simStarted = performance.now();
   const innerLr = ClientHyperSchema.parse(input.client ?? {}).innerLr;
   const adaptLrs = adaptLrsAround(innerLr);
-  const result = await runSimulation(input, { engine: 'fast', adaptLrs, ...(mnist ? { mnist } : {}) });
+  const result = await runSimulation(input, {
+    engine: 'fast',
+    adaptLrs,
+    ...(job.algorithm === 'fedavg-head' ? { freshHead: true } : {}),
+    ...(mnist ? { mnist } : {}),
+  });
   const seconds = (performance.now() - simStarted) / 1000;
 
   const problems: string[] = [];
@@ -284,6 +302,7 @@ async function worker(job: Job): Promise<void> {
     engine: fastEngineSupports(result.config.model, result.config.algorithm) ? 'fast' : 'tfjs',
     metaTest: {
       steps: result.metaTest.steps,
+      adaptLrFactors: [...ADAPT_LR_FACTORS],
       mean: result.metaTest.mean.map((x) => round4(x)!),
       perParticipant: result.metaTest.perParticipant.map((row) => row.map((x) => round4(x)!)),
       validation: {
@@ -339,6 +358,7 @@ function cost(j: Job): number {
           'fedavg-matched': 0.1,
           'fedavg-e2': 0.05,
           'fedavg-e4': 0.06,
+          'fedavg-head': 0.04,
           fomaml: 0.05,
           reptile: 0.12,
           maml: 0.07,
@@ -352,6 +372,7 @@ function cost(j: Job): number {
           'fedavg-matched': 2.8,
           'fedavg-e2': 2.8,
           'fedavg-e4': 3.5,
+          'fedavg-head': 2.3,
           fomaml: 3.5,
           reptile: 1.6,
           maml: 3.7,
@@ -432,6 +453,7 @@ function better(metric: 'accuracy' | 'mse', a: number, b: number): boolean {
 }
 
 const SCENARIO_TITLE: Record<Scenario, string> = {
+  iid: 'MNIST, digits spread evenly over participants',
   shards: 'MNIST shards (2 label shards per participant)',
   dirichlet: 'MNIST Dirichlet label skew (α 0.5)',
   rotated: 'rotated MNIST (0/90/180/270° per participant, label skew α 1)',
@@ -440,6 +462,7 @@ const SCENARIO_TITLE: Record<Scenario, string> = {
 
 const SCENARIO_SHORT: Record<Scenario, string> = {
   shards: 'MNIST shards',
+  iid: 'MNIST IID',
   dirichlet: 'MNIST Dirichlet',
   rotated: 'rotated MNIST',
   sinusoid: 'sinusoid (K = 5)',
@@ -455,6 +478,7 @@ const COLORS: Record<Contender, string> = {
   'meta-sgd': '#ff7f0e',
   'per-fedavg-hf': '#17becf',
   'fedavg-e4': '#c49c94',
+  'fedavg-head': '#7f7f7f',
   fedrep: '#e377c2',
   fedper: '#bcbd22',
 };
@@ -803,6 +827,7 @@ function labelOf(a: Contender, runs: readonly RunRecord[]): string {
   if (a === 'fedavg-matched') return `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)`;
   if (a === 'fedavg-e2') return 'fedavg + fine-tuning, 2 epochs';
   if (a === 'fedavg-e4') return 'fedavg + fine-tuning, 4 epochs';
+  if (a === 'fedavg-head') return 'fedavg + a fresh head fitted';
   if (a === 'fedrep' || a === 'fedper') return `${a} (head fitted, body shared)`;
   return a;
 }
@@ -961,7 +986,7 @@ async function report(
       'worse than plain fedavg',
     ],
     rows: tunedRows,
-    note: `Each run picks the adaptation learning rate (its preset's inner lr x ${ADAPT_LR_FACTORS.join(', ')}) and the step count (of k = ${STEPS.join(', ')}) with the best mean on its validation participants (neither trained nor held out), then scores its held-out participants with them (packages/core/src/sim/simulation.ts, MetaTest.tuned). Meta-SGD adapts at its learned rates (lr column: its inner lr, unused). fedrep/fedper adapt only a fresh head (zero output layer), so their k = 0 predicts nothing. Percentiles pool every held-out participant of every seed. "Worse than plain fedavg": share of held-out participants whose tuned score is worse than plain fedavg's global model (no adaptation) on the same participant, same seed — the participants for whom this method's personalization did not pay.`,
+    note: `Each run picks the adaptation learning rate (its preset's inner lr x ${[...new Set(records.map((r) => (r.metaTest.adaptLrFactors ?? ADAPT_LR_FACTORS_BEFORE).join(', ')))].join(' or ')}) and the step count (of k = ${STEPS.join(', ')}) with the best mean on its validation participants (neither trained nor held out), then scores its held-out participants with them (packages/core/src/sim/simulation.ts, MetaTest.tuned). Meta-SGD adapts at its learned rates (lr column: its inner lr, unused). fedrep, fedper and fedavg + a fresh head adapt only a fresh head (zero output layer), so their k = 0 predicts nothing. Percentiles pool every held-out participant of every seed. "Worse than plain fedavg": share of held-out participants whose tuned score is worse than plain fedavg's global model (no adaptation) on the same participant, same seed — the participants for whom this method's personalization did not pay.`,
   };
 
   // 2. communication to a target
@@ -1288,7 +1313,7 @@ async function report(
       settings.name && settings.name !== 'learning'
         ? `Learning, ${scenarios.join(' + ')} alone (${scenarios.map((s) => (s === 'sinusoid' ? settings.sinusoid : settings.mnist).rounds).join(' / ')} rounds, ${nSeeds} seeds): meta-test, communication to target and learning curves`
         : 'Learning: meta-test, communication to target and learning curves',
-    description: `Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process; client updates on ${engineOf(records)}) of ${settings.algorithms.join(', ')} on ${scenarios.join(', ')}, several seeds each, from the presets in packages/core/src/presets.ts.${settings.name && settings.name !== 'learning' ? ` A run of its own (bench/results/${settings.name}.json, \`--name ${settings.name}\`), beside the main learning section, so that section's MNIST results stay as they were.` : ''} Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.`,
+    description: `Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process; client updates on ${engineOf(records)}) of ${settings.algorithms.join(', ')} on ${scenarios.join(', ')}, several seeds each, from the presets in packages/core/src/presets.ts.${settings.name && settings.name !== 'learning' ? ` A run of its own (bench/results/${settings.name}.json, \`--name ${settings.name}\`), beside the main learning section, so that section's MNIST results stay as they were.` : ''} Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.${scenarios.some((x) => x !== 'sinusoid') && settings.mnist.supportShots ? ` MNIST participants hold ${settings.mnist.supportShots} labelled support digits each (few-shot).` : ''}${scenarios.some((x) => x !== 'sinusoid') && settings.mnist.labelPermutations ? ` Labels are permuted (scenario.labelPermutations ${settings.mnist.labelPermutations}): trainers fall into ${settings.mnist.labelPermutations} groups, each naming the ten digits by a permutation of its own, and every validation and held-out participant by one no trainer group uses, so a global model cannot know a newcomer's labelling and only its support set can tell it.` : ''}${settings.algorithms.includes('fedavg-head') ? ' "fedavg + a fresh head fitted" is the fedavg model whose newcomers replace the output layer by a fresh one (zero weights) and fit only that on their support set; its curves during training are plain fedavg\'s.' : ''}`,
     command: meta.command,
     date: meta.date,
     quick: meta.quick,
@@ -1330,6 +1355,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       'eval-every': { type: 'string' },
       'support-shots': { type: 'string' },
+      'label-permutations': { type: 'string' },
       'fresh-points': { type: 'boolean', default: false },
       'sinusoid-rounds': { type: 'string' },
       'sinusoid-eval-every': { type: 'string' },
@@ -1384,7 +1410,7 @@ async function main(): Promise<void> {
   const stored = v.add ? readStored() : undefined;
   if (stored && !v.algorithms) failUsage('--add: name the contenders to add with --algorithms', HELP);
   const fromFlags: Settings = {
-    scenarios: v.scenarios ? list(v.scenarios, SCENARIOS, 'scenarios') : quick ? ['rotated', 'sinusoid'] : [...SCENARIOS],
+    scenarios: v.scenarios ? list(v.scenarios, SCENARIOS, 'scenarios') : quick ? ['rotated', 'sinusoid'] : [...DEFAULT_SCENARIOS],
     algorithms: v.algorithms ? list(v.algorithms, CONTENDERS, 'algorithms') : [...CONTENDERS],
     seeds: Array.from({ length: v.seeds ? positiveInt(v.seeds, 'seeds') : quick ? 1 : 3 }, (_, i) => i + 1),
     mnist: {
@@ -1397,6 +1423,7 @@ async function main(): Promise<void> {
       rounds: v.rounds ? positiveInt(v.rounds, 'rounds') : quick ? 6 : 20,
       evaluateEvery: v['eval-every'] ? positiveInt(v['eval-every'], 'eval-every') : 2,
       ...(v['support-shots'] ? { supportShots: positiveInt(v['support-shots'], 'support-shots') } : {}),
+      ...(v['label-permutations'] ? { labelPermutations: positiveInt(v['label-permutations'], 'label-permutations') } : {}),
     },
     sinusoid: {
       participants: 1000,

@@ -321,7 +321,9 @@ export function tick(): Promise<void> {
  * Fine-tuning learning rates a simulation chooses from on its validation participants (SimOptions.adaptLrs): the
  * inner lr times these factors. bench/learning.ts and bench/tune.ts share them, so a tuned preset is judged as run.
  */
-export const ADAPT_LR_FACTORS = [0.1, 0.3, 1, 3] as const;
+export const ADAPT_LR_FACTORS = [0.1, 0.3, 1, 3, 10] as const;
+/** The factors of results recorded before ×10 joined (a head fitted from zero wants larger steps than fine-tuning). */
+export const ADAPT_LR_FACTORS_BEFORE = [0.1, 0.3, 1, 3] as const;
 
 export function adaptLrsAround(innerLr: number): number[] {
   return ADAPT_LR_FACTORS.map((f) => Number((innerLr * f).toPrecision(3)));

@@ -23,6 +23,7 @@ import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
   ADAPT_LR_FACTORS,
+  ADAPT_LR_FACTORS_BEFORE,
   adaptLrsAround,
   RESULTS_DIR,
   commandLine,
@@ -43,6 +44,7 @@ const HELP = `Usage: npx tsx bench/tune.ts [--quick]     (the plan behind packag
   --rounds N           rounds per simulation                                  [MNIST 60, sinusoid 2000]
   --seeds N            seeds 1..N per grid point (the score is their mean)    [1]
   --support-shots N    MNIST few-shot: labelled support digits per participant [all]
+  --label-permutations G  MNIST: trainers in G label-permutation groups, newcomers unseen ones
   --fresh-points       sinusoid: fresh support and query points every round
   -h, --help           this text`;
 
@@ -53,6 +55,8 @@ interface Plan {
   readonly rounds: number;
   readonly seeds: number;
   readonly shots: number | null;
+  /** MNIST: label-permutation groups (scenario.labelPermutations). */
+  readonly labelPermutations?: number;
   /** Sinusoid: fresh support and query points every round (as the 20,000-round benchmark). */
   readonly freshPoints?: boolean;
 }
@@ -98,12 +102,15 @@ interface Entry {
   readonly scenario: string;
   readonly algorithm: Algorithm;
   readonly supportShots: number | null;
+  readonly labelPermutations?: number;
   readonly freshPoints?: boolean;
   readonly rounds: number;
   readonly seeds: number;
   readonly metric: 'accuracy' | 'mse';
   readonly points: readonly Point[];
   readonly chosen: Record<string, number>;
+  /** The inner-lr factors fine-tuning was chosen from (absent from older entries: ADAPT_LR_FACTORS_BEFORE). */
+  readonly adaptLrFactors?: readonly number[];
   readonly date: string;
   readonly command: string;
 }
@@ -137,7 +144,15 @@ async function tuneOne(plan: Plan, mnist: ReturnType<typeof loadMnist> | undefin
         // The learning benchmark's sizes (bench/learning.ts), so a choice here holds there.
         scenario: sinusoid
           ? { ...preset.scenario!, seed, ...(plan.freshPoints ? { freshPoints: true } : {}) }
-          : { ...preset.scenario!, participants: 100, heldOut: 20, validation: 10, seed, ...(shots ? { supportShots: shots } : {}) },
+          : {
+              ...preset.scenario!,
+              participants: 100,
+              heldOut: 20,
+              validation: 10,
+              seed,
+              ...(shots ? { supportShots: shots } : {}),
+              ...(plan.labelPermutations ? { labelPermutations: plan.labelPermutations } : {}),
+            },
         ...(sinusoid ? {} : { perRound: 10 }),
         seed,
         rounds,
@@ -164,12 +179,14 @@ async function tuneOne(plan: Plan, mnist: ReturnType<typeof loadMnist> | undefin
     scenario,
     algorithm: plan.algorithm,
     supportShots: shots,
+    ...(plan.labelPermutations ? { labelPermutations: plan.labelPermutations } : {}),
     ...(plan.freshPoints ? { freshPoints: true } : {}),
     rounds,
     seeds,
     metric,
     points,
     chosen: best.settings,
+    adaptLrFactors: [...ADAPT_LR_FACTORS],
     date: new Date().toISOString(),
     command: commandLine(),
   };
@@ -185,6 +202,7 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '1' },
       'support-shots': { type: 'string' },
       'fresh-points': { type: 'boolean', default: false },
+      'label-permutations': { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -219,6 +237,7 @@ async function main(): Promise<void> {
       seeds: positiveInt(v.seeds, 'seeds'),
       shots: v['support-shots'] ? positiveInt(v['support-shots'], 'support-shots') : null,
       ...(v['fresh-points'] ? { freshPoints: true } : {}),
+      ...(v['label-permutations'] ? { labelPermutations: positiveInt(v['label-permutations'], 'label-permutations') } : {}),
     },
   ];
   await run(plans, false);
@@ -240,13 +259,14 @@ async function run(plans: readonly Plan[], quick: boolean): Promise<void> {
     e.algorithm === f.algorithm &&
     e.supportShots === f.supportShots &&
     e.rounds === f.rounds &&
+    (e.labelPermutations ?? 0) === (f.labelPermutations ?? 0) &&
     (e.freshPoints ?? false) === (f.freshPoints ?? false);
   const entries = [...previous.filter((e) => !fresh.some((f) => same(e, f))), ...fresh].sort(
     (a, b) => a.scenario.localeCompare(b.scenario) || a.algorithm.localeCompare(b.algorithm),
   );
   const rows: Cell[][] = entries.flatMap((e) =>
     e.points.map((p) => [
-      `${e.scenario}${e.supportShots ? ` (${e.supportShots} shots)` : ''}${e.freshPoints ? ' (fresh points)' : ''}, ${e.rounds} rounds`,
+      `${e.scenario}${e.supportShots ? ` (${e.supportShots} shots)` : ''}${e.labelPermutations ? ` (${e.labelPermutations} label permutations)` : ''}${e.freshPoints ? ' (fresh points)' : ''}, ${e.rounds} rounds`,
       e.algorithm,
       Object.entries(p.settings)
         .map(([k, x]) => `${k} ${x}`)
@@ -269,7 +289,7 @@ async function run(plans: readonly Plan[], quick: boolean): Promise<void> {
     seconds: (performance.now() - started) / 1000,
     headline: entries.map(
       (e) =>
-        `${e.scenario}${e.supportShots ? ` ${e.supportShots}-shot` : ''} ${e.algorithm} (${e.rounds} rounds, ${e.seeds} seed${e.seeds === 1 ? '' : 's'}): chose ${Object.entries(
+        `${e.scenario}${e.supportShots ? ` ${e.supportShots}-shot` : ''}${e.labelPermutations ? `, ${e.labelPermutations} label permutations,` : ''} ${e.algorithm} (${e.rounds} rounds, ${e.seeds} seed${e.seeds === 1 ? '' : 's'}): chose ${Object.entries(
           e.chosen,
         )
           .map(([k, x]) => `${k} ${x}`)
@@ -280,7 +300,7 @@ async function run(plans: readonly Plan[], quick: boolean): Promise<void> {
         title: 'Grid points: validation score (chooses) and held-out score (reference), mean over seeds',
         columns: ['scenario', 'algorithm', 'settings', 'validation', 'held-out', 'fine-tuning chosen (per seed)', ''],
         rows,
-        note: `Fine-tuning: each simulation picks the adaptation lr (the point's inner lr x ${ADAPT_LR_FACTORS.join(', ')}) and steps (0, 1, 5, 10) best on its validation participants. MNIST: 100 participants, 20 held out, 10 validation, 10 per round, as bench/learning.ts; sinusoid: the preset's sizes. Accuracy higher / MSE lower is better.`,
+        note: `Fine-tuning: each simulation picks the adaptation lr (the point's inner lr x ${[...new Set(entries.map((e) => (e.adaptLrFactors ?? ADAPT_LR_FACTORS_BEFORE).join(', ')))].join(' or ')}) and steps (0, 1, 5, 10) best on its validation participants. MNIST: 100 participants, 20 held out, 10 validation, 10 per round, as bench/learning.ts; sinusoid: the preset's sizes. Accuracy higher / MSE lower is better.`,
       },
     ],
     notes: [],

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AlgorithmSchema, ClientHyperSchema } from './learn/hyper.js';
 import { federatedLength, headProblem, keepsHead } from './learn/federated-layout.js';
 import { ModelSpecSchema } from './model/spec.js';
-import { scenarioProblem } from './data/scenario.js';
+import { MAX_LABEL_PERMUTATIONS, scenarioProblem } from './data/scenario.js';
 import { strictObject } from './strict-object.js';
 import { FRAME_DTYPES } from './wire/codec.js';
 
@@ -23,8 +23,9 @@ import { FRAME_DTYPES } from './wire/codec.js';
  *    client.headEpochs.
  * 5: RoundTask.clip: in a differentially private run the participant clips its delta to this L2 norm before uploading;
  *    acks in such a run say 0 updates received.
+ * 6: scenario.labelPermutations (a v5 tab's schema would refuse an assignment naming it).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -112,6 +113,8 @@ export const ScenarioSpecSchema = strictObject({
   dirichletAlpha: z.number().positive().max(1000).optional(),
   /** MNIST few-shot: labelled support digits per participant; query and test split the rest evenly. */
   supportShots: z.number().int().min(1).max(1000).optional(),
+  /** MNIST: trainers in this many groups, each with its own permutation of the labels; newcomers get unseen ones. */
+  labelPermutations: z.number().int().min(0).max(MAX_LABEL_PERMUTATIONS).optional(),
   kShot: z.number().int().min(1).max(1000).optional(),
   /** Sinusoid: fresh support and query points every round, seeded by the round. */
   freshPoints: z.boolean().optional(),

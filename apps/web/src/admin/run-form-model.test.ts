@@ -102,6 +102,15 @@ describe('scenario fields for the few-shot regime', () => {
     expect(presetValues('sinusoid', 'maml')['scenario.freshPoints']).toBe('no');
   });
 
+  it('maps label permutations both ways for digits, and keeps them away from sines', () => {
+    const digits = checkValues({ ...presetValues('iid', 'maml'), 'scenario.labelPermutations': '4', 'scenario.supportShots': '50' });
+    const sines = checkValues({ ...presetValues('sinusoid', 'maml'), 'scenario.labelPermutations': '4' });
+    expect(digits.ok && digits.config.scenario).toMatchObject({ name: 'iid', labelPermutations: 4, supportShots: 50 });
+    expect(digits.ok && configToValues(digits.config)['scenario.labelPermutations']).toBe('4');
+    expect(sines.ok && sines.config.scenario).not.toHaveProperty('labelPermutations');
+    expect(presetValues('iid', 'maml')['scenario.labelPermutations']).toBe('');
+  });
+
   it('places the scenario resolver’s refusal of too many shots next to the scenario', () => {
     const check = checkValues({ ...presetValues('iid', 'fedavg'), 'scenario.participants': '2000', 'scenario.supportShots': '4' });
     expect(check.ok).toBe(false);

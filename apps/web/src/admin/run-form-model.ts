@@ -117,6 +117,15 @@ export const FIELDS: readonly FieldDef[] = [
     when: (v) => hasScenario(v) && v['scenario.name'] !== 'sinusoid',
   },
   {
+    key: 'scenario.labelPermutations',
+    label: 'Label permutations',
+    kind: 'int',
+    group: 'Scenario',
+    optional: true,
+    hint: 'trainers in this many groups, each naming the digits its own way; newcomers get unseen namings; blank: none',
+    when: (v) => hasScenario(v) && v['scenario.name'] !== 'sinusoid',
+  },
+  {
     key: 'scenario.dirichletAlpha',
     label: 'Dirichlet alpha',
     kind: 'number',
@@ -242,6 +251,7 @@ export function configToValues(config: RunConfigInput | RunConfig): FormValues {
     'scenario.kShot': text(config.scenario?.kShot),
     'scenario.validation': text(config.scenario?.validation),
     'scenario.supportShots': text(config.scenario?.supportShots),
+    'scenario.labelPermutations': text(config.scenario?.labelPermutations),
     'scenario.freshPoints': config.scenario?.freshPoints ? 'yes' : 'no',
     rounds: text(config.rounds),
     perRound: text(config.perRound),
@@ -344,6 +354,7 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
           kShot: pick('scenario.kShot'),
           validation: pick('scenario.validation'),
           supportShots: pick('scenario.supportShots'),
+          labelPermutations: pick('scenario.labelPermutations'),
           freshPoints: visible('scenario.freshPoints') && values['scenario.freshPoints'] === 'yes' ? true : undefined,
         });
 

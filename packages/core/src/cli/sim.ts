@@ -49,6 +49,7 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --adapt-steps N       adaptation steps for the per-round personalized metric
   --k-shot N            sinusoid support (and query) size          [5]
   --support-shots N     MNIST few-shot: support digits per participant [half its digits]
+  --label-permutations G  MNIST: trainers in G label-permutation groups, newcomers unseen ones [0]
   --fresh-points        sinusoid: fresh support and query points every round
   --alpha X             dirichlet label-skew concentration         [0.5]
   --eval-every N        evaluate before/after adaptation every N rounds [1; sinusoid 100]
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
         'held-out': { type: 'string' },
         validation: { type: 'string' },
         'support-shots': { type: 'string' },
+        'label-permutations': { type: 'string' },
         'fresh-points': { type: 'boolean', default: false },
         'per-round': { type: 'string' },
         rounds: { type: 'string' },
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
           ? { validation: undefined }
           : {}),
       ...(v['support-shots'] !== undefined ? { supportShots: num(v['support-shots'], 'support-shots') } : {}),
+      ...(v['label-permutations'] !== undefined ? { labelPermutations: num(v['label-permutations'], 'label-permutations') } : {}),
       ...(v['fresh-points'] ? { freshPoints: true } : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(v['k-shot'] !== undefined ? { kShot: num(v['k-shot'], 'k-shot') } : {}),

@@ -34,7 +34,8 @@ function unrotate(degrees: number): Rotation {
 }
 
 /** Asset indices of the examples, undoing the participant's rotation (right angles are exact). */
-function digits(examples: Examples, degrees = 0): number[] {
+/** The asset digits of `examples`; their labels must be the digits' own unless `relabelled` (labelPermutations). */
+function digits(examples: Examples, degrees = 0, relabelled = false): number[] {
   const out: number[] = [];
   for (let j = 0; j < examples.count; j++) {
     let image = examples.x.subarray(j * F, (j + 1) * F);
@@ -46,7 +47,7 @@ function digits(examples: Examples, degrees = 0): number[] {
     const bytes = Uint8Array.from(image, (v) => Math.round(v * 255));
     const digit = digitOf.get(key(bytes));
     if (digit === undefined) throw new Error(`example ${j} is no asset digit`);
-    expect(mnist.labels[digit]).toBe(examples.y[j]);
+    if (!relabelled) expect(mnist.labels[digit]).toBe(examples.y[j]);
     out.push(digit);
   }
   return out;
@@ -445,6 +446,68 @@ describe('sinusoid freshPoints', () => {
   it('is for the sinusoid only', () => {
     expect(() => createScenario({ name: 'iid', participants: 10, seed: 1, freshPoints: true }, mnist)).toThrow(
       /freshPoints is for the sinusoid scenario/,
+    );
+  });
+});
+
+describe('label permutations (labelPermutations)', () => {
+  // A participant's labelling as "digit's own label → the label it trains on", read off its examples.
+  const labelling = (p: ParticipantData): Map<number, number> => {
+    const seen = new Map<number, number>();
+    for (const set of [p.support, p.query, p.test]) {
+      digits(set, 0, true).forEach((digit, j) => {
+        const own = mnist.labels[digit] as number;
+        const given = set.y[j] as number;
+        expect(seen.get(own) ?? given).toBe(given); // one label per digit class: a permutation, not noise
+        seen.set(own, given);
+      });
+    }
+    return seen;
+  };
+
+  it('names the digits by one permutation per trainer group, and by an unseen one for every newcomer', () => {
+    // Prepare: 60 IID participants in 4 groups; 10 held out and 6 validation participants.
+    const scenario = createScenario({ name: 'iid', participants: 60, seed: 7, heldOut: 10, validation: 6, labelPermutations: 4 }, mnist);
+    const newcomers = new Set([...scenario.heldOut, ...scenario.validation]);
+    const trainers = Array.from({ length: 60 }, (_, i) => i).filter((i) => !newcomers.has(i));
+    // Execute
+    const key = (i: number) => [...labelling(scenario.participant(i)).entries()].sort((a, b) => a[0] - b[0]).join(' ');
+    const trainerLabellings = trainers.map(key);
+    const newcomerLabellings = [...newcomers].map(key);
+    // Assert: four labellings among the 44 trainers, about 11 each; each is a permutation of all ten labels.
+    const groups = new Map<string, number>();
+    for (const k of trainerLabellings) groups.set(k, (groups.get(k) ?? 0) + 1);
+    expect(groups.size).toBe(4);
+    expect([...groups.values()].every((n) => n >= 10 && n <= 12)).toBe(true);
+    const one = labelling(scenario.participant(trainers[0]!));
+    expect([...one.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect([...one.values()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Newcomers: 16 labellings of their own, none a trainer group's.
+    expect(new Set(newcomerLabellings).size).toBe(16);
+    expect(newcomerLabellings.some((k) => groups.has(k))).toBe(false);
+    expect(scenario.participant(trainers[0]!).description).toMatch(/labels permuted \(group \d of 4\): 0→\d 1→\d/);
+    expect(scenario.participant(scenario.heldOut[0]!).description).toMatch(/labels permuted \(its own labelling, unseen in training\)/);
+  });
+
+  it('keeps the digits and only renames them, deterministically', () => {
+    const plain = createScenario({ name: 'dirichlet', participants: 20, seed: 4, supportShots: 10 }, mnist).participant(5);
+    const config = { name: 'dirichlet' as const, participants: 20, seed: 4, supportShots: 10, labelPermutations: 3 };
+    const permuted = createScenario(config, mnist).participant(5);
+    expect(digits(permuted.support, 0, true)).toEqual(digits(plain.support));
+    expect(digits(permuted.test, 0, true)).toEqual(digits(plain.test));
+    expect(permuted.support.y).not.toEqual(plain.support.y);
+    expect(createScenario(config, mnist).participant(5).support.y).toEqual(permuted.support.y);
+  });
+
+  it('refuses permutations of a sine, and out-of-range counts', () => {
+    expect(() => createScenario({ name: 'sinusoid', participants: 10, seed: 1, labelPermutations: 2 })).toThrow(
+      /labelPermutations is for the MNIST scenarios/,
+    );
+    expect(() => createScenario({ name: 'iid', participants: 10, seed: 1, labelPermutations: 1.5 }, mnist)).toThrow(
+      /labelPermutations must be an integer in \[0, 1000\]/,
+    );
+    expect(createScenario({ name: 'iid', participants: 10, seed: 1, labelPermutations: 0 }, mnist).participant(0).description).not.toMatch(
+      /permuted/,
     );
   });
 });

@@ -36,6 +36,13 @@ export interface ScenarioConfig {
    * the rest of its digits splits evenly between query and test (test takes the odd one). Replaces the fractions.
    */
   supportShots?: number;
+  /**
+   * MNIST: a scenario where personalization is necessary (design/learning.md §8.1). Trainers fall into this many
+   * groups, each naming the digits by a seeded permutation of the ten labels of its own; every validation and
+   * held-out participant names them by a permutation no trainer group uses. One global model cannot fit conflicting
+   * labellings, so a newcomer must find its labelling from its support set. Default 0: the digits' own labels.
+   */
+  labelPermutations?: number;
   /** Sinusoid: support size and query size; default 10. */
   kShot?: number;
   /**
@@ -164,6 +171,10 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
   if (typeof freshPoints !== 'boolean') throw new Error(`freshPoints must be a boolean, got ${String(freshPoints)}`);
   if (freshPoints && name !== 'sinusoid')
     throw new Error('freshPoints is for the sinusoid scenario (an MNIST participant has a fixed set of digits)');
+  const labelPermutations = config.labelPermutations ?? 0;
+  if (!Number.isInteger(labelPermutations) || labelPermutations < 0 || labelPermutations > MAX_LABEL_PERMUTATIONS)
+    throw new Error(`labelPermutations must be an integer in [0, ${MAX_LABEL_PERMUTATIONS}], got ${labelPermutations}`);
+  if (labelPermutations > 0 && name === 'sinusoid') throw new Error('labelPermutations is for the MNIST scenarios (a sine has no labels)');
   let examplesPerParticipant: number;
   if (name === 'sinusoid') {
     examplesPerParticipant = 2 * kShot + SINUSOID.testPoints;
@@ -192,6 +203,7 @@ export function resolveScenarioConfig(config: ScenarioConfig, datasetSize = 0): 
     supportShots,
     kShot,
     freshPoints,
+    labelPermutations,
   });
 }
 
@@ -227,6 +239,7 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
       shape = { kind: 'classification', inputShape: [data.rows, data.cols, 1], outputs: MNIST_CLASSES };
       let parts: number[][] | null = null;
       const rotations = new Map<number, Rotation>();
+      const relabel = labelPermutationsOf(resolved, heldOutSet, validationSet, position);
       build = (index) => {
         parts ??= partitionMnist(data.labels, resolved);
         const degrees = resolved.name === 'rotated' ? (ROTATION_ANGLES[(position[index] as number) % ROTATION_ANGLES.length] as number) : 0;
@@ -235,7 +248,7 @@ export function createScenario(config: ScenarioConfig, mnist?: MnistData): Scena
           rotation = rotations.get(degrees) ?? createRotation(data.rows, data.cols, degrees);
           rotations.set(degrees, rotation);
         }
-        return buildMnistParticipant(data, parts[index] as number[], index, resolved, role(index), rotation);
+        return buildMnistParticipant(data, parts[index] as number[], index, resolved, role(index), rotation, relabel?.(index) ?? null);
       };
       break;
     }
@@ -296,6 +309,45 @@ function participantOrder(config: ResolvedScenarioConfig): number[] {
   return createRng(deriveSeed(config.seed, 'held-out')).shuffle(Array.from({ length: config.participants }, (_, i) => i));
 }
 
+/** The most label-permutation groups a scenario may have (far below 10!, so every group's labelling is distinct). */
+export const MAX_LABEL_PERMUTATIONS = 1000;
+
+/** How a participant names the digits: `labels[digit]` is its label, and `group` its trainer group (null: its own). */
+interface LabelPermutation {
+  readonly labels: Uint8Array;
+  readonly group: number | null;
+}
+
+/**
+ * `labelPermutations` groups of trainers, cycling along the participant order as rotations do, so groups are even;
+ * validation and held-out participants each get a permutation drawn for them alone, redrawn until no group has it.
+ */
+function labelPermutationsOf(
+  config: ResolvedScenarioConfig,
+  heldOut: ReadonlySet<number>,
+  validation: ReadonlySet<number>,
+  position: Int32Array,
+): ((index: number) => LabelPermutation) | null {
+  const groups = config.labelPermutations;
+  if (groups === 0) return null;
+  const draw = (...path: (string | number)[]) =>
+    Uint8Array.from(
+      createRng(deriveSeed(config.seed, 'label-permutation', ...path)).shuffle(Array.from({ length: MNIST_CLASSES }, (_, i) => i)),
+    );
+  const trained = Array.from({ length: groups }, (_, g) => draw('group', g));
+  const taken = new Set(trained.map((p) => p.join()));
+  return (index) => {
+    if (!heldOut.has(index) && !validation.has(index)) {
+      const group = (position[index] as number) % groups;
+      return { labels: trained[group] as Uint8Array, group };
+    }
+    for (let attempt = 0; ; attempt++) {
+      const labels = draw('unseen', index, attempt);
+      if (!taken.has(labels.join())) return { labels, group: null };
+    }
+  };
+}
+
 /** Whether participant `index` is held out, without the data (the hub answers this for every hello). */
 export function isHeldOut(config: ScenarioConfig, index: number): boolean {
   const resolved = resolveScenarioConfig(config, MNIST_ASSET_DIGITS);
@@ -345,6 +397,7 @@ function buildMnistParticipant(
   config: ResolvedScenarioConfig,
   role: Role,
   rotation: Rotation | null,
+  permutation: LabelPermutation | null,
 ): ParticipantData {
   // Partitions can come out label-sorted (shards): shuffle before splitting so every split sees the labels.
   const indices = createRng(deriveSeed(config.seed, 'split', index)).shuffle([...assigned]);
@@ -362,7 +415,8 @@ function buildMnistParticipant(
     const y = new Float32Array(count);
     for (let j = 0; j < count; j++) {
       const digit = indices[from + j] as number;
-      y[j] = mnist.labels[digit] as number;
+      const label = mnist.labels[digit] as number;
+      y[j] = permutation ? (permutation.labels[label] as number) : label;
       if (rotation) {
         rotation.apply(mnist.pixels, digit * features, x, j * features, 1 / 255);
       } else {
@@ -376,6 +430,15 @@ function buildMnistParticipant(
   const counts = labelCounts(mnist.labels, indices, MNIST_CLASSES);
   const labels = counts.flatMap((c, label) => (c > 0 ? [label] : [])).join(',');
   const facts = [`labels ${labels}`, `${indices.length} examples`];
+  if (permutation) {
+    // Digit → the label this participant trains and is scored on, e.g. "0→7 1→2 …".
+    const mapping = Array.from(permutation.labels, (to, digit) => `${digit}→${to}`).join(' ');
+    facts.push(
+      permutation.group === null
+        ? `labels permuted (its own labelling, unseen in training): ${mapping}`
+        : `labels permuted (group ${permutation.group + 1} of ${config.labelPermutations}): ${mapping}`,
+    );
+  }
   if (rotation) facts.unshift(`rotated ${rotation.degrees}°`);
   else if (config.name === 'rotated') facts.unshift('rotated 0°');
   return {

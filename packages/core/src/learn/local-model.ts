@@ -41,9 +41,17 @@ export function headLength(model: ModelSpec): number {
 export function localModel(model: ModelSpec, algorithm: Algorithm, global: Float32Array, head: Float32Array | null = null): LocalModel {
   const { weights, rates } = splitFederated(model, algorithm, global);
   if (!keepsHead(algorithm)) return { weights, rates, adaptFrom: 0 };
+  return withHead(model, weights, head);
+}
+
+/**
+ * `weights`' body with `head` (fresh when null or of another size), adapting the head alone: FedRep's newcomer, and
+ * the "FedAvg body + a linear head fitted on the support set" baseline design/learning.md asks meta-learning to beat.
+ */
+export function withHead(model: ModelSpec, weights: Float32Array, head: Float32Array | null = null): LocalModel {
   const from = headOffset(model);
   const full = new Float32Array(parameterCount(model));
-  full.set(weights);
+  full.set(weights.subarray(0, from));
   full.set(head && head.length === full.length - from ? head : freshHead(model), from);
   return { weights: full, rates: null, adaptFrom: from };
 }

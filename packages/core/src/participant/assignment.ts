@@ -10,6 +10,7 @@ const SCENARIO_FIELDS: Record<keyof ScenarioSpec, true> = {
   validation: true,
   dirichletAlpha: true,
   supportShots: true,
+  labelPermutations: true,
   kShot: true,
   freshPoints: true,
 };

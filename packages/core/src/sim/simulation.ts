@@ -6,7 +6,7 @@ import { headline } from '../learn/evaluate.js';
 import { adaptationCurveFor, clientUpdateFor, type Engine } from '../learn/fast/engine.js';
 import { federatedLength } from '../learn/federated-layout.js';
 import { initialFederated } from '../learn/initial-federated.js';
-import { localModel } from '../learn/local-model.js';
+import { localModel, withHead } from '../learn/local-model.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from '../protocol.js';
 import type { RandomSource } from '../privacy/random-source.js';
@@ -67,6 +67,12 @@ export interface SimOptions {
   /** Needed for the MNIST scenarios. */
   readonly mnist?: MnistData;
   readonly onRound?: (round: SimRound) => void;
+  /**
+   * Final meta-test only: newcomers replace the trained model's head by a fresh one and fit only that on their
+   * support set (what FedRep's newcomers do), e.g. "FedAvg + a linear head" as a baseline.
+   * Meta-SGD, whose learned rates cover every weight, is meta-tested as it is.
+   */
+  readonly freshHead?: boolean;
   /** Adaptation steps for the final meta-test. */
   readonly metaTestSteps?: readonly number[];
   readonly now?: () => number;
@@ -209,8 +215,13 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   });
   const end = await engine.run();
   if (end.status !== 'completed') throw new Error(`the simulation ${end.status}${'reason' in end ? `: ${end.reason}` : ''}`);
-  // Meta-test participants never trained: under a personal head they fit a fresh one on their support set.
-  const { weights: global, rates, adaptFrom } = localModel(config.model, config.algorithm, engine.weights);
+  // Meta-test participants never trained: under a personal head (or freshHead) they fit a fresh one on their support set.
+  const trained = localModel(config.model, config.algorithm, engine.weights);
+  const {
+    weights: global,
+    rates,
+    adaptFrom,
+  } = options.freshHead && trained.adaptFrom === 0 && !trained.rates ? withHead(config.model, trained.weights) : trained;
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
   const innerLr = config.client.innerLr;
