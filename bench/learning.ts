@@ -161,6 +161,8 @@ interface RunRecord {
     readonly validation?: { readonly mean: readonly number[]; readonly perParticipant: readonly (readonly number[])[] };
     /** The inner-lr factors the fine-tuning lr was chosen from (absent from older results: ADAPT_LR_FACTORS_BEFORE). */
     readonly adaptLrFactors?: readonly number[];
+    /** How a newcomer's head starts under a personal head (absent from older results: a zero output layer). */
+    readonly newHead?: 'imprinted';
     /** Fine-tuning lr and steps chosen on the validation participants (absent from older results). */
     readonly tuned?: {
       readonly lr: number;
@@ -303,6 +305,7 @@ async function worker(job: Job): Promise<void> {
     metaTest: {
       steps: result.metaTest.steps,
       adaptLrFactors: [...ADAPT_LR_FACTORS],
+      newHead: 'imprinted',
       mean: result.metaTest.mean.map((x) => round4(x)!),
       perParticipant: result.metaTest.perParticipant.map((row) => row.map((x) => round4(x)!)),
       validation: {
@@ -827,7 +830,7 @@ function labelOf(a: Contender, runs: readonly RunRecord[]): string {
   if (a === 'fedavg-matched') return `fedavg + fine-tuning, ${runs[0]?.config.client.localEpochs ?? '?'} epochs (reptile's local steps)`;
   if (a === 'fedavg-e2') return 'fedavg + fine-tuning, 2 epochs';
   if (a === 'fedavg-e4') return 'fedavg + fine-tuning, 4 epochs';
-  if (a === 'fedavg-head') return 'fedavg + a fresh head fitted';
+  if (a === 'fedavg-head') return 'fedavg + a new head fitted';
   if (a === 'fedrep' || a === 'fedper') return `${a} (head fitted, body shared)`;
   return a;
 }
@@ -986,7 +989,7 @@ async function report(
       'worse than plain fedavg',
     ],
     rows: tunedRows,
-    note: `Each run picks the adaptation learning rate (its preset's inner lr x ${[...new Set(records.map((r) => (r.metaTest.adaptLrFactors ?? ADAPT_LR_FACTORS_BEFORE).join(', ')))].join(' or ')}) and the step count (of k = ${STEPS.join(', ')}) with the best mean on its validation participants (neither trained nor held out), then scores its held-out participants with them (packages/core/src/sim/simulation.ts, MetaTest.tuned). Meta-SGD adapts at its learned rates (lr column: its inner lr, unused). fedrep, fedper and fedavg + a fresh head adapt only a fresh head (zero output layer), so their k = 0 predicts nothing. Percentiles pool every held-out participant of every seed. "Worse than plain fedavg": share of held-out participants whose tuned score is worse than plain fedavg's global model (no adaptation) on the same participant, same seed — the participants for whom this method's personalization did not pay.`,
+    note: `Each run picks the adaptation learning rate (its preset's inner lr x ${[...new Set(records.map((r) => (r.metaTest.adaptLrFactors ?? ADAPT_LR_FACTORS_BEFORE).join(', ')))].join(' or ')}) and the step count (of k = ${STEPS.join(', ')}) with the best mean on its validation participants (neither trained nor held out), then scores its held-out participants with them (packages/core/src/sim/simulation.ts, MetaTest.tuned). Meta-SGD adapts at its learned rates (lr column: its inner lr, unused). fedrep, fedper and fedavg + a new head adapt only a new head for a newcomer: ${records.some((r) => r.metaTest.newHead !== 'imprinted' && ['fedrep', 'fedper'].includes(r.algorithm)) ? 'in runs recorded before imprinting, a zero output layer whose k = 0 predicts nothing; otherwise ' : ''}a classifier's is imprinted from its support set (each class at its examples' mean feature, learn/imprint.ts), so its k = 0 is the nearest-class-mean classifier on the body's features, and a regressor's starts at zero. Percentiles pool every held-out participant of every seed. "Worse than plain fedavg": share of held-out participants whose tuned score is worse than plain fedavg's global model (no adaptation) on the same participant, same seed — the participants for whom this method's personalization did not pay.`,
   };
 
   // 2. communication to a target
@@ -1313,7 +1316,7 @@ async function report(
       settings.name && settings.name !== 'learning'
         ? `Learning, ${scenarios.join(' + ')} alone (${scenarios.map((s) => (s === 'sinusoid' ? settings.sinusoid : settings.mnist).rounds).join(' / ')} rounds, ${nSeeds} seeds): meta-test, communication to target and learning curves`
         : 'Learning: meta-test, communication to target and learning curves',
-    description: `Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process; client updates on ${engineOf(records)}) of ${settings.algorithms.join(', ')} on ${scenarios.join(', ')}, several seeds each, from the presets in packages/core/src/presets.ts.${settings.name && settings.name !== 'learning' ? ` A run of its own (bench/results/${settings.name}.json, \`--name ${settings.name}\`), beside the main learning section, so that section's MNIST results stay as they were.` : ''} Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.${scenarios.some((x) => x !== 'sinusoid') && settings.mnist.supportShots ? ` MNIST participants hold ${settings.mnist.supportShots} labelled support digits each (few-shot).` : ''}${scenarios.some((x) => x !== 'sinusoid') && settings.mnist.labelPermutations ? ` Labels are permuted (scenario.labelPermutations ${settings.mnist.labelPermutations}): trainers fall into ${settings.mnist.labelPermutations} groups, each naming the ten digits by a permutation of its own, and every validation and held-out participant by one no trainer group uses, so a global model cannot know a newcomer's labelling and only its support set can tell it.` : ''}${settings.algorithms.includes('fedavg-head') ? ' "fedavg + a fresh head fitted" is the fedavg model whose newcomers replace the output layer by a fresh one (zero weights) and fit only that on their support set; its curves during training are plain fedavg\'s.' : ''}`,
+    description: `Federated simulations (packages/core/src/sim/simulation.ts: the hub's participant runtime, codec and strategy, in one process; client updates on ${engineOf(records)}) of ${settings.algorithms.join(', ')} on ${scenarios.join(', ')}, several seeds each, from the presets in packages/core/src/presets.ts.${settings.name && settings.name !== 'learning' ? ` A run of its own (bench/results/${settings.name}.json, \`--name ${settings.name}\`), beside the main learning section, so that section's MNIST results stay as they were.` : ''} Meta-test: held-out participants that never trained adapt the final global model with k SGD steps on their support set and are scored on their test set. Communication: rounds and bytes until the held-out personalized metric first reaches a per-scenario target. Curves: the held-out metrics measured during training.${scenarios.some((x) => x !== 'sinusoid') && settings.mnist.supportShots ? ` MNIST participants hold ${settings.mnist.supportShots} labelled support digits each (few-shot).` : ''}${scenarios.some((x) => x !== 'sinusoid') && settings.mnist.labelPermutations ? ` Labels are permuted (scenario.labelPermutations ${settings.mnist.labelPermutations}): trainers fall into ${settings.mnist.labelPermutations} groups, each naming the ten digits by a permutation of its own, and every validation and held-out participant by one no trainer group uses, so a global model cannot know a newcomer's labelling and only its support set can tell it.` : ''}${settings.algorithms.includes('fedavg-head') ? " \"fedavg + a new head fitted\" is the fedavg model whose newcomers replace its output layer by one imprinted from their support set and fit only that (what fedrep's newcomers do, on fedavg's body); its curves during training are plain fedavg's." : ''}`,
     command: meta.command,
     date: meta.date,
     quick: meta.quick,

@@ -62,7 +62,8 @@ export {
   splitFederated,
 } from './learn/federated-layout.js';
 export { initialFederated } from './learn/initial-federated.js';
-export { freshHead, headLength, localModel, type LocalModel } from './learn/local-model.js';
+export { freshHead, headLength, localModel, withHead, type LocalModel } from './learn/local-model.js';
+export { imprintedHead } from './learn/imprint.js';
 export { toBatch } from './learn/batch.js';
 export { adaptOnBatch, sgdStep } from './learn/steps.js';
 export { adaptationCurve, headline } from './learn/evaluate.js';

@@ -1,6 +1,6 @@
 import { MNIST_MLP, SINUSOID_MLP } from '@tabula/core';
 import { describe, expect, it } from 'vitest';
-import { headSourceText, headSplit, headSplitText, headStorageText } from './head-view.js';
+import { headSourceText, headSplit, headSplitText, headStorageText, newHeadSource } from './head-view.js';
 
 describe('what the tab says about its personal head', () => {
   it('names the shared body and the kept head with their parameter counts under fedrep and fedper', () => {
@@ -22,8 +22,12 @@ describe('what the tab says about its personal head', () => {
   });
 
   it('says which head a round starts from and where heads are kept', () => {
-    expect(headSourceText(true, 'run-1')).toBe("this tab's own head for run run-1, kept from an earlier round");
-    expect(headSourceText(false, 'run-1')).toBe('a fresh head (this tab has none for run run-1 yet)');
+    expect(headSourceText('own', 'run-1')).toBe("this tab's own head for run run-1, kept from an earlier round");
+    expect(headSourceText('fresh', 'run-1')).toBe('a fresh head (this tab has none for run run-1 yet)');
+    expect(headSourceText('imprinted', 'run-1')).toMatch(/^a new head imprinted from this tab's support set/);
+    // Without a head of its own, a classifier imprints one from its support set; a regressor starts from zero.
+    expect(newHeadSource('classification')).toBe('imprinted');
+    expect(newHeadSource('regression')).toBe('fresh');
     expect(headStorageText({ kind: 'memory', reason: 'blocked' })).toMatch(
       /^Heads are kept in memory only \(IndexedDB unavailable: blocked\)/,
     );

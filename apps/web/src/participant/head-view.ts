@@ -24,9 +24,24 @@ export function headSplitText(split: HeadSplit): string {
   );
 }
 
+/** Where a round's (or the meta-test's) head comes from: kept from a round, imprinted from the support set, or zero. */
+export type HeadSource = 'own' | 'imprinted' | 'fresh';
+
+/** A classifier without a head of its own imprints one from its support set (core's imprintedHead); regression cannot. */
+export function newHeadSource(task: 'classification' | 'regression'): HeadSource {
+  return task === 'classification' ? 'imprinted' : 'fresh';
+}
+
 /** Which head a round (or the meta-test) starts from, as the end of a sentence. */
-export function headSourceText(own: boolean, runId: string): string {
-  return own ? `this tab's own head for run ${runId}, kept from an earlier round` : `a fresh head (this tab has none for run ${runId} yet)`;
+export function headSourceText(source: HeadSource, runId: string): string {
+  switch (source) {
+    case 'own':
+      return `this tab's own head for run ${runId}, kept from an earlier round`;
+    case 'imprinted':
+      return `a new head imprinted from this tab's support set, each class at its examples' mean (this tab has none for run ${runId} yet)`;
+    case 'fresh':
+      return `a fresh head (this tab has none for run ${runId} yet)`;
+  }
 }
 
 export function headStorageText(where: { kind: 'indexeddb' } | { kind: 'memory'; reason: string }): string {
@@ -45,6 +60,7 @@ export class HeadView {
   private readonly source = h('p', { 'data-testid': 'head-source', className: 'muted', 'aria-live': 'polite' });
   private readonly storage = h('p', { 'data-testid': 'head-storage', className: 'muted' });
   private runId: string | null = null;
+  private task: 'classification' | 'regression' = 'classification';
 
   constructor() {
     this.element = h('div', { className: 'personal-head', hidden: true }, this.split, this.source, this.storage);
@@ -57,14 +73,16 @@ export class HeadView {
     if (!split) return;
     if (runId !== this.runId) this.source.textContent = '';
     this.runId = runId;
+    this.task = spec.task;
     this.split.textContent = headSplitText(split);
     this.split.dataset['shared'] = String(split.shared);
     this.split.dataset['head'] = String(split.head);
   }
 
   showSource(runId: string, own: boolean): void {
-    this.source.textContent = `This round starts from ${headSourceText(own, runId)}.`;
-    this.source.dataset['source'] = own ? 'own' : 'fresh';
+    const source = own ? 'own' : newHeadSource(this.task);
+    this.source.textContent = `This round starts from ${headSourceText(source, runId)}.`;
+    this.source.dataset['source'] = source;
   }
 
   showStorage(where: { kind: 'indexeddb' } | { kind: 'memory'; reason: string }): void {

@@ -3,18 +3,19 @@ import {
   AlgorithmSchema,
   headline,
   headLength,
-  headOffset,
+  imprintedHead,
   keepsHead,
   learnsRates,
   ModelSpecSchema,
   ClientHyperSchema,
   parameterCount,
   type Algorithm,
+  withHead,
   type Examples,
 } from '@tabula/core';
 import { errorMessage, h } from '../shared/dom.js';
 import { formatMetric } from '../shared/format.js';
-import { headSourceText } from './head-view.js';
+import { headSourceText, type HeadSource } from './head-view.js';
 
 /** One per weight, float32 little-endian in the flat layout order (see core's model/layout.ts). */
 async function fetchPerWeight(name: 'weights.bin' | 'rates.bin', spec: ReturnType<typeof ModelSpecSchema.parse>): Promise<Float32Array> {
@@ -63,7 +64,8 @@ async function fetchModel(): Promise<{
  * Meta-test on demand: a tab that joins after training (it never trained) adapts the latest global model on its
  * own support set and shows its accuracy before and after — the personalization payoff, measured locally. Under a
  * personal head (fedrep, fedper) only the head adapts, as in the rounds: this tab's own head for the run if it kept
- * one, else the fresh head weights.bin comes with.
+ * one, else (a classifier) one imprinted from its support set on the downloaded body, as a participant's first round
+ * starts, or (regression) the fresh head weights.bin comes with.
  */
 export class MetaTest {
   readonly element: HTMLElement;
@@ -99,7 +101,7 @@ export class MetaTest {
     try {
       const model = await fetchModel();
       const steps = Math.max(1, model.hyper.adaptSteps);
-      const { weights, adaptFrom, own } = await this.withOwnHead(model);
+      const { weights, adaptFrom, source } = await this.withHead(model, data.support);
       this.result.textContent = `Adapting ${steps} steps…`;
       const curve = await adaptationCurve(model.spec, weights, data.support, data.test, {
         steps: [0, steps],
@@ -112,9 +114,9 @@ export class MetaTest {
       const metric = model.spec.task === 'regression' ? 'mse' : 'accuracy';
       this.result.dataset.before = String(before);
       this.result.dataset.after = String(after);
-      const head = own === null ? '' : ` Only the head adapted, starting from ${headSourceText(own, model.runId)}.`;
-      if (own === null) delete this.result.dataset.head;
-      else this.result.dataset.head = own ? 'own' : 'fresh';
+      const head = source === null ? '' : ` Only the head adapted, starting from ${headSourceText(source, model.runId)}.`;
+      if (source === null) delete this.result.dataset.head;
+      else this.result.dataset.head = source;
       this.result.textContent = `${model.label}: ${metric} ${formatMetric(before, metric)} before, ${formatMetric(after, metric)} after ${steps} adaptation steps on ${data.support.count} local examples.${head}`;
     } catch (error) {
       this.result.textContent = `Meta-test failed: ${errorMessage(error)}`;
@@ -123,16 +125,17 @@ export class MetaTest {
     }
   }
 
-  /** The weights to adapt and where adaptation starts; `own`: whether this tab's head replaced the fresh one (null: no head). */
-  private async withOwnHead(
+  /** The weights to adapt, where adaptation starts, and which head they hold (null: the model keeps no head). */
+  private async withHead(
     model: Awaited<ReturnType<typeof fetchModel>>,
-  ): Promise<{ weights: Float32Array; adaptFrom: number; own: boolean | null }> {
-    if (!keepsHead(model.algorithm)) return { weights: model.weights, adaptFrom: 0, own: null };
-    const adaptFrom = headOffset(model.spec);
-    const head = await this.heads.find(model.runId);
-    if (head?.length !== headLength(model.spec)) return { weights: model.weights, adaptFrom, own: false };
-    const weights = model.weights.slice();
-    weights.set(head, adaptFrom);
-    return { weights, adaptFrom, own: true };
+    support: Examples,
+  ): Promise<{ weights: Float32Array; adaptFrom: number; source: HeadSource | null }> {
+    if (!keepsHead(model.algorithm)) return { weights: model.weights, adaptFrom: 0, source: null };
+    const stored = await this.heads.find(model.runId);
+    const own = stored?.length === headLength(model.spec) ? stored : null;
+    const head = own ?? imprintedHead(model.spec, model.weights, support);
+    const source = own ? 'own' : head ? 'imprinted' : 'fresh';
+    const { weights, adaptFrom } = withHead(model.spec, model.weights, head);
+    return { weights, adaptFrom, source };
   }
 }

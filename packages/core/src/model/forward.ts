@@ -7,6 +7,22 @@ import type { ModelSpec } from './spec.js';
  * `params` are in layout order (see layout.ts); must be called inside a tidy or gradient scope.
  */
 export function forward(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor2D {
+  const out = outputLayerIndex(spec);
+  const [kernel, bias] = [params[2 * out], params[2 * out + 1]];
+  if (!kernel || !bias) throw new Error(`model ${spec.kind}: missing the output layer's weight tensors`);
+  return tf.add<tf.Tensor2D>(tf.matMul(features(spec, params, x), kernel), bias);
+}
+
+/** The dense layer that makes the output: its kernel and bias are tensors 2i and 2i + 1 of the layout. */
+export function outputLayerIndex(spec: ModelSpec): number {
+  return spec.kind === 'mlp' ? spec.hidden.length : spec.filters.length;
+}
+
+/**
+ * What the output layer sees: one row of features per example (the last hidden layer's ReLU activations; the CNN's
+ * flattened pooled maps), so features ≥ 0 on every model here. Same rules as `forward`.
+ */
+export function features(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor2D {
   const at = (i: number): tf.Tensor => {
     const p = params[i];
     if (!p) throw new Error(`model ${spec.kind}: missing weight tensor ${i}`);
@@ -15,11 +31,7 @@ export function forward(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Ten
   switch (spec.kind) {
     case 'mlp': {
       let h: tf.Tensor2D = tf.reshape(x, [x.shape[0] ?? -1, -1]);
-      const layers = spec.hidden.length + 1;
-      for (let l = 0; l < layers; l++) {
-        const z = tf.add<tf.Tensor2D>(tf.matMul(h, at(2 * l)), at(2 * l + 1));
-        h = l < layers - 1 ? tf.relu(z) : z;
-      }
+      for (let l = 0; l < spec.hidden.length; l++) h = tf.relu(tf.add<tf.Tensor2D>(tf.matMul(h, at(2 * l)), at(2 * l + 1)));
       return h;
     }
     case 'cnn': {
@@ -28,9 +40,7 @@ export function forward(spec: ModelSpec, params: readonly tf.Tensor[], x: tf.Ten
         const conv = tf.conv2d(h, at(2 * l) as tf.Tensor4D, 1, 'same');
         h = tf.maxPool(tf.relu(tf.add(conv, at(2 * l + 1))) as tf.Tensor4D, 2, 2, 'same');
       });
-      const flat = tf.reshape<tf.Rank.R2>(h, [h.shape[0], -1]);
-      const d = 2 * spec.filters.length;
-      return tf.add<tf.Tensor2D>(tf.matMul(flat, at(d)), at(d + 1));
+      return tf.reshape<tf.Rank.R2>(h, [h.shape[0], -1]);
     }
     default: {
       const unknown: never = spec;

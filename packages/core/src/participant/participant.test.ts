@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Examples } from '../data/dataset.js';
-import type { adaptationCurve } from '../learn/evaluate.js';
+import { score, type adaptationCurve } from '../learn/evaluate.js';
+import { imprintedHead } from '../learn/imprint.js';
+import { localModel, withHead } from '../learn/local-model.js';
 import { ClientHyperSchema } from '../learn/hyper.js';
 import { parameterCount } from '../model/layout.js';
 import { initialWeights } from '../model/params.js';
@@ -277,10 +279,14 @@ describe('Participant', () => {
     expect(saved).toHaveLength(2);
     expect(saved[0]).toHaveLength(parameterCount(model) - headOffset(model));
     expect(await store.load('run-1')).toBe(saved[1]);
-    // Without adaptation steps: its own head already separates the classes; a fresh (zero) head predicts one class.
+    // Without adaptation steps: its own head already separates the classes. The newcomer's head is the one imprinted
+    // from its support set on the shared body (a zero head would predict one class).
     const firstClassShare = local.test.y.filter((y) => y === 0).length / local.test.count;
-    expect(fresh.evaluation!.before).toBeCloseTo(firstClassShare, 6);
     expect(second.evaluation!.before).toBeGreaterThan(Math.max(firstClassShare, 1 - firstClassShare) + 0.1);
+    const withBody = localModel(model, 'fedrep', body).weights;
+    const imprinted = withHead(model, withBody, imprintedHead(model, withBody, local.support)).weights;
+    expect(fresh.evaluation!.before).toBeCloseTo(score(model, imprinted, local.test).accuracy!, 6);
+    expect(fresh.evaluation!.before).not.toBeCloseTo(firstClassShare, 6);
   });
 
   it('keeps heads of the last few runs in memory only', async () => {

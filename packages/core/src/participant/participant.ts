@@ -3,6 +3,7 @@ import type { Examples, TrainingData } from '../data/dataset.js';
 import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { federatedLength, federatedSegments, keepsHead } from '../learn/federated-layout.js';
+import { imprintedHead } from '../learn/imprint.js';
 import { headLength, localModel } from '../learn/local-model.js';
 import {
   PROTOCOL_VERSION,
@@ -167,7 +168,13 @@ export class Participant {
 
       // A stored head of another size (the run's model changed under the same id) is not this model's: start afresh.
       const stored = keepsHead(task.algorithm) ? await this.heads.load(task.runId) : null;
-      const head = stored?.length === headLength(task.model) ? stored : null;
+      // Without a head of its own, a classifier's first one is imprinted from its support set (learn/imprint.ts).
+      const head =
+        stored?.length === headLength(task.model)
+          ? stored
+          : keepsHead(task.algorithm)
+            ? imprintedHead(task.model, localModel(task.model, task.algorithm, global).weights, data.support)
+            : null;
       const evaluateOnly = task.mode === 'evaluate' || data.heldOut || data.validation === true;
       const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, head, data) : undefined;
 
@@ -255,7 +262,8 @@ export class Participant {
 
   /**
    * The global model's metric on the test set, before and after `adaptSteps` steps on the support set. Under a
-   * personal head: the global body with this participant's head (a fresh one if it has none), the head alone adapting.
+   * personal head: the global body with this participant's head (one imprinted from its support set, or a fresh one
+   * for regression, if it has none), the head alone adapting.
    */
   private async evaluate(task: RoundTask, global: Float32Array, head: Float32Array | null, data: LocalData): Promise<Evaluation> {
     this.status({ state: 'evaluating', round: task.round });

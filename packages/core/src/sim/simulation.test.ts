@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parameterCount } from '../model/layout.js';
-import { createScenario } from '../data/scenario.js';
 import { loadMnist } from '../data/mnist-node.js';
 import { SINUSOID_MLP } from '../model/spec.js';
 import { presetRunConfig } from '../presets.js';
@@ -141,24 +140,20 @@ describe('runSimulation', () => {
     expect(fixed.metaTest.tuned!.mean).toBe(fixed.metaTest.mean[fixed.metaTest.tuned!.steps === 0 ? 0 : 1]);
   });
 
-  it('meta-tests the trained body under a fresh head fitted on the support set with freshHead', async () => {
+  it('meta-tests the trained body under a new head, imprinted from the support set, with freshHead', async () => {
     // Prepare: label-permuted MNIST, where fedavg's global output layer cannot know a newcomer's labelling.
     const scenario = { name: 'iid' as const, participants: 40, seed: 2, heldOut: 6, supportShots: 30, labelPermutations: 2 };
-    const preset = presetRunConfig('iid', 'fedavg');
-    // A convex fit from zero takes a larger step than fine-tuning a whole trained model.
-    const config = { ...preset, scenario, rounds: 3, perRound: 5, evaluateEvery: 3, client: { ...preset.client, innerLr: 0.5 } };
+    const config = { ...presetRunConfig('iid', 'fedavg'), scenario, rounds: 3, perRound: 5, evaluateEvery: 3 };
     const mnist = loadMnist();
     // Execute
-    const fresh = await runSimulation(config, { mnist, engine: 'fast', freshHead: true, metaTestSteps: [0, 10] });
-    // Assert: at k = 0 the zero output layer ties every class and predicts the first, so each held-out participant
-    // scores exactly its share of label 0; ten steps on the head alone then learn its labelling.
-    const built = createScenario(scenario, mnist);
-    const shareOfZero = built.heldOut.map((i) => {
-      const { y, count } = built.participant(i).test;
-      return y.filter((label) => label === 0).length / count;
-    });
-    fresh.metaTest.perParticipant.forEach((row, p) => expect(row[0]).toBeCloseTo(shareOfZero[p]!, 6));
-    expect(fresh.metaTest.mean[1]).toBeGreaterThan(fresh.metaTest.mean[0]! + 0.2);
+    const [global, fresh] = await Promise.all([
+      runSimulation(config, { mnist, engine: 'fast', metaTestSteps: [0] }),
+      runSimulation(config, { mnist, engine: 'fast', freshHead: true, metaTestSteps: [0] }),
+    ]);
+    // Assert: the global output layer scores newcomers' unseen labellings near chance; the head imprinted on the same
+    // body names their digits as their support set does.
+    expect(global.metaTest.mean[0]).toBeLessThan(0.25);
+    expect(fresh.metaTest.mean[0]).toBeGreaterThan(global.metaTest.mean[0]! + 0.3);
   });
 
   it('trains on fresh sine points each round with freshPoints, deterministically', async () => {

@@ -1,4 +1,4 @@
-import { createScenario, type MnistData } from '../data/index.js';
+import { createScenario, type Examples, type MnistData } from '../data/index.js';
 import { systemClock } from '../federation/clock.js';
 import { RoundEngine } from '../federation/round-engine.js';
 import { strategyFor } from '../federation/strategy-for.js';
@@ -6,6 +6,7 @@ import { headline } from '../learn/evaluate.js';
 import { adaptationCurveFor, clientUpdateFor, type Engine } from '../learn/fast/engine.js';
 import { federatedLength } from '../learn/federated-layout.js';
 import { initialFederated } from '../learn/initial-federated.js';
+import { imprintedHead } from '../learn/imprint.js';
 import { localModel, withHead } from '../learn/local-model.js';
 import { Participant, type ParticipantChannel } from '../participant/participant.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RoundMetrics, type RoundTask } from '../protocol.js';
@@ -215,13 +216,16 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   });
   const end = await engine.run();
   if (end.status !== 'completed') throw new Error(`the simulation ${end.status}${'reason' in end ? `: ${end.reason}` : ''}`);
-  // Meta-test participants never trained: under a personal head (or freshHead) they fit a fresh one on their support set.
+  // Meta-test participants never trained: under a personal head (or freshHead) they fit a new one on their support
+  // set, starting, as a participant does, from the head imprinted from it (learn/imprint.ts).
   const trained = localModel(config.model, config.algorithm, engine.weights);
   const {
     weights: global,
     rates,
     adaptFrom,
   } = options.freshHead && trained.adaptFrom === 0 && !trained.rates ? withHead(config.model, trained.weights) : trained;
+  const startFor = (support: Examples): Float32Array =>
+    adaptFrom > 0 ? withHead(config.model, global, imprintedHead(config.model, global, support)).weights : global;
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
   const innerLr = config.client.innerLr;
@@ -229,7 +233,7 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const perParticipant: number[][] = [];
     for (const index of indices) {
       const data = scenario.participant(index);
-      const curve = await adaptationCurve(config.model, global, data.support, data.test, { steps, lr, rates, adaptFrom });
+      const curve = await adaptationCurve(config.model, startFor(data.support), data.support, data.test, { steps, lr, rates, adaptFrom });
       perParticipant.push(curve.scores.map(headline));
     }
     const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));
