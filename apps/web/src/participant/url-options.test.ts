@@ -16,6 +16,18 @@ describe('parseUrlOptions', () => {
     expect(options.shard?.scenario.seed).toBe(7);
   });
 
+  it('reads the few-shot, label-permutation, validation and fresh-point fields by their scenario names', () => {
+    const digits = parseUrlOptions('?scenario=iid&participants=20&participant=3&supportShots=50&labelPermutations=4&validation=2');
+    const sines = parseUrlOptions('?scenario=sinusoid&participants=20&participant=1&freshPoints=1');
+    expect(digits.shard?.scenario).toMatchObject({ name: 'iid', supportShots: 50, labelPermutations: 4, validation: 2 });
+    expect(sines.shard?.scenario).toMatchObject({ name: 'sinusoid', freshPoints: true });
+    expect(parseUrlOptions('?scenario=sinusoid&participants=20&participant=1&freshPoints=0').shard?.scenario.freshPoints).toBe(false);
+    // The scenario's own refusals reach the page.
+    expect(parseUrlOptions('?scenario=sinusoid&participants=20&participant=1&labelPermutations=2').errors[0]).toMatch(
+      /labelPermutations is for the MNIST scenarios/,
+    );
+  });
+
   it('explains bad parameters and ignores them', () => {
     const options = parseUrlOptions('?backend=webgpu&scenario=shards&participants=6&participant=6');
     expect(options.backend).toBeNull();

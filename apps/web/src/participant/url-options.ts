@@ -5,7 +5,10 @@ import { isBackendName, type BackendName, BACKENDS } from './backend-choice.js';
 export interface UrlOptions {
   /** `?backend=webgl|wasm|cpu`: honoured exactly; null = choose automatically. */
   readonly backend: BackendName | null;
-  /** `?scenario=shards&participants=6&participant=2[&seed=1][&heldOut=1][&alpha=0.5][&kShot=5]`. */
+  /**
+   * `?scenario=shards&participants=6&participant=2[&seed=1][&heldOut=1][&validation=2][&alpha=0.5][&kShot=5]
+   * [&supportShots=10][&labelPermutations=4][&freshPoints=1]`: the scenario's own field names.
+   */
   readonly shard: { readonly scenario: ScenarioSpec; readonly index: number } | null;
   /** Problems with the parameters, each readable as is; the page shows them and ignores the bad part. */
   readonly errors: readonly string[];
@@ -36,6 +39,10 @@ export function parseUrlOptions(search: string): UrlOptions {
       heldOut: number('heldOut'),
       dirichletAlpha: number('alpha'),
       kShot: number('kShot'),
+      validation: number('validation'),
+      supportShots: number('supportShots'),
+      labelPermutations: number('labelPermutations'),
+      freshPoints: params.has('freshPoints') ? ['1', 'true', ''].includes(params.get('freshPoints')!) : undefined,
     });
     const index = number('participant');
     if (!parsed.ok) errors.push(`scenario parameters: ${parsed.error}`);
