@@ -59,7 +59,12 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     const { assignment } = shard;
     const claim = registry.join(
       socket.id,
-      { ...hello, heldOut: shard.heldOut, ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}) },
+      {
+        ...hello,
+        heldOut: shard.heldOut,
+        validation: shard.validation,
+        ...(assignment ? { scenario: assignment.scenario, assignedIndex: assignment.index } : {}),
+      },
       deps.now(),
     );
     if (!claim.ok) {

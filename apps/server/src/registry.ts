@@ -8,6 +8,8 @@ export interface RegistryEntry {
   backend: string;
   examples: number;
   heldOut: boolean;
+  /** Holds a validation shard: never selected, neither trains nor joins the meta-test. */
+  validation: boolean;
   dataSource: Hello['dataSource'];
   scenario: ScenarioSpec | null;
   assignedIndex: number | null;
@@ -44,7 +46,7 @@ export class Registry {
    * after the hub restarted): it keeps the secret it brings, or gets a fresh one. When the id was still attached to
    * another socket (the same tab reloaded before its old connection timed out), that socket is returned to be dropped.
    */
-  join(socketId: string, hello: Hello, now: number): IdentityClaim {
+  join(socketId: string, hello: Hello & { readonly validation?: boolean }, now: number): IdentityClaim {
     const current = this.idBySocket.get(socketId);
     if (current && hello.participantId !== undefined && hello.participantId !== current) {
       return { ok: false, error: `this connection is already participant ${current}: one identity per connection` };
@@ -72,6 +74,7 @@ export class Registry {
       backend: hello.backend,
       examples: hello.examples,
       heldOut: hello.heldOut,
+      validation: hello.validation ?? false,
       dataSource: hello.dataSource,
       scenario: hello.scenario ?? previous?.scenario ?? null,
       assignedIndex: hello.assignedIndex ?? (hello.dataSource === 'assigned' ? (previous?.assignedIndex ?? null) : null),
@@ -176,6 +179,7 @@ export class Registry {
         backend: e.backend,
         examples: e.examples,
         heldOut: e.heldOut,
+        validation: e.validation,
         dataSource: e.dataSource,
         scenario: e.scenario,
         assignedIndex: e.assignedIndex,

@@ -30,6 +30,7 @@ function participant(id: string, overrides: Partial<RegistryEntry> = {}): Regist
     backend: 'cpu',
     examples: 10,
     heldOut: false,
+    validation: false,
     dataSource: 'own',
     scenario: null,
     assignedIndex: null,

@@ -55,6 +55,7 @@ describe('ShardAssigner', () => {
       ok: true,
       assignment: null,
       heldOut: true,
+      validation: false,
     });
   });
 
@@ -74,11 +75,18 @@ describe('ShardAssigner', () => {
 
   it('never hands out a validation shard unasked, and never selects its holder', () => {
     // Prepare: a scenario with 3 validation participants of 8, and a tab pinned to one of them.
-    const { assigner, join } = setup();
+    const { assigner, join, registry } = setup();
     const withValidation: ScenarioSpec = { name: 'sinusoid', participants: 8, seed: 4, heldOut: 2, validation: 3 };
     const validation = validationIndices(withValidation);
     expect(validation).toHaveLength(3);
-    const pinned = join('pinned', { scenario: withValidation, assignedIndex: validation[0]! });
+    const asked = hello({ scenario: withValidation, assignedIndex: validation[0]! });
+    const answer = assigner.assign(asked, null, undefined);
+    if (!answer.ok) throw new Error(answer.error);
+    const pinned = (() => {
+      const claim = registry.join('pinned', { ...asked, heldOut: answer.heldOut, validation: answer.validation }, 0);
+      if (!claim.ok) throw new Error(claim.error);
+      return claim.entry;
+    })();
 
     // Execute: hand out every other shard.
     const handedOut: number[] = [];
@@ -93,5 +101,12 @@ describe('ShardAssigner', () => {
     expect(handedOut.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].filter((i) => !validation.includes(i)));
     expect(assigner.compatible(pinned, { scenario: withValidation, model: SINUSOID_MLP } as RunConfig)).toBe(false);
     expect(assigner.compatible(pinned, { model: SINUSOID_MLP } as RunConfig)).toBe(false);
+    // The dashboard's list says why it never takes part; the others are not marked.
+    expect(
+      registry
+        .list()
+        .filter((p) => p.validation)
+        .map((p) => p.id),
+    ).toEqual([pinned.id]);
   });
 });

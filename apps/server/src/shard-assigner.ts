@@ -22,15 +22,15 @@ export class ShardAssigner {
   ) {}
 
   /**
-   * The shard for a hello (null for a participant with its own data) and whether it is held out, or why there is
-   * none. `previous` is the participant the hello resumes, if any.
+   * The shard for a hello (null for a participant with its own data) and whether it is held out or a validation
+   * shard (one a tab can only ask for by URL), or why there is none. `previous` is the participant the hello resumes, if any.
    */
   assign(
     hello: Hello,
     previous: RegistryEntry | null,
     running: ScenarioSpec | undefined,
-  ): { ok: true; assignment: Assignment | null; heldOut: boolean } | { ok: false; error: string } {
-    if (hello.dataSource !== 'assigned') return { ok: true, assignment: null, heldOut: hello.heldOut };
+  ): { ok: true; assignment: Assignment | null; heldOut: boolean; validation: boolean } | { ok: false; error: string } {
+    if (hello.dataSource !== 'assigned') return { ok: true, assignment: null, heldOut: hello.heldOut, validation: false };
     const scenario = hello.scenario ?? running ?? previous?.scenario ?? this.defaultScenario;
     let index = hello.assignedIndex ?? null;
     if (index === null && previous?.scenario && scenarioKey(previous.scenario) === scenarioKey(scenario)) index = previous.assignedIndex;
@@ -40,7 +40,12 @@ export class ShardAssigner {
     }
     if (index >= scenario.participants)
       return { ok: false, error: `participant ${index} does not exist in a ${scenario.participants}-participant scenario` };
-    return { ok: true, assignment: { scenario, index }, heldOut: isHeldOut(scenario, index) };
+    return {
+      ok: true,
+      assignment: { scenario, index },
+      heldOut: isHeldOut(scenario, index),
+      validation: this.validationOf(scenario).has(index),
+    };
   }
 
   /**

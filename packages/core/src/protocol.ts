@@ -413,6 +413,8 @@ export interface ParticipantInfo {
   readonly backend: string;
   readonly examples: number;
   readonly heldOut: boolean;
+  /** Holds one of its scenario's validation shards (asked for by URL): never selected for a run. */
+  readonly validation: boolean;
   readonly dataSource: Hello['dataSource'];
   /** The scenario of its assigned shard: a scenario run selects only participants holding that scenario. */
   readonly scenario: ScenarioSpec | null;

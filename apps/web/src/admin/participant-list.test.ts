@@ -10,6 +10,7 @@ const entry = (id: string, patch: Partial<ParticipantInfo> = {}): ParticipantInf
     backend: 'test',
     examples: 10,
     heldOut: false,
+    validation: false,
     dataSource: 'own',
     scenario: null,
     assignedIndex: null,

@@ -149,10 +149,10 @@ export class ParticipantsTable {
   }
 }
 
-export function describeData(p: Pick<ParticipantInfo, 'dataSource' | 'assignedIndex' | 'scenario' | 'heldOut'>): string {
+export function describeData(p: Pick<ParticipantInfo, 'dataSource' | 'assignedIndex' | 'scenario' | 'heldOut' | 'validation'>): string {
   const shard = p.scenario
     ? `${p.scenario.name} × ${p.scenario.participants} (seed ${p.scenario.seed}) #${p.assignedIndex}`
     : `shard ${p.assignedIndex}`;
   const source = p.dataSource === 'own' ? 'own digits' : p.assignedIndex !== null ? shard : 'unassigned';
-  return p.heldOut ? `${source} (held out)` : source;
+  return p.heldOut ? `${source} (held out)` : p.validation ? `${source} (validation: takes part in no run)` : source;
 }
