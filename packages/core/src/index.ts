@@ -139,5 +139,5 @@ export {
 export { sampledGaussianRdp } from './privacy/sampled-gaussian-rdp.js';
 export { PrivacyLedger, type PrivacyLedgerOptions } from './privacy/ledger.js';
 export { cryptoRandomSource, seededRandomSource, type RandomSource } from './privacy/random-source.js';
-export { addGaussianNoise } from './privacy/gaussian-noise.js';
+export { addDiscreteGaussianNoise, noiseGrid, sampleDiscreteGaussian } from './privacy/discrete-gaussian.js';
 export { ClippedSum, DpFedAvgStrategy, samplingRateFor, type DpFedAvgStrategyOptions } from './aggregate/dp-fedavg.js';

@@ -72,6 +72,21 @@ describe('DpFedAvgStrategy: noise and denominator', () => {
   });
 });
 
+describe('DpFedAvgStrategy: discrete noise on a grid', () => {
+  it('releases a sum on a grid of 2^-24·C: sums that differ below half a step release the same values, bit for bit', () => {
+    // Prepare: two sums 2.5e-8 apart, less than half the grid step at C = 1 (6e-8) and more than float32 keeps at
+    // these sizes; the same secret randomness for both.
+    const sum = Float64Array.of(0.25, -0.125, 1 / 3);
+    const nudged = sum.map((v) => v - 2.5e-8);
+    // Execute
+    const a = strategy(privacy(), seededRandomSource(4)).noisyMean(sum, 1);
+    const b = strategy(privacy(), seededRandomSource(4)).noisyMean(nudged, 1);
+    // Assert: the low bits of the data do not reach the output; the noise does.
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect(Array.from(a)).not.toEqual(Array.from(sum).map((v) => Math.fround(v)));
+  });
+});
+
 describe('DpFedAvgStrategy: clipping at the hub', () => {
   it('a delta of norm 10 with C = 1 contributes at most 1 through the round collector', () => {
     // Prepare

@@ -1,4 +1,4 @@
-import { addGaussianNoise } from '../privacy/gaussian-noise.js';
+import { addDiscreteGaussianNoise, noiseGrid } from '../privacy/discrete-gaussian.js';
 import { cryptoRandomSource, uniforms, type RandomSource } from '../privacy/random-source.js';
 import type { PrivacyConfig } from '../protocol.js';
 import type { FitBatch } from './fit-batch.js';
@@ -64,6 +64,10 @@ export class ClippedSum implements Accumulator {
     return Float32Array.from(this.sum);
   }
 
+  exactResult(): Float64Array {
+    return Float64Array.from(this.sum);
+  }
+
   reset(): void {
     this.sum.fill(0);
     this.added = 0;
@@ -82,8 +86,10 @@ export interface DpFedAvgStrategyOptions {
 /**
  * Central DP-FedAvg (McMahan et al. 2018; privacy.md §3.2). Selection: each available participant independently with
  * probability q, from secret randomness (never the run's public seed). The round collector clips each delta to
- * `clipNorm` = C (the clip the guarantee rests on); they are summed unweighted; Gaussian noise of standard deviation
- * z·C is added per coordinate; the sum is divided by the expected count q·(available participants), not by the number
+ * `clipNorm` = C (the clip the guarantee rests on); they are summed unweighted; the sum is rounded to a grid of
+ * g = 2^-24·C and discrete Gaussian noise of standard deviation z·(C + √d·g) is added per coordinate in grid units
+ * (privacy/discrete-gaussian.ts: √d·g covers what rounding can add to one participant's influence, so z holds as
+ * configured); the sum is divided by the expected count q·(available participants), not by the number
  * that arrived, so a round that got fewer (or no) updates still releases only a noisy mean; then the server optimizer.
  */
 export class DpFedAvgStrategy implements Strategy {
@@ -133,14 +139,16 @@ export class DpFedAvgStrategy implements Strategy {
     checkFitsMatch(this.name, fits, global);
     const sampled = this.sampled;
     if (sampled?.round !== round) throw new Error(`${this.name}: round ${round} was not sampled by configureFit`);
-    return this.optimizer.update(global, this.noisyMean(fits.aggregate(), sampled.expected));
+    return this.optimizer.update(global, this.noisyMean(fits.aggregateExact(), sampled.expected));
   }
 
-  /** (Σ clipped deltas + N(0, (zC)²) per coordinate) / expected count. Public for the calibration test. */
-  noisyMean(sum: Float32Array, expected: number): Float32Array {
+  /** (Σ clipped deltas on the grid + discrete Gaussian noise) / expected count. Public for the calibration test. */
+  noisyMean(sum: Float64Array, expected: number): Float32Array {
     if (!(expected > 0)) throw new RangeError(`${this.name}: the expected count must be positive, got ${expected}`);
     const noisy = Float64Array.from(sum);
-    addGaussianNoise(noisy, this.privacy.noiseMultiplier * this.clipNorm, this.random);
+    const grid = noiseGrid(this.clipNorm);
+    const sensitivity = this.clipNorm + Math.sqrt(noisy.length) * grid;
+    addDiscreteGaussianNoise(noisy, this.privacy.noiseMultiplier * sensitivity, grid, this.random);
     const out = new Float32Array(noisy.length);
     for (let i = 0; i < noisy.length; i++) out[i] = noisy[i]! / expected;
     return out;

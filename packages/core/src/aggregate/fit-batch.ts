@@ -48,6 +48,11 @@ export class FitBatch {
     return this.accumulator.result();
   }
 
+  /** `aggregate()` before float32 rounding, where the accumulator keeps it; else the float32 result widened. */
+  aggregateExact(): Float64Array {
+    return this.accumulator.exactResult?.() ?? Float64Array.from(this.accumulator.result());
+  }
+
   reset(): void {
     this.accumulator.reset();
     this.fits.length = 0;

@@ -18,6 +18,11 @@ export interface Accumulator {
   addIfFinite(delta: Float32Array, weight: number): boolean;
   /** The round's aggregated delta as a new array; throws if nothing was added. */
   result(): Float32Array;
+  /**
+   * The result before its rounding to float32, where the accumulator keeps one (DP-FedAvg releases its sum on a grid
+   * finer than float32's precision at the sum's size).
+   */
+  exactResult?(): Float64Array;
   /** Empties it for the next round, keeping its buffers: a hub round then allocates no accumulator memory. */
   reset(): void;
 }
