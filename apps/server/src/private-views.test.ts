@@ -81,18 +81,28 @@ describe('hub: who took part is the admin’s to see', () => {
     const fullCsv = await (await fetch(`${url}/api/runs/${id}/rounds.csv`, { headers: ADMIN })).text();
     const guarantee = (await (await fetch(`${url}/api/privacy`)).json()) as RunGuarantee;
 
-    // Assert: the public view has ε but no ids, counts, bytes or metrics.
+    // Assert: the public view has ε but no ids, counts, bytes, metrics or round times.
     expect(open.status).toBe(200);
     for (const tab of IDS) expect(openText + csv + stranger.heard.join('\n')).not.toContain(tab);
     const shown = JSON.parse(openText) as { rounds: Record<string, unknown>[] };
     expect(
-      shown.rounds.map((r) => [r.round, r.participants, r.failures, r.participantCount, r.failureCount, r.bytesUp, r.metrics]),
+      shown.rounds.map((r) => [
+        r.round,
+        r.participants,
+        r.failures,
+        r.participantCount,
+        r.failureCount,
+        r.bytesUp,
+        r.metrics,
+        r.durationMs,
+      ]),
     ).toEqual([
-      [1, undefined, undefined, null, null, null, null],
-      [2, undefined, undefined, null, null, null, null],
+      [1, undefined, undefined, null, null, null, null, null],
+      [2, undefined, undefined, null, null, null, null, null],
     ]);
+    expect(shown.rounds.map((r) => r.startedAt)).toEqual([null, null]);
     expect((shown.rounds[1]!.privacy as { epsilon: number }).epsilon).toBeCloseTo(two, 12);
-    expect(csv.trim().split('\r\n')[2]).toMatch(new RegExp(`^${id},2,1,completed,[^,]+,\\d+,,,,,,,,,,[0-9.]+,$`));
+    expect(csv.trim().split('\r\n')[2]).toMatch(new RegExp(`^${id},2,1,completed,,,,,,,,,,,,[0-9.]+,$`));
     expect(guarantee).toMatchObject({ runId: id, status: 'completed', rounds: 2, delta: 1e-5 });
     expect(guarantee.epsilon).toBeCloseTo(two, 12);
     // The bare socket heard no admin event; participant lists need the token.

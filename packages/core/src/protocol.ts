@@ -491,10 +491,15 @@ export interface RoundPrivacy {
 /**
  * A round as a client without the admin token sees it (GET /api/runs/:id, rounds.csv). No run shows it participant
  * ids or per-participant failures. A differentially private run also withholds (null) the counts and bytes, which
- * reveal how many were in the secret sample, and the metrics, which are un-noised functions of their data that the
- * accountant does not count.
+ * reveal how many were in the secret sample, the metrics, which are un-noised functions of their data that the
+ * accountant does not count, and the round's start and duration, which time the slowest sampled participant.
  */
-export interface PublicRoundSummary extends Omit<RoundSummary, 'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown'> {
+export interface PublicRoundSummary extends Omit<
+  RoundSummary,
+  'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown' | 'startedAt' | 'durationMs'
+> {
+  readonly startedAt: number | null;
+  readonly durationMs: number | null;
   readonly participantCount: number | null;
   readonly failureCount: number | null;
   readonly metrics: RoundMetrics | null;

@@ -41,11 +41,14 @@ describe('publicRound', () => {
     expect(shown).toMatchObject({ participantCount: 2, failureCount: 1, bytesUp: 100, bytesDown: 200, metrics: { loss: 0.5 } });
   });
 
-  it('withholds counts, bytes and metrics of a private run but keeps its ε', () => {
+  it('withholds counts, bytes, metrics and times of a private run but keeps its ε', () => {
     const privacy = { epsilon: 0.7, delta: 1e-5, order: 12, samplingRate: 0.5 };
     const shown = publicRound(round({ privacy }), true);
     expect(JSON.stringify(shown)).not.toMatch(/tab-/);
     expect(shown).toMatchObject({ participantCount: null, failureCount: null, bytesUp: null, bytesDown: null, metrics: null, privacy });
+    // The duration times the slowest sampled participant; round starts would give the durations away too.
+    expect(shown).toMatchObject({ startedAt: null, durationMs: null });
+    expect(publicRound(round(), false)).toMatchObject({ startedAt: round().startedAt, durationMs: round().durationMs });
   });
 });
 

@@ -5,9 +5,11 @@ import type { PublicRoundSummary, RoundSummary, RunGuarantee, RunSummary } from 
  * withholds the counts, bytes and metrics (see PublicRoundSummary). The admin's rounds.csv uses it with `false`.
  */
 export function publicRound(round: RoundSummary, privateRun: boolean): PublicRoundSummary {
-  const { participants, failures, metrics, bytesUp, bytesDown, ...rest } = round;
+  const { participants, failures, metrics, bytesUp, bytesDown, startedAt, durationMs, ...rest } = round;
   return {
     ...rest,
+    startedAt: privateRun ? null : startedAt,
+    durationMs: privateRun ? null : durationMs,
     participantCount: privateRun ? null : participants.length,
     failureCount: privateRun ? null : failures.length,
     metrics: privateRun ? null : metrics,

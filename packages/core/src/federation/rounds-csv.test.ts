@@ -46,9 +46,9 @@ describe('roundsCsv', () => {
     ]);
   });
 
-  it('leaves counts, metrics and bytes blank where a private run withholds them, and keeps ε', () => {
+  it('leaves times, counts, metrics and bytes blank where a private run withholds them, and keeps ε', () => {
     const csv = roundsCsv([publicRound(round({ privacy: { epsilon: 0.5, delta: 1e-5, order: 9, samplingRate: 0.2 } }), true)]);
-    expect(csv.split('\r\n')[1]).toBe('run-1,1,1,completed,2026-11-24T12:00:00.000Z,1234,,,,,,,,,,0.5,');
+    expect(csv.split('\r\n')[1]).toBe('run-1,1,1,completed,,,,,,,,,,,,0.5,');
   });
 
   it('is just the header for a run without rounds', () => {

@@ -30,7 +30,7 @@ function field(value: string | number | null): string {
 /**
  * A run's rounds as CSV, one line per attempt (failed attempts included, with their reason), for plotting
  * elsewhere. Metrics are accuracy (MSE for regression); blank where nobody evaluated that round. epsilon: a differentially
- * private run's ε after the round (blank otherwise). Counts, bytes and metrics a view withholds (a private run's, without
+ * private run's ε after the round (blank otherwise). Times, counts, bytes and metrics a view withholds (a private run's, without
  * the admin token: see publicRound) are blank too.
  */
 export function roundsCsv(rounds: readonly PublicRoundSummary[]): string {
@@ -40,8 +40,8 @@ export function roundsCsv(rounds: readonly PublicRoundSummary[]): string {
       r.round,
       r.attempt,
       r.status,
-      new Date(r.startedAt).toISOString(),
-      Math.round(r.durationMs),
+      r.startedAt === null ? null : new Date(r.startedAt).toISOString(),
+      r.durationMs === null ? null : Math.round(r.durationMs),
       r.participantCount,
       r.failureCount,
       r.metrics?.loss ?? null,
