@@ -31,6 +31,7 @@ export interface HttpPort {
   health(): { participants: number; activeRun: { id: string; completedRounds: number; rounds: number } | null };
   participants(): readonly ParticipantInfo[];
   runs(): readonly RunSummary[];
+  latestRun(): RunSummary | null;
   run(id: string): RunSummary | null;
   rounds(runId: string): readonly RoundSummary[];
   currentModel(): CurrentModel | null;
@@ -154,7 +155,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   // The latest run's (ε, δ) so far, public: tabs show it. Cached per run update, as every tab polls it.
   let guarantee: { key: string; value: RunGuarantee | null } | null = null;
   app.get('/api/privacy', (_req, res) => {
-    const latest = hub.runs()[0];
+    const latest = hub.latestRun();
     const key = latest ? `${latest.id}/${latest.updatedAt}/${latest.completedRounds}/${latest.status}` : '';
     if (guarantee?.key !== key) guarantee = { key, value: latest ? runGuarantee(latest, hub.rounds(latest.id)) : null };
     res.set('Cache-Control', 'no-store').json(guarantee.value);

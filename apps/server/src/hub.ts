@@ -229,6 +229,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       },
       participants: () => registry.list(),
       runs: () => store.listRuns(),
+      latestRun: () => store.latestRun(),
       run: (id) => store.getRun(id),
       rounds: (runId) => store.listRounds(runId),
       currentModel: () => runs.currentModel(),

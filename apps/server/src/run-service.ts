@@ -157,7 +157,7 @@ export class RunService {
 
   /** What a dashboard that just connected needs. */
   snapshot(): AdminSnapshot {
-    const run = this.controller?.summary ?? this.deps.store.listRuns()[0] ?? null;
+    const run = this.controller?.summary ?? this.deps.store.latestRun();
     return { participants: this.deps.registry.list(), run, rounds: run ? this.deps.store.listRounds(run.id) : [] };
   }
 

@@ -115,6 +115,7 @@ describe('runs', () => {
   it('creates, lists newest first, gets and updates runs', () => {
     // Prepare
     const store = openStore(':memory:');
+    expect(store.latestRun()).toBeNull();
 
     // Execute
     const created = store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
@@ -134,6 +135,7 @@ describe('runs', () => {
       error: null,
     });
     expect(store.listRuns().map((r) => r.id)).toEqual(['r2', 'r3', 'r1']);
+    expect(store.latestRun()).toEqual(store.listRuns()[0]);
     expect(failed).toEqual({ ...created, status: 'failed', error: 'hub crashed', updatedAt: 5_000 });
     expect(cleared).toEqual({ ...created, status: 'failed', error: null, updatedAt: 6_000 });
     expect(store.getRun('r1')).toEqual(cleared);

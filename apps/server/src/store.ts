@@ -36,6 +36,8 @@ export interface Store {
   getRun(id: string): RunSummary | null;
   /** Newest first. */
   listRuns(): RunSummary[];
+  /** The newest run (listRuns()[0]) without reading the others: what every tab's poll of /api/privacy needs. */
+  latestRun(): RunSummary | null;
   /** Runs with status 'running' (to resume after a restart), newest first. */
   runningRuns(): RunSummary[];
   /**
@@ -275,6 +277,7 @@ function createStore(db: Database.Database, keep: number): Store {
     ),
     getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
     listRuns: db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC'),
+    latestRun: db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1'),
     runningRuns: db.prepare<[], RunRow>("SELECT * FROM runs WHERE status = 'running' ORDER BY created_at DESC, rowid DESC"),
     completeRound: db.prepare<[{ id: string; round: number; finishedAt: number }]>(
       'UPDATE runs SET completed_rounds = @round, updated_at = MAX(updated_at, @finishedAt) WHERE id = @id',
@@ -398,6 +401,10 @@ function createStore(db: Database.Database, keep: number): Store {
       return row === undefined ? null : decodeRun(row);
     },
     listRuns: () => stmt.listRuns.all().map(decodeRun),
+    latestRun: () => {
+      const row = stmt.latestRun.get();
+      return row === undefined ? null : decodeRun(row);
+    },
     runningRuns: () => stmt.runningRuns.all().map(decodeRun),
     recordRound: (summary, checkpoint) => recordRound(summary, checkpoint),
     listRounds: (runId) => stmt.listRounds.all(runId).map(decodeRound),
