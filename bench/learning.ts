@@ -47,6 +47,10 @@ import {
   median,
   positiveInt,
   printTable,
+  estimate,
+  renderPngs,
+  T975,
+  type Estimate,
   type BenchResult,
   type Cell,
   type Table,
@@ -327,28 +331,6 @@ async function worker(job: Job): Promise<void> {
 }
 
 // ---- statistics ---------------------------------------------------------------------------------------------
-
-/** Two-sided 95% quantile of Student's t, df 1..30 (beyond: 1.96). */
-const T975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
-  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-
-interface Estimate {
-  readonly mean: number;
-  /** Half-width of the 95% t interval; NaN with one sample. */
-  readonly half: number;
-  readonly n: number;
-}
-
-function estimate(xs: readonly number[]): Estimate {
-  const n = xs.length;
-  if (n === 0) return { mean: Number.NaN, half: Number.NaN, n };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, half: Number.NaN, n };
-  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
-  return { mean, half: (T975[n - 2] ?? 1.96) * Math.sqrt(variance / n), n };
-}
 
 // ---- orchestration ------------------------------------------------------------------------------------------
 
@@ -785,25 +767,6 @@ function learningCurveSvg(
   return out.join('\n');
 }
 
-async function renderPngs(svgs: { scenario: Scenario; svg: string }[], name: string): Promise<{ scenario: Scenario; path: string }[]> {
-  if (!svgs.length) return [];
-  const { chromium } = await import('@playwright/test');
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--disable-sync'] });
-  const written: { scenario: Scenario; path: string }[] = [];
-  try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 640 }, deviceScaleFactor: 1.5 });
-    for (const { scenario, svg } of svgs) {
-      await page.setContent(`<!doctype html><html><body style="margin:0;background:white">${svg}</body></html>`);
-      const path = join(RESULTS_DIR, `${name}-${scenario}.png`);
-      await page.locator('svg').first().screenshot({ path });
-      written.push({ scenario, path });
-    }
-  } finally {
-    await browser.close();
-  }
-  return written;
-}
-
 // ---- report -------------------------------------------------------------------------------------------------
 
 /** Which engine computed the runs' client updates, in words (records from before the fast engine: TF.js wasm). */
@@ -1186,7 +1149,8 @@ async function report(
   let pngs: { scenario: Scenario; path: string }[] = [];
   let plotProblem: string | null = null;
   try {
-    pngs = await renderPngs(svgs, settings.name ?? 'learning');
+    const paths = await renderPngs(svgs.map(({ scenario, svg }) => ({ name: `${settings.name ?? 'learning'}-${scenario}`, svg })));
+    pngs = svgs.map(({ scenario }, i) => ({ scenario, path: paths[i]! }));
   } catch (error) {
     plotProblem = `learning-curve PNGs not rendered: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
     console.error(plotProblem);

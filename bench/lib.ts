@@ -328,3 +328,49 @@ export const ADAPT_LR_FACTORS_BEFORE = [0.1, 0.3, 1, 3] as const;
 export function adaptLrsAround(innerLr: number): number[] {
   return ADAPT_LR_FACTORS.map((f) => Number((innerLr * f).toPrecision(3)));
 }
+
+/**
+ * Renders each SVG to RESULTS_DIR/NAME.png in Debian's Chromium (CHROMIUM_PATH overrides /usr/bin/chromium), for the
+ * plots RESULTS.md shows. Returns the paths written, in order.
+ */
+export async function renderPngs(svgs: readonly { name: string; svg: string }[]): Promise<string[]> {
+  if (!svgs.length) return [];
+  const { chromium } = await import('@playwright/test');
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--disable-sync'] });
+  const written: string[] = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 640 }, deviceScaleFactor: 1.5 });
+    for (const { name, svg } of svgs) {
+      await page.setContent(`<!doctype html><html><body style="margin:0;background:white">${svg}</body></html>`);
+      const path = join(RESULTS_DIR, `${name}.png`);
+      await page.locator('svg').first().screenshot({ path });
+      written.push(path);
+    }
+  } finally {
+    await browser.close();
+  }
+  return written;
+}
+
+/** Two-sided 95% quantile of Student's t, df 1..30 (beyond: 1.96). */
+export const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+export interface Estimate {
+  readonly mean: number;
+  /** Half-width of the 95% t interval; NaN with one sample. */
+  readonly half: number;
+  readonly n: number;
+}
+
+/** Mean and 95% t interval over seeds (or any small sample). */
+export function estimate(xs: readonly number[]): Estimate {
+  const n = xs.length;
+  if (n === 0) return { mean: Number.NaN, half: Number.NaN, n };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, half: Number.NaN, n };
+  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+  return { mean, half: (T975[n - 2] ?? 1.96) * Math.sqrt(variance / n), n };
+}
