@@ -12,7 +12,8 @@ type ScenarioName = NonNullable<RunConfigInput['scenario']>['name'];
  * Meta-SGD and Per-FedAvg start from MAML's settings, untuned: Meta-SGD takes one inner step and adapts one step at
  * evaluation, as Li et al. (its learned rates start at `innerLr`); Per-FedAvg always takes one inner step.
  * FedRep fits its head for `headEpochs` epochs before each body epoch (Collins et al. fit it for many more steps than
- * the body); FedRep and FedPer adapt only the head at evaluation, from a zero output layer for a newcomer.
+ * the body); FedRep and FedPer adapt only the head at evaluation; a newcomer's head starts imprinted from its support
+ * set (learn/imprint.ts; a zero output layer for regression).
  */
 export function presetRunConfig(scenario: ScenarioName, algorithm: Algorithm): RunConfigInput {
   if (scenario === 'sinusoid') {
