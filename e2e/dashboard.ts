@@ -1,5 +1,5 @@
 import { expect, type Page } from '@playwright/test';
-import { MNIST_MLP, presetRunConfig } from '../packages/core/src/protocol-index.js';
+import { MNIST_MLP, presetRunConfig, type Algorithm, type ModelSpec, type RunConfigInput } from '../packages/core/src/protocol-index.js';
 import { ADMIN_TOKEN } from './hub-process.js';
 
 /** Signs in on /admin/ with the e2e hub's token. */
@@ -93,4 +93,39 @@ export function reptileRun(
     client: presetRunConfig('shards', 'reptile').client,
     ...extra,
   };
+}
+
+/**
+ * Runs `algorithm`'s preset for `rounds` rounds in which every one of the tabs `ids` must take part, waits for the end,
+ * and checks that it completed with all of them in every round. Returns the run for further checks.
+ */
+export async function runWithEveryTab(
+  baseUrl: string,
+  setup: {
+    algorithm: Algorithm;
+    model: ModelSpec;
+    scenario: NonNullable<RunConfigInput['scenario']>;
+    ids: readonly string[];
+    rounds?: number;
+  },
+): Promise<RunDetail> {
+  const { algorithm, model, scenario, ids, rounds = 2 } = setup;
+  const preset = presetRunConfig(scenario.name, algorithm);
+  const id = await startRunApi(baseUrl, {
+    algorithm,
+    model,
+    scenario,
+    rounds,
+    perRound: ids.length,
+    minParticipants: ids.length,
+    roundDeadlineMs: 60_000,
+    client: preset.client,
+    server: preset.server,
+  });
+  const run = await waitForRun(baseUrl, id, (r) => r.status !== 'running');
+  expect(run.status, algorithm).toBe('completed');
+  const completed = run.rounds.filter((r) => r.status === 'completed');
+  expect(completed.map((r) => r.round)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
+  for (const r of completed) expect([...r.participants].sort()).toEqual([...ids].sort());
+  return run;
 }

@@ -1,7 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
-import { SINUSOID_MLP, presetRunConfig } from '../packages/core/src/protocol-index.js';
-import { startRunApi, waitForRun } from './dashboard.js';
-import { shardUrl, trainerIndices } from './scenario.js';
+import { SINUSOID_MLP } from '../packages/core/src/protocol-index.js';
+import { runWithEveryTab } from './dashboard.js';
+import { openShardTabs, participantIds } from './participants.js';
+import { trainerIndices } from './scenario.js';
 
 const scenario = { name: 'sinusoid' as const, participants: 20, seed: 1 };
 // fedrep last: its checks end with a reload of a tab.
@@ -35,36 +36,14 @@ test('two tabs run Meta-SGD, Per-FedAvg FO and HF, FedPer and FedRep for two rou
 }) => {
   // Prepare: two sinusoid trainers in tabs of their own.
   const context = await browser.newContext();
-  const tabs = [];
-  for (const index of trainerIndices(scenario, 2)) {
-    const tab = await context.newPage();
-    await tab.goto(shardUrl(scenario, index));
-    tabs.push(tab);
-  }
-  for (const tab of tabs) await expect(tab.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
-  const ids = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.tabula.participantId)));
+  const tabs = await openShardTabs(context, scenario, trainerIndices(scenario, 2));
+  const ids = await participantIds(tabs);
 
   for (const algorithm of ALGORITHMS) {
-    // Execute: each algorithm's sinusoid preset, two rounds of both tabs.
-    const preset = presetRunConfig('sinusoid', algorithm);
-    const id = await startRunApi(baseURL!, {
-      algorithm,
-      model: SINUSOID_MLP,
-      scenario,
-      rounds: 2,
-      perRound: 2,
-      minParticipants: 2,
-      roundDeadlineMs: 60_000,
-      client: preset.client,
-      server: preset.server,
-    });
-    const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
-
-    // Assert
-    expect(run.status, algorithm).toBe('completed');
+    // Execute, and assert: each algorithm's sinusoid preset, two rounds of both tabs.
+    const run = await runWithEveryTab(baseURL!, { algorithm, model: SINUSOID_MLP, scenario, ids });
+    const id = run.id;
     const completed = run.rounds.filter((r) => r.status === 'completed');
-    expect(completed.map((r) => r.round)).toEqual([1, 2]);
-    for (const r of completed) expect([...r.participants].sort()).toEqual([...ids].sort());
     // Both tabs evaluated the last round's weights: finite MSE before and after adapting.
     expect(Number.isFinite(completed[1]!.metrics.global)).toBe(true);
     expect(Number.isFinite(completed[1]!.metrics.personalized)).toBe(true);

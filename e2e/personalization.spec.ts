@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { MNIST_MLP, SINUSOID_MLP, presetRunConfig } from '../packages/core/src/protocol-index.js';
-import { startRunApi, waitForRun } from './dashboard.js';
+import { MNIST_MLP, SINUSOID_MLP } from '../packages/core/src/protocol-index.js';
+import { runWithEveryTab } from './dashboard.js';
 import { openShardTabs, participantIds } from './participants.js';
 import { heldOutIndices, shardUrl, trainerIndices } from './scenario.js';
 
@@ -23,26 +23,8 @@ test('label-permuted digits under FedRep: trainers keep their group’s naming, 
   for (const tab of tabs) await expect(tab.getByTestId('assigned-data')).toContainText(/labels permuted \(group [12] of 2\): 0→\d/);
   const ids = await participantIds(tabs);
 
-  // Execute: two FedRep rounds of both tabs.
-  const preset = presetRunConfig('iid', 'fedrep');
-  const id = await startRunApi(baseURL!, {
-    algorithm: 'fedrep',
-    model: MNIST_MLP,
-    scenario,
-    rounds: 2,
-    perRound: 2,
-    minParticipants: 2,
-    roundDeadlineMs: 60_000,
-    client: preset.client,
-    server: preset.server,
-  });
-  const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
-
-  // Assert: both rounds took both tabs, and round 2 started from each tab's own head.
-  expect(run.status).toBe('completed');
-  const completed = run.rounds.filter((r) => r.status === 'completed');
-  expect(completed.map((r) => r.round)).toEqual([1, 2]);
-  for (const r of completed) expect([...r.participants].sort()).toEqual([...ids].sort());
+  // Execute, and assert: two FedRep rounds of both tabs; round 2 started from each tab's own head.
+  await runWithEveryTab(baseURL!, { algorithm: 'fedrep', model: MNIST_MLP, scenario, ids });
   for (const tab of tabs) await expect(tab.getByTestId('head-source')).toHaveAttribute('data-source', 'own');
   await context.close();
 
@@ -66,25 +48,8 @@ test('sine tabs draw fresh points every round (freshPoints) and train two MAML r
   const tabs = await openShardTabs(context, scenario, trainerIndices(scenario, 2), '', extraOf(fields));
   for (const tab of tabs) await expect(tab.getByTestId('assigned-data')).toContainText('fresh points each round');
   const ids = await participantIds(tabs);
-  // Execute
-  const preset = presetRunConfig('sinusoid', 'maml');
-  const id = await startRunApi(baseURL!, {
-    algorithm: 'maml',
-    model: SINUSOID_MLP,
-    scenario,
-    rounds: 2,
-    perRound: 2,
-    minParticipants: 2,
-    roundDeadlineMs: 60_000,
-    client: preset.client,
-    server: preset.server,
-  });
-  const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
-  // Assert: the tabs held the run's own scenario (no reassignment), and both trained in both rounds.
-  expect(run.status).toBe('completed');
-  const completed = run.rounds.filter((r) => r.status === 'completed');
-  expect(completed.map((r) => r.round)).toEqual([1, 2]);
-  for (const r of completed) expect([...r.participants].sort()).toEqual([...ids].sort());
+  // Execute, and assert: the tabs hold the run's own scenario (no reassignment), and both train in both rounds.
+  await runWithEveryTab(baseURL!, { algorithm: 'maml', model: SINUSOID_MLP, scenario, ids });
   for (const tab of tabs) await expect(tab.getByTestId('assigned-data')).toContainText('fresh points each round');
   await context.close();
 });
