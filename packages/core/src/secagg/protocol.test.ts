@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandomSource } from '../privacy/random-source.js';
+import { SecAggAggregator, SecAggError, SecAggParticipant, type SecAggSession, type UnmaskShares } from './protocol.js';
+import { decodeTotal, quantise, ringScales } from './quantize.js';
+
+const session = (words: number, threshold = 3): SecAggSession => ({ runId: 'run-1', round: 4, sessionId: 's-1', threshold, words });
+
+/**
+ * Runs the four stages in process. `leaveAfterShare`: tabs that share, then never send a masked input (a closed
+ * socket); `silentAtUnmask`: tabs that send their masked input, then never answer the unmask stage.
+ */
+async function secureSum(
+  s: SecAggSession,
+  inputs: readonly Uint32Array[],
+  options: { leaveAfterShare?: readonly number[]; silentAtUnmask?: readonly number[] } = {},
+): Promise<{ total: Uint32Array; masked: Map<number, Uint32Array> }> {
+  const tabs = inputs.map((x, index) => new SecAggParticipant(s, index, x));
+  const hub = new SecAggAggregator(s);
+  for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
+  const roster = hub.roster();
+  for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(roster));
+  const masked = new Map<number, Uint32Array>();
+  for (const tab of tabs) {
+    if (options.leaveAfterShare?.includes(tab.index)) continue;
+    const { received, alive } = hub.sharesFor(tab.index);
+    const y = await tab.mask(received, alive);
+    masked.set(tab.index, y);
+    hub.acceptMasked(tab.index, y);
+  }
+  const { survivors, dropped } = hub.unmaskRequest();
+  const answers: UnmaskShares[] = [];
+  for (const tab of tabs) {
+    if (!survivors.includes(tab.index) || options.silentAtUnmask?.includes(tab.index)) continue;
+    answers.push(tab.unmask(survivors, dropped));
+  }
+  return { total: await hub.unmask(answers), masked };
+}
+
+// Five tabs' deltas of three parameters and their example counts (literal numbers), weighted as FedAvg does.
+const DELTAS = [
+  [0.5, -0.25, 0.125],
+  [-0.1, 0.2, 0.3],
+  [1.5, 0, -2],
+  [0.05, 0.05, 0.05],
+  [-0.75, 0.6, 0.01],
+].map((d) => Float32Array.from(d));
+const EXAMPLES = [10, 30, 5, 50, 25];
+const MAX_EXAMPLES = 50;
+const CLIP = 1;
+
+function quantisedInputs(scales: ReturnType<typeof ringScales>) {
+  return DELTAS.map((delta, u) => {
+    const w = EXAMPLES[u]! / MAX_EXAMPLES;
+    return quantise(delta, w, [w], CLIP, scales, seededRandomSource(100 + u)).words;
+  });
+}
+
+/** Example-weighted mean of the tabs `who`, with each weighted coordinate clamped to ±CLIP as the tabs do. */
+function weightedMean(who: readonly number[]): number[] {
+  const total = who.reduce((a, u) => a + EXAMPLES[u]! / MAX_EXAMPLES, 0);
+  return [0, 1, 2].map(
+    (i) => who.reduce((a, u) => a + Math.max(-CLIP, Math.min(CLIP, (EXAMPLES[u]! / MAX_EXAMPLES) * DELTAS[u]![i]!)), 0) / total,
+  );
+}
+
+describe('secure aggregation: the hub learns the sum', () => {
+  const scales = ringScales(200, CLIP);
+
+  it('five tabs with unequal example counts: exactly the example-weighted mean (to the quantisation step)', async () => {
+    // Execute
+    const { total } = await secureSum(session(4), quantisedInputs(scales));
+    const { values, extras } = decodeTotal(total, 3, scales);
+    // Assert: Σw = 2.4, and Σ w·Δ / Σ w is the weighted mean; each tab's rounding is at most one step (2^-23).
+    expect(extras[0]).toBeCloseTo(2.4, 5);
+    const mean = Array.from(values, (v) => v / extras[0]!);
+    weightedMean([0, 1, 2, 3, 4]).forEach((m, i) => expect(Math.abs(mean[i]! - m)).toBeLessThan(5 / scales.value));
+  });
+
+  it('a tab that closes after the share stage: exactly the weighted mean of the other four', async () => {
+    const { total } = await secureSum(session(4), quantisedInputs(scales), { leaveAfterShare: [2] });
+    const { values, extras } = decodeTotal(total, 3, scales);
+    expect(extras[0]).toBeCloseTo(2.3, 5);
+    const mean = Array.from(values, (v) => v / extras[0]!);
+    weightedMean([0, 1, 3, 4]).forEach((m, i) => expect(Math.abs(mean[i]! - m)).toBeLessThan(5 / scales.value));
+  });
+
+  it('a tab that leaves after sending its masked input is still counted: the others reveal its self-mask', async () => {
+    const { total } = await secureSum(session(4), quantisedInputs(scales), { silentAtUnmask: [1] });
+    const { extras } = decodeTotal(total, 3, scales);
+    expect(extras[0]).toBeCloseTo(2.4, 5);
+  });
+});
+
+describe('secure aggregation: what the hub does not learn', () => {
+  const scales = ringScales(200, CLIP);
+
+  it('a masked input looks uniform and differs from the quantised input in essentially every word', async () => {
+    // Prepare: 4,096 words of a small, very non-uniform input (mostly zeros).
+    const words = 4096;
+    const inputs = Array.from(
+      { length: 3 },
+      (_, u) => quantise(new Float32Array(words - 1), 1, [1], CLIP, scales, seededRandomSource(u)).words,
+    );
+    // Execute
+    const { masked } = await secureSum(session(words, 2), inputs);
+    const y = masked.get(0)!;
+    // Assert: the top byte's 256 values are uniform (χ² with 255 df stays below 330.5 with probability 0.999),
+    // and nearly every word moved.
+    const counts = new Array<number>(256).fill(0);
+    for (const w of y) counts[w >>> 24]! += 1;
+    const expected = words / 256;
+    const chi2 = counts.reduce((a, c) => a + (c - expected) ** 2 / expected, 0);
+    expect(chi2).toBeLessThan(330.5);
+    const same = y.filter((w, i) => w === inputs[0]![i]).length;
+    expect(same).toBeLessThan(5);
+  });
+
+  it('a tab asked for both secrets of one peer refuses, at once or across calls', async () => {
+    const s = session(4, 2);
+    const tabs = [0, 1, 2].map((u) => new SecAggParticipant(s, u, new Uint32Array(4)));
+    const hub = new SecAggAggregator(s);
+    for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
+    for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(hub.roster()));
+    for (const tab of tabs) {
+      const { received, alive } = hub.sharesFor(tab.index);
+      await tab.mask(received, alive);
+    }
+    expect(() => tabs[0]!.unmask([0, 1, 2], [2])).toThrow(SecAggError);
+    tabs[0]!.unmask([0, 1], []);
+    expect(() => tabs[0]!.unmask([0, 2], [1])).toThrow(/already given/);
+  });
+
+  it('fewer shares than the threshold rebuild nothing: the unmask stage refuses', async () => {
+    const s = session(4, 3);
+    const inputs = [0, 1, 2, 3].map(() => new Uint32Array(4));
+    const tabs = inputs.map((x, u) => new SecAggParticipant(s, u, x));
+    const hub = new SecAggAggregator(s);
+    for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
+    for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(hub.roster()));
+    for (const tab of tabs) {
+      const { received, alive } = hub.sharesFor(tab.index);
+      hub.acceptMasked(tab.index, await tab.mask(received, alive));
+    }
+    const { survivors, dropped } = hub.unmaskRequest();
+    const answers = tabs.slice(0, 2).map((tab) => tab.unmask(survivors, dropped));
+    await expect(hub.unmask(answers)).rejects.toThrow(/threshold is 3/);
+  });
+});
