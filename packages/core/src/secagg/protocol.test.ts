@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandomSource } from '../privacy/random-source.js';
 import { SecAggAggregator, SecAggError, SecAggParticipant, type SecAggSession, type UnmaskShares } from './protocol.js';
-import { decodeTotal, quantise, ringScales } from './quantize.js';
+import { decodeTotal, quantise, ringScales, secureMean } from './quantize.js';
 
 const session = (words: number, threshold = 3): SecAggSession => ({ runId: 'run-1', round: 4, sessionId: 's-1', threshold, words });
 
@@ -144,5 +144,23 @@ describe('secure aggregation: what the hub does not learn', () => {
     const { survivors, dropped } = hub.unmaskRequest();
     const answers = tabs.slice(0, 2).map((tab) => tab.unmask(survivors, dropped));
     await expect(hub.unmask(answers)).rejects.toThrow(/threshold is 3/);
+  });
+});
+
+describe('secure aggregation: decoding the total', () => {
+  const scales = ringScales(200, CLIP);
+
+  it('gives the weighted mean and the extras, and refuses a total weight no honest tabs could send', async () => {
+    // Prepare: the five tabs, then the same with tab 3's weight slot forged to a huge ring element.
+    const inputs = quantisedInputs(scales);
+    const forged = inputs.map((x) => Uint32Array.from(x));
+    forged[3]![3] = 0x7fff0000;
+    // Execute
+    const honest = secureMean((await secureSum(session(4), inputs)).total, 3, scales, 5, MAX_EXAMPLES);
+    const refused = secureSum(session(4), forged).then(({ total }) => secureMean(total, 3, scales, 5, MAX_EXAMPLES));
+    // Assert
+    expect(honest.totalWeight).toBeCloseTo(2.4, 5);
+    weightedMean([0, 1, 2, 3, 4]).forEach((m, i) => expect(Math.abs(honest.mean[i]! - m)).toBeLessThan(5 / scales.value));
+    await expect(refused).rejects.toThrow(/total weight .* is outside \[0.1, 5\] for 5 survivors/);
   });
 });

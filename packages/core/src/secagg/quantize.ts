@@ -79,3 +79,30 @@ export function decodeTotal(sum: Uint32Array, valueCount: number, scales: RingSc
   const extras = Array.from(sum.subarray(valueCount), (w) => (w | 0) / scales.extra);
   return { values, extras };
 }
+
+/** A round's secure total, decoded: FedAvg's weighted mean and what the extras summed to. */
+export interface SecureMean {
+  readonly mean: Float32Array;
+  /** Σ w over the survivors, w = min(examples, maxExamples) / maxExamples. */
+  readonly totalWeight: number;
+  /** The extras after the weight, summed (e.g. Σ w·loss), in the order the tabs encoded them. */
+  readonly extras: readonly number[];
+}
+
+/**
+ * Σ w·Δ / Σ w from a unmasked total whose first extra is each tab's weight. A tab can put any ring element in its
+ * weight slot, so Σ w must lie in [survivors / maxExamples, survivors] (each honest w is in [1/maxExamples, 1]), give
+ * or take the rounding: otherwise the total is refused and nothing is released.
+ */
+export function secureMean(total: Uint32Array, valueCount: number, scales: RingScales, survivors: number, maxExamples: number): SecureMean {
+  const { values, extras } = decodeTotal(total, valueCount, scales);
+  const [totalWeight, ...rest] = extras;
+  const slack = survivors / scales.extra;
+  if (totalWeight === undefined || !(totalWeight >= survivors / maxExamples - slack && totalWeight <= survivors + slack))
+    throw new RangeError(
+      `the decoded total weight ${totalWeight} is outside [${survivors / maxExamples}, ${survivors}] for ${survivors} survivors: a tab sent a malformed weight`,
+    );
+  const mean = new Float32Array(valueCount);
+  for (let i = 0; i < valueCount; i++) mean[i] = values[i]! / totalWeight;
+  return { mean, totalWeight, extras: rest };
+}
