@@ -12,7 +12,8 @@
  *
  *   npx tsx bench/privacy.ts [--quick] [--seeds N] [--tasks mnist,sinusoid] [--rounds N] [--sinusoid-rounds N]
  */
-import { relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createScenario } from '../packages/core/src/data/scenario.js';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
@@ -25,6 +26,7 @@ import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
   BENCH_DIR,
+  RESULTS_DIR,
   commandLine,
   estimate,
   failUsage,
@@ -34,6 +36,7 @@ import {
   positiveInt,
   printTable,
   renderPngs,
+  type BenchResult,
   type Cell,
   type Estimate,
   type Table,
@@ -44,6 +47,7 @@ const HELP = `Usage: npx tsx bench/privacy.ts [options]
   --seeds N            seeds 1..N per point (mean and 95% interval)        [2]
   --rounds N           MNIST rounds                                        [30]
   --sinusoid-rounds N  sinusoid rounds                                     [300]
+  --reanalyze          run nothing: rebuild the tables and plots from bench/results/privacy.json
   --quick              smoke test: 1 seed, 10 and 100 per round, z 0 and 1, a few rounds
   -h, --help           this text`;
 
@@ -134,28 +138,52 @@ async function measure(
 }
 
 const show = (metric: 'accuracy' | 'mse', x: number) => (metric === 'accuracy' ? `${(100 * x).toFixed(1)}%` : x.toFixed(3));
-const showEstimate = (metric: 'accuracy' | 'mse', e: Estimate) =>
-  `${show(metric, e.mean)}${Number.isFinite(e.half) ? ` ± ${metric === 'accuracy' ? (100 * e.half).toFixed(1) : e.half.toFixed(3)}` : ''}`;
+/**
+ * A cell's seeds: the mean and its 95% t interval from 3 seeds on; with 2 seeds that interval (t = 12.7) says
+ * nothing, so the two values' range instead.
+ */
+interface Spread {
+  readonly mean: number;
+  readonly low: number;
+  readonly high: number;
+  readonly text: string;
+}
+
+function spreadOf(metric: 'accuracy' | 'mse', values: readonly number[]): Spread {
+  const e: Estimate = estimate(values);
+  const half = metric === 'accuracy' ? (100 * e.half).toFixed(1) : e.half.toFixed(3);
+  if (values.length >= 3 && Number.isFinite(e.half))
+    return { mean: e.mean, low: e.mean - e.half, high: e.mean + e.half, text: `${show(metric, e.mean)} ± ${half}` };
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  const text = values.length === 2 ? `${show(metric, e.mean)} (${show(metric, low)}, ${show(metric, high)})` : show(metric, e.mean);
+  return { mean: e.mean, low, high, text };
+}
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
 
 /** The metric against z (one line per rate, at the clip that did best on average), each point labelled with its ε. */
 function plotSvg(setup: TaskSetup, points: readonly Point[], perRound: readonly number[], noise: readonly number[]): string {
-  const W = 900;
+  const W = 1000;
   const H = 560;
-  const m = { left: 80, right: 190, top: 70, bottom: 60 };
+  const m = { left: 80, right: 260, top: 70, bottom: 60 };
   const series = perRound.map((n) => {
     const at = noise.map((z) => {
       const cells = points.filter((p) => p.perRound === n && p.z === z);
       const byClip = new Map<string, Point[]>();
       for (const p of cells) byClip.set(String(p.clipFactor), [...(byClip.get(String(p.clipFactor)) ?? []), p]);
-      const ranked = [...byClip.values()].map((ps) => ({ est: estimate(ps.map((p) => p.value)), epsilon: ps[0]!.epsilon }));
+      const ranked = [...byClip.values()].map((ps) => ({
+        est: spreadOf(
+          setup.metric,
+          ps.map((p) => p.value),
+        ),
+        epsilon: ps[0]!.epsilon,
+      }));
       ranked.sort((a, b) => (setup.metric === 'accuracy' ? b.est.mean - a.est.mean : a.est.mean - b.est.mean));
       return { z, ...ranked[0]! };
     });
     return { n, at };
   });
-  const values = series.flatMap((s) => s.at.flatMap((p) => [p.est.mean - (p.est.half || 0), p.est.mean + (p.est.half || 0)]));
+  const values = series.flatMap((s) => s.at.flatMap((p) => [p.est.low, p.est.high]));
   const [lo, hi] = setup.metric === 'accuracy' ? [0, 1] : [0, Math.min(6, Math.max(...values.filter(Number.isFinite)) * 1.05)];
   const x = (i: number) => m.left + ((W - m.left - m.right) * i) / Math.max(1, noise.length - 1);
   const y = (v: number) => m.top + (H - m.top - m.bottom) * (1 - (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo));
@@ -163,7 +191,7 @@ function plotSvg(setup: TaskSetup, points: readonly Point[], perRound: readonly 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Liberation Sans, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${m.left}" y="30" font-size="19" font-weight="bold">${setup.task === 'mnist' ? 'MNIST, FedAvg: held-out accuracy' : 'Sinusoid, MAML: held-out MSE after 10 steps'} vs noise multiplier z</text>`,
-    `<text x="${m.left}" y="52" font-size="13" fill="#444">${setup.rounds} rounds, ${PARTICIPANTS} participants, mean over ${setup.seeds} seed${setup.seeds === 1 ? '' : 's'} (bars: 95% CI) at the best clip; labels: ε at δ = ${DELTA}</text>`,
+    `<text x="${m.left}" y="52" font-size="13" fill="#444">${setup.rounds} rounds, ${PARTICIPANTS} participants, mean of ${setup.seeds} seed${setup.seeds === 1 ? '' : 's'} (bars: ${setup.seeds >= 3 ? '95% CI' : 'range'}) at the best clip; labels: ε at δ = ${DELTA}</text>`,
   ];
   for (let t = 0; t <= 5; t++) {
     const v = lo + ((hi - lo) * t) / 5;
@@ -184,10 +212,8 @@ function plotSvg(setup: TaskSetup, points: readonly Point[], perRound: readonly 
     out.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2.5"/>`);
     s.at.forEach((p, i) => {
       if (!Number.isFinite(p.est.mean)) return;
-      if (Number.isFinite(p.est.half))
-        out.push(
-          `<line x1="${x(i)}" x2="${x(i)}" y1="${y(p.est.mean - p.est.half)}" y2="${y(p.est.mean + p.est.half)}" stroke="${color}"/>`,
-        );
+      if (p.est.high > p.est.low)
+        out.push(`<line x1="${x(i)}" x2="${x(i)}" y1="${y(p.est.low)}" y2="${y(p.est.high)}" stroke="${color}"/>`);
       out.push(`<circle cx="${x(i)}" cy="${y(p.est.mean)}" r="4" fill="${color}"/>`);
       if (p.epsilon !== null)
         out.push(
@@ -195,8 +221,8 @@ function plotSvg(setup: TaskSetup, points: readonly Point[], perRound: readonly 
         );
     });
     out.push(
-      `<line x1="${W - m.right + 20}" x2="${W - m.right + 45}" y1="${m.top + 20 + 22 * k}" y2="${m.top + 20 + 22 * k}" stroke="${color}" stroke-width="2.5"/>`,
-      `<text x="${W - m.right + 52}" y="${m.top + 24 + 22 * k}" font-size="13">${s.n} per round</text>`,
+      `<line x1="${W - m.right + 90}" x2="${W - m.right + 115}" y1="${m.top + 20 + 22 * k}" y2="${m.top + 20 + 22 * k}" stroke="${color}" stroke-width="2.5"/>`,
+      `<text x="${W - m.right + 122}" y="${m.top + 24 + 22 * k}" font-size="13">${s.n} per round</text>`,
     );
   });
   out.push('</svg>');
@@ -211,11 +237,24 @@ async function main(): Promise<void> {
       tasks: { type: 'string', default: TASKS.join(',') },
       rounds: { type: 'string' },
       'sinusoid-rounds': { type: 'string' },
+      reanalyze: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (v.help) return void console.log(HELP);
+  if (v.reanalyze) {
+    const old = JSON.parse(readFileSync(join(RESULTS_DIR, 'privacy.json'), 'utf8')) as BenchResult & {
+      data: { points: Point[]; norms: Partial<Record<Task, number>>; setups: TaskSetup[] };
+    };
+    const { points, norms, setups } = old.data;
+    const perRound = [...new Set(points.map((p) => p.perRound))].sort((a, b) => a - b);
+    const noise = [...new Set(points.map((p) => p.z))].sort((a, b) => a - b);
+    return report(
+      { setups, points, norms, perRound, noise },
+      { command: old.command, date: old.date, quick: old.quick, seconds: old.seconds },
+    );
+  }
   const quick = v.quick;
   const tasks = v.tasks.split(',') as Task[];
   if (!tasks.every((t) => TASKS.includes(t))) failUsage(`--tasks: of ${TASKS.join(',')}, got ${v.tasks}`, HELP);
@@ -272,22 +311,47 @@ async function main(): Promise<void> {
     }
   }
 
+  await report(
+    { setups, points, norms, perRound, noise },
+    { command: commandLine(), date: new Date().toISOString(), quick, seconds: (performance.now() - started) / 1000 },
+  );
+}
+
+interface Collected {
+  readonly setups: readonly TaskSetup[];
+  readonly points: readonly Point[];
+  readonly norms: Partial<Record<Task, number>>;
+  readonly perRound: readonly number[];
+  readonly noise: readonly number[];
+}
+
+/** Tables, plots and the result from the collected points (a run's, or privacy.json's with --reanalyze). */
+async function report(
+  { setups, points, norms, perRound, noise }: Collected,
+  meta: { command: string; date: string; quick: boolean; seconds: number },
+): Promise<void> {
   const tables: Table[] = setups.map((setup) => {
     const rows: Cell[][] = [];
     for (const n of perRound) {
-      const ceiling = estimate(points.filter((p) => p.task === setup.task && p.perRound === n && p.z === 0).map((p) => p.value));
+      const ceiling = spreadOf(
+        setup.metric,
+        points.filter((p) => p.task === setup.task && p.perRound === n && p.z === 0).map((p) => p.value),
+      );
       for (const z of noise) {
         for (const factor of z === 0 ? [null] : CLIP_FACTORS) {
           const cell = points.filter((p) => p.task === setup.task && p.perRound === n && p.z === z && p.clipFactor === factor);
           if (!cell.length) continue;
-          const est = estimate(cell.map((p) => p.value));
+          const est = spreadOf(
+            setup.metric,
+            cell.map((p) => p.value),
+          );
           const diff =
             setup.metric === 'accuracy' ? `${(100 * (est.mean - ceiling.mean)).toFixed(1)} pp` : (est.mean - ceiling.mean).toFixed(3);
           rows.push([
             n,
             z === 0 ? '0 (no DP)' : z,
             factor === null ? '–' : `${cell[0]!.clip} (${factor === 1 ? '' : factor < 1 ? '⅓ ×' : '3 ×'} median)`.replace('( ', '('),
-            showEstimate(setup.metric, est),
+            est.text,
             z === 0 ? '–' : diff,
             cell[0]!.epsilon === null ? '∞ (no DP)' : cell[0]!.epsilon.toFixed(2),
             z === 0 ? '–' : (n / z).toFixed(0),
@@ -309,7 +373,7 @@ async function main(): Promise<void> {
         's',
       ],
       rows,
-      note: `${PARTICIPANTS} participants (${setup.scenario.heldOut} held out); presetRunConfig('${setup.scenario.name}', '${setup.algorithm}') otherwise. Mean over ${setup.seeds} seed${setup.seeds === 1 ? '' : 's'} ± 95% t interval (seed: the data and the run's public seed; the DP sampling and noise come from the CSPRNG, so no two runs draw the same). DP: Poisson sampling at q = per round / ${PARTICIPANTS - (setup.scenario.heldOut ?? 0)} trainers, clip at ⅓, 1 or 3 times the median norm of first-round updates, ${norms[setup.task]?.toFixed(3)} (at ${SWEEP_BELOW} per round the median alone), discrete Gaussian noise of std z·clip on a grid of 2^-24·clip, divided by the expected count; ε from the RDP accountant after the last round. The noise per coordinate of the averaged update is z·clip / (per round): "per round / z" is what design/privacy.md's ~280·z estimate is about.`,
+      note: `${PARTICIPANTS} participants (${setup.scenario.heldOut} held out); presetRunConfig('${setup.scenario.name}', '${setup.algorithm}') otherwise. Mean over ${setup.seeds} seed${setup.seeds === 1 ? '' : 's'}${setup.seeds >= 3 ? ' ± 95% t interval' : setup.seeds === 2 ? ' (the two values in brackets)' : ''} (seed: the data and the run's public seed; the DP sampling and noise come from the CSPRNG, so no two runs draw the same). DP: Poisson sampling at q = per round / ${PARTICIPANTS - (setup.scenario.heldOut ?? 0)} trainers, clip at ⅓, 1 or 3 times the median norm of first-round updates, ${norms[setup.task]?.toFixed(3)} (at ${SWEEP_BELOW} per round the median alone), discrete Gaussian noise of std z·clip on a grid of 2^-24·clip, divided by the expected count; ε from the RDP accountant after the last round. The noise per coordinate of the averaged update is z·clip / (per round): "per round / z" is what design/privacy.md's ~280·z estimate is about.`,
     };
   });
   for (const t of tables) printTable(t);
@@ -330,7 +394,15 @@ async function main(): Promise<void> {
       .flatMap((z) =>
         CLIP_FACTORS.map((factor) => {
           const cell = points.filter((p) => p.task === setup.task && p.perRound === n && p.z === z && p.clipFactor === factor);
-          return { z, clip: cell[0]?.clip, epsilon: cell[0]?.epsilon ?? null, est: estimate(cell.map((p) => p.value)) };
+          return {
+            z,
+            clip: cell[0]?.clip,
+            epsilon: cell[0]?.epsilon ?? null,
+            est: spreadOf(
+              setup.metric,
+              cell.map((p) => p.value),
+            ),
+          };
         }),
       )
       .filter((c) => Number.isFinite(c.est.mean) && c.epsilon !== null && c.epsilon <= 10);
@@ -342,16 +414,16 @@ async function main(): Promise<void> {
     title: 'Differential privacy: accuracy (MSE) against the noise multiplier, and what ε each point costs',
     description:
       "Central DP-FedAvg in the in-process simulation (the hub's round engine and DpFedAvgStrategy, fast engine): FedAvg on MNIST and MAML on sinusoid with an expected 10, 100 and 1,000 participants per round, at noise multipliers z and clips taken from measured update norms; z = 0 is the same run without DP. Measures the utility cost that design/privacy.md estimates (noise stops dominating at roughly 280·z participants per round for the MNIST MLP).",
-    command: commandLine(),
-    date: new Date().toISOString(),
-    quick,
+    ...meta,
     machine: machine(),
-    seconds: (performance.now() - started) / 1000,
     headline: setups.flatMap((setup) =>
       perRound.map((n) => {
-        const ceiling = estimate(points.filter((p) => p.task === setup.task && p.perRound === n && p.z === 0).map((p) => p.value));
+        const ceiling = spreadOf(
+          setup.metric,
+          points.filter((p) => p.task === setup.task && p.perRound === n && p.z === 0).map((p) => p.value),
+        );
         const b = best(setup, n);
-        return `${setup.task}, ${n} per round: no DP ${showEstimate(setup.metric, ceiling)}; best with DP at ε ≤ 10: ${b ? `${showEstimate(setup.metric, b.est)} at z ${b.z}, clip ${b.clip} (ε ${b.epsilon!.toFixed(2)})` : 'none'}`;
+        return `${setup.task}, ${n} per round: no DP ${ceiling.text}; best with DP at ε ≤ 10: ${b ? `${b.est.text} at z ${b.z}, clip ${b.clip} (ε ${b.epsilon!.toFixed(2)})` : 'none (every DP point here costs more)'}`;
       }),
     ),
     tables,
