@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandomSource } from '../privacy/random-source.js';
-import { SecAggAggregator, SecAggError, SecAggParticipant, type SecAggSession, type UnmaskShares } from './protocol.js';
+import { SecAggAggregator, SecAggError, SecAggParticipant, neighbourhoods, type SecAggSession, type UnmaskShares } from './protocol.js';
 import { decodeTotal, quantise, ringScales, secureMean } from './quantize.js';
 
 const session = (words: number, threshold = 3): SecAggSession => ({ runId: 'run-1', round: 4, sessionId: 's-1', threshold, words });
@@ -27,11 +27,12 @@ async function secureSum(
     masked.set(tab.index, y);
     hub.acceptMasked(tab.index, y);
   }
-  const { survivors, dropped } = hub.unmaskRequest();
+  const { survivors } = hub.unmaskRequest();
   const answers: UnmaskShares[] = [];
   for (const tab of tabs) {
     if (!survivors.includes(tab.index) || options.silentAtUnmask?.includes(tab.index)) continue;
-    answers.push(tab.unmask(survivors, dropped));
+    const asked = hub.unmaskRequest(tab.index);
+    answers.push(tab.unmask(asked.survivors, asked.dropped));
   }
   return { total: await hub.unmask(answers), masked };
 }
@@ -82,6 +83,29 @@ describe('secure aggregation: the hub learns the sum', () => {
     expect(extras[0]).toBeCloseTo(2.3, 5);
     const mean = Array.from(values, (v) => v / extras[0]!);
     weightedMean([0, 1, 3, 4]).forEach((m, i) => expect(Math.abs(mean[i]! - m)).toBeLessThan(5 / scales.value));
+  });
+
+  it('SecAgg+: on a 4-regular graph of 12 tabs each tab shares with and masks against its 4 neighbours, and a dropout still sums exactly', async () => {
+    // Prepare: 12 tabs of 3 values (tab u sends u/20 first, within the clip), degree 4 from the session's seed.
+    const s: SecAggSession = { ...session(4, 3), graph: { degree: 4, seed: 9 } };
+    const inputs = Array.from(
+      { length: 12 },
+      (_, u) => quantise(Float32Array.of(u / 20, 0, 0), 1, [1], CLIP, scales, seededRandomSource(u)).words,
+    );
+    const graph = neighbourhoods(
+      inputs.map((_, u) => u),
+      s,
+    );
+    // Execute
+    const { total } = await secureSum(s, inputs, { leaveAfterShare: [5] });
+    const { values, extras } = decodeTotal(total, 3, scales);
+    // Assert: symmetric and 4-regular; the sum of the 11 survivors (0 + 0.05 + … + 0.55 − 0.25 = 3.05), weight 11.
+    for (const [u, near] of graph) {
+      expect(near.size).toBe(4);
+      for (const v of near) expect(graph.get(v)!.has(u)).toBe(true);
+    }
+    expect(values[0]).toBeCloseTo(3.05, 5);
+    expect(extras[0]).toBeCloseTo(11, 5);
   });
 
   it('a tab that leaves after sending its masked input is still counted: the others reveal its self-mask', async () => {

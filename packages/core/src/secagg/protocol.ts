@@ -1,8 +1,9 @@
 // Secure aggregation's four stages (Bonawitz et al. 2017; privacy.md §2.4) as two state machines, one per tab and one
 // for the hub, that exchange plain messages: the hub learns the sum of the survivors' ring vectors and nothing of any
-// one of them, and a round survives tabs that leave after advertising their keys. The complete graph (every tab masks
-// with every other) for now; SecAgg+'s sparse neighbour graph is a later step. Transport (socket.io events with acks
-// and per-stage timeouts) is the caller's.
+// one of them, and a round survives tabs that leave after advertising their keys. Each tab shares secrets with and
+// masks against its neighbours: every other tab (SecAgg), or with `graph` its k neighbours on a ring shuffled by the
+// session's public seed (SecAgg+'s Harary graph, Bell et al. 2020), so a tab's cost grows with k, not the group.
+// Transport (socket.io events with acks and per-stage timeouts) is the caller's.
 //
 //   0 advertise  tab → hub   two X25519 public keys: encKey (to encrypt shares), maskKey (pairwise masks)
 //   1 share      hub → tab   the roster U1 of advertised keys; tab → hub: per peer, AES-GCM(Shamir shares of its
@@ -28,6 +29,7 @@ import {
   type CryptoKey,
   type X25519KeyPair,
 } from './crypto.js';
+import { createRng } from '../rng.js';
 import { addWords } from './quantize.js';
 
 /** What both sides agree on for one secure aggregation (one attempt of one round). */
@@ -39,6 +41,34 @@ export interface SecAggSession {
   readonly threshold: number;
   /** Ring words per input (parameters plus extras). */
   readonly words: number;
+  /** SecAgg+: each tab's neighbours are its `degree` (even) nearest on a ring shuffled by `seed`; absent: everyone. */
+  readonly graph?: { readonly degree: number; readonly seed: number };
+}
+
+/**
+ * Each roster member's neighbours: everyone else, or under `graph` the degree/2 nearest on each side of a ring that
+ * the session's public seed shuffles (a Harary graph: k-regular and k-connected), which hub and tabs compute alike.
+ */
+export function neighbourhoods(roster: readonly number[], session: SecAggSession): Map<number, ReadonlySet<number>> {
+  const sorted = [...roster].sort((a, b) => a - b);
+  const out = new Map<number, ReadonlySet<number>>();
+  const degree = session.graph?.degree;
+  if (degree === undefined || degree >= sorted.length - 1) {
+    for (const u of sorted) out.set(u, new Set(sorted.filter((v) => v !== u)));
+    return out;
+  }
+  if (!(Number.isInteger(degree) && degree >= 2 && degree % 2 === 0))
+    throw new SecAggError('bad-message', `graph degree must be an even integer ≥ 2, got ${degree}`);
+  const ring = createRng(session.graph!.seed).shuffle(sorted);
+  ring.forEach((u, at) => {
+    const near = new Set<number>();
+    for (let step = 1; step <= degree / 2; step++) {
+      near.add(ring[(at + step) % ring.length]!);
+      near.add(ring[(at - step + ring.length) % ring.length]!);
+    }
+    out.set(u, near);
+  });
+  return out;
 }
 
 export interface AdvertisedKeys {
@@ -131,9 +161,14 @@ export class SecAggParticipant {
     if (!this.enc || !this.maskPair || !this.salt) throw new SecAggError('bad-message', 'share before advertise');
     const { threshold } = this.session;
     if (!roster.some((r) => r.index === this.index)) throw new SecAggError('bad-message', `tab ${this.index} is not on the roster`);
-    if (roster.length < threshold)
-      throw new SecAggError('too-few-survivors', `${roster.length} tabs advertised, the threshold is ${threshold}`);
-    this.roster = [...roster].sort((a, b) => a.index - b.index);
+    // From here on `roster` is this tab's neighbourhood, itself included: who holds its shares, whom it masks against.
+    const near = neighbourhoods(
+      roster.map((r) => r.index),
+      this.session,
+    ).get(this.index)!;
+    this.roster = roster.filter((r) => r.index === this.index || near.has(r.index)).sort((a, b) => a.index - b.index);
+    if (this.roster.length < threshold)
+      throw new SecAggError('too-few-survivors', `${this.roster.length} tabs in this tab's neighbourhood, the threshold is ${threshold}`);
     const selfShares = await split(this.seed, this.roster.length, threshold);
     const keyShares = await split(this.maskPair.secret, this.roster.length, threshold);
     const sealed: SealedShares[] = [];
@@ -166,7 +201,7 @@ export class SecAggParticipant {
       const half = plaintext.length / 2;
       this.held.set(message.from, { self: plaintext.slice(0, half), key: plaintext.slice(half) });
     }
-    const others = alive.filter((v) => v !== this.index);
+    const others = alive.filter((v) => v !== this.index && peers.has(v));
     if (others.some((v) => !this.held.has(v)))
       throw new SecAggError('bad-message', 'the alive list names a tab whose shares this tab does not hold');
     if (others.length + 1 < this.session.threshold)
@@ -227,10 +262,9 @@ export class SecAggAggregator {
     return [...this.advertised].map(([index, keys]) => ({ index, ...keys })).sort((a, b) => a.index - b.index);
   }
 
-  /** Stage 1's answer of tab `from`: one sealed message per other roster member. */
+  /** Stage 1's answer of tab `from`: one sealed message per neighbour. */
   acceptShares(from: number, sealed: readonly SealedShares[]): void {
-    const roster = this.roster().map((r) => r.index);
-    const expected = roster.filter((v) => v !== from);
+    const expected = [...this.neighboursOf(from)].sort((a, b) => a - b);
     const to = sealed.map((m) => m.to).sort((a, b) => a - b);
     if (sealed.some((m) => m.from !== from) || JSON.stringify(to) !== JSON.stringify(expected))
       throw new SecAggError('bad-message', `tab ${from} must send one sealed pair to each of ${expected.join(', ')}`);
@@ -238,9 +272,10 @@ export class SecAggAggregator {
     this.sharers.add(from);
   }
 
-  /** Stage 2's message for tab `to`: the shares addressed to it from tabs that shared, and who they are. */
+  /** Stage 2's message for tab `to`: the shares addressed to it from neighbours that shared, and who they are. */
   sharesFor(to: number): { received: SealedShares[]; alive: number[] } {
-    const alive = [...this.sharers].sort((a, b) => a - b);
+    const near = this.neighboursOf(to);
+    const alive = [...this.sharers].filter((v) => v === to || near.has(v)).sort((a, b) => a - b);
     return { received: (this.relayed.get(to) ?? []).filter((m) => this.sharers.has(m.from)), alive };
   }
 
@@ -252,12 +287,30 @@ export class SecAggAggregator {
     this.maskedFrom.add(from);
   }
 
-  /** Stage 3's question: survivors U2 (sent a masked input) and dropped tabs (shared, then sent none). */
-  unmaskRequest(): { survivors: number[]; dropped: number[] } {
+  /**
+   * Stage 3's question: survivors U2 (sent a masked input) and dropped tabs (shared, then sent none); for tab `to`,
+   * only those among itself and its neighbours.
+   */
+  unmaskRequest(to?: number): { survivors: number[]; dropped: number[] } {
     const survivors = [...this.maskedFrom].sort((a, b) => a - b);
     if (survivors.length < this.session.threshold)
       throw new SecAggError('too-few-survivors', `${survivors.length} masked inputs arrived, the threshold is ${this.session.threshold}`);
-    return { survivors, dropped: [...this.sharers].filter((v) => !this.maskedFrom.has(v)).sort((a, b) => a - b) };
+    const dropped = [...this.sharers].filter((v) => !this.maskedFrom.has(v)).sort((a, b) => a - b);
+    if (to === undefined) return { survivors, dropped };
+    // A tab is asked only about itself and its neighbours: theirs are the only shares it holds.
+    const mine = (v: number) => v === to || this.neighboursOf(to).has(v);
+    return { survivors: survivors.filter(mine), dropped: dropped.filter(mine) };
+  }
+
+  /** Each roster member's neighbours, fixed when stage 1 starts (the roster is then U1). */
+  private graph: Map<number, ReadonlySet<number>> | null = null;
+
+  private neighboursOf(u: number): ReadonlySet<number> {
+    this.graph ??= neighbourhoods(
+      this.roster().map((r) => r.index),
+      this.session,
+    );
+    return this.graph.get(u) ?? new Set();
   }
 
   /** Rebuilds the secrets from ≥ threshold answers and returns Σ_{u ∈ U2} x_u mod 2^32. */
@@ -282,8 +335,8 @@ export class SecAggAggregator {
       const pair = await x25519FromSecret(await rebuild(v, 'keyShares'));
       if (pair.publicKey.some((b, i) => b !== this.advertised.get(v)!.maskKey[i]))
         throw new SecAggError('key-mismatch', `tab ${v}'s rebuilt mask key is not the key it advertised`);
-      // Each survivor u added signOf(u, v)·PRG(k_uv) for the dropped v, which v never cancelled.
-      for (const u of survivors)
+      // Each surviving neighbour u added signOf(u, v)·PRG(k_uv) for the dropped v, which v never cancelled.
+      for (const u of survivors.filter((w) => this.neighboursOf(v).has(w)))
         addWords(total, await pairMask(salt, words, pair.privateKey, this.advertised.get(u)!.maskKey), signOf(u, v) === 1 ? -1 : 1);
     }
     return total;
