@@ -69,8 +69,8 @@ export interface SimOptions {
   readonly mnist?: MnistData;
   readonly onRound?: (round: SimRound) => void;
   /**
-   * Final meta-test only: newcomers replace the trained model's head by a fresh one and fit only that on their
-   * support set (what FedRep's newcomers do), e.g. "FedAvg + a linear head" as a baseline.
+   * Final meta-test only: newcomers replace the trained model's head by a new one, imprinted from their support set,
+   * and fit only that (what FedRep's newcomers do), e.g. "FedAvg + a linear head" as a baseline.
    * Meta-SGD, whose learned rates cover every weight, is meta-tested as it is.
    */
   readonly freshHead?: boolean;
@@ -224,8 +224,14 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     rates,
     adaptFrom,
   } = options.freshHead && trained.adaptFrom === 0 && !trained.rates ? withHead(config.model, trained.weights) : trained;
-  const startFor = (support: Examples): Float32Array =>
-    adaptFrom > 0 ? withHead(config.model, global, imprintedHead(config.model, global, support)).weights : global;
+  // One imprint per participant, however many fine-tuning rates score it.
+  const starts = new WeakMap<Examples, Float32Array>();
+  const startFor = (support: Examples): Float32Array => {
+    if (adaptFrom === 0) return global;
+    let start = starts.get(support);
+    if (!start) starts.set(support, (start = withHead(config.model, global, imprintedHead(config.model, global, support)).weights));
+    return start;
+  };
 
   const steps = [...(options.metaTestSteps ?? [0, 1, 5, 10])].sort((a, b) => a - b);
   const innerLr = config.client.innerLr;
