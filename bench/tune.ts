@@ -75,19 +75,28 @@ const DEFAULT_PLAN: readonly Plan[] = [
     seeds: 1,
     shots: 10,
   })),
-  // Meta-SGD collapsed in 1 of 5 seeds of the 200-round benchmark at outerLr 0.5: tuned again at that budget, 2 seeds,
-  // with its inner lr (where its learned rates start).
-  {
-    scenario: 'dirichlet',
-    algorithm: 'meta-sgd',
+  // Again at the benchmark's 200 rounds with 2 seeds (Meta-SGD had collapsed in 1 of 5 seeds there at outerLr 0.5):
+  // outer x inner lr for MAML and Meta-SGD, the inner lr for the first-order methods, FedAvg's server lr.
+  ...(['maml', 'meta-sgd'] as const).map((algorithm) => ({
+    scenario: 'dirichlet' as const,
+    algorithm,
     grid: [
       ['outerLr', [0.2, 0.5, 1]],
       ['innerLr', [0.02, 0.05, 0.1]],
-    ],
+    ] as [string, number[]][],
     rounds: 200,
     seeds: 2,
     shots: 10,
-  },
+  })),
+  ...(['fomaml', 'per-fedavg-hf'] as const).map((algorithm) => ({
+    scenario: 'dirichlet' as const,
+    algorithm,
+    grid: [['innerLr', [0.02, 0.05, 0.1]]] as [string, number[]][],
+    rounds: 200,
+    seeds: 2,
+    shots: 10,
+  })),
+  { scenario: 'dirichlet', algorithm: 'fedavg', grid: [['serverLr', [0.5, 1, 2]]], rounds: 200, seeds: 2, shots: 10 },
   { scenario: 'dirichlet', algorithm: 'fedrep', grid: [['headEpochs', [1, 2, 5]]], rounds: 40, seeds: 1, shots: 10 },
   { scenario: 'dirichlet', algorithm: 'fedavg', grid: [['lr', [0.05, 0.1, 0.2]]], rounds: 40, seeds: 1, shots: 10 },
   // Sinusoid: the hub's FedAdam step around the MAML paper's Adam 0.001 (the preset's 0.003), at a tenth of the
