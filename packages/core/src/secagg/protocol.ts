@@ -178,7 +178,7 @@ export class SecAggParticipant {
         this.held.set(this.index, pair);
         continue;
       }
-      const key = await hkdf(await x25519Shared(this.enc.privateKey, peer.encKey), this.salt, utf8('tabula/secagg/v1/share'), 32);
+      const key = await this.shareKey(peer);
       const plaintext = new Uint8Array(pair.self.length + pair.key.length);
       plaintext.set(pair.self);
       plaintext.set(pair.key, pair.self.length);
@@ -186,6 +186,20 @@ export class SecAggParticipant {
       sealed.push({ from: this.index, to: peer.index, iv, ciphertext });
     }
     return sealed;
+  }
+
+  /** The AES key this tab and `peer` seal shares with, derived once per peer: stage 1 seals with it, stage 2 opens. */
+  private readonly shareKeys = new Map<number, Promise<Uint8Array>>();
+
+  private shareKey(peer: RosterEntry): Promise<Uint8Array> {
+    let key = this.shareKeys.get(peer.index);
+    if (!key) {
+      const { enc, salt } = this;
+      if (!enc || !salt) throw new SecAggError('bad-message', 'a share key before advertise');
+      key = x25519Shared(enc.privateKey, peer.encKey).then((shared) => hkdf(shared, salt, utf8('tabula/secagg/v1/share'), 32));
+      this.shareKeys.set(peer.index, key);
+    }
+    return key;
   }
 
   /** Stage 2: opens the shares addressed to it and masks its input with every peer that shared (`alive`). */
@@ -196,7 +210,7 @@ export class SecAggParticipant {
       const peer = peers.get(message.from);
       if (message.to !== this.index || !peer)
         throw new SecAggError('bad-message', `shares from ${message.from} to ${message.to} are not for tab ${this.index}`);
-      const key = await hkdf(await x25519Shared(this.enc.privateKey, peer.encKey), this.salt, utf8('tabula/secagg/v1/share'), 32);
+      const key = await this.shareKey(peer);
       const plaintext = await open(key, message.iv, message.ciphertext, aadOf(this.session, message.from, this.index));
       const half = plaintext.length / 2;
       this.held.set(message.from, { self: plaintext.slice(0, half), key: plaintext.slice(half) });
