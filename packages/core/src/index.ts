@@ -63,7 +63,7 @@ export {
 } from './learn/federated-layout.js';
 export { initialFederated } from './learn/initial-federated.js';
 export { freshHead, headLength, localModel, withHead, type LocalModel } from './learn/local-model.js';
-export { imprintedHead } from './learn/imprint.js';
+export { imprintedHead, startingHead } from './learn/imprint.js';
 export { toBatch } from './learn/batch.js';
 export { adaptOnBatch, sgdStep } from './learn/steps.js';
 export { adaptationCurve, headline } from './learn/evaluate.js';

@@ -2,8 +2,7 @@ import {
   adaptationCurve,
   AlgorithmSchema,
   headline,
-  headLength,
-  imprintedHead,
+  startingHead,
   keepsHead,
   learnsRates,
   ModelSpecSchema,
@@ -15,7 +14,7 @@ import {
 } from '@tabula/core';
 import { errorMessage, h } from '../shared/dom.js';
 import { formatMetric } from '../shared/format.js';
-import { headSourceText, type HeadSource } from './head-view.js';
+import { headSourceText, newHeadSource, type HeadSource } from './head-view.js';
 
 /** One per weight, float32 little-endian in the flat layout order (see core's model/layout.ts). */
 async function fetchPerWeight(name: 'weights.bin' | 'rates.bin', spec: ReturnType<typeof ModelSpecSchema.parse>): Promise<Float32Array> {
@@ -131,11 +130,8 @@ export class MetaTest {
     support: Examples,
   ): Promise<{ weights: Float32Array; adaptFrom: number; source: HeadSource | null }> {
     if (!keepsHead(model.algorithm)) return { weights: model.weights, adaptFrom: 0, source: null };
-    const stored = await this.heads.find(model.runId);
-    const own = stored?.length === headLength(model.spec) ? stored : null;
-    const head = own ?? imprintedHead(model.spec, model.weights, support);
-    const source = own ? 'own' : head ? 'imprinted' : 'fresh';
+    const { head, own } = startingHead(model.spec, model.weights, await this.heads.find(model.runId), support);
     const { weights, adaptFrom } = withHead(model.spec, model.weights, head);
-    return { weights, adaptFrom, source };
+    return { weights, adaptFrom, source: own ? 'own' : newHeadSource(model.spec.task) };
   }
 }

@@ -6,6 +6,7 @@ import type { ModelSpec } from '../model/spec.js';
 import { tf } from '../tf.js';
 import { toBatch } from './batch.js';
 import { headOffset } from './federated-layout.js';
+import { headLength } from './local-model.js';
 
 /**
  * A newcomer's head from its support set (weight imprinting, Qi et al. 2018), for a classifier whose `weights` hold
@@ -63,4 +64,19 @@ export function imprintedHead(model: ModelSpec, weights: Float32Array, support: 
     imprinted[bias.offset + c] = lowest - 1;
   }
   return imprinted.slice(headOffset(model));
+}
+
+/**
+ * The head a participant of a personal-head run starts from: its own, if it kept one of this model's size (a head of
+ * another size belongs to another model under the same run id), else one imprinted from its support set on the body
+ * in `weights` (null for regression: the fresh zero head). `own` says which.
+ */
+export function startingHead(
+  model: ModelSpec,
+  weights: Float32Array,
+  kept: Float32Array | null,
+  support: Examples,
+): { head: Float32Array | null; own: boolean } {
+  if (kept?.length === headLength(model)) return { head: kept, own: true };
+  return { head: imprintedHead(model, weights, support), own: false };
 }

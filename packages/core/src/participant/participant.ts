@@ -3,8 +3,8 @@ import type { Examples, TrainingData } from '../data/dataset.js';
 import { clientUpdate, plannedSteps, type ClientUpdateInput, type ClientUpdateResult } from '../learn/client-update.js';
 import { adaptationCurve, headline } from '../learn/evaluate.js';
 import { federatedLength, federatedSegments, keepsHead } from '../learn/federated-layout.js';
-import { imprintedHead } from '../learn/imprint.js';
-import { headLength, localModel } from '../learn/local-model.js';
+import { startingHead } from '../learn/imprint.js';
+import { localModel } from '../learn/local-model.js';
 import {
   PROTOCOL_VERSION,
   type Ack,
@@ -166,15 +166,12 @@ export class Participant {
       });
       this.options.onWeights?.(task, global);
 
-      // A stored head of another size (the run's model changed under the same id) is not this model's: start afresh.
-      const stored = keepsHead(task.algorithm) ? await this.heads.load(task.runId) : null;
-      // Without a head of its own, a classifier's first one is imprinted from its support set (learn/imprint.ts).
-      const head =
-        stored?.length === headLength(task.model)
-          ? stored
-          : keepsHead(task.algorithm)
-            ? imprintedHead(task.model, localModel(task.model, task.algorithm, global).weights, data.support)
-            : null;
+      // Under a personal head: its own, or (a newcomer) one imprinted from its support set (learn/imprint.ts).
+      let head: Float32Array | null = null;
+      if (keepsHead(task.algorithm)) {
+        const body = localModel(task.model, task.algorithm, global).weights;
+        ({ head } = startingHead(task.model, body, await this.heads.load(task.runId), data.support));
+      }
       const evaluateOnly = task.mode === 'evaluate' || data.heldOut || data.validation === true;
       const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, head, data) : undefined;
 
