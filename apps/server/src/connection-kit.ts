@@ -9,6 +9,7 @@ const KNOWN_EVENTS = new Set([
   'participant:status',
   'update:submit',
   'eval:submit',
+  'update:ready',
   'admin:start-run',
   'admin:stop-run',
 ]);
@@ -16,7 +17,8 @@ const KNOWN_EVENTS = new Set([
 /** What every connection's handlers get: guarded registration, refusal logging, closing with a reason. */
 export interface ConnectionKit {
   on(
-    event: 'participant:hello' | 'participant:status' | 'update:submit' | 'eval:submit' | 'admin:start-run' | 'admin:stop-run',
+    event:
+      'participant:hello' | 'participant:status' | 'update:submit' | 'eval:submit' | 'update:ready' | 'admin:start-run' | 'admin:stop-run',
     handler: (...args: unknown[]) => void | Promise<void>,
   ): void;
   refused(what: string): void;

@@ -58,6 +58,7 @@ const STATUS_OF: Record<AckErrorCode, number> = {
   'identity-refused': 409,
   'client-too-old': 400,
   'server-too-old': 400,
+  refused: 409,
   unavailable: 503,
   internal: 500,
 };

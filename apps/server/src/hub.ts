@@ -1,5 +1,13 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { HandshakeAuthSchema, frameByteLength, useBackend, type HandshakeRefusal, type RunSummary, type ScenarioSpec } from '@tabula/core';
+import {
+  HandshakeAuthSchema,
+  frameByteLength,
+  useBackend,
+  type HandshakeRefusal,
+  type RunSummary,
+  type ScenarioSpec,
+  type SecAggStage,
+} from '@tabula/core';
 import { Server } from 'socket.io';
 import { handleAdmin } from './admin-socket.js';
 import { AdminAuth, type AdminThrottle } from './admin-auth.js';
@@ -139,6 +147,20 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       return socket !== null;
     },
     cancel: (id, notice) => socketOf(id)?.emit('round:cancel', notice),
+    // A tab that does not answer within the stage's time is a dropout; one whose socket is gone, at once.
+    secAgg: (id: string, stage: SecAggStage, request: unknown, timeoutMs: number) => {
+      const socket = socketOf(id);
+      if (!socket?.connected) return Promise.reject(new Error('not connected'));
+      return new Promise((resolve, reject) => {
+        const gone = (reason: string) => reject(new Error(`disconnected (${reason})`));
+        socket.once('disconnect', gone);
+        socket
+          .timeout(timeoutMs)
+          .emitWithAck(`secagg:${stage}` as 'secagg:advertise', request as never)
+          .then(resolve, (error: unknown) => reject(new Error(`no answer within ${timeoutMs} ms (${String(error)})`)))
+          .finally(() => socket.off('disconnect', gone));
+      });
+    },
     broadcast: {
       run: (run) => io.to(ADMIN_ROOM).emit('admin:run', run),
       round: (round) => io.to(ADMIN_ROOM).emit('admin:round', round),

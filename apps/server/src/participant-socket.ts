@@ -117,6 +117,19 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     reply(result);
   });
 
+  kit.on('update:ready', (ready, ack) => {
+    if (typeof ack !== 'function') return;
+    const reply = ack as (reply: Ack<UpdateReceipt>) => void;
+    const id = registry.idOf(socket.id);
+    if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
+    const controller = runs.active;
+    if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
+    registry.update(id, { lastSeen: deps.now() });
+    const result = controller.submitReady(id, ready);
+    if (!result.ok) kit.refused(`update:ready from ${id} rejected: ${result.error}`);
+    reply(result);
+  });
+
   kit.on('eval:submit', (report, ack) => {
     if (typeof ack !== 'function') return;
     const reply = ack as (reply: Ack<UpdateReceipt>) => void;

@@ -11,6 +11,7 @@ import {
   type RoundTask,
   type RunConfig,
   type RunSummary,
+  type SecAggAsk,
   type UpdateReceipt,
 } from '@tabula/core';
 import type { RegistryEntry } from './registry.js';
@@ -25,6 +26,8 @@ export interface RunControllerDeps {
   send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
   /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline). */
   cancel(participantId: string, notice: RoundCancel): void;
+  /** Asks a participant a secure aggregation stage's question, with its bounded wait. */
+  readonly secAgg?: SecAggAsk;
   onRound(summary: RoundSummary): void;
   onRun(summary: RunSummary): void;
   onLatency(participantId: string, round: number, latencyMs: number): void;
@@ -79,6 +82,7 @@ export class RunController {
         candidates: () => deps.eligible(this.config).filter((e) => e.examples > 0),
         send: (id, task, frame) => deps.send(id, task, frame),
         cancel: (id, notice) => deps.cancel(id, notice),
+        ...(deps.secAgg ? { secAgg: deps.secAgg } : {}),
         record: (summary, checkpoint) => deps.store.recordRound(summary, checkpoint),
         onRound: (summary) => {
           const completed = summary.status === 'completed';
@@ -147,6 +151,10 @@ export class RunController {
 
   submitEvaluation(participantId: string, report: unknown): Ack<UpdateReceipt> {
     return this.engine.submitEvaluation(participantId, report);
+  }
+
+  submitReady(participantId: string, ready: unknown): Ack<UpdateReceipt> {
+    return this.engine.submitReady(participantId, ready);
   }
 
   /** A participant disconnected or reported an error: the open round stops waiting for it. */

@@ -11,6 +11,7 @@ import {
   type RoundTask,
   type RunConfig,
   type RunSummary,
+  type SecAggAsk,
 } from '@tabula/core';
 import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
@@ -38,6 +39,8 @@ export interface RunServiceDeps {
   send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
   /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline). */
   cancel(participantId: string, notice: RoundCancel): void;
+  /** Asks a participant a secure aggregation stage's question, with its bounded wait. */
+  readonly secAgg: SecAggAsk;
   /** Tells dashboards. */
   readonly broadcast: { run(run: RunSummary): void; round(round: RoundSummary): void; state(): void };
   readonly logger: Logger;
@@ -214,6 +217,7 @@ export class RunService {
       eligible: (config) => registry.connected().filter((e) => shards.compatible(e, config)),
       send: (id, task, frame) => this.deps.send(id, task, frame),
       cancel: (id, notice) => this.deps.cancel(id, notice),
+      secAgg: this.deps.secAgg,
       onRound: (summary) => {
         this.deps.broadcast.round(summary);
         this.log(roundLine(summary, run.config));

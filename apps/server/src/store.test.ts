@@ -232,6 +232,30 @@ describe('recordRound', () => {
     store.close();
   });
 
+  it('stores what a secure aggregation attempt saw per stage and gives it back; other rounds have none', () => {
+    // Prepare
+    const store = openStore(':memory:');
+    store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });
+    const secureAggregation = {
+      stages: [
+        { stage: 'advertise' as const, asked: 6, answered: 6 },
+        { stage: 'share' as const, asked: 6, answered: 5 },
+      ],
+      threshold: 4,
+      neighbours: null,
+      clampedShare: null,
+    };
+
+    // Execute
+    store.recordRound({ ...round('r1', 1, 1, 'failed'), secureAggregation });
+    store.recordRound(round('r1', 1, 2, 'completed'), checkpoint(1));
+
+    // Assert
+    expect(store.listRounds('r1').map((r) => r.secureAggregation ?? null)).toEqual([secureAggregation, null]);
+    expect('secureAggregation' in store.listRounds('r1')[1]!).toBe(false);
+    store.close();
+  });
+
   it('stores a failed attempt without advancing the run, then retries the round as attempt 2', () => {
     const store = openStore(':memory:');
     store.createRun({ id: 'r1', config: CONFIG, createdAt: 1_000 });

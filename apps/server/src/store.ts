@@ -20,6 +20,9 @@ import {
   type RunStatus,
   type RunSummary,
   type StrategyState,
+  SECAGG_STAGES,
+  type SecAggStage,
+  type SecureRoundReport,
 } from '@tabula/core';
 
 export interface Checkpoint {
@@ -155,6 +158,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE rounds ADD COLUMN privacy TEXT;
   `,
+  // A secure aggregation attempt that reached its stages: {stages: [{stage, asked, answered}], threshold, neighbours,
+  // clampedShare} as JSON; NULL otherwise, and in rows written before this.
+  `
+  ALTER TABLE rounds ADD COLUMN secure_aggregation TEXT;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -184,6 +192,7 @@ interface RoundRow {
   bytes_up: number;
   bytes_down: number;
   privacy: string | null;
+  secure_aggregation: string | null;
 }
 
 interface CheckpointRow {
@@ -287,9 +296,9 @@ function createStore(db: Database.Database, keep: number): Store {
     ),
     insertRound: db.prepare<[RoundRow]>(
       `INSERT INTO rounds (run_id, round, attempt, status, reason, started_at, duration_ms, participants, failures,
-                           metrics, bytes_up, bytes_down, privacy)
+                           metrics, bytes_up, bytes_down, privacy, secure_aggregation)
        VALUES (@run_id, @round, @attempt, @status, @reason, @started_at, @duration_ms, @participants, @failures,
-               @metrics, @bytes_up, @bytes_down, @privacy)`,
+               @metrics, @bytes_up, @bytes_down, @privacy, @secure_aggregation)`,
     ),
     listRounds: db.prepare<[string], RoundRow>('SELECT * FROM rounds WHERE run_id = ? ORDER BY round, attempt'),
     // Rounds and checkpoints go with it: ON DELETE CASCADE, foreign_keys is on.
@@ -377,6 +386,7 @@ function createStore(db: Database.Database, keep: number): Store {
       bytes_up: summary.bytesUp,
       bytes_down: summary.bytesDown,
       privacy: summary.privacy ? JSON.stringify(summary.privacy) : null,
+      secure_aggregation: summary.secureAggregation ? JSON.stringify(summary.secureAggregation) : null,
     });
     if (checkpoint === undefined) return;
     const weights = float32ToBytes(checkpoint.weights);
@@ -480,7 +490,24 @@ function decodeRound(row: RoundRow): RoundSummary {
     bytesUp: row.bytes_up,
     bytesDown: row.bytes_down,
     ...(row.privacy === null ? {} : { privacy: decodePrivacy(row.privacy, where) }),
+    ...(row.secure_aggregation === null ? {} : { secureAggregation: decodeSecureReport(row.secure_aggregation, where) }),
   };
+}
+
+function decodeSecureReport(json: string, where: string): SecureRoundReport {
+  const report = parseJson(json, `${where}: secure_aggregation`);
+  const count = (v: unknown) => Number.isInteger(v);
+  if (
+    !isRecord(report) ||
+    !Array.isArray(report.stages) ||
+    !report.stages.every((s) => isRecord(s) && SECAGG_STAGES.includes(s.stage as SecAggStage) && count(s.asked) && count(s.answered)) ||
+    !count(report.threshold) ||
+    !(report.neighbours === null || count(report.neighbours)) ||
+    !(report.clampedShare === null || typeof report.clampedShare === 'number')
+  ) {
+    throw new Error(`${where}: secure_aggregation is not { stages, threshold, neighbours, clampedShare }`);
+  }
+  return report as unknown as SecureRoundReport;
 }
 
 function decodePrivacy(json: string, where: string): RoundPrivacy {

@@ -39,12 +39,20 @@ export {
   SCENARIOS,
   type ScenarioSpec,
   ScenarioSpecSchema,
+  type SecureAggregationConfig,
+  SecureAggregationSchema,
+  type SecureRoundReport,
   SERVER_OPTIMIZERS,
   type ServerToClientEvents,
   type UpdateMeta,
+  type UpdateReady,
   type UpdateReceipt,
   type Welcome,
 } from './protocol.js';
+export { MAX_SECAGG_GROUP, SECAGG_EXTRAS, SECAGG_STAGES, type SecAggStage } from './secagg/messages.js';
+export type { SecAggAsk } from './secagg/secure-round.js';
+// A participant's side of secure aggregation, for participants written without Participant (and hub tests).
+export { SecureContribution, secureFigures, secureInput } from './secagg/contribution.js';
 export { tf, useBackend } from './tf.js';
 export { type MlpSpec, MNIST_CNN, MNIST_MLP, type ModelSpec, ModelSpecSchema, SINUSOID_MLP } from './model/spec.js';
 export { parameterCount, segmentSizes, weightLayout } from './model/layout.js';
@@ -78,7 +86,7 @@ export {
 } from './aggregate/index.js';
 export { clientUpdate, type ClientUpdateInput, type ClientUpdateResult } from './learn/client-update.js';
 export { runSimulation, type SimOptions, type SimResult, type SimRound } from './sim/simulation.js';
-export { decodeFrame, encodeFrame, frameByteLength } from './wire/index.js';
+export { decodeFrame, decodeMaskedFrame, encodeFrame, encodeMaskedFrame, frameByteLength } from './wire/index.js';
 export {
   createScenario,
   type Examples,
@@ -98,6 +106,7 @@ export {
   type LocalData,
   type ParticipantChannel,
   type ParticipantOptions,
+  type SecAggHandler,
   type ParticipantStatus,
   type RoundRecord,
 } from './participant/participant.js';

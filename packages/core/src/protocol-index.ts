@@ -27,9 +27,12 @@ export {
   type RunRequest,
   type RunSummary,
   SCENARIOS,
+  type SecureAggregationConfig,
+  type SecureRoundReport,
   SERVER_OPTIMIZERS,
   type ServerToClientEvents,
 } from './protocol.js';
+export { SECAGG_STAGES, type SecAggStage } from './secagg/messages.js';
 export { federatedLength, headOffset, keepsHead } from './learn/federated-layout.js';
 export { type Algorithm, ALGORITHMS, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';
 export { parameterCount } from './model/layout.js';

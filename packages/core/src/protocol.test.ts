@@ -1,3 +1,4 @@
+import { roundTask } from './federation/round-task.js';
 import { describe, expect, it } from 'vitest';
 import { loadMnist } from './data/mnist-node.js';
 import { MAX_MNIST_PARTICIPANTS, createScenario, isHeldOut, isValidation } from './data/scenario.js';
@@ -73,6 +74,56 @@ describe('RunConfigSchema: privacy', () => {
       [{ ...pool, privacy: { ...dp, clip: -1 } }, /privacy\.clip/],
       [{ ...pool, privacy: { ...dp, samplingRate: 1.5 } }, /privacy\.samplingRate/],
       [{ ...pool, privacy: { ...dp, seed: 3 } }, /unknown key "seed"/],
+    ];
+    for (const [input, message] of cases) {
+      const parsed = parseOrError(RunConfigSchema, input);
+      expect(parsed.ok, String(message)).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toMatch(message);
+    }
+  });
+});
+
+describe('RunConfigSchema: secure aggregation', () => {
+  it('fills in the defaults, and the tasks carry what a tab quantises with', () => {
+    // Execute
+    const config = RunConfigSchema.parse({ ...base, secureAggregation: {} });
+    // Assert
+    expect(config.secureAggregation).toEqual({ clip: 1, maxGroup: 100, minSurvivors: 3, maxExamples: 10_000, stageTimeoutMs: 10_000 });
+    const address = { runId: 'r', round: 1, modelVersion: 0, deadline: 0, evaluate: true };
+    expect(roundTask(config, address, 'p', 'fit').secureAggregation).toEqual({ clip: 1, maxGroup: 100, maxExamples: 10_000 });
+    expect(roundTask(RunConfigSchema.parse(base), address, 'p', 'fit').secureAggregation).toBeUndefined();
+  });
+
+  it('refuses what it cannot do, naming the field and the reason', () => {
+    const secureAggregation = { maxGroup: 20 };
+    const { perRound: _perRound, ...pool } = base;
+    const cases: [unknown, RegExp][] = [
+      [
+        { ...base, aggregation: { kind: 'median' }, secureAggregation },
+        /aggregation: secure aggregation gives the hub only the sum .*median needs each update's coordinates/,
+      ],
+      [
+        { ...pool, secureAggregation, privacy: { mode: 'central', clip: 1, noiseMultiplier: 1, samplingRate: 0.1, delta: 1e-5 } },
+        /privacy: secure aggregation with differential privacy is not supported yet/,
+      ],
+      [{ ...base, maxUpdateNorm: 3, secureAggregation }, /maxUpdateNorm: the hub never sees one update/],
+      [{ ...base, codec: 'int8', secureAggregation }, /codec: masked inputs are 32-bit ring words, so the int8 codec would not apply/],
+      [
+        { ...base, perRound: 30, secureAggregation },
+        /perRound: a secure aggregation group holds at most secureAggregation\.maxGroup \(20\) tabs/,
+      ],
+      [{ ...base, secureAggregation: { neighbours: 5 } }, /secureAggregation\.neighbours: must be even/],
+      [
+        { ...base, secureAggregation: { neighbours: 10, threshold: 5 } },
+        /secureAggregation\.threshold: must be a majority of each tab's 11 holders/,
+      ],
+      [
+        { ...base, secureAggregation: { maxGroup: 10, threshold: 11 } },
+        /secureAggregation\.threshold: 11 shares can never be gathered: each secret has 10 holders/,
+      ],
+      [{ ...base, secureAggregation: { maxGroup: 256 } }, /secureAggregation\.maxGroup/],
+      [{ ...base, secureAggregation: { minSurvivors: 2 } }, /secureAggregation\.minSurvivors/],
+      [{ ...base, secureAggregation: { stageTimeoutMs: 60_000 } }, /secureAggregation\.stageTimeoutMs/],
     ];
     for (const [input, message] of cases) {
       const parsed = parseOrError(RunConfigSchema, input);

@@ -10,6 +10,7 @@ import { ModelSpecSchema } from './model/spec.js';
 import { MAX_LABEL_PERMUTATIONS, scenarioProblem } from './data/scenario.js';
 import { strictObject } from './strict-object.js';
 import { FRAME_DTYPES } from './wire/codec.js';
+import { MAX_SECAGG_GROUP, type SecAggAnswers, type SecAggRequests, type SecAggStage } from './secagg/messages.js';
 
 /**
  * Bump when a hub and a participant built from different versions would misunderstand each other: an event, a
@@ -24,8 +25,10 @@ import { FRAME_DTYPES } from './wire/codec.js';
  * 5: RoundTask.clip: in a differentially private run the participant clips its delta to this L2 norm before uploading;
  *    acks in such a run say 0 updates received.
  * 6: scenario.labelPermutations (a v5 tab's schema would refuse an assignment naming it).
+ * 7: secure aggregation: RoundTask.secureAggregation, the `update:ready` event, the `secagg:*` stage events and the
+ *    `masked` frame kind.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -91,6 +94,53 @@ export const PrivacySchema = strictObject({
 });
 export type PrivacyConfig = z.infer<typeof PrivacySchema>;
 
+/**
+ * Secure aggregation (Bonawitz et al. 2017, SecAgg+ of Bell et al. 2020; privacy.md §2): after training, the tabs
+ * that finished mask their quantised, example-weighted updates so that the hub learns only their sum, and the sum
+ * survives tabs that leave mid-protocol. `clip` bounds each coordinate of w·Δ (w = min(examples, maxExamples) /
+ * maxExamples) before it is rounded into the 32-bit ring, sized for `maxGroup` tabs; `neighbours` (even) switches to
+ * SecAgg+'s sparse graph, each tab sharing with and masking against that many others; `threshold` shares rebuild a
+ * secret (default a majority of each tab's holders); fewer than `minSurvivors` masked inputs abort the attempt.
+ * Each of the four stages waits at most `stageTimeoutMs` for a tab, then counts it as dropped.
+ */
+export const SecureAggregationSchema = strictObject({
+  neighbours: z
+    .number()
+    .int()
+    .min(2)
+    .max(MAX_SECAGG_GROUP - 1)
+    .optional(),
+  threshold: z.number().int().min(2).max(MAX_SECAGG_GROUP).optional(),
+  clip: z.number().positive().max(1e4).default(1),
+  maxGroup: z.number().int().min(3).max(MAX_SECAGG_GROUP).default(100),
+  minSurvivors: z.number().int().min(3).max(MAX_SECAGG_GROUP).default(3),
+  maxExamples: z.number().int().min(1).max(1_000_000).default(10_000),
+  stageTimeoutMs: z.number().int().min(100).max(20_000).default(10_000),
+}).superRefine((secure, ctx) => {
+  if (secure.neighbours !== undefined && secure.neighbours % 2 !== 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['neighbours'],
+      message: `must be even (the neighbour graph is a ring with k/2 on each side), got ${secure.neighbours}`,
+    });
+  if (secure.minSurvivors > secure.maxGroup)
+    ctx.addIssue({ code: 'custom', path: ['minSurvivors'], message: `must not exceed maxGroup (${secure.maxGroup})` });
+  const holders = Math.min(secure.neighbours ?? secure.maxGroup - 1, secure.maxGroup - 1) + 1;
+  if (secure.threshold !== undefined && secure.threshold > holders)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['threshold'],
+      message: `${secure.threshold} shares can never be gathered: each secret has ${holders} holders`,
+    });
+  if (secure.threshold !== undefined && secure.neighbours !== undefined && 2 * secure.threshold <= secure.neighbours + 1)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['threshold'],
+      message: `must be a majority of each tab's ${secure.neighbours + 1} holders (more than ${(secure.neighbours + 1) / 2}), or a hub could gather both secrets of one tab`,
+    });
+});
+export type SecureAggregationConfig = z.infer<typeof SecureAggregationSchema>;
+
 export const SCENARIOS = ['iid', 'shards', 'dirichlet', 'rotated', 'sinusoid'] as const;
 export const ScenarioNameSchema = z.enum(SCENARIOS);
 
@@ -149,7 +199,34 @@ export const RunConfigSchema = strictObject({
   evaluateEvery: z.number().int().min(1).max(100_000).default(1),
   /** Differential privacy; absent: none. */
   privacy: PrivacySchema.optional(),
+  /** Secure aggregation; absent: none (the hub sees each update). */
+  secureAggregation: SecureAggregationSchema.optional(),
 }).superRefine((config, ctx) => {
+  const secure = config.secureAggregation;
+  if (secure) {
+    const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (config.aggregation.kind !== 'fedavg')
+      refuse(
+        'aggregation',
+        `secure aggregation gives the hub only the sum of the updates; ${config.aggregation.kind} needs each update's coordinates: use fedavg`,
+      );
+    if (config.privacy)
+      refuse(
+        'privacy',
+        'secure aggregation with differential privacy is not supported yet: the hub clips and noises each update, which it no longer sees',
+      );
+    if (config.maxUpdateNorm !== undefined)
+      refuse(
+        'maxUpdateNorm',
+        'the hub never sees one update under secure aggregation, so it cannot check its norm: bound it with secureAggregation.clip',
+      );
+    if (config.codec !== 'float32')
+      refuse('codec', `masked inputs are 32-bit ring words, so the ${config.codec} codec would not apply: leave codec at float32`);
+    if (config.perRound !== undefined && config.perRound > secure.maxGroup)
+      refuse('perRound', `a secure aggregation group holds at most secureAggregation.maxGroup (${secure.maxGroup}) tabs`);
+    if (config.minParticipants > secure.maxGroup)
+      refuse('minParticipants', `a secure aggregation group holds at most secureAggregation.maxGroup (${secure.maxGroup}) tabs`);
+  }
   if (config.privacy) {
     // What the clipping, noise calibration and accountant do not cover, or what would leak the secret sample.
     if (config.aggregation.kind !== 'fedavg')
@@ -243,6 +320,8 @@ export function parseOrError<S extends z.ZodType>(
  * - `rate-limited`: slow down. `identity-refused`: the id belongs to another participant (forget it, say hello
  *   without one). `client-too-old` / `server-too-old`: the protocol versions differ (reload the page / upgrade the hub).
  * - `unavailable`: the hub cannot do it now (its store cannot be written). `internal`: the hub failed; nothing changed.
+ * - `refused`: a participant will not answer a secure aggregation stage as asked (it would reveal both secrets of one
+ *   peer, or too few of its neighbours took part).
  */
 export const ACK_ERROR_CODES = [
   'invalid',
@@ -262,6 +341,7 @@ export const ACK_ERROR_CODES = [
   'server-too-old',
   'unavailable',
   'internal',
+  'refused',
 ] as const;
 export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
 
@@ -355,6 +435,14 @@ export const EvaluationReportSchema = z.object({
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
 
+/** A secure aggregation run: this participant trained its update and waits for the hub's stages (no counts, no metrics). */
+export const UpdateReadySchema = z.object({
+  runId: z.string().min(1).max(64),
+  round: z.number().int().min(1),
+  modelVersion: z.number().int().min(0),
+});
+export type UpdateReady = z.infer<typeof UpdateReadySchema>;
+
 export interface UpdateReceipt {
   readonly round: number;
   /**
@@ -385,6 +473,11 @@ export interface RoundTask {
   readonly deadline: number;
   /** A differentially private run: clip the delta to this L2 norm before uploading it (the hub clips again). */
   readonly clip?: number;
+  /**
+   * A secure aggregation run: quantise w·Δ into the ring with these terms, say `update:ready` instead of uploading, and
+   * answer the hub's four `secagg:*` stages; the hub never sees this participant's delta, example count or metrics.
+   */
+  readonly secureAggregation?: Pick<SecureAggregationConfig, 'clip' | 'maxGroup' | 'maxExamples'>;
 }
 
 export const PARTICIPANT_STATES = ['connecting', 'waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'] as const;
@@ -478,6 +571,19 @@ export interface RoundSummary {
   readonly bytesDown: number;
   /** A completed round of a differentially private run: the guarantee after it. */
   readonly privacy?: RoundPrivacy;
+  /** A secure aggregation attempt that reached its stages: who was asked and who answered each, and its terms. */
+  readonly secureAggregation?: SecureRoundReport;
+}
+
+/** What the hub saw of one secure aggregation: counts per stage, never anything of one participant's update. */
+export interface SecureRoundReport {
+  /** Stages reached, in order: tabs asked and tabs that answered in time with a valid answer. */
+  readonly stages: readonly { readonly stage: SecAggStage; readonly asked: number; readonly answered: number }[];
+  readonly threshold: number;
+  /** SecAgg+ neighbours per tab; null: every other tab of the group. */
+  readonly neighbours: number | null;
+  /** Mean over the survivors of the share of their coordinates that secureAggregation.clip clamped (a summed extra). */
+  readonly clampedShare: number | null;
 }
 
 /** The (ε, δ) guarantee of a DP run after a round: its Rényi order, and the round's sampling rate q. */
@@ -569,7 +675,15 @@ export interface ServerToClientEvents {
   'admin:participants': (diff: ParticipantsDiff) => void;
   'admin:run': (run: RunSummary) => void;
   'admin:round': (round: RoundSummary) => void;
+  /** Secure aggregation's stages (privacy.md §2.4): the hub asks each tab of the group, and waits a bounded time. */
+  'secagg:advertise': SecAggEvent<'advertise'>;
+  'secagg:share': SecAggEvent<'share'>;
+  'secagg:mask': SecAggEvent<'mask'>;
+  'secagg:unmask': SecAggEvent<'unmask'>;
 }
+
+/** A stage's question with the tab's acknowledged answer. */
+export type SecAggEvent<S extends SecAggStage> = (request: SecAggRequests[S], ack: (reply: Ack<SecAggAnswers[S]>) => void) => void;
 
 export interface Farewell {
   readonly code: 'replaced' | 'protocol-version' | 'flooding';
@@ -583,6 +697,8 @@ export interface ClientToServerEvents {
   'participant:status': (status: ParticipantStatusReport) => void;
   'update:submit': (meta: UpdateMeta, frame: ArrayBuffer | Uint8Array, ack: (reply: Ack<UpdateReceipt>) => void) => void;
   'eval:submit': (report: EvaluationReport, ack: (reply: Ack<UpdateReceipt>) => void) => void;
+  /** A secure aggregation run's trained update, announced: the hub then drives the secagg:* stages. */
+  'update:ready': (ready: UpdateReady, ack: (reply: Ack<UpdateReceipt>) => void) => void;
   'admin:start-run': (config: RunConfigInput, ack: (reply: Ack<RunSummary>) => void) => void;
   'admin:stop-run': (request: RunRequest, ack: (reply: Ack<RunSummary>) => void) => void;
 }

@@ -64,6 +64,11 @@ Options (defaults depend on the scenario; see packages/core/src/presets.ts):
   --sampling-rate Q     DP: q itself, instead of --expected-per-round
   --delta D             DP: δ of the (ε, δ) guarantee                [1e-5]
   --epsilon-budget E    DP: stop before a round that would take ε past E
+  --secure-aggregation  mask each update: the aggregate comes from the secure aggregation protocol
+                        (FedAvg only; updates quantised into a 32-bit ring)
+  --sa-clip C           secure aggregation: clip of each coordinate of w·delta   [1]
+  --sa-neighbours K     secure aggregation: SecAgg+ neighbours per tab (even)    [everyone]
+  --sa-max-examples W   secure aggregation: example count of weight 1            [10000]
   --json FILE           write { config, rounds, metaTest[, attackers] } to FILE
   --quiet               no per-round lines
   -h, --help            this text
@@ -117,6 +122,10 @@ async function main(): Promise<void> {
         'k-shot': { type: 'string' },
         alpha: { type: 'string' },
         'eval-every': { type: 'string' },
+        'secure-aggregation': { type: 'boolean', default: false },
+        'sa-clip': { type: 'string' },
+        'sa-neighbours': { type: 'string' },
+        'sa-max-examples': { type: 'string' },
         backend: { type: 'string' },
         engine: { type: 'string', default: 'tfjs' },
         dp: { type: 'boolean', default: false },
@@ -228,6 +237,20 @@ async function main(): Promise<void> {
     };
     delete input.perRound;
   }
+  const saFlags = ['sa-clip', 'sa-neighbours', 'sa-max-examples'] as const;
+  const straySa = saFlags.find((flag) => v[flag] !== undefined);
+  if (!v['secure-aggregation'] && straySa) fail(`--${straySa} needs --secure-aggregation`);
+  if (v['secure-aggregation']) {
+    const neighbours = num(v['sa-neighbours'], 'sa-neighbours');
+    const maxExamples = num(v['sa-max-examples'], 'sa-max-examples');
+    input.secureAggregation = {
+      clip: num(v['sa-clip'], 'sa-clip') ?? 1,
+      // The group is at most a round's trainers.
+      maxGroup: Math.max(3, Math.min(255, input.perRound ?? 255)),
+      ...(neighbours !== undefined ? { neighbours } : {}),
+      ...(maxExamples !== undefined ? { maxExamples } : {}),
+    };
+  }
   const checked = parseOrError(RunConfigSchema, input);
   if (!checked.ok) fail(checked.error);
   const config = checked.data;
@@ -249,6 +272,11 @@ async function main(): Promise<void> {
   if (dp)
     console.log(
       `sim: central DP · clip ${dp.clip} · noise multiplier ${dp.noiseMultiplier} · ${dp.samplingRate !== undefined ? `q ${dp.samplingRate}` : `${dp.expectedPerRound} expected per round`} · δ ${dp.delta}${dp.epsilonBudget !== undefined ? ` · ε budget ${dp.epsilonBudget}` : ''}`,
+    );
+  const sa = config.secureAggregation;
+  if (sa)
+    console.log(
+      `sim: secure aggregation · clip ${sa.clip} per coordinate · groups of at most ${sa.maxGroup} · ${sa.neighbours !== undefined ? `${sa.neighbours} neighbours` : 'complete graph'} · weight 1 at ${sa.maxExamples} examples`,
     );
   if (!v.quiet)
     console.log(

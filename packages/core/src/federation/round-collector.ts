@@ -3,6 +3,7 @@ import {
   EvaluationReportSchema,
   PROTOCOL_VERSION,
   UpdateMetaSchema,
+  UpdateReadySchema,
   parseOrError,
   type Ack,
   type AckErrorCode,
@@ -34,13 +35,18 @@ export interface RoundCollectorOptions {
   readonly metric?: Evaluation['metric'];
   /** A differentially private run: acks say 0 received, since the count would tell who else was sampled. */
   readonly hideCounts?: boolean;
+  /**
+   * A secure aggregation run: trainers announce a trained update with `submitReady` and keep it until the reporting
+   * phase; an update sent in the clear is refused.
+   */
+  readonly secure?: boolean;
   readonly clock?: Clock;
 }
 
 /** Why a round stopped collecting: everyone answered, its deadline passed, or it was closed (stopped, abandoned). */
 export type RoundSettlement = 'complete' | 'deadline' | 'closed';
 
-type Answer = { kind: 'fit' } | { kind: 'evaluation' } | { kind: 'failure'; reason: string };
+type Answer = { kind: 'fit' } | { kind: 'ready' } | { kind: 'evaluation' } | { kind: 'failure'; reason: string };
 
 const refuse = (code: AckErrorCode, error: string): Ack<UpdateReceipt> => ({ ok: false, code, error });
 
@@ -99,18 +105,34 @@ export class RoundCollector {
     return [...this.trainers, ...this.evaluators].filter((id) => !this.answers.has(id));
   }
 
+  /** Trainers that announced a trained update (a secure aggregation run), in the order they did. */
+  get ready(): string[] {
+    return [...this.answers].filter(([, a]) => a.kind === 'ready').map(([id]) => id);
+  }
+
+  /** A secure aggregation run's trainer has its update ready: the hub asks for it, masked, in the reporting phase. */
+  submitReady(participantId: string, raw: unknown): Ack<UpdateReceipt> {
+    const parsed = parseOrError(UpdateReadySchema, raw);
+    if (!parsed.ok) return refuse('invalid', `malformed update:ready: ${parsed.error}`);
+    if (!this.options.secure)
+      return refuse('invalid', `run ${this.options.runId} does not use secure aggregation: submit the update itself`);
+    const refusal = this.checkAddress(parsed.data) ?? this.checkTrainer(participantId);
+    if (refusal) return refusal;
+    this.answers.set(participantId, { kind: 'ready' });
+    this.settleIfComplete();
+    // The count would tell a participant how many others are in its group, which the hub keeps to itself here too.
+    return { ok: true, data: { round: this.options.round, received: 0 } };
+  }
+
   submitUpdate(participantId: string, rawMeta: unknown, frame: unknown): Ack<UpdateReceipt> {
     const { round, modelVersion, runId } = this.options;
+    if (this.options.secure)
+      return refuse('invalid', `run ${runId} uses secure aggregation: announce the update with update:ready, and mask it when asked`);
     const parsed = parseOrError(UpdateMetaSchema, rawMeta);
     if (!parsed.ok) return refuse('invalid', `malformed update: ${parsed.error}`);
     const meta = parsed.data;
-    const stale = this.checkAddress(meta);
+    const stale = this.checkAddress(meta) ?? this.checkTrainer(participantId);
     if (stale) return stale;
-    if (!this.trainers.has(participantId))
-      return refuse('not-selected', `participant ${participantId} was not selected to train in round ${round}`);
-    if (this.answers.has(participantId))
-      return refuse('duplicate', `duplicate update: participant ${participantId} already answered round ${round}`);
-    if (this.clock.now() > this.options.deadline) return refuse('late', `late update: round ${round} closed at its deadline`);
     if (!(frame instanceof Uint8Array) && !(frame instanceof ArrayBuffer))
       return refuse('invalid-frame', 'update frame must be binary (ArrayBuffer or Uint8Array)');
     if (this.options.maxExamples !== undefined && meta.numExamples > this.options.maxExamples) {
@@ -224,6 +246,17 @@ export class RoundCollector {
 
   private settleIfComplete(): void {
     if (this.complete) this.settle('complete');
+  }
+
+  /** A trainer of this round that has not answered yet, before the deadline. */
+  private checkTrainer(participantId: string): Ack<UpdateReceipt> | null {
+    const round = this.options.round;
+    if (!this.trainers.has(participantId))
+      return refuse('not-selected', `participant ${participantId} was not selected to train in round ${round}`);
+    if (this.answers.has(participantId))
+      return refuse('duplicate', `duplicate update: participant ${participantId} already answered round ${round}`);
+    if (this.clock.now() > this.options.deadline) return refuse('late', `late update: round ${round} closed at its deadline`);
+    return null;
   }
 
   private checkAddress(address: { runId: string; round: number; modelVersion: number }): Ack<UpdateReceipt> | null {

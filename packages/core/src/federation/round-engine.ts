@@ -13,6 +13,9 @@ import {
   type ServerToClientEvents,
   type UpdateReceipt,
 } from '../protocol.js';
+import { secureFigures } from '../secagg/contribution.js';
+import { SECAGG_EXTRAS } from '../secagg/messages.js';
+import { runSecureRound, SecureRoundAbort, type SecAggAsk, type SecureRoundResult } from '../secagg/secure-round.js';
 import { encodeFrame } from '../wire/index.js';
 import { sleep, type Clock } from './clock.js';
 import { RoundCollector } from './round-collector.js';
@@ -68,6 +71,8 @@ export interface RoundEngineHost {
   /** A round closed: each participant it sent work to answered it, or let it pass (reliability record). */
   onOutcome(participantId: string, answered: boolean): void;
   log(line: string): void;
+  /** Asks a participant a secure aggregation stage's question (a run with secureAggregation needs it). */
+  readonly secAgg?: SecAggAsk;
 }
 
 export interface RoundEngineOptions {
@@ -225,6 +230,15 @@ export class RoundEngine {
     return ack;
   }
 
+  /** A secure aggregation run's trainer announces its trained update (see RoundCollector.submitReady). */
+  submitReady(participantId: string, ready: unknown): Ack<UpdateReceipt> {
+    const collector = this.collector;
+    if (!collector) return { ok: false, code: 'late', error: `no round of run ${this.runId} is open` };
+    const ack = collector.submitReady(participantId, ready);
+    if (ack.ok) this.answered(participantId);
+    return ack;
+  }
+
   submitEvaluation(participantId: string, report: unknown): Ack<UpdateReceipt> {
     const collector = this.collector;
     if (!collector) return { ok: false, code: 'late', error: `no round of run ${this.runId} is open` };
@@ -294,6 +308,7 @@ export class RoundEngine {
       maxExamples: MAX_EXAMPLES_PER_REPORT,
       metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
       hideCounts: config.privacy !== undefined,
+      secure: config.secureAggregation !== undefined,
       ...(config.maxUpdateNorm !== undefined ? { maxUpdateNorm: config.maxUpdateNorm } : {}),
       clock,
     });
@@ -335,6 +350,11 @@ export class RoundEngine {
       // An admin's stop is not the participants' fault: only rounds that ran their course count.
       if (!this.stopReason) for (const id of this.sentAt.keys()) host.onOutcome(id, collector.answered(id));
 
+      if (config.secureAggregation) {
+        if (this.stopReason) return null;
+        return await this.secureReport(round, attempt, collector, bytesDown, summary);
+      }
+
       // 4. Aggregate, if enough valid updates arrived. A DP round aggregates whatever arrived (noise over the expected
       // count), so neither its outcome nor its record depends on how many sampled participants answered; a stopped
       // one is abandoned whatever arrived.
@@ -366,6 +386,95 @@ export class RoundEngine {
         this.collector = null;
       }
     }
+  }
+
+  /**
+   * 4'. The reporting phase of a secure aggregation run (privacy.md §2.3): the trainers that finished mask their
+   * updates, the hub unmasks only their sum, and FedAvg takes its mean. Any abort fails the attempt with its reason.
+   */
+  private async secureReport(
+    round: number,
+    attempt: number,
+    collector: RoundCollector,
+    bytesDown: number,
+    summary: (
+      reason: string | null,
+      fields: Pick<RoundSummary, 'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown'>,
+    ) => RoundSummary,
+  ): Promise<Attempt> {
+    const { config, host } = this;
+    const secure = config.secureAggregation!;
+    const heldOut = collector.metrics();
+    const failures = [...collector.failures];
+    const base = { failures, metrics: { ...heldOut, loss: null, global: null, personalized: null }, bytesUp: collector.bytesUp, bytesDown };
+    const fail = (reason: string, extra: Partial<RoundSummary> = {}): Attempt => ({
+      summary: { ...summary(reason, { participants: [], ...base }), ...extra },
+      next: null,
+    });
+    const finished = collector.ready;
+    const needed = Math.max(config.minParticipants, secure.minSurvivors);
+    if (finished.length < needed) return fail(`only ${finished.length} trained updates of the required ${needed} for secure aggregation`);
+    if (!host.secAgg) return fail('this hub cannot run secure aggregation');
+    // The group: the first maxGroup to finish. Index order is by id, which says nothing about when each finished.
+    const group = finished.slice(0, secure.maxGroup).sort();
+    const full = `the secure aggregation group is full (${secure.maxGroup} tabs)`;
+    for (const id of finished.slice(secure.maxGroup)) {
+      failures.push({ participantId: id, reason: full });
+      host.cancel(id, { runId: this.runId, round, reason: full });
+    }
+    const n = group.length;
+    const degree = secure.neighbours !== undefined && secure.neighbours < n - 1 ? secure.neighbours : undefined;
+    const holders = (degree ?? n - 1) + 1;
+    const threshold = secure.threshold ?? Math.floor(holders / 2) + 1;
+    const report = (stages: SecureRoundResult['stages'], clampedShare: number | null) => ({
+      secureAggregation: { stages, threshold, neighbours: degree ?? null, clampedShare },
+    });
+    if (threshold > holders) return fail(`threshold ${threshold} exceeds the ${holders} holders of each secret in a group of ${n}`);
+    const random = globalThis.crypto.getRandomValues(new Uint32Array(3));
+    let result: SecureRoundResult;
+    try {
+      result = await runSecureRound({
+        runId: this.runId,
+        round,
+        modelVersion: this.completed,
+        protocolVersion: PROTOCOL_VERSION,
+        sessionId: `${round}.${attempt}.${random[0]!.toString(36)}${random[1]!.toString(36)}`,
+        roster: group,
+        threshold,
+        ...(degree !== undefined ? { graph: { degree, seed: random[2]! >>> 1 } } : {}),
+        words: this.global.length + SECAGG_EXTRAS,
+        stageTimeoutMs: secure.stageTimeoutMs,
+        minSurvivors: secure.minSurvivors,
+        ask: host.secAgg,
+      });
+    } catch (error) {
+      if (!(error instanceof SecureRoundAbort)) throw error;
+      failures.push(...error.dropouts);
+      for (const id of group) host.cancel(id, { runId: this.runId, round, reason: `secure aggregation aborted: ${error.message}` });
+      return fail(`secure aggregation aborted (${error.code}): ${error.message}`, report(error.stages, null));
+    }
+    failures.push(...result.dropouts);
+    for (const { participantId, reason } of result.dropouts) host.cancel(participantId, { runId: this.runId, round, reason });
+    const fields = { ...base, participants: result.survivors, bytesUp: collector.bytesUp + result.bytesUp };
+    const metric = config.model.task === 'regression' ? 'mse' : 'accuracy';
+    let figures;
+    try {
+      figures = secureFigures(result.total, this.global.length, { ...secure }, result.survivors.length, metric);
+    } catch (error) {
+      // A malformed weight from some tab: nothing of the total is released.
+      return fail(`secure aggregation: ${error instanceof Error ? error.message : String(error)}`, report(result.stages, null));
+    }
+    const metrics = { ...heldOut, loss: figures.loss, global: figures.global, personalized: figures.personalized };
+    // The mean enters the strategy as one update of weight 1: FedAvg's mean of it is itself, exactly.
+    this.fits.reset();
+    this.fits.add(figures.mean, { participantId: 'secure-aggregate', numExamples: 1, metrics: {} });
+    const next = this.strategy.aggregateFit(round, this.global, this.fits, failures);
+    const finite = next !== null && next.every(Number.isFinite);
+    const reason = finite ? null : 'aggregation produced no finite weights; the previous model is kept';
+    return {
+      summary: { ...summary(reason, { ...fields, metrics }), ...report(result.stages, figures.clampedShare) },
+      next: finite ? next : null,
+    };
   }
 
   /**

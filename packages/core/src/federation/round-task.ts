@@ -29,5 +29,14 @@ export function roundTask(config: RunConfig, round: RoundAddress, participant: s
     seed: deriveSeed(config.seed, 'client', round.round, participant),
     deadline: round.deadline,
     ...(config.privacy ? { clip: config.privacy.clip } : {}),
+    ...(config.secureAggregation
+      ? {
+          secureAggregation: {
+            clip: config.secureAggregation.clip,
+            maxGroup: config.secureAggregation.maxGroup,
+            maxExamples: config.secureAggregation.maxExamples,
+          },
+        }
+      : {}),
   };
 }

@@ -10,10 +10,21 @@ import type { MlpSpec } from '../model/spec.js';
 import { headOffset } from '../learn/federated-layout.js';
 import { initialFederated } from '../learn/initial-federated.js';
 import { MemoryHeadStore, Participant, type HeadStore, type ParticipantChannel, type ParticipantStatus } from './participant.js';
-import { PROTOCOL_VERSION, type Ack, type EvaluationReport, type RoundTask, type UpdateMeta, type UpdateReceipt } from '../protocol.js';
+import {
+  PROTOCOL_VERSION,
+  type Ack,
+  type EvaluationReport,
+  type RoundTask,
+  type UpdateMeta,
+  type UpdateReady,
+  type UpdateReceipt,
+} from '../protocol.js';
+import { SecureContribution, secureFigures } from '../secagg/contribution.js';
+import { SECAGG_EXTRAS, type SecAggStage } from '../secagg/messages.js';
+import { runSecureRound } from '../secagg/secure-round.js';
 import { createRng } from '../rng.js';
 import { useBackend } from '../tf.js';
-import { decodeFrame, encodeFrame } from '../wire/index.js';
+import { decodeFrame, encodeFrame, frameByteLength } from '../wire/index.js';
 
 const model: MlpSpec = { kind: 'mlp', inputShape: [2], hidden: [4], outputs: 2, task: 'classification' };
 
@@ -316,5 +327,102 @@ describe('Participant', () => {
     expect(Number.isNaN(record.evaluation!.after)).toBe(true);
     await expect(refused).rejects.toThrow(/adaptation diverged: accuracy 0.8 before, NaN after/);
     expect(evaluations).toHaveLength(0);
+  });
+});
+
+describe('Participant under secure aggregation', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('announces its update without counts or metrics, answers the four stages in order, and forgets its secrets', async () => {
+    // Prepare: a hub in this process (SecAggAggregator) and two more group members with zero updates.
+    const readies: UpdateReady[] = [];
+    const { channel, updates, evaluations } = recordingChannel();
+    channel.submitReady = (ready) => {
+      readies.push(ready);
+      return Promise.resolve({ ok: true, data: { round: 3, received: 0 } });
+    };
+    const states: ParticipantStatus[] = [];
+    const participant = new Participant({ channel, data: local, onStatus: (s) => states.push(s) });
+    const terms = { clip: 1, maxGroup: 8, maxExamples: 100 };
+    const t = task({ codec: 'float32', secureAggregation: terms });
+    const words = parameterCount(model) + SECAGG_EXTRAS;
+    const address = { runId: 'run-1', round: 3, modelVersion: 2 };
+    const others = [2, 3].map(() => new SecureContribution(address, new Uint32Array(words)));
+    const ask = (who: number, stage: SecAggStage, request: unknown) =>
+      who === 1 ? participant.answerSecAgg(stage, request) : others[who - 2]!.answer(stage, request);
+
+    // Execute: train, then the hub's stages (secure-round.ts), with the other two answering alike.
+    const record = await participant.handleTask(t, weightsFrame(t));
+    const result = await runSecureRound({
+      ...address,
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: 's1',
+      roster: ['1', '2', '3'],
+      threshold: 2,
+      words,
+      stageTimeoutMs: 1000,
+      minSurvivors: 3,
+      ask: (id, stage, request) => ask(Number(id), stage, request),
+    });
+
+    // Assert: nothing went in the clear; the hub's total holds this tab's weight (40 examples of 100) and its test weight.
+    expect(updates).toEqual([]);
+    expect(evaluations).toEqual([]);
+    expect(readies).toEqual([address]);
+    expect(record).toMatchObject({ accepted: true, mode: 'fit', bytesUp: frameByteLength(words, 'float32', 1, 'run-1') });
+    const figures = secureFigures(result.total, parameterCount(model), terms, 3, 'accuracy');
+    expect(figures.totalWeight).toBeCloseTo(0.4, 6);
+    expect(figures.global).toBeCloseTo(record.evaluation!.before, 5);
+    expect(states.filter((s) => s.secureStage).map((s) => `${s.state} ${s.secureStage}`)).toEqual([
+      'uploading waiting',
+      'uploading advertise',
+      'uploading share',
+      'uploading mask',
+      'uploading unmask',
+    ]);
+    expect(states.at(-1)).toEqual({ state: 'done', round: 3 });
+    expect(await participant.answerSecAgg('advertise', {})).toMatchObject({ ok: false, code: 'stale' });
+  });
+});
+
+describe('SecureContribution refuses, with a code, what the protocol does not allow', () => {
+  const address = { runId: 'run-1', round: 3, modelVersion: 2 };
+  const advertise = { ...address, sessionId: 's1', index: 1, n: 3, threshold: 2, words: 4 };
+  /** An answer as `code: reason`, or 'answered'. */
+  const refusal = (ack: Ack<unknown>) => (ack.ok ? 'answered' : `${ack.code}: ${ack.error}`);
+
+  it('a stage out of order, another session, another round or size, and malformed keys', async () => {
+    // Prepare
+    const contribution = new SecureContribution(address, new Uint32Array(4));
+    // Execute / Assert
+    expect(refusal(await contribution.answer('share', { sessionId: 's1', roster: [] }))).toBe(
+      'invalid: secure aggregation share: the share stage came while this participant expects advertise',
+    );
+    expect(refusal(await contribution.answer('advertise', { ...advertise, round: 4 }))).toMatch(/^invalid: .*is for run run-1 round 3/);
+    expect(refusal(await contribution.answer('advertise', { ...advertise, words: 5 }))).toMatch(/5 words per input, this update 4/);
+    expect(refusal(await contribution.answer('advertise', advertise))).toBe('answered');
+    expect(refusal(await contribution.answer('share', { sessionId: 's2', roster: [] }))).toMatch(/session s2 is not/);
+    const badKey = { sessionId: 's1', roster: [{ index: 1, encKey: 'AAAA', maskKey: 'AAAA' }] };
+    expect(refusal(await contribution.answer('share', badKey))).toMatch(/^invalid: .*roster\.0\.encKey: 3 bytes, expected 32/);
+  });
+
+  it('a roster that swaps its own keys (the hub could then open the shares meant for it)', async () => {
+    // Prepare
+    const contribution = new SecureContribution(address, new Uint32Array(4));
+    const mine = await contribution.answer('advertise', advertise);
+    const other = await new SecureContribution(address, new Uint32Array(4)).answer('advertise', { ...advertise, index: 2 });
+    if (!mine.ok || !other.ok) throw new Error('advertise failed');
+    // Execute
+    const answer = await contribution.answer('share', {
+      sessionId: 's1',
+      roster: [
+        { index: 1, ...other.data },
+        { index: 2, ...other.data },
+      ],
+    });
+    // Assert
+    expect(refusal(answer)).toMatch(/^invalid: .*gives tab 1 keys it did not advertise/);
   });
 });

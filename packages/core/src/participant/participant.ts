@@ -13,9 +13,13 @@ import {
   type ParticipantState,
   type RoundTask,
   type UpdateMeta,
+  type UpdateReady,
   type UpdateReceipt,
 } from '../protocol.js';
-import { decodeFrame, ErrorFeedback } from '../wire/index.js';
+import { cryptoRandomSource } from '../privacy/random-source.js';
+import { SecureContribution, secureInput } from '../secagg/contribution.js';
+import type { SecAggAnswers, SecAggStage } from '../secagg/messages.js';
+import { decodeFrame, ErrorFeedback, frameByteLength } from '../wire/index.js';
 
 /**
  * How a participant talks to its hub: the browser wraps a socket.io socket, the simulation a function
@@ -26,7 +30,14 @@ export interface ParticipantChannel {
   onTask(handler: (task: RoundTask, weights: Uint8Array | ArrayBuffer) => void): () => void;
   submitUpdate(meta: UpdateMeta, frame: Uint8Array): Promise<Ack<UpdateReceipt>>;
   submitEvaluation(report: EvaluationReport): Promise<Ack<UpdateReceipt>>;
+  /** A secure aggregation run: announces a trained update; the hub then asks for it, masked, stage by stage. */
+  submitReady?(ready: UpdateReady): Promise<Ack<UpdateReceipt>>;
+  /** Registers who answers the hub's secure aggregation stages; returns a function that unregisters it. */
+  onSecAgg?(handler: SecAggHandler): () => void;
 }
+
+/** Answers one secure aggregation stage's request (untrusted: validated by the answerer). */
+export type SecAggHandler = <S extends SecAggStage>(stage: S, request: unknown) => Promise<Ack<SecAggAnswers[S]>>;
 
 /** A participant's local data: it adapts on `support`, meta-trains on `support` + `query`, scores on `test`. */
 export interface LocalData {
@@ -76,6 +87,8 @@ export interface ParticipantStatus {
   readonly totalSteps?: number;
   /** The reason, when state is 'error'. */
   readonly message?: string;
+  /** A secure aggregation run, after training: the stage the hub asked for last (its update is masked). */
+  readonly secureStage?: SecAggStage | 'waiting';
 }
 
 /** What one round did, as the tab shows it in its history. */
@@ -126,6 +139,8 @@ export class Participant {
   private busy: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
   private readonly heads: HeadStore;
+  /** A secure aggregation run: the trained update, as ring words, until the hub's stages are answered. */
+  private contribution: SecureContribution | null = null;
   readonly history: RoundRecord[] = [];
 
   constructor(private readonly options: ParticipantOptions) {
@@ -136,10 +151,41 @@ export class Participant {
 
   /** Listens for tasks; returns a function that stops listening. Until a task, the state is the caller's to tell. */
   start(): () => void {
-    return this.options.channel.onTask((task, weights) => {
+    const { channel } = this.options;
+    const stopTasks = channel.onTask((task, weights) => {
       // One task at a time: a tab that is still training queues the next round instead of interleaving.
       this.busy = this.busy.then(() => this.handleTask(task, weights)).catch(() => undefined);
     });
+    const stopSecAgg = channel.onSecAgg?.((stage, request) => this.answerSecAgg(stage, request));
+    return () => {
+      stopTasks();
+      stopSecAgg?.();
+    };
+  }
+
+  /**
+   * Answers a secure aggregation stage about the update this participant trained last (the hub's request is checked
+   * against it). Not queued behind tasks: the stages come while the next round may already be training.
+   */
+  async answerSecAgg<S extends SecAggStage>(stage: S, request: unknown): Promise<Ack<SecAggAnswers[S]>> {
+    const contribution = this.contribution;
+    if (!contribution) return { ok: false, code: 'stale', error: `secure aggregation ${stage}: this participant holds no trained update` };
+    const { round } = contribution.address;
+    this.status({ state: 'uploading', round, secureStage: stage });
+    const answer = await contribution.answer(stage, request);
+    if (contribution.stage === 'done') {
+      if (this.contribution === contribution) this.contribution = null;
+      this.status({ state: 'done', round });
+    } else if (!answer.ok && stage !== 'advertise') {
+      this.status({ state: 'error', round, message: answer.error });
+    }
+    return answer;
+  }
+
+  /** The round was abandoned (the hub stopped it, or secure aggregation aborted): forget what it was to contribute. */
+  roundCancelled(runId: string, round: number): void {
+    const address = this.contribution?.address;
+    if (address?.runId === runId && address.round === round) this.contribution = null;
   }
 
   /** Replaces the local data (a user drew more digits, or too few are left); the next round uses it. */
@@ -218,6 +264,35 @@ export class Participant {
       if (update.head) await this.heads.save(task.runId, update.head);
 
       this.status({ state: 'uploading', round: task.round });
+      if (task.secureAggregation) {
+        // Nothing of this update leaves in the clear: its example count and metrics travel as masked extras.
+        if (!channel.submitReady) throw new Error("this participant's connection cannot take part in secure aggregation");
+        const address = { runId: task.runId, round: task.round, modelVersion: task.modelVersion };
+        const { words } = secureInput(
+          update.delta,
+          { numExamples: update.numExamples, loss: update.loss, evaluation: reportable },
+          task.secureAggregation,
+          cryptoRandomSource,
+        );
+        this.contribution = new SecureContribution(address, words);
+        const ack = await channel.submitReady(address);
+        if (!ack.ok) this.contribution = null;
+        return this.finish(
+          {
+            runId: task.runId,
+            round: task.round,
+            mode: 'fit',
+            ...(evaluation ? { evaluation } : {}),
+            loss: update.loss,
+            trainMs,
+            bytesDown,
+            // What the masked frame will weigh: as a float32 delta with the extras, in one segment.
+            bytesUp: frameByteLength(words.length, 'float32', 1, task.runId),
+            ...ackFields(ack),
+          },
+          { state: 'uploading', round: task.round, secureStage: 'waiting' },
+        );
+      }
       // A differentially private run: the contribution is bounded here already, whatever the hub does (it clips again).
       const delta = task.clip === undefined ? update.delta : clipToNorm(update.delta, task.clip);
       const frame = this.errorFeedback(task, length).encode(delta, {
@@ -289,14 +364,11 @@ export class Participant {
     return this.feedback.ef;
   }
 
-  private finish(record: RoundRecord): RoundRecord {
+  /** Records a round; `next` is the state after an accepted answer ('done' unless more is to come). */
+  private finish(record: RoundRecord, next: ParticipantStatus = { state: 'done', round: record.round }): RoundRecord {
     this.history.push(record);
     this.options.onRound?.(record);
-    this.status(
-      record.accepted
-        ? { state: 'done', round: record.round }
-        : { state: 'error', round: record.round, message: record.error ?? 'rejected' },
-    );
+    this.status(record.accepted ? next : { state: 'error', round: record.round, message: record.error ?? 'rejected' });
     return record;
   }
 

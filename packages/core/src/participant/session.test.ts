@@ -8,6 +8,7 @@ import type {
   RoundTask,
   ServerToClientEvents,
   UpdateMeta,
+  UpdateReady,
   UpdateReceipt,
   Welcome,
 } from '../protocol.js';
@@ -100,6 +101,7 @@ class AckEmitter {
   emitWithAck(event: 'participant:hello', hello: Hello): Promise<Ack<Welcome>>;
   emitWithAck(event: 'update:submit', meta: UpdateMeta, frame: ArrayBuffer | Uint8Array): Promise<Ack<UpdateReceipt>>;
   emitWithAck(event: 'eval:submit', report: EvaluationReport): Promise<Ack<UpdateReceipt>>;
+  emitWithAck(event: 'update:ready', ready: UpdateReady): Promise<Ack<UpdateReceipt>>;
   async emitWithAck(event: string, ...args: unknown[]): Promise<Reply> {
     if (!this.hub.connected) throw new Error('operation has timed out');
     if (event === 'participant:hello') this.hub.hellos.push(args[0] as Hello);
@@ -365,5 +367,37 @@ describe('ParticipantSession: the participant channel', () => {
     expect(unanswered).toMatchObject({ ok: false, code: 'unavailable' });
     expect(unanswered.ok || unanswered.error).toContain('eval:submit');
     expect(socket.submits.map((s) => s.event)).toEqual(['update:submit', 'eval:submit', 'update:submit', 'eval:submit']);
+  });
+
+  it('announces a secure update with update:ready, and answers each secure aggregation stage through its ack', async () => {
+    // Prepare
+    const { socket, session } = setup();
+    session.connect();
+    await settled();
+    const asked: string[] = [];
+    const stop = session.onSecAgg((stage, request) => {
+      asked.push(`${stage} ${JSON.stringify(request)}`);
+      // The session passes answers on as they are: a test answer needs no real keys.
+      return Promise.resolve(
+        stage === 'share' ? { ok: false, code: 'refused', error: 'no' } : ({ ok: true, data: { encKey: 'k', maskKey: 'm' } } as never),
+      );
+    });
+    const replies: unknown[] = [];
+    // Execute
+    const ready = await session.submitReady({ runId: 'run-1', round: 1, modelVersion: 0 });
+    socket.send('secagg:advertise', { sessionId: 's' } as never, (reply) => replies.push(reply));
+    socket.send('secagg:share', { sessionId: 's' } as never, (reply) => replies.push(reply));
+    await settled();
+    stop();
+    socket.send('secagg:mask', { sessionId: 's' } as never, (reply) => replies.push(reply));
+    await settled();
+    // Assert
+    expect(ready).toEqual({ ok: true, data: { round: 1, received: 1 } });
+    expect(socket.submits).toEqual([{ event: 'update:ready', args: [{ runId: 'run-1', round: 1, modelVersion: 0 }] }]);
+    expect(asked).toEqual(['advertise {"sessionId":"s"}', 'share {"sessionId":"s"}']);
+    expect(replies).toEqual([
+      { ok: true, data: { encKey: 'k', maskKey: 'm' } },
+      { ok: false, code: 'refused', error: 'no' },
+    ]);
   });
 });

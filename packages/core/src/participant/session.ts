@@ -1,4 +1,5 @@
-import type { ParticipantChannel } from './participant.js';
+import type { ParticipantChannel, SecAggHandler } from './participant.js';
+import { SECAGG_STAGES, type SecAggStage } from '../secagg/messages.js';
 import {
   PROTOCOL_VERSION,
   ParticipantStatusSchema,
@@ -12,6 +13,7 @@ import {
   type ParticipantState,
   type ServerToClientEvents,
   type UpdateMeta,
+  type UpdateReady,
   type UpdateReceipt,
   type Welcome,
 } from '../protocol.js';
@@ -45,12 +47,15 @@ export interface ParticipantSocket {
   on(event: 'round:cancel', listener: ServerToClientEvents['round:cancel']): unknown;
   on(event: 'participant:assign', listener: ServerToClientEvents['participant:assign']): unknown;
   on(event: 'participant:farewell', listener: ServerToClientEvents['participant:farewell']): unknown;
+  on<S extends SecAggStage>(event: `secagg:${S}`, listener: ServerToClientEvents[`secagg:${S}`]): unknown;
   off(event: 'round:start', listener: ServerToClientEvents['round:start']): unknown;
+  off<S extends SecAggStage>(event: `secagg:${S}`, listener: ServerToClientEvents[`secagg:${S}`]): unknown;
   emit(event: 'participant:status', ...args: Parameters<ClientToServerEvents['participant:status']>): unknown;
   timeout(ms: number): {
     emitWithAck(event: 'participant:hello', ...args: AckedArgs<'participant:hello'>): Promise<AckReply<'participant:hello'>>;
     emitWithAck(event: 'update:submit', ...args: AckedArgs<'update:submit'>): Promise<AckReply<'update:submit'>>;
     emitWithAck(event: 'eval:submit', ...args: AckedArgs<'eval:submit'>): Promise<AckReply<'eval:submit'>>;
+    emitWithAck(event: 'update:ready', ...args: AckedArgs<'update:ready'>): Promise<AckReply<'update:ready'>>;
   };
 }
 
@@ -227,6 +232,27 @@ export class ParticipantSession implements ParticipantChannel {
 
   submitEvaluation(report: EvaluationReport): Promise<Ack<UpdateReceipt>> {
     return acknowledged('eval:submit', () => this.options.socket.timeout(SUBMIT_TIMEOUT_MS).emitWithAck('eval:submit', report));
+  }
+
+  submitReady(ready: UpdateReady): Promise<Ack<UpdateReceipt>> {
+    return acknowledged('update:ready', () => this.options.socket.timeout(SUBMIT_TIMEOUT_MS).emitWithAck('update:ready', ready));
+  }
+
+  /** The hub's secure aggregation stages, each answered through its ack (a stage without an ack is ignored). */
+  onSecAgg(handler: SecAggHandler): () => void {
+    const { socket } = this.options;
+    const listeners = SECAGG_STAGES.map((stage) => {
+      const listener = (request: unknown, ack: (reply: unknown) => void) => {
+        if (typeof ack !== 'function') return;
+        handler(stage, request).then(ack, (error: unknown) => ack({ ok: false, code: 'internal', error: errorText(error) }));
+      };
+      // One listener shape serves the four stages: the handler validates each request (the hub is not trusted either).
+      socket.on(`secagg:${stage}`, listener as never);
+      return [stage, listener] as const;
+    });
+    return () => {
+      for (const [stage, listener] of listeners) socket.off(`secagg:${stage}`, listener as never);
+    };
   }
 
   private flushStatus(): void {

@@ -125,6 +125,8 @@ async function selfMask(salt: Uint8Array, words: number, seed: Uint8Array): Prom
 const aadOf = (s: SecAggSession, from: number, to: number) =>
   utf8(`${s.runId}\u0000${s.round}\u0000${s.sessionId}\u0000${from}\u0000${to}`);
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /** The lower index adds the pair's mask and the higher subtracts it, so each pair's masks cancel in the sum. */
 const signOf = (u: number, v: number): 1 | -1 => (u < v ? 1 : -1);
 
@@ -160,7 +162,12 @@ export class SecAggParticipant {
   async share(roster: readonly RosterEntry[]): Promise<SealedShares[]> {
     if (!this.enc || !this.maskPair || !this.salt) throw new SecAggError('bad-message', 'share before advertise');
     const { threshold } = this.session;
-    if (!roster.some((r) => r.index === this.index)) throw new SecAggError('bad-message', `tab ${this.index} is not on the roster`);
+    const own = roster.find((r) => r.index === this.index);
+    if (!own) throw new SecAggError('bad-message', `tab ${this.index} is not on the roster`);
+    // A hub that swapped this tab's keys could open the shares meant for it.
+    if (!sameBytes(own.encKey, this.enc.publicKey) || !sameBytes(own.maskKey, this.maskPair.publicKey))
+      throw new SecAggError('bad-message', `the roster gives tab ${this.index} keys it did not advertise`);
+    if (new Set(roster.map((r) => r.index)).size !== roster.length) throw new SecAggError('bad-message', 'the roster names a tab twice');
     // From here on `roster` is this tab's neighbourhood, itself included: who holds its shares, whom it masks against.
     const near = neighbourhoods(
       roster.map((r) => r.index),
@@ -347,7 +354,7 @@ export class SecAggAggregator {
     for (const v of dropped) {
       // A rebuilt key must be the one the tab advertised: Shamir does not check its own reconstruction.
       const pair = await x25519FromSecret(await rebuild(v, 'keyShares'));
-      if (pair.publicKey.some((b, i) => b !== this.advertised.get(v)!.maskKey[i]))
+      if (!sameBytes(pair.publicKey, this.advertised.get(v)!.maskKey))
         throw new SecAggError('key-mismatch', `tab ${v}'s rebuilt mask key is not the key it advertised`);
       // Each surviving neighbour u added signOf(u, v)·PRG(k_uv) for the dropped v, which v never cancelled.
       for (const u of survivors.filter((w) => this.neighboursOf(v).has(w)))

@@ -184,6 +184,26 @@ describe('runSimulation', () => {
     expect(result.metaTest.participants).toBe(5);
   });
 
+  it('with secure aggregation learns what plain FedAvg learns, to the ring’s rounding, and masks every upload', async () => {
+    // Prepare: the same seed with and without; fedavg, whose deltas go through the ring unscaled by any server rate.
+    const config = small({ ...presetRunConfig('sinusoid', 'fedavg'), rounds: 3, perRound: 5, evaluateEvery: 1 });
+    // Execute
+    const plain = await runSimulation(config, { engine: 'fast' });
+    // Weight 1 at the 10 examples each participant has: the ring's steps are then fine for their small deltas.
+    const secure = await runSimulation({ ...config, secureAggregation: { maxGroup: 5, clip: 1, maxExamples: 10 } }, { engine: 'fast' });
+    // Assert: the loss and the metrics come from the masked extras; the model differs by the rounding steps alone.
+    secure.rounds.forEach((r, i) => {
+      const p = plain.rounds[i]!;
+      expect(r.participants).toBe(5);
+      expect(r.loss!).toBeCloseTo(p.loss!, 4);
+      expect(r.global!).toBeCloseTo(p.global!, 4);
+      expect(r.personalized!).toBeCloseTo(p.personalized!, 4);
+      // Five masked frames of the parameters and 6 extras, plus the keys and shares of the stages.
+      expect(r.bytesUp).toBeGreaterThan(5 * frameByteLength(secure.parameters + 6, 'float32', 1, 'sim'));
+    });
+    secure.metaTest.mean.forEach((m, i) => expect(m).toBeCloseTo(plain.metaTest.mean[i]!, 4));
+  });
+
   it('rejects a configuration that cannot run, naming the field', async () => {
     await expect(runSimulation(small({ rounds: 0 }))).rejects.toThrow(/rounds/);
     await expect(runSimulation({ ...small(), scenario: undefined })).rejects.toThrow(/needs a scenario/);

@@ -154,6 +154,9 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
       submitEvaluation(report) {
         return Promise.resolve(engine.submitEvaluation(id, report));
       },
+      submitReady(ready) {
+        return Promise.resolve(engine.submitReady(id, ready));
+      },
     };
     p = new Participant({ channel, data: scenario.participant(index), clientUpdate, adaptationCurve });
     participants.set(index, p);
@@ -190,7 +193,9 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
         });
         return true;
       },
-      cancel: () => undefined,
+      cancel: (participantId, notice) => participants.get(Number(participantId))?.roundCancelled(notice.runId, notice.round),
+      // The same stages as a hub's, by function call: the masks, shares and ring arithmetic are all real.
+      secAgg: (participantId, stage, request) => participantFor(Number(participantId)).answerSecAgg(stage, request),
       record: () => undefined,
       onRound(summary) {
         if (summary.status !== 'completed') return;

@@ -4,8 +4,8 @@
  *   offset  size  field
  *   0       4     magic "TBW1" (the digit is WIRE_FORMAT_VERSION, the layout of this header)
  *   4       2     protocol version (u16, the caller's PROTOCOL_VERSION)
- *   6       1     kind (u8): 1 weights, 2 delta
- *   7       1     dtype (u8): 1 float32, 2 float16, 3 int8
+ *   6       1     kind (u8): 1 weights, 2 delta, 3 masked (a secure aggregation input: always uint32)
+ *   7       1     dtype (u8): 1 float32, 2 float16, 3 int8, 4 uint32 (ring words mod 2^32, only in masked frames)
  *   8       4     round (u32)
  *   12      4     model version (u32)
  *   16      4     element count (u32)
@@ -29,13 +29,17 @@ export const MAX_RUN_ID_BYTES = 64;
 export const MAX_SEGMENTS = 0xffff;
 const MAX_U32 = 0xffffffff;
 
-export const FRAME_KINDS = ['weights', 'delta'] as const;
+export const FRAME_KINDS = ['weights', 'delta', 'masked'] as const;
+/** The dtypes a run may choose for its weights and deltas (its codec). */
 export const FRAME_DTYPES = ['float32', 'float16', 'int8'] as const;
 export type FrameKind = (typeof FRAME_KINDS)[number];
 export type FrameDtype = (typeof FRAME_DTYPES)[number];
+/** What a header may name: a codec's dtype, or a masked frame's ring words. */
+const HEADER_DTYPES = [...FRAME_DTYPES, 'uint32'] as const;
+type HeaderDtype = (typeof HEADER_DTYPES)[number];
 
 export interface FrameInput {
-  readonly kind: FrameKind;
+  readonly kind: Exclude<FrameKind, 'masked'>;
   readonly protocolVersion: number;
   readonly runId: string;
   readonly round: number;
@@ -52,7 +56,7 @@ export interface FrameHeader {
   readonly wireVersion: number;
   readonly protocolVersion: number;
   readonly kind: FrameKind;
-  readonly dtype: FrameDtype;
+  readonly dtype: HeaderDtype;
   readonly round: number;
   readonly modelVersion: number;
   readonly runId: string;
@@ -111,6 +115,8 @@ function kindCode(kind: FrameKind): number {
       return 1;
     case 'delta':
       return 2;
+    case 'masked':
+      return 3;
     default:
       return invalidInput(kind, 'kind');
   }
@@ -133,9 +139,10 @@ function invalidInput(value: never, field: string): never {
   throw new WireError('invalid-input', `cannot encode frame: unknown ${field} ${JSON.stringify(value)}`);
 }
 
-export function bytesPerElement(dtype: FrameDtype): number {
+export function bytesPerElement(dtype: HeaderDtype): number {
   switch (dtype) {
     case 'float32':
+    case 'uint32':
       return 4;
     case 'float16':
       return 2;
@@ -146,7 +153,7 @@ export function bytesPerElement(dtype: FrameDtype): number {
   }
 }
 
-function headerByteLength(runIdBytes: number, segmentCount: number, dtype: FrameDtype): number {
+function headerByteLength(runIdBytes: number, segmentCount: number, dtype: HeaderDtype): number {
   const perSegment = dtype === 'int8' ? 8 : 4;
   const unpadded = FIXED_HEADER_BYTES + runIdBytes + 2 + segmentCount * perSegment;
   return (unpadded + 3) & ~3;
@@ -260,26 +267,7 @@ export function encodeFrame(input: FrameInput): Uint8Array {
   }
 
   const n = values.length;
-  const payloadOffset = headerByteLength(runId.length, segments.length, dtype);
-  const buffer = new ArrayBuffer(payloadOffset + n * bytesPerElement(dtype));
-  const bytes = new Uint8Array(buffer);
-  const view = new DataView(buffer);
-  bytes[0] = MAGIC[0];
-  bytes[1] = MAGIC[1];
-  bytes[2] = MAGIC[2];
-  bytes[3] = 0x30 + WIRE_FORMAT_VERSION;
-  view.setUint16(4, input.protocolVersion, true);
-  view.setUint8(6, kind);
-  view.setUint8(7, dtypeByte);
-  view.setUint32(8, input.round, true);
-  view.setUint32(12, input.modelVersion, true);
-  view.setUint32(16, n, true);
-  view.setUint8(20, runId.length);
-  bytes.set(runId, FIXED_HEADER_BYTES);
-  let offset = FIXED_HEADER_BYTES + runId.length;
-  view.setUint16(offset, segments.length, true);
-  offset += 2;
-
+  const { buffer, view, payloadOffset, segmentTable } = frameShell(kind, dtypeByte, input, runId, n, segments.length, dtype);
   let scales: number[] | null = null;
   switch (dtype) {
     case 'float32':
@@ -302,6 +290,7 @@ export function encodeFrame(input: FrameInput): Uint8Array {
       scales = quantizeInt8(values, segments, new Int8Array(buffer, payloadOffset, n), allowNonFinite);
       break;
   }
+  let offset = segmentTable;
   for (const [k, size] of segments.entries()) {
     view.setUint32(offset, size, true);
     offset += 4;
@@ -310,7 +299,101 @@ export function encodeFrame(input: FrameInput): Uint8Array {
       offset += 4;
     }
   }
-  return bytes;
+  return new Uint8Array(buffer);
+}
+
+/** A frame's buffer with its header written up to the segment table, which starts at `segmentTable`. */
+function frameShell(
+  kind: number,
+  dtypeByte: number,
+  input: { readonly protocolVersion: number; readonly round: number; readonly modelVersion: number },
+  runId: Uint8Array,
+  n: number,
+  segmentCount: number,
+  dtype: HeaderDtype,
+): { buffer: ArrayBuffer; view: DataView; payloadOffset: number; segmentTable: number } {
+  const payloadOffset = headerByteLength(runId.length, segmentCount, dtype);
+  const buffer = new ArrayBuffer(payloadOffset + n * bytesPerElement(dtype));
+  const bytes = new Uint8Array(buffer);
+  const view = new DataView(buffer);
+  bytes[0] = MAGIC[0];
+  bytes[1] = MAGIC[1];
+  bytes[2] = MAGIC[2];
+  bytes[3] = 0x30 + WIRE_FORMAT_VERSION;
+  view.setUint16(4, input.protocolVersion, true);
+  view.setUint8(6, kind);
+  view.setUint8(7, dtypeByte);
+  view.setUint32(8, input.round, true);
+  view.setUint32(12, input.modelVersion, true);
+  view.setUint32(16, n, true);
+  view.setUint8(20, runId.length);
+  bytes.set(runId, FIXED_HEADER_BYTES);
+  const countAt = FIXED_HEADER_BYTES + runId.length;
+  view.setUint16(countAt, segmentCount, true);
+  return { buffer, view, payloadOffset, segmentTable: countAt + 2 };
+}
+
+/** A secure aggregation input: ring words mod 2^32, masked, so nothing in them may be checked but their count. */
+export interface MaskedFrameInput {
+  readonly protocolVersion: number;
+  readonly runId: string;
+  readonly round: number;
+  readonly modelVersion: number;
+  readonly words: Uint32Array;
+}
+
+/** A masked frame: the header of a delta (kind masked, dtype uint32, one segment) and the words. */
+export function encodeMaskedFrame(input: MaskedFrameInput): Uint8Array {
+  const { words } = input;
+  if (!(words instanceof Uint32Array)) throw new WireError('invalid-input', 'cannot encode masked frame: words must be a Uint32Array');
+  checkUint('protocolVersion', input.protocolVersion, 0xffff);
+  checkUint('round', input.round, MAX_U32);
+  checkUint('modelVersion', input.modelVersion, MAX_U32);
+  const runId = encodeRunId(input.runId);
+  const n = words.length;
+  const { buffer, view, payloadOffset, segmentTable } = frameShell(kindCode('masked'), 4, input, runId, n, 1, 'uint32');
+  view.setUint32(segmentTable, n, true);
+  if (LITTLE_ENDIAN) new Uint32Array(buffer, payloadOffset, n).set(words);
+  else for (let i = 0; i < n; i++) view.setUint32(payloadOffset + 4 * i, words[i]!, true);
+  return new Uint8Array(buffer);
+}
+
+/** Decodes and checks a masked frame (header, expectations, exact size); the words are a fresh, aligned copy. */
+export function decodeMaskedFrame(
+  frame: Uint8Array | ArrayBuffer,
+  expect: Omit<FrameExpectations, 'kind'> = {},
+): { header: FrameHeader; words: Uint32Array } {
+  const bytes = asBytes(frame);
+  const header = peekHeader(bytes, { ...expect, kind: 'masked' });
+  checkPayloadSize(header, bytes.length);
+  const { payloadOffset, length: n } = header;
+  let words: Uint32Array;
+  if (LITTLE_ENDIAN) words = new Uint32Array(bytes.slice(payloadOffset, payloadOffset + 4 * n).buffer);
+  else {
+    words = new Uint32Array(n);
+    const view = new DataView(bytes.buffer, bytes.byteOffset + payloadOffset, 4 * n);
+    for (let i = 0; i < n; i++) words[i] = view.getUint32(4 * i, true);
+  }
+  return { header, words };
+}
+
+/** Throws unless exactly the header's payload follows it. */
+function checkPayloadSize(header: FrameHeader, total: number): void {
+  const { dtype, length: n, payloadOffset } = header;
+  const payloadBytes = n * bytesPerElement(dtype);
+  const arrived = total - payloadOffset;
+  if (arrived < payloadBytes) {
+    throw new WireError(
+      'truncated',
+      `frame truncated: header says ${n} ${dtype} values (${payloadBytes} bytes) but only ${arrived} payload bytes arrived`,
+    );
+  }
+  if (arrived > payloadBytes) {
+    throw new WireError(
+      'trailing',
+      `frame has ${arrived - payloadBytes} trailing bytes after its ${n} ${dtype} values (${payloadBytes} payload bytes)`,
+    );
+  }
 }
 
 function asBytes(frame: Uint8Array | ArrayBuffer): Uint8Array {
@@ -358,9 +441,13 @@ export function peekHeader(frame: Uint8Array | ArrayBuffer, expect: FrameExpecta
   const kindByte = view.getUint8(6);
   const dtypeByte = view.getUint8(7);
   const kind = FRAME_KINDS[kindByte - 1];
-  if (kind === undefined) throw new WireError('bad-kind', `unknown frame kind byte ${kindByte} (1 = weights, 2 = delta)`);
-  const dtype = FRAME_DTYPES[dtypeByte - 1];
-  if (dtype === undefined) throw new WireError('bad-dtype', `unknown frame dtype byte ${dtypeByte} (1 = float32, 2 = float16, 3 = int8)`);
+  if (kind === undefined) throw new WireError('bad-kind', `unknown frame kind byte ${kindByte} (1 = weights, 2 = delta, 3 = masked)`);
+  const dtype = HEADER_DTYPES[dtypeByte - 1];
+  if (dtype === undefined)
+    throw new WireError('bad-dtype', `unknown frame dtype byte ${dtypeByte} (1 = float32, 2 = float16, 3 = int8, 4 = uint32)`);
+  // Ring words are meaningless as weights or a delta, and a masked input is nothing but ring words.
+  if ((kind === 'masked') !== (dtype === 'uint32'))
+    throw new WireError('bad-dtype', `a ${kind} frame cannot carry ${dtype} values: masked frames carry uint32 and only they do`);
   const round = view.getUint32(8, true);
   const modelVersion = view.getUint32(12, true);
   const length = view.getUint32(16, true);
@@ -450,20 +537,9 @@ export function decodeFrame(frame: Uint8Array | ArrayBuffer, expect: FrameExpect
   const bytes = asBytes(frame);
   const header = peekHeader(bytes, expect);
   const { dtype, length: n, payloadOffset } = header;
+  if (dtype === 'uint32') throw new WireError('mismatch', 'frame carries masked ring words, not weights or a delta');
+  checkPayloadSize(header, bytes.length);
   const payloadBytes = n * bytesPerElement(dtype);
-  const arrived = bytes.length - payloadOffset;
-  if (arrived < payloadBytes) {
-    throw new WireError(
-      'truncated',
-      `frame truncated: header says ${n} ${dtype} values (${payloadBytes} bytes) but only ${arrived} payload bytes arrived`,
-    );
-  }
-  if (arrived > payloadBytes) {
-    throw new WireError(
-      'trailing',
-      `frame has ${arrived - payloadBytes} trailing bytes after its ${n} ${dtype} values (${payloadBytes} payload bytes)`,
-    );
-  }
 
   const start = payloadOffset;
   const end = payloadOffset + payloadBytes;

@@ -1,5 +1,5 @@
-import { describe, it } from 'vitest';
-import { decodeFrame, encodeFrame, peekHeader, type FrameDtype, type FrameInput } from './codec.js';
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, decodeMaskedFrame, encodeFrame, encodeMaskedFrame, peekHeader, type FrameDtype, type FrameInput } from './codec.js';
 import { expectWireError } from './expect-wire-error.js';
 
 // Header offsets for run id "run-1" (5 bytes): see the layout table in codec.ts.
@@ -56,7 +56,7 @@ describe('decodeFrame refuses', () => {
     bytes[KIND] = 9;
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes), 'bad-kind', 'unknown frame kind byte 9 (1 = weights, 2 = delta)');
+    expectWireError(() => decodeFrame(bytes), 'bad-kind', 'unknown frame kind byte 9 (1 = weights, 2 = delta, 3 = masked)');
   });
 
   it('an unknown dtype (bad-dtype)', () => {
@@ -65,7 +65,7 @@ describe('decodeFrame refuses', () => {
     bytes[DTYPE] = 0;
 
     // Execute / Assert
-    expectWireError(() => decodeFrame(bytes), 'bad-dtype', 'unknown frame dtype byte 0 (1 = float32, 2 = float16, 3 = int8)');
+    expectWireError(() => decodeFrame(bytes), 'bad-dtype', 'unknown frame dtype byte 0 (1 = float32, 2 = float16, 3 = int8, 4 = uint32)');
   });
 
   it('a header cut short anywhere (truncated)', () => {
@@ -244,5 +244,53 @@ describe('decodeFrame refuses', () => {
       'invalid-input',
       'a frame must be a Uint8Array or an ArrayBuffer, got string',
     );
+  });
+});
+
+describe('masked frames (secure aggregation inputs)', () => {
+  const masked = (words: number[]) =>
+    encodeMaskedFrame({ protocolVersion: 1, runId: 'run-1', round: 7, modelVersion: 6, words: Uint32Array.from(words) });
+
+  it('round-trip every 32-bit word, at exactly 4 bytes a word after the header', () => {
+    // Prepare
+    const words = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 123456789];
+
+    // Execute
+    const bytes = masked(words);
+    const { header, words: decoded } = decodeMaskedFrame(bytes, { runId: 'run-1', round: 7, modelVersion: 6, length: 6 });
+
+    // Assert
+    expect([...decoded]).toEqual(words);
+    expect(header).toMatchObject({ kind: 'masked', dtype: 'uint32', length: 6, segments: [6] });
+    expect(bytes.byteLength).toBe(header.payloadOffset + 4 * words.length);
+  });
+
+  it('are refused where weights or a delta are expected, and a delta where a masked input is', () => {
+    expectWireError(() => decodeFrame(masked([1, 2])), 'mismatch', 'frame carries masked ring words, not weights or a delta');
+    expectWireError(() => decodeFrame(masked([1, 2]), { kind: 'delta' }), 'mismatch', 'frame carries masked, expected delta');
+    expectWireError(() => decodeMaskedFrame(frame([1, 2])), 'mismatch', 'frame carries delta, expected masked');
+  });
+
+  it('refuse a kind and a dtype that do not go together, and a wrong length or trailing bytes', () => {
+    // Prepare
+    const floatsAsMasked = frame([1, 2]);
+    floatsAsMasked[KIND] = 3;
+    const wordsAsDelta = masked([1, 2]);
+    wordsAsDelta[KIND] = 2;
+    const longer = new Uint8Array([...masked([1, 2]), 0, 0, 0, 0]);
+
+    // Execute / Assert
+    expectWireError(
+      () => decodeMaskedFrame(floatsAsMasked),
+      'bad-dtype',
+      'a masked frame cannot carry float32 values: masked frames carry uint32 and only they do',
+    );
+    expectWireError(
+      () => decodeFrame(wordsAsDelta),
+      'bad-dtype',
+      'a delta frame cannot carry uint32 values: masked frames carry uint32 and only they do',
+    );
+    expectWireError(() => decodeMaskedFrame(masked([1, 2]), { length: 3 }), 'length', /carries 2 values, expected 3/);
+    expectWireError(() => decodeMaskedFrame(longer), 'trailing', 'frame has 4 trailing bytes after its 2 uint32 values (8 payload bytes)');
   });
 });

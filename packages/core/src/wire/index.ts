@@ -1,6 +1,8 @@
 export {
   encodeFrame,
   decodeFrame,
+  encodeMaskedFrame,
+  decodeMaskedFrame,
   peekHeader,
   frameByteLength,
   bytesPerElement,
@@ -12,6 +14,7 @@ export {
   type FrameKind,
   type FrameDtype,
   type FrameInput,
+  type MaskedFrameInput,
   type FrameHeader,
   type FrameExpectations,
   type DecodedFrame,
