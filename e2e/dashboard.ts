@@ -1,5 +1,12 @@
 import { expect, type Page } from '@playwright/test';
-import { MNIST_MLP, presetRunConfig, type Algorithm, type ModelSpec, type RunConfigInput } from '../packages/core/src/protocol-index.js';
+import {
+  MNIST_MLP,
+  presetRunConfig,
+  type Algorithm,
+  type ModelSpec,
+  type RunConfigInput,
+  type SecureRoundReport,
+} from '../packages/core/src/protocol-index.js';
 import { ADMIN_TOKEN } from './hub-process.js';
 
 /** Signs in on /admin/ with the e2e hub's token. */
@@ -35,7 +42,15 @@ export interface RunDetail {
     round: number;
     status: string;
     participants: string[];
-    metrics: { global: number | null; personalized: number | null; heldOutGlobal: number | null; heldOutPersonalized: number | null };
+    failures: { participantId: string; reason: string }[];
+    metrics: {
+      loss: number | null;
+      global: number | null;
+      personalized: number | null;
+      heldOutGlobal: number | null;
+      heldOutPersonalized: number | null;
+    };
+    secureAggregation?: SecureRoundReport;
   }[];
 }
 

@@ -124,6 +124,7 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
     onHelloRefused: (refusal) => settle(new Error(`hub refused hello: ${refusal.error}`)),
     onFarewell: (notice) => options.onFarewell?.(notice),
     onAssign: follow,
+    onRoundCancelled: (info) => participant.roundCancelled(info.runId, info.round),
   });
   socket.once('connect_error', (error) => settle(new Error(`cannot connect to ${options.url}: ${error.message}`)));
 
@@ -145,6 +146,9 @@ export async function connectParticipant(options: NodeParticipantOptions): Promi
         if (!ack.ok) options.onRejected?.(ack.error);
         return ack;
       },
+      // Secure aggregation runs: the same session answers the hub's stages as a tab does.
+      submitReady: (ready) => session.submitReady(ready),
+      onSecAgg: (handler) => session.onSecAgg(handler),
     },
     data: null,
     heads: options.heads ?? new MemoryHeadStore(),

@@ -2,7 +2,7 @@ import type { RoundSummary } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { formatBytes, formatMetric, formatMs, formatNumber } from '../shared/format.js';
 import { createLineChart, type LineChart } from '../shared/line-chart.js';
-import { epsilonSeries, formatEpsilon } from '../shared/privacy-text.js';
+import { epsilonSeries, formatEpsilon, secureStagesText } from '../shared/privacy-text.js';
 import { completedRounds } from './round-list.js';
 
 type Metric = 'accuracy' | 'mse';
@@ -113,6 +113,7 @@ export class RoundsView {
     }
 
     const m = metric === 'accuracy' ? 'acc.' : 'MSE';
+    const secure = rounds.some((r) => r.secureAggregation);
     replaceChildren(
       this.headRow,
       [
@@ -127,6 +128,7 @@ export class RoundsView {
         'Bytes down',
         'Duration',
         ...(privacy ? ['ε after'] : []),
+        ...(secure ? ['Secure aggregation: answered per stage'] : []),
       ].map((c) => h('th', { scope: 'col', text: c })),
     );
     replaceChildren(
@@ -148,6 +150,7 @@ export class RoundsView {
             h('td', { text: formatBytes(r.bytesDown) }),
             h('td', { text: formatMs(r.durationMs) }),
             privacy ? h('td', { text: r.privacy ? formatEpsilon(r.privacy.epsilon) : '–' }) : null,
+            secure ? h('td', { text: r.secureAggregation ? secureStagesText(r.secureAggregation) : '–' }) : null,
           ),
         ),
     );
@@ -156,7 +159,11 @@ export class RoundsView {
     const failed = rounds.filter((r) => r.status === 'failed');
     replaceChildren(
       this.failures,
-      failed.slice(-10).map((r) => h('li', { text: `round ${r.round}, attempt ${r.attempt} failed: ${r.reason ?? 'no reason given'}` })),
+      failed.slice(-10).map((r) =>
+        h('li', {
+          text: `round ${r.round}, attempt ${r.attempt} failed: ${r.reason ?? 'no reason given'}${r.secureAggregation ? ` — ${secureStagesText(r.secureAggregation)}` : ''}`,
+        }),
+      ),
     );
   }
 }

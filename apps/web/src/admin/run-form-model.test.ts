@@ -111,6 +111,34 @@ describe('scenario fields for the few-shot regime', () => {
     expect(presetValues('iid', 'maml')['scenario.labelPermutations']).toBe('');
   });
 
+  it('maps secure aggregation both ways, leaves it out when off, and places its refusals at the fields they concern', () => {
+    const off = checkValues(presetValues('shards', 'fedavg'));
+    const on = checkValues({
+      ...presetValues('shards', 'fedavg'),
+      secureAggregation: 'yes',
+      'secureAggregation.neighbours': '20',
+      'secureAggregation.maxExamples': '500',
+    });
+    const withInt8 = checkValues({ ...presetValues('shards', 'fedavg'), secureAggregation: 'yes', codec: 'int8' });
+    const odd = checkValues({ ...presetValues('shards', 'fedavg'), secureAggregation: 'yes', 'secureAggregation.neighbours': '5' });
+    expect(off.ok && off.config.secureAggregation).toBeUndefined();
+    expect(on.ok && on.config.secureAggregation).toEqual({
+      clip: 1,
+      maxExamples: 500,
+      maxGroup: 100,
+      neighbours: 20,
+      minSurvivors: 3,
+      stageTimeoutMs: 10_000,
+    });
+    expect(on.ok && configToValues(on.config)).toMatchObject({
+      secureAggregation: 'yes',
+      'secureAggregation.neighbours': '20',
+      'secureAggregation.maxExamples': '500',
+    });
+    expect(!withInt8.ok && withInt8.fieldErrors['codec']).toMatch(/codec: masked inputs are 32-bit ring words/);
+    expect(!odd.ok && odd.fieldErrors['secureAggregation.neighbours']).toMatch(/must be even/);
+  });
+
   it('places the scenario resolver’s refusal of too many shots next to the scenario', () => {
     const check = checkValues({ ...presetValues('iid', 'fedavg'), 'scenario.participants': '2000', 'scenario.supportShots': '4' });
     expect(check.ok).toBe(false);

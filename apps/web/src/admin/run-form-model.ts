@@ -30,7 +30,7 @@ export interface FieldDef {
   readonly key: string;
   readonly label: string;
   readonly kind: FieldKind;
-  readonly group: 'Run' | 'Model' | 'Scenario' | 'Rounds' | 'Client' | 'Server';
+  readonly group: 'Run' | 'Model' | 'Scenario' | 'Rounds' | 'Client' | 'Server' | 'Privacy';
   readonly options?: readonly string[];
   /** Blank means "not set" (the hub's default or none). */
   readonly optional?: boolean;
@@ -46,6 +46,8 @@ const hasScenario = (v: FormValues) => v['scenario.name'] !== NO_SCENARIO;
 /** fedrep and fedper keep the model's last layers on each participant. */
 const keepsHeadOf = (v: FormValues) =>
   (ALGORITHMS as readonly string[]).includes(v['algorithm'] ?? '') && keepsHead(v['algorithm'] as Algorithm);
+
+const secure = (v: FormValues) => v['secureAggregation'] === 'yes';
 
 export const FIELDS: readonly FieldDef[] = [
   { key: 'name', label: 'Run name', kind: 'text', group: 'Run', optional: true },
@@ -195,6 +197,72 @@ export const FIELDS: readonly FieldDef[] = [
     hint: 'share of the largest and of the smallest values, < 0.5',
     when: (v) => v['aggregation.kind'] === 'trimmed-mean',
   },
+  {
+    key: 'secureAggregation',
+    label: 'Secure aggregation',
+    kind: 'select',
+    group: 'Privacy',
+    options: ['no', 'yes'],
+    hint: 'tabs mask their updates after training; needs fedavg, the float32 codec and no max update norm',
+  },
+  {
+    key: 'secureAggregation.clip',
+    label: 'Clip per coordinate',
+    kind: 'number',
+    group: 'Privacy',
+    hint: 'bound on each weighted delta coordinate before it is rounded into the 32-bit ring',
+    when: secure,
+  },
+  {
+    key: 'secureAggregation.maxExamples',
+    label: 'Examples of weight 1',
+    kind: 'int',
+    group: 'Privacy',
+    hint: 'a tab weighs min(examples, this) / this: near the tabs’ counts keeps the ring’s steps fine',
+    when: secure,
+  },
+  {
+    key: 'secureAggregation.maxGroup',
+    label: 'Largest group',
+    kind: 'int',
+    group: 'Privacy',
+    hint: 'tabs masked together, at most 255; sizes the ring',
+    when: secure,
+  },
+  {
+    key: 'secureAggregation.neighbours',
+    label: 'Neighbours per tab (SecAgg+)',
+    kind: 'int',
+    group: 'Privacy',
+    optional: true,
+    hint: 'even; each tab shares with and masks against this many; blank: every other tab',
+    when: secure,
+  },
+  {
+    key: 'secureAggregation.threshold',
+    label: 'Shares to rebuild a secret',
+    kind: 'int',
+    group: 'Privacy',
+    optional: true,
+    hint: 'blank: a majority of each tab’s holders',
+    when: secure,
+  },
+  {
+    key: 'secureAggregation.minSurvivors',
+    label: 'Fewest survivors',
+    kind: 'int',
+    group: 'Privacy',
+    hint: 'fewer masked updates abort the attempt (at least 3)',
+    when: secure,
+  },
+  {
+    key: 'secureAggregation.stageTimeoutMs',
+    label: 'Stage timeout (ms)',
+    kind: 'int',
+    group: 'Privacy',
+    hint: 'a tab silent this long in a stage counts as dropped',
+    when: secure,
+  },
 ];
 
 export function fieldVisible(field: FieldDef, values: FormValues): boolean {
@@ -203,6 +271,13 @@ export function fieldVisible(field: FieldDef, values: FormValues): boolean {
 
 /** Server-optimizer settings for the kinds not in the preset: the schema's own defaults. */
 const SERVER_DEFAULTS: FormValues = {
+  'secureAggregation.clip': '1',
+  'secureAggregation.maxExamples': '10000',
+  'secureAggregation.maxGroup': '100',
+  'secureAggregation.neighbours': '',
+  'secureAggregation.threshold': '',
+  'secureAggregation.minSurvivors': '3',
+  'secureAggregation.stageTimeoutMs': '10000',
   'server.momentum': '0.9',
   'server.beta1': '0.9',
   'server.beta2': '0.99',
@@ -263,7 +338,9 @@ export function configToValues(config: RunConfigInput | RunConfig): FormValues {
     'server.kind': server.kind,
     'server.lr': text(server.lr),
     'aggregation.kind': config.aggregation?.kind ?? 'fedavg',
+    secureAggregation: config.secureAggregation ? 'yes' : 'no',
   };
+  for (const [key, value] of Object.entries(config.secureAggregation ?? {})) values[`secureAggregation.${key}`] = text(value);
   if (config.aggregation?.kind === 'trimmed-mean') values['aggregation.trim'] = text(config.aggregation.trim);
   for (const key of Object.keys(client) as (keyof typeof client)[]) values[`client.${key}`] = text(client[key]);
   if (server.kind === 'fedavgm') values['server.momentum'] = text(server.momentum);
@@ -388,6 +465,17 @@ export function valuesToConfig(values: FormValues): RunConfigInput {
     maxUpdateNorm: pick('maxUpdateNorm'),
     seed: pick('seed'),
     evaluateEvery: pick('evaluateEvery'),
+    secureAggregation: secure(values)
+      ? defined({
+          clip: pick('secureAggregation.clip'),
+          maxExamples: pick('secureAggregation.maxExamples'),
+          maxGroup: pick('secureAggregation.maxGroup'),
+          neighbours: pick('secureAggregation.neighbours'),
+          threshold: pick('secureAggregation.threshold'),
+          minSurvivors: pick('secureAggregation.minSurvivors'),
+          stageTimeoutMs: pick('secureAggregation.stageTimeoutMs'),
+        })
+      : undefined,
   });
 }
 
@@ -420,7 +508,10 @@ export function checkValues(values: FormValues): FormCheck {
 /** The visible field an issue path belongs to. */
 export function fieldFor(path: string, values: FormValues): string | null {
   const visible = FIELDS.filter((f) => fieldVisible(f, values));
-  const exact = visible.find((f) => f.key === path || path.startsWith(`${f.key}.`));
+  // The most specific field: 'secureAggregation.neighbours' rather than the 'secureAggregation' switch.
+  const exact =
+    visible.find((f) => f.key === path) ??
+    visible.filter((f) => path.startsWith(`${f.key}.`)).sort((a, b) => b.key.length - a.key.length)[0];
   if (exact) return exact.key;
   const head = path.split('.')[0] ?? '';
   const groupField = visible.find((f) => f.key.startsWith(`${head}.`));

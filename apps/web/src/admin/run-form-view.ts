@@ -2,7 +2,7 @@ import type { Algorithm, RunConfigInput } from '@tabula/core/protocol';
 import { h, replaceChildren } from '../shared/dom.js';
 import { FIELDS, checkValues, fieldVisible, hubFieldErrors, presetValues, type FieldDef, type FormValues } from './run-form-model.js';
 
-const GROUPS = ['Run', 'Model', 'Scenario', 'Rounds', 'Client', 'Server'] as const;
+const GROUPS = ['Run', 'Model', 'Scenario', 'Rounds', 'Client', 'Server', 'Privacy'] as const;
 const GROUP_TITLE: Record<(typeof GROUPS)[number], string> = {
   Run: 'Run',
   Model: 'Model',
@@ -10,6 +10,7 @@ const GROUP_TITLE: Record<(typeof GROUPS)[number], string> = {
   Rounds: 'Rounds and deadlines',
   Client: 'Client hyper-parameters',
   Server: 'Server optimizer',
+  Privacy: 'Secure aggregation (the hub learns only the sum of the updates)',
 };
 
 const fieldId = (key: string) => `f-${key.replace(/\./g, '-')}`;

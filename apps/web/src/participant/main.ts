@@ -31,6 +31,7 @@ import { MIN_OWN_EXAMPLES, splitOwnData, type OwnDigit } from './own-data.js';
 import { OwnDigitStore } from './own-store.js';
 import { MetaTest } from './meta-test.js';
 import { StateView, type ViewStatus } from './state-view.js';
+import { secAggCheck } from './secagg-check.js';
 import { installHook } from './test-hook.js';
 import { TryIt } from './try-it.js';
 import { parseUrlOptions } from './url-options.js';
@@ -102,6 +103,7 @@ installHook({
   },
   tf,
   measure: measureBackend,
+  secagg: secAggCheck,
 });
 
 function storedSource(): string | null {
@@ -291,7 +293,9 @@ if (page.backend) {
     onFarewell: (notice) => setStatus({ state: 'error', message: `the hub closed this tab's connection: ${notice.reason}` }),
     onRoundCancelled: (info) => {
       note(`round ${info.round} cancelled: ${info.reason}`);
-      if (!BUSY.has(page.status.state)) setStatus(idleStatus());
+      // A masked update waiting for the hub's stages is no longer wanted: its secrets go, and the tab is idle.
+      const dropped = participant?.roundCancelled(info.runId, info.round) ?? false;
+      if (dropped || !BUSY.has(page.status.state)) setStatus(idleStatus());
     },
     onAssign: (assignment) => void adopt(assignment),
   });

@@ -1,4 +1,4 @@
-import type { ParticipantState } from '@tabula/core';
+import type { ParticipantState, SecAggStage } from '@tabula/core';
 import { h } from '../shared/dom.js';
 
 /** What the tab is doing now, as the participant runtime reports it (plus 'connecting' from the socket). */
@@ -8,7 +8,18 @@ export interface ViewStatus {
   readonly step?: number;
   readonly totalSteps?: number;
   readonly message?: string;
+  /** A secure aggregation run, after training: the stage the hub asked for last ('waiting': none yet). */
+  readonly secureStage?: SecAggStage | 'waiting';
 }
+
+/** Each stage, as the person at the tab reads it, with its place among the four. */
+const SECURE_STAGES: Record<SecAggStage | 'waiting', { readonly at: number; readonly text: string }> = {
+  waiting: { at: 0, text: 'waiting for the hub to gather the group' },
+  advertise: { at: 1, text: 'stage 1 of 4, exchanging public keys' },
+  share: { at: 2, text: 'stage 2 of 4, sharing encrypted key shares' },
+  mask: { at: 3, text: 'stage 3 of 4, sending the masked update' },
+  unmask: { at: 4, text: 'stage 4 of 4, helping unmask the group’s sum' },
+};
 
 /** The state line reads "<state>: <details>", e.g. "training: step 3 of 10 (round 2)". Pure, tested. */
 export function describeStatus(status: ViewStatus): string {
@@ -26,6 +37,7 @@ export function describeStatus(status: ViewStatus): string {
     case 'training':
       return `training: step ${status.step ?? 0} of ${status.totalSteps ?? '?'}${round}`;
     case 'uploading':
+      if (status.secureStage) return `secure aggregation: your update is masked — ${SECURE_STAGES[status.secureStage].text}${round}`;
       return `uploading: the update${round}`;
     case 'done':
       return `done: finished${round}, waiting for the next${extra}`;
@@ -68,6 +80,10 @@ export class StateView {
       this.progress.max = total;
       this.progress.value = Math.min(total, status.step ?? 0);
       this.stepText.textContent = `step ${status.step ?? 0} of ${status.totalSteps ?? '?'}`;
+    } else if (status.state === 'uploading' && status.secureStage) {
+      this.progress.max = 4;
+      this.progress.value = SECURE_STAGES[status.secureStage].at;
+      this.stepText.textContent = `secure aggregation ${SECURE_STAGES[status.secureStage].at} of 4`;
     } else if (status.state === 'done') {
       this.progress.value = this.progress.max;
     } else if (status.state === 'downloading') {

@@ -1,5 +1,6 @@
 import type { ParticipantState, RoundRecord, tf } from '@tabula/core';
 import type { DataSource } from './data-source-view.js';
+import type { secAggCheck } from './secagg-check.js';
 import type { ViewStatus } from './state-view.js';
 
 /** What the page exposes on `window.tabula` for tests and curious people: a read-only view of the page's state. */
@@ -23,6 +24,8 @@ export interface TabulaHook {
     model: 'mlp' | 'cnn',
     budgetMs?: number,
   ): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
+  /** The page's secure aggregation crypto on hex strings: check it against RFC 7748, RFC 5869 and NIST SP 800-38A. */
+  readonly secagg: typeof secAggCheck;
 }
 
 declare global {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epsilonSeries, guaranteeText } from './privacy-text.js';
+import { epsilonSeries, guaranteeText, secureStagesText } from './privacy-text.js';
 
 describe('guaranteeText', () => {
   it('says the guarantee as (ε, δ) after the rounds so far, with the budget', () => {
@@ -24,5 +24,22 @@ describe('epsilonSeries', () => {
     ];
     expect(epsilonSeries(rounds, 2)).toEqual({ x: [1, 2, 3], epsilon: [0.5, 0.8, null], budget: [2, 2, 2] });
     expect(epsilonSeries(rounds, null).budget).toEqual([null, null, null]);
+  });
+});
+
+describe('secureStagesText', () => {
+  it('says who answered each stage of those asked, the threshold, the graph and any clipping', () => {
+    const stages = [
+      { stage: 'advertise' as const, asked: 6, answered: 6 },
+      { stage: 'share' as const, asked: 6, answered: 6 },
+      { stage: 'mask' as const, asked: 6, answered: 5 },
+      { stage: 'unmask' as const, asked: 5, answered: 5 },
+    ];
+    expect(secureStagesText({ stages, threshold: 4, neighbours: null, clampedShare: 0 })).toBe(
+      'advertise 6/6 · share 6/6 · mask 5/6 · unmask 5/5 (threshold 4, every tab)',
+    );
+    expect(secureStagesText({ stages: stages.slice(0, 2), threshold: 11, neighbours: 20, clampedShare: 0.0123 })).toBe(
+      'advertise 6/6 · share 6/6 (threshold 11, 20 neighbours, 1.2% of coordinates clipped)',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { RoundSummary, RunGuarantee } from '@tabula/core/protocol';
+import type { RoundSummary, RunGuarantee, SecureRoundReport } from '@tabula/core/protocol';
 
 /** δ as people write it: 1e-5, 0.001. */
 export function formatDelta(delta: number): string {
@@ -25,4 +25,18 @@ export function epsilonSeries(
 ): { x: number[]; epsilon: (number | null)[]; budget: (number | null)[] } {
   const x = rounds.map((r) => r.round);
   return { x, epsilon: rounds.map((r) => r.privacy?.epsilon ?? null), budget: x.map(() => budget) };
+}
+
+/**
+ * "advertise 6/6 · share 6/6 · mask 5/6 · unmask 5/5": a secure aggregation attempt's tabs that answered of those asked,
+ * stage by stage (a drop is a dropout), and its terms.
+ */
+export function secureStagesText(report: SecureRoundReport): string {
+  const stages = report.stages.map((s) => `${s.stage} ${s.answered}/${s.asked}`).join(' · ');
+  const graph = report.neighbours === null ? 'every tab' : `${report.neighbours} neighbours`;
+  const clamped =
+    report.clampedShare === null || report.clampedShare === 0
+      ? ''
+      : `, ${(100 * report.clampedShare).toPrecision(2)}% of coordinates clipped`;
+  return `${stages} (threshold ${report.threshold}, ${graph}${clamped})`;
 }

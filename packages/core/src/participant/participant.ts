@@ -182,10 +182,15 @@ export class Participant {
     return answer;
   }
 
-  /** The round was abandoned (the hub stopped it, or secure aggregation aborted): forget what it was to contribute. */
-  roundCancelled(runId: string, round: number): void {
+  /**
+   * The round was abandoned (the hub stopped it, or secure aggregation aborted): forget what it was to contribute.
+   * True when a masked contribution was waiting for it (the caller shows the tab idle again).
+   */
+  roundCancelled(runId: string, round: number): boolean {
     const address = this.contribution?.address;
-    if (address?.runId === runId && address.round === round) this.contribution = null;
+    if (address?.runId !== runId || address.round !== round) return false;
+    this.contribution = null;
+    return true;
   }
 
   /** Replaces the local data (a user drew more digits, or too few are left); the next round uses it. */
