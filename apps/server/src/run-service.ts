@@ -245,8 +245,13 @@ export class RunService {
 
 /** The CLI's line per round. */
 function roundLine(summary: RoundSummary, config: RunConfig): string {
-  if (summary.status !== 'completed') return `round ${summary.round}/${config.rounds} attempt ${summary.attempt} failed: ${summary.reason}`;
+  // A secure round's answers per stage, e.g. "secure 6/6 6/6 5/6 5/5": who dropped out, and where.
+  const secure = summary.secureAggregation
+    ? ` · secure ${summary.secureAggregation.stages.map((s) => `${s.answered}/${s.asked}`).join(' ')}`
+    : '';
+  if (summary.status !== 'completed')
+    return `round ${summary.round}/${config.rounds} attempt ${summary.attempt} failed: ${summary.reason}${secure}`;
   const m = summary.metrics;
   const figure = (x: number | null) => (x === null ? '-' : config.model.task === 'regression' ? x.toFixed(3) : `${(100 * x).toFixed(1)}%`);
-  return `round ${summary.round}/${config.rounds} · ${summary.participants.length} participants · loss ${m.loss?.toFixed(3) ?? '-'} · global ${figure(m.global)} · personalized ${figure(m.personalized)} · ${(summary.durationMs / 1000).toFixed(1)} s${summary.privacy ? ` · ε ${summary.privacy.epsilon.toFixed(3)}` : ''}`;
+  return `round ${summary.round}/${config.rounds} · ${summary.participants.length} participants · loss ${m.loss?.toFixed(3) ?? '-'} · global ${figure(m.global)} · personalized ${figure(m.personalized)} · ${(summary.durationMs / 1000).toFixed(1)} s${summary.privacy ? ` · ε ${summary.privacy.epsilon.toFixed(3)}` : ''}${secure}`;
 }

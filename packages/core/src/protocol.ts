@@ -99,8 +99,9 @@ export type PrivacyConfig = z.infer<typeof PrivacySchema>;
  * that finished mask their quantised, example-weighted updates so that the hub learns only their sum, and the sum
  * survives tabs that leave mid-protocol. `clip` bounds each coordinate of w·Δ (w = min(examples, maxExamples) /
  * maxExamples) before it is rounded into the 32-bit ring, sized for `maxGroup` tabs; `neighbours` (even) switches to
- * SecAgg+'s sparse graph, each tab sharing with and masking against that many others; `threshold` shares rebuild a
- * secret (default a majority of each tab's holders); fewer than `minSurvivors` masked inputs abort the attempt.
+ * SecAgg+'s sparse graph, each tab sharing with and masking against that many others (absent, with no threshold set:
+ * every other tab in groups up to 30, 20 neighbours beyond); `threshold` shares rebuild a secret (default a majority of
+ * each tab's holders); fewer than `minSurvivors` masked inputs abort the attempt.
  * Each of the four stages waits at most `stageTimeoutMs` for a tab, then counts it as dropped.
  */
 export const SecureAggregationSchema = strictObject({

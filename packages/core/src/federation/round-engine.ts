@@ -32,6 +32,16 @@ export const SKIP_AFTER_MISSES = 3;
 const POLL_MS = 100;
 /** Pause before retrying a failed round, so a transient problem (tabs reloading) can clear. */
 const RETRY_DELAY_MS = 1000;
+/**
+ * Secure aggregation without `neighbours`: every tab masks against every other in groups up to this size, since the
+ * hub's cost of a dropout grows with the group (privacy.md §2.10: 9 s at 200 tabs and 10 % dropouts)...
+ */
+export const COMPLETE_GRAPH_UP_TO = 30;
+/**
+ * ...and against this many neighbours beyond it: with the majority threshold of 11, a 200-tab round with 10 % dropouts
+ * in the stages aborts with probability 1.3e-4 (privacy.md §2.9's binomial tail).
+ */
+export const AUTO_NEIGHBOURS = 20;
 /** Why a differentially private run completed before its last round. */
 export const PRIVACY_BUDGET_REACHED = 'privacy budget reached';
 
@@ -423,7 +433,9 @@ export class RoundEngine {
       host.cancel(id, { runId: this.runId, round, reason: full });
     }
     const n = group.length;
-    const degree = secure.neighbours !== undefined && secure.neighbours < n - 1 ? secure.neighbours : undefined;
+    // Without a graph configured, SecAgg's complete graph up to a point, then SecAgg+ (privacy.md §2.9).
+    const wanted = secure.neighbours ?? (secure.threshold === undefined && n > COMPLETE_GRAPH_UP_TO ? AUTO_NEIGHBOURS : undefined);
+    const degree = wanted !== undefined && wanted < n - 1 ? wanted : undefined;
     const holders = (degree ?? n - 1) + 1;
     const threshold = secure.threshold ?? Math.floor(holders / 2) + 1;
     const report = (stages: SecureRoundResult['stages'], clampedShare: number | null) => ({

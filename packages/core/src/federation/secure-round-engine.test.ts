@@ -25,6 +25,8 @@ interface Behaviour {
   leaveAt?: SecAggStage;
   /** Replaces the tab's ring words before it masks them (a malicious tab). */
   forge?: (words: Uint32Array) => void;
+  /** Replaces its answer to one stage (a hostile or broken tab). */
+  garble?: { stage: SecAggStage; answer: unknown };
 }
 
 async function secureRun(behaviour: Record<string, Behaviour> = {}, input: Partial<RunConfigInput> = {}, tabs = TABS) {
@@ -79,7 +81,9 @@ async function secureRun(behaviour: Record<string, Behaviour> = {}, input: Parti
       secAgg: async (id, stage, request) => {
         asked.push(`${stage} ${id}`);
         if (behaviour[id]?.leaveAt === stage) throw new Error('the participant disconnected');
-        return contributions.get(id)!.answer(stage, request);
+        const answer = await contributions.get(id)!.answer(stage, request);
+        const garble = behaviour[id]?.garble;
+        return garble?.stage === stage ? garble.answer : answer;
       },
     },
   });
@@ -135,6 +139,36 @@ describe('secure aggregation in the round engine (literal numbers)', () => {
     expect([...weights]).toEqual([0.875, 1, 2.375]);
     expect(recorded[0]!.participants).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(recorded[0]!.secureAggregation!.stages.at(-1)).toEqual({ stage: 'unmask', asked: 5, answered: 4 });
+  });
+});
+
+describe('secure aggregation: what a tab sends is checked, and the graph follows the group', () => {
+  it('a tab whose answer is malformed (keys of the wrong size, a short masked frame) is a dropout, and the mean is exact without it', async () => {
+    for (const garble of [
+      { stage: 'advertise' as const, answer: { ok: true, data: { encKey: 'AAAA', maskKey: 'AAAA' } } },
+      { stage: 'mask' as const, answer: { ok: true, data: { frame: new Uint8Array(40) } } },
+      { stage: 'mask' as const, answer: 'not an ack' },
+    ]) {
+      // Execute
+      const { end, weights, recorded } = await secureRun({ d: { garble } });
+
+      // Assert
+      expect(end.status).toBe('completed');
+      expect([...weights]).toEqual([Math.fround(26 / 10), Math.fround(-8 / 10), Math.fround(38 / 10)]);
+      expect(recorded[0]!.failures.map((f) => f.participantId)).toEqual(['d']);
+      expect(recorded[0]!.failures[0]!.reason).toMatch(new RegExp(`^left secure aggregation at its ${garble.stage} stage: `));
+    }
+  });
+
+  it('beyond 30 tabs without a graph configured, each tab masks against 20 neighbours with a majority threshold of 11', async () => {
+    // Prepare: 32 tabs, each Δ = [1, 1, 1] over 1 example: the mean is exactly [1, 1, 1].
+    const tabs = Array.from({ length: 32 }, (_, i) => ({ id: `t${String(i).padStart(2, '0')}`, delta: [1, 1, 1], examples: 1 }));
+    // Execute
+    const { weights, recorded } = await secureRun({ t05: { leaveAt: 'mask' } }, { secureAggregation: { ...SECURE, maxGroup: 40 } }, tabs);
+    // Assert
+    expect([...weights]).toEqual([1, 1, 1]);
+    expect(recorded[0]!.secureAggregation).toMatchObject({ neighbours: 20, threshold: 11 });
+    expect(recorded[0]!.participants).toHaveLength(31);
   });
 });
 

@@ -139,6 +139,43 @@ describe('secure aggregation: what the hub does not learn', () => {
     expect(same).toBeLessThan(5);
   });
 
+  it('after unmasking, the hub object holds no secret of any tab: no seed, no private key, the dropped tab’s included', async () => {
+    // Prepare: four tabs; tab 3 leaves after sharing, so the hub rebuilds its mask key to remove its pairwise masks.
+    const s = session(64, 3);
+    const tabs = [0, 1, 2, 3].map((u) => new SecAggParticipant(s, u, new Uint32Array(64).fill(u)));
+    const hub = new SecAggAggregator(s);
+    for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
+    for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(hub.roster()));
+    for (const tab of tabs.slice(0, 3)) {
+      const { received, alive } = hub.sharesFor(tab.index);
+      hub.acceptMasked(tab.index, await tab.mask(received, alive));
+    }
+    // Execute
+    const answers = tabs.slice(0, 3).map((tab) => {
+      const asked = hub.unmaskRequest(tab.index);
+      return tab.unmask(asked.survivors, asked.dropped);
+    });
+    const total = await hub.unmask(answers);
+    // Assert: the sum is right, and every byte the hub keeps (keys it was sent, sealed shares, the running sum) is free
+    // of every tab's 32-byte secrets.
+    expect([...total]).toEqual(new Array<number>(64).fill(0 + 1 + 2));
+    const hexOf = (bytes: ArrayBufferView) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+    const kept: string[] = [];
+    const visit = (value: unknown, depth: number): void => {
+      if (depth > 6 || value === null || typeof value !== 'object') return;
+      if (ArrayBuffer.isView(value)) return void kept.push(hexOf(value));
+      for (const inner of value instanceof Map ? [...value.keys(), ...value.values()] : Object.values(value)) visit(inner, depth + 1);
+    };
+    visit(hub, 0);
+    expect(kept.length).toBeGreaterThan(10);
+    const secrets = tabs.flatMap((tab) => {
+      const own = tab as unknown as { seed: Uint8Array; enc: { secret: Uint8Array }; maskPair: { secret: Uint8Array } };
+      return [own.seed, own.enc.secret, own.maskPair.secret].map(hexOf);
+    });
+    expect(secrets).toHaveLength(12);
+    for (const secret of secrets) expect(kept.some((bytes) => bytes.includes(secret))).toBe(false);
+  });
+
   it('a tab asked for both secrets of one peer refuses, at once or across calls', async () => {
     const s = session(4, 2);
     const tabs = [0, 1, 2].map((u) => new SecAggParticipant(s, u, new Uint32Array(4)));
