@@ -362,7 +362,9 @@ export class RoundEngine {
 
       if (config.secureAggregation) {
         if (this.stopReason) return null;
-        return await this.secureReport(round, attempt, collector, bytesDown, summary);
+        const reported = await this.secureReport(round, attempt, collector, bytesDown, summary);
+        // The hub began shutting down during the stages: record nothing (the run resumes later).
+        return this.detached ? null : reported;
       }
 
       // 4. Aggregate, if enough valid updates arrived. A DP round aggregates whatever arrived (noise over the expected

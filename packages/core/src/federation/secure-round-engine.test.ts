@@ -29,7 +29,13 @@ interface Behaviour {
   garble?: { stage: SecAggStage; answer: unknown };
 }
 
-async function secureRun(behaviour: Record<string, Behaviour> = {}, input: Partial<RunConfigInput> = {}, tabs = TABS) {
+async function secureRun(
+  behaviour: Record<string, Behaviour> = {},
+  input: Partial<RunConfigInput> = {},
+  tabs = TABS,
+  /** Called once, when the hub asks its first stage question. */
+  onStages?: (engine: RoundEngine) => void,
+) {
   const config = RunConfigSchema.parse({
     algorithm: 'fedavg',
     model: MODEL,
@@ -79,6 +85,7 @@ async function secureRun(behaviour: Record<string, Behaviour> = {}, input: Parti
       onOutcome: () => undefined,
       log: () => undefined,
       secAgg: async (id, stage, request) => {
+        if (asked.length === 0) onStages?.(engine);
         asked.push(`${stage} ${id}`);
         if (behaviour[id]?.leaveAt === stage) throw new Error('the participant disconnected');
         const answer = await contributions.get(id)!.answer(stage, request);
@@ -221,6 +228,16 @@ describe('secure aggregation aborts: a failed attempt with its reason, and the w
     expect(end.status).toBe('failed');
     expectUnchanged(weights);
     expect(recorded[0]!.reason).toMatch(/^secure aggregation aborted \(too-few-survivors\): .*, the threshold is 2$/);
+  });
+
+  it('a hub that shuts down during the stages records nothing: the run resumes later at the same round', async () => {
+    // Execute
+    const { end, weights, recorded } = await secureRun({}, {}, TABS, (engine) => engine.detach());
+
+    // Assert
+    expect(end).toEqual({ status: 'detached' });
+    expect(recorded).toEqual([]);
+    expectUnchanged(weights);
   });
 
   it('a total weight out of range (a tab wrote any ring element into its weight slot): nothing is released', async () => {
