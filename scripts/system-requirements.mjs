@@ -12,10 +12,25 @@
  * @property {string} aptPackage   the Debian package that provides defaultPath
  */
 
-/** @type {readonly SystemRequirement[]} A later requirement (redis-server, postgresql) is one more row. */
+/** @type {readonly SystemRequirement[]} */
 export const SYSTEM_REQUIREMENTS = [
   // Playwright's own browser download cannot work here; playwright.config.ts launches this one.
   { name: 'Chromium', neededBy: 'the browser tests', defaultPath: '/usr/bin/chromium', envVar: 'CHROMIUM_PATH', aptPackage: 'chromium' },
+  // The multi-hub tests start their own servers on free loopback ports (apps/server/src/local-services.ts).
+  {
+    name: 'Redis',
+    neededBy: 'the multi-hub tests',
+    defaultPath: '/usr/bin/redis-server',
+    envVar: 'REDIS_SERVER_PATH',
+    aptPackage: 'redis-server',
+  },
+  {
+    name: 'PostgreSQL 15',
+    neededBy: 'the multi-hub tests',
+    defaultPath: '/usr/lib/postgresql/15/bin/initdb',
+    envVar: 'TABULA_INITDB',
+    aptPackage: 'postgresql-15',
+  },
 ];
 
 /**
