@@ -79,12 +79,16 @@ export { adaptOnBatch, sgdStep } from './learn/steps.js';
 export { adaptationCurve, headline } from './learn/evaluate.js';
 export {
   createServerOptimizer,
+  decodePartial,
+  encodePartial,
   fedAvg,
   FedAvgStrategy,
   type ServerOptimizerConfig,
   type Strategy,
   type StrategyState,
   TrimmedMeanStrategy,
+  WeightedSum,
+  type WeightedPartial,
 } from './aggregate/index.js';
 export { clientUpdate, type ClientUpdateInput, type ClientUpdateResult } from './learn/client-update.js';
 export { runSimulation, type SimOptions, type SimResult, type SimRound } from './sim/simulation.js';

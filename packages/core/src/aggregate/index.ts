@@ -1,4 +1,4 @@
-export { WeightedSum, type Accumulator } from './weighted-sum.js';
+export { WeightedSum, decodePartial, encodePartial, type Accumulator, type WeightedPartial } from './weighted-sum.js';
 export { FitBatch, type FitResult } from './fit-batch.js';
 export { fedAvg, type FedAvgUpdate } from './fedavg.js';
 export { l2Norm, clipToNorm } from './norm.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../rng.js';
 import { fedAvg } from './fedavg.js';
-import { WeightedSum } from './weighted-sum.js';
+import { WeightedSum, decodePartial, encodePartial } from './weighted-sum.js';
 
 function randomUpdates(seed: number, participants: number, length: number) {
   const rng = createRng(seed);
@@ -107,5 +107,49 @@ describe('WeightedSum.addIfFinite', () => {
     expect(s.result()).toEqual(before);
     // -0 is finite.
     expect(s.addIfFinite(Float32Array.from([-0, 0, -0]), 2)).toBe(true);
+  });
+});
+
+describe('WeightedSum partials (one per hub, combined by the coordinator)', () => {
+  // Five updates with dyadic weights, spread over three hubs (two, two and one): the mean is exact in float32.
+  const updates: [number[], number][] = [
+    [[1, 2, 3], 1],
+    [[3, 2, 1], 3],
+    [[0, 0, 8], 2],
+    [[-2, 4, 0], 6],
+    [[4, -4, 4], 4],
+  ];
+  const hubs = [updates.slice(0, 2), updates.slice(2, 4), updates.slice(4)];
+  const partialOf = (part: typeof updates) => {
+    const sum = new WeightedSum(3);
+    for (const [delta, weight] of part) sum.add(Float32Array.from(delta), weight);
+    return sum.partial();
+  };
+
+  it('combined in any order through bytes, give exactly the mean of one sum over every update', () => {
+    // Prepare
+    const whole = new WeightedSum(3);
+    for (const [delta, weight] of updates) whole.add(Float32Array.from(delta), weight);
+    const wire = hubs.map((part) => decodePartial(encodePartial(partialOf(part)), 3));
+    // Execute
+    const coordinator = new WeightedSum(3);
+    for (const partial of [wire[2]!, wire[0]!, wire[1]!]) coordinator.addPartial(partial);
+    // Assert
+    expect([...coordinator.mean()]).toEqual([0.875, 1, 2.375]);
+    expect([...coordinator.mean()]).toEqual([...whole.mean()]);
+    expect([coordinator.count, coordinator.totalWeight]).toEqual([5, 16]);
+  });
+
+  it('an empty partial (a hub whose tabs all failed) changes nothing, and malformed ones are refused', () => {
+    const coordinator = new WeightedSum(3);
+    coordinator.addPartial(new WeightedSum(3).partial());
+    coordinator.addPartial(partialOf(hubs[0]!));
+    expect([coordinator.count, coordinator.totalWeight]).toEqual([2, 4]);
+    expect(() => coordinator.addPartial({ sum: new Float64Array(2), weight: 1, count: 1 })).toThrow(/3 float64 sums expected/);
+    expect(() => coordinator.addPartial({ sum: new Float64Array(3), weight: 0, count: 2 })).toThrow(/do not describe a partial/);
+    const bytes = encodePartial(partialOf(hubs[1]!));
+    expect(() => decodePartial(bytes.subarray(1), 3)).toThrow(/is 40 bytes, got 39/);
+    new DataView(bytes.buffer).setFloat64(16, Number.NaN, true);
+    expect(() => decodePartial(bytes, 3)).toThrow(/non-finite/);
   });
 });

@@ -143,4 +143,60 @@ export class WeightedSum implements Accumulator {
     this.added = 0;
     this.weights = 0;
   }
+
+  /** This hub's part of a round that spans hubs: Σ w·Δ in float64 (a copy), Σ w and the count. */
+  partial(): WeightedPartial {
+    return { sum: this.added === 0 ? new Float64Array(this.length) : Float64Array.from(this.sum), weight: this.weights, count: this.added };
+  }
+
+  /**
+   * Folds in another hub's partial. Float64 sums add without the rounding to float32 in between, so the coordinator,
+   * adding partials in a fixed order (sorted hub ids), gets the same mean whatever order they arrived in.
+   */
+  addPartial(partial: WeightedPartial): void {
+    const { sum, weight, count } = partial;
+    if (!(sum instanceof Float64Array) || sum.length !== this.length)
+      throw new RangeError(`WeightedSum.addPartial: a partial of ${this.length} float64 sums expected, got ${sum?.length}`);
+    if (!(Number.isInteger(count) && count >= 0 && Number.isFinite(weight) && weight >= 0 && (count === 0) === (weight === 0)))
+      throw new RangeError(`WeightedSum.addPartial: count ${count} and weight ${weight} do not describe a partial`);
+    if (count === 0) return;
+    const own = this.sum;
+    if (this.added === 0) own.set(sum);
+    else for (let i = 0; i < this.length; i++) own[i] = (own[i] as number) + (sum[i] as number);
+    this.added += count;
+    this.weights += weight;
+  }
+}
+
+/** A weighted sum over some of a round's updates (one hub's), to be combined with the others' (WeightedSum.addPartial). */
+export interface WeightedPartial {
+  readonly sum: Float64Array;
+  readonly weight: number;
+  readonly count: number;
+}
+
+const PARTIAL_HEADER_BYTES = 16;
+
+/** A partial as bytes: weight and count (float64 each), then the sums, little-endian, whatever the host. */
+export function encodePartial(partial: WeightedPartial): Uint8Array {
+  const bytes = new Uint8Array(PARTIAL_HEADER_BYTES + 8 * partial.sum.length);
+  const view = new DataView(bytes.buffer);
+  view.setFloat64(0, partial.weight, true);
+  view.setFloat64(8, partial.count, true);
+  partial.sum.forEach((v, i) => view.setFloat64(PARTIAL_HEADER_BYTES + 8 * i, v, true));
+  return bytes;
+}
+
+/**
+ * Reads `encodePartial`'s bytes (from another process: checked). Through a DataView, since a pooled Node Buffer need
+ * not be 8-byte aligned for a Float64Array view (scale-out.md §7).
+ */
+export function decodePartial(bytes: Uint8Array, length: number): WeightedPartial {
+  if (bytes.byteLength !== PARTIAL_HEADER_BYTES + 8 * length)
+    throw new RangeError(`a partial of ${length} sums is ${PARTIAL_HEADER_BYTES + 8 * length} bytes, got ${bytes.byteLength}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const sum = new Float64Array(length);
+  for (let i = 0; i < length; i++) sum[i] = view.getFloat64(PARTIAL_HEADER_BYTES + 8 * i, true);
+  if (!sum.every(Number.isFinite)) throw new RangeError('a partial holds a non-finite sum');
+  return { weight: view.getFloat64(0, true), count: view.getFloat64(8, true), sum };
 }

@@ -1,0 +1,152 @@
+/**
+ * How a round's updates meet across hubs (design/scale-out.md §4.2, §4.3, §5): each hub folds its own tabs' updates
+ * into a float64 partial weighted sum (the same collector and checks as one hub) and posts it to Redis under the
+ * round and the coordinator's epoch; the coordinator waits for the hubs it assigned tabs to, but not for one whose
+ * heartbeat is gone, and combines the partials in sorted hub order, so the float64 sums, and the mean, reproduce.
+ * Partials live in Redis, not in the coordinator, so a new coordinator can still read those of an open round.
+ */
+import { decodePartial, encodePartial, type WeightedPartial } from '@tabula/core';
+import type { Redis } from 'ioredis';
+
+export interface PartialAddress {
+  readonly runId: string;
+  readonly round: number;
+  /** The coordinator epoch that announced the round: a partial for an older announcement is never mixed in. */
+  readonly epoch: number;
+}
+
+/** Why a hub's partial is missing from a round. */
+export type MissingReason = 'gone' | 'deadline';
+
+export interface CollectedPartials {
+  /** Sorted by hub id: the order the coordinator adds them in. */
+  readonly partials: readonly { readonly hub: string; readonly partial: WeightedPartial }[];
+  readonly missing: readonly { readonly hub: string; readonly reason: MissingReason }[];
+}
+
+export interface RoundPartialsOptions {
+  readonly prefix?: string;
+  /** How long a posted partial stays in Redis; default 10 min. */
+  readonly ttlMs?: number;
+}
+
+export class RoundPartials {
+  private readonly prefix: string;
+  private readonly ttlMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: RoundPartialsOptions = {},
+  ) {
+    this.prefix = options.prefix ?? 'tabula:';
+    this.ttlMs = options.ttlMs ?? 600_000;
+  }
+
+  private key(a: PartialAddress, hub: string): string {
+    return `${this.prefix}partial:${a.runId}:${a.round}:${a.epoch}:${hub}`;
+  }
+
+  private stream(a: PartialAddress): string {
+    return `${this.prefix}partials:${a.runId}:${a.round}:${a.epoch}`;
+  }
+
+  /** A hub's partial for the round: stored, then announced on the round's stream. */
+  async post(address: PartialAddress, hub: string, partial: WeightedPartial): Promise<void> {
+    await this.redis.set(this.key(address, hub), Buffer.from(encodePartial(partial)), 'PX', this.ttlMs);
+    await this.redis.xadd(this.stream(address), '*', 'hub', hub);
+    await this.redis.pexpire(this.stream(address), this.ttlMs);
+  }
+
+  /**
+   * The coordinator's wait: returns once every hub in `expected` posted, or each that did not is no longer `live`, or
+   * `deadline` (epoch ms) passed. `blocking` is a connection of its own, since XREAD BLOCK holds it (scale-out.md §8).
+   */
+  async collect(
+    address: PartialAddress,
+    expected: readonly string[],
+    options: {
+      readonly length: number;
+      readonly live: (hub: string) => Promise<boolean>;
+      readonly deadline: number;
+      readonly blocking: Redis;
+      readonly pollMs?: number;
+    },
+  ): Promise<CollectedPartials> {
+    const waiting = new Set(expected);
+    const posted = new Set<string>();
+    const gone = new Set<string>();
+    let cursor = '0';
+    const pollMs = options.pollMs ?? 250;
+    for (;;) {
+      const block = Math.max(1, Math.min(pollMs, options.deadline - Date.now()));
+      const reply = await options.blocking.xread('BLOCK', block, 'STREAMS', this.stream(address), cursor);
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) {
+          cursor = id;
+          const hub = fields[fields.indexOf('hub') + 1];
+          if (hub !== undefined && waiting.delete(hub)) posted.add(hub);
+        }
+      }
+      if (waiting.size === 0) break;
+      // A hub whose heartbeat expired will not post: stop waiting for it now, not at the deadline.
+      for (const hub of [...waiting]) {
+        if (!(await options.live(hub))) {
+          waiting.delete(hub);
+          gone.add(hub);
+        }
+      }
+      if (waiting.size === 0 || Date.now() >= options.deadline) break;
+    }
+    const partials = [];
+    for (const hub of [...posted].sort()) {
+      const bytes = await this.redis.getBuffer(this.key(address, hub));
+      // Expired in between (a very late round): the same as a hub that never posted.
+      if (bytes) partials.push({ hub, partial: decodePartial(bytes, options.length) });
+      else gone.add(hub);
+    }
+    return {
+      partials,
+      missing: [
+        ...[...gone].map((hub) => ({ hub, reason: 'gone' as const })),
+        ...[...waiting].map((hub) => ({ hub, reason: 'deadline' as const })),
+      ].sort((a, b) => a.hub.localeCompare(b.hub)),
+    };
+  }
+}
+
+/**
+ * Each hub's liveness in Redis (`hub:{id}`, PX ttl, refreshed every ttl/5): what the coordinator asks before it waits
+ * any longer for a hub's partial.
+ */
+export class HubHeartbeat {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly hubId: string,
+    private readonly ttlMs = 5000,
+    options: { readonly prefix?: string } = {},
+  ) {
+    this.prefix = options.prefix ?? 'tabula:';
+  }
+
+  /** Beats now and every ttl/5; `facts` (the hub's URL, its tab counts) travel with each beat. */
+  start(facts: () => Record<string, unknown> = () => ({})): Promise<void> {
+    const beat = () => this.redis.set(`${this.prefix}hub:${this.hubId}`, JSON.stringify(facts()), 'PX', this.ttlMs).then(() => undefined);
+    this.timer ??= setInterval(() => void beat().catch(() => undefined), Math.max(1, Math.floor(this.ttlMs / 5)));
+    return beat();
+  }
+
+  /** Stops beating; `forget` also deletes the key at once (a clean shutdown), else it expires (a crash). */
+  async stop(options: { forget?: boolean } = {}): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (options.forget) await this.redis.del(`${this.prefix}hub:${this.hubId}`);
+  }
+
+  /** Whether `hub`'s heartbeat is current. */
+  static async alive(redis: Redis, hub: string, prefix = 'tabula:'): Promise<boolean> {
+    return (await redis.exists(`${prefix}hub:${hub}`)) === 1;
+  }
+}
