@@ -180,4 +180,52 @@ describe('Node participants against a real hub', () => {
       }
     });
   }
+
+  it('take part in secure aggregation: the same rounds as a plain run of the same participants, to the ring’s rounding', async () => {
+    // Prepare: four trainers and one held-out tester, kept for two runs of one config, plain and then secure.
+    const heldOut = createScenario(scenario).heldOut;
+    const trainers = Array.from({ length: scenario.participants }, (_, i) => i).filter((i) => !heldOut.includes(i));
+    const swarm: NodeParticipant[] = [];
+    for (const index of [...trainers.slice(0, 4), heldOut[0]!])
+      swarm.push(await connectParticipant({ url, backend: 'cpu', scenario, assignedIndex: index }));
+    const config = {
+      algorithm: 'fedavg' as const,
+      model: SINUSOID_MLP,
+      scenario,
+      rounds: 2,
+      perRound: 4,
+      minParticipants: 4,
+      roundDeadlineMs: 20_000,
+      client: { batchSize: 10, lr: 0.01, localEpochs: 1 },
+    };
+    const run = async (input: RunConfigInput) => {
+      const started = hub.startRun(input);
+      if (!started.ok) throw new Error(started.error);
+      const until = Date.now() + 60_000;
+      while (hub.store.getRun(started.data.id)?.status === 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      return {
+        run: hub.store.getRun(started.data.id)!,
+        rounds: hub.store.listRounds(started.data.id),
+        weights: hub.store.latestCheckpoint(started.data.id)!.weights,
+      };
+    };
+
+    // Execute
+    const plain = await run(config);
+    const secure = await run({ ...config, secureAggregation: { maxGroup: 4, clip: 1, maxExamples: 10 } });
+    for (const p of swarm) p.close();
+
+    // Assert: every round completed with all four, through all four stages; loss and accuracy from the masked sums.
+    expect([plain.run.status, secure.run.status]).toEqual(['completed', 'completed']);
+    for (const [i, round] of secure.rounds.entries()) {
+      expect(round.participants).toHaveLength(4);
+      expect(round.secureAggregation!.stages.map((s) => s.answered)).toEqual([4, 4, 4, 4]);
+      expect(round.metrics.loss!).toBeCloseTo(plain.rounds[i]!.metrics.loss!, 4);
+      expect(round.metrics.global!).toBeCloseTo(plain.rounds[i]!.metrics.global!, 4);
+      // Held-out participants report in the clear, as in any run (of a model that differs by the rounding alone).
+      expect(round.metrics.heldOutGlobal!).toBeCloseTo(plain.rounds[i]!.metrics.heldOutGlobal!, 3);
+    }
+    const gap = Math.max(...Array.from(secure.weights, (w, i) => Math.abs(w - plain.weights[i]!)));
+    expect(gap).toBeLessThan(1e-4);
+  });
 });
