@@ -252,7 +252,7 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
           const before = (await clients.stats()).hub.acked;
           const work0 = { ...hubWork };
           const t = performance.now();
-          const started = theHub.startRun(config);
+          const started = await theHub.startRun(config);
           if (!started.ok) throw new Error(`startRun: ${started.error}`);
           const controller = theHub.active();
           if (!controller) throw new Error('no active run after startRun');

@@ -7,11 +7,11 @@ import type { RunService } from './run-service.js';
  * connection asking for these is refused.
  */
 export function handleAdmin(isAdmin: boolean, kit: ConnectionKit, runs: RunService): void {
-  kit.on('admin:start-run', (config, ack) => {
+  kit.on('admin:start-run', async (config, ack) => {
     if (typeof ack !== 'function') return;
     const reply = ack as (reply: Ack<RunSummary>) => void;
     if (!isAdmin) return reply({ ok: false, code: 'unauthorized', error: 'admin token required' });
-    reply(runs.start(config));
+    reply(await runs.start(config));
   });
 
   kit.on('admin:stop-run', async (request, ack) => {

@@ -30,15 +30,15 @@ import type { CurrentModel, Outcome } from './run-service.js';
 export interface HttpPort {
   health(): { participants: number; activeRun: { id: string; completedRounds: number; rounds: number } | null };
   participants(): readonly ParticipantInfo[];
-  runs(): readonly RunSummary[];
-  latestRun(): RunSummary | null;
-  run(id: string): RunSummary | null;
-  rounds(runId: string): readonly RoundSummary[];
-  currentModel(): CurrentModel | null;
-  startRun(input: unknown): Outcome<RunSummary>;
+  runs(): Promise<readonly RunSummary[]>;
+  latestRun(): Promise<RunSummary | null>;
+  run(id: string): Promise<RunSummary | null>;
+  rounds(runId: string): Promise<readonly RoundSummary[]>;
+  currentModel(): Promise<CurrentModel | null>;
+  startRun(input: unknown): Promise<Outcome<RunSummary>>;
   stopRun(runId: string): Promise<Outcome<RunSummary>>;
-  resumeRun(runId: string): Outcome<RunSummary>;
-  deleteRun(runId: string): Outcome<null>;
+  resumeRun(runId: string): Promise<Outcome<RunSummary>>;
+  deleteRun(runId: string): Promise<Outcome<null>>;
 }
 
 /** The one place a hub outcome's code becomes an HTTP status. */
@@ -149,50 +149,51 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
     res.json(hub.participants());
   });
 
-  app.get('/api/runs', (_req, res) => {
-    res.json(hub.runs());
+  app.get('/api/runs', async (_req, res) => {
+    res.json(await hub.runs());
   });
 
   // The latest run's (ε, δ) so far, public: tabs show it. Cached per run update, as every tab polls it.
   let guarantee: { key: string; value: RunGuarantee | null } | null = null;
-  app.get('/api/privacy', (_req, res) => {
-    const latest = hub.latestRun();
+  app.get('/api/privacy', async (_req, res) => {
+    const latest = await hub.latestRun();
     const key = latest ? `${latest.id}/${latest.updatedAt}/${latest.completedRounds}/${latest.status}` : '';
-    if (guarantee?.key !== key) guarantee = { key, value: latest ? runGuarantee(latest, hub.rounds(latest.id)) : null };
+    if (guarantee?.key !== key) guarantee = { key, value: latest ? runGuarantee(latest, await hub.rounds(latest.id)) : null };
     res.set('Cache-Control', 'no-store').json(guarantee.value);
   });
 
-  const runOf = (id: string): RunSummary => {
-    const run = hub.run(id);
+  const runOf = async (id: string): Promise<RunSummary> => {
+    const run = await hub.run(id);
     if (!run) throw new HttpError(404, `no run ${id}`, 'not-found');
     return run;
   };
 
   // Without the token: no participant ids or failures; a private run also hides the counts (publicRound).
   app.get('/api/runs/:id', async (req, res) => {
-    const run = runOf(req.params.id);
+    const run = await runOf(req.params.id);
     const admin = await withToken(req, res);
-    const rounds = hub.rounds(run.id);
+    const rounds = await hub.rounds(run.id);
     res.json({ ...run, ...federation(run.config), rounds: admin ? rounds : rounds.map((r) => publicRound(r, !!run.config.privacy)) });
   });
 
   app.get('/api/runs/:id/rounds.csv', async (req, res) => {
-    const run = runOf(req.params.id);
+    const run = await runOf(req.params.id);
     const admin = await withToken(req, res);
+    const rounds = await hub.rounds(run.id);
     res
       .type('text/csv')
       .attachment(`${run.id}-rounds.csv`)
-      .send(roundsCsv(hub.rounds(run.id).map((r) => publicRound(r, !admin && !!run.config.privacy))));
+      .send(roundsCsv(rounds.map((r) => publicRound(r, !admin && !!run.config.privacy))));
   });
 
   app.post('/api/runs', async (req, res) => {
     await requireAdmin(req, res);
-    res.status(201).json(dataOf(hub.startRun(req.body)));
+    res.status(201).json(dataOf(await hub.startRun(req.body)));
   });
 
   app.delete('/api/runs/:id', async (req, res) => {
     await requireAdmin(req, res);
-    dataOf(hub.deleteRun(req.params.id));
+    dataOf(await hub.deleteRun(req.params.id));
     res.status(204).end();
   });
 
@@ -203,7 +204,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
 
   app.post('/api/runs/:id/resume', async (req, res) => {
     await requireAdmin(req, res);
-    res.json(dataOf(hub.resumeRun(req.params.id)));
+    res.json(dataOf(await hub.resumeRun(req.params.id)));
   });
 
   // The current global model in TF.js LayersModel format; weights.bin resolves relative to model.json. Always the
@@ -211,7 +212,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   // head a newcomer starts from (core's freshHead: zero output layer), to be fitted on local data before use.
   let exported: { key: string; files: LayersModelFiles } | null = null;
   const modelFiles = async (): Promise<LayersModelFiles> => {
-    const model = hub.currentModel();
+    const model = await hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     const key = `${model.runId}/${model.modelVersion}`;
     // A Keras model has no place for Meta-SGD's learned rates: the export holds the weights alone.
@@ -221,8 +222,8 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   };
   // What a tab needs to adapt the current model itself: the spec and hyper-parameters behind weights.bin, and how many
   // of its parameters the run federates (sharedParameters) and keeps on each participant (headParameters).
-  app.get('/api/model/info', (_req, res) => {
-    const model = hub.currentModel();
+  app.get('/api/model/info', async (_req, res) => {
+    const model = await hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     res.set('Cache-Control', 'no-store').json({
       runId: model.runId,
@@ -247,8 +248,8 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   });
 
   // A Meta-SGD run's learned per-weight learning rates, float32 in weights.bin's order: a tab adapts with them.
-  app.get('/api/model/rates.bin', (_req, res) => {
-    const model = hub.currentModel();
+  app.get('/api/model/rates.bin', async (_req, res) => {
+    const model = await hub.currentModel();
     if (!model) throw new HttpError(404, 'no model yet: start a run first', 'not-found');
     const { rates } = splitFederated(model.config.model, model.config.algorithm, model.weights);
     if (!rates) throw new HttpError(404, `${model.config.algorithm} learns no rates: adapt at the run's innerLr`, 'not-found');

@@ -25,6 +25,7 @@ import { Registry } from './registry.js';
 import type { RunController } from './run-controller.js';
 import { RunService, type CurrentModel, type Outcome } from './run-service.js';
 import { ShardAssigner } from './shard-assigner.js';
+import { asyncStore } from './async-store.js';
 import type { Store } from './store.js';
 
 export interface HubOptions {
@@ -61,18 +62,19 @@ export interface HubOptions {
 export interface Hub {
   readonly http: HttpServer;
   readonly io: HubServer;
+  /** The embedded SQLite store, read synchronously by tools and tests; the hub's runs use it through AsyncStore. */
   readonly store: Store;
   readonly registry: Registry;
   /** The running run, if any. */
   active(): RunController | null;
-  startRun(input: unknown): Outcome<RunSummary>;
+  startRun(input: unknown): Promise<Outcome<RunSummary>>;
   stopRun(runId: string): Promise<Outcome<RunSummary>>;
   /** Continues a paused or failed run from its last checkpoint, while no other run is in progress. */
-  resumeRun(runId: string): Outcome<RunSummary>;
+  resumeRun(runId: string): Promise<Outcome<RunSummary>>;
   /** Forgets a finished run (rounds and checkpoints too); the running one must be stopped first. */
-  deleteRun(runId: string): Outcome<null>;
+  deleteRun(runId: string): Promise<Outcome<null>>;
   /** The global weights a client would download now: the active run's, or the latest checkpoint. */
-  currentModel(): CurrentModel | null;
+  currentModel(): Promise<CurrentModel | null>;
   close(): Promise<void>;
 }
 
@@ -136,8 +138,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const shards = new ShardAssigner(registry, options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 }, (id, assignment) =>
     socketOf(id)?.emit('participant:assign', assignment),
   );
+  const durable = asyncStore(store);
   const runs: RunService = new RunService({
-    store,
+    store: durable,
     registry,
     shards,
     maxParameters,
@@ -164,12 +167,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     broadcast: {
       run: (run) => io.to(ADMIN_ROOM).emit('admin:run', run),
       round: (round) => io.to(ADMIN_ROOM).emit('admin:round', round),
-      state: () => io.to(ADMIN_ROOM).emit('admin:state', runs.snapshot()),
+      state: () => void runs.snapshot().then((snapshot) => io.to(ADMIN_ROOM).emit('admin:state', snapshot), logSnapshotFailure),
     },
     logger,
     now,
   });
-  runs.resumeAfterRestart();
+  const logSnapshotFailure = (error: unknown) => logger.error({ err: error }, 'cannot read the store for the dashboards');
+  // The run that was running when the hub last stopped continues before the hub takes connections.
+  await runs.resumeAfterRestart();
 
   // Identities of participants gone longer than this are forgotten, so the registry cannot grow without bound.
   const retentionMs = options.participantRetentionMs ?? DEFAULT_PARTICIPANT_RETENTION_MS;
@@ -209,7 +214,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const isAdmin = socket.data.role === 'admin';
     if (isAdmin) {
       void socket.join(ADMIN_ROOM);
-      socket.emit('admin:state', runs.snapshot());
+      runs.snapshot().then((snapshot) => socket.emit('admin:state', snapshot), logSnapshotFailure);
     }
     handleParticipant(socket, kit, { registry, runs, shards, maxMessageBytes, socketById, now, logger });
     handleAdmin(isAdmin, kit, runs);
@@ -250,10 +255,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         };
       },
       participants: () => registry.list(),
-      runs: () => store.listRuns(),
-      latestRun: () => store.latestRun(),
-      run: (id) => store.getRun(id),
-      rounds: (runId) => store.listRounds(runId),
+      runs: () => durable.listRuns(),
+      latestRun: () => durable.latestRun(),
+      run: (id) => durable.getRun(id),
+      rounds: (runId) => durable.listRounds(runId),
       currentModel: () => runs.currentModel(),
       startRun: (input) => hub.startRun(input),
       stopRun: (runId) => hub.stopRun(runId),

@@ -53,7 +53,7 @@ describe('a fedrep run on the hub', () => {
   it('says a shared-everything run keeps no head', async () => {
     // Prepare
     const { hub, url } = await startTestHub();
-    const started = hub.startRun(runConfig({ algorithm: 'fedavg', model: MODEL, waitForParticipantsMs: 60_000 }));
+    const started = await hub.startRun(runConfig({ algorithm: 'fedavg', model: MODEL, waitForParticipantsMs: 60_000 }));
     if (!started.ok) throw new Error(started.error);
     // Execute
     const detail = (await (await fetch(`${url}/api/runs/${started.data.id}`)).json()) as Record<string, unknown>;

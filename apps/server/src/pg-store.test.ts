@@ -1,9 +1,11 @@
-import { RunConfigSchema, type RoundSummary } from '@tabula/core';
+import { ManualClock, PROTOCOL_VERSION, RunConfigSchema, encodeFrame, type RoundSummary, type RoundTask } from '@tabula/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StaleCoordinatorError, asyncStore, type AsyncStore } from './async-store.js';
 import { startPostgres, type LocalService } from './local-services.js';
 import { openPgStore } from './pg-store.js';
+import type { RegistryEntry } from './registry.js';
+import { RunController } from './run-controller.js';
 import { openStore, type Checkpoint } from './store.js';
 
 // A real PostgreSQL 15 from Debian's package, on a free loopback port, for the whole file (initdb takes ~1.5 s).
@@ -189,5 +191,64 @@ describe('the PostgreSQL store shared by several hubs', () => {
 
     await expect(store.latestCheckpoint('r1')).rejects.toThrow("store: run 'r1' checkpoint of round 1 is corrupt");
     await store.close();
+  });
+});
+
+describe('a run on the PostgreSQL store', () => {
+  it('the run controller commits each round and its checkpoint there, and a second hub on the database resumes from it', async () => {
+    // Prepare: one participant that answers every task with Δ = 1 everywhere, over a manual clock.
+    const url = await freshDatabase();
+    const store = await openPgStore(url);
+    const config = RunConfigSchema.parse({ ...CONFIG, rounds: 2, waitForParticipantsMs: 0, roundDeadlineMs: 5000 });
+    const run = await store.createRun({ id: 'r1', config, createdAt: 1 });
+    const clock = new ManualClock(1_000);
+    const sent: RoundTask[] = [];
+    const participant = { id: 'p-1', examples: 10, heldOut: false, missStreak: 0 } as RegistryEntry;
+    const controller = await RunController.open(run, {
+      store,
+      eligible: () => [participant],
+      send: (_id, task) => sent.push(task) > 0,
+      cancel: () => undefined,
+      onRound: () => undefined,
+      onRun: () => undefined,
+      onLatency: () => undefined,
+      onOutcome: () => undefined,
+      now: () => clock.now(),
+      clock,
+      log: () => undefined,
+    });
+    const answer = (task: RoundTask) =>
+      controller.submitUpdate(
+        'p-1',
+        { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 10, loss: 0.5, trainMs: 1 },
+        encodeFrame({
+          kind: 'delta',
+          protocolVersion: PROTOCOL_VERSION,
+          runId: task.runId,
+          round: task.round,
+          modelVersion: task.modelVersion,
+          dtype: 'float32',
+          values: new Float32Array(6).fill(1),
+        }),
+      );
+
+    // Execute: two rounds.
+    const finished = controller.start();
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < 100 && sent.length < round; i++) await clock.advance(0);
+      expect(answer(sent[round - 1]!)).toMatchObject({ ok: true });
+    }
+    const final = await finished;
+
+    // Assert: both rounds and the run's end are in PostgreSQL, readable by another hub's store.
+    const other = await openPgStore(url);
+    expect(final).toMatchObject({ status: 'completed', completedRounds: 2 });
+    expect((await other.getRun('r1'))?.status).toBe('completed');
+    expect((await other.listRounds('r1')).map((r) => `${r.round} ${r.status} ${r.participants.join()}`)).toEqual([
+      '1 completed p-1',
+      '2 completed p-1',
+    ]);
+    expect([...(await other.latestCheckpoint('r1'))!.weights]).toEqual([...controller.weights]);
+    await Promise.all([store.close(), other.close()]);
   });
 });

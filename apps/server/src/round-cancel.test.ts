@@ -35,15 +35,15 @@ describe('round:cancel', () => {
     // Prepare
     const { hub, url } = await startTestHub();
     const participant = await silentParticipant(url);
-    const start = (roundDeadlineMs: number): string => {
-      const started = hub.startRun({ algorithm: 'fedavg', model: TINY_MLP, rounds: 1, waitForParticipantsMs: 5000, roundDeadlineMs });
+    const start = async (roundDeadlineMs: number): Promise<string> => {
+      const started = await hub.startRun({ algorithm: 'fedavg', model: TINY_MLP, rounds: 1, waitForParticipantsMs: 5000, roundDeadlineMs });
       if (!started.ok) throw new Error(started.error);
       return started.data.id;
     };
     const cancelsOf = (runId: string) => participant.cancels.filter((c) => c.runId === runId);
 
     // Execute: a round it lets pass
-    const missed = start(200);
+    const missed = await start(200);
     await waitFor(() => cancelsOf(missed).length > 0, 'the cancel at the deadline');
     await hub.stopRun(missed);
 
@@ -51,7 +51,7 @@ describe('round:cancel', () => {
     expect(cancelsOf(missed)[0]).toEqual({ runId: missed, round: 1, reason: 'the deadline passed' });
 
     // Execute: an admin stops a run while its round is open
-    const stopped = start(60_000);
+    const stopped = await start(60_000);
     await waitFor(() => participant.tasks.some((t) => t.runId === stopped), 'the round to start');
     await hub.stopRun(stopped);
     await waitFor(() => cancelsOf(stopped).length > 0, 'the cancel on stop');

@@ -14,6 +14,7 @@ import {
   type RunSummary,
 } from '@tabula/core';
 import { describe, expect, it } from 'vitest';
+import { asyncStore } from './async-store.js';
 import type { RegistryEntry } from './registry.js';
 import { RunController } from './run-controller.js';
 import { openStore, type Store } from './store.js';
@@ -52,7 +53,7 @@ interface Sent {
 }
 
 /** A run controller over an in-memory store, a manual clock and fake participants: no sockets. */
-function harness(config: Partial<RunConfigInput>, options: { participants?: RegistryEntry[]; store?: Store; runId?: string } = {}) {
+async function harness(config: Partial<RunConfigInput>, options: { participants?: RegistryEntry[]; store?: Store; runId?: string } = {}) {
   const store = options.store ?? openStore(':memory:');
   const runId = options.runId ?? 'r1';
   const run =
@@ -82,8 +83,8 @@ function harness(config: Partial<RunConfigInput>, options: { participants?: Regi
     runs: [] as RunSummary[],
     logs: [] as string[],
   };
-  const controller = new RunController(run, {
-    store,
+  const controller = await RunController.open(run, {
+    store: asyncStore(store),
     eligible: () => world.participants,
     send: (id, task, frame) => {
       world.sent.push({ id, task, frame });
@@ -123,7 +124,7 @@ const full = (): never => {
 describe('RunController', () => {
   it('runs every round: sends the weights to the selected participants, folds their answers, persists and reports each round', async () => {
     // Prepare
-    const h = harness({ rounds: 2 }, { participants: [participant('a'), participant('b')] });
+    const h = await harness({ rounds: 2 }, { participants: [participant('a'), participant('b')] });
     const initial = initialWeights(MODEL, 1);
 
     // Execute: round 1, after 40 ms
@@ -172,7 +173,7 @@ describe('RunController', () => {
   });
 
   it('refuses what no open round can take, with a code', async () => {
-    const h = harness({}, { participants: [participant('a')] });
+    const h = await harness({}, { participants: [participant('a')] });
     expect(h.controller.submitUpdate('a', {}, new Uint8Array(4))).toMatchObject({ ok: false, code: 'late' });
     expect(h.controller.submitEvaluation('a', {})).toMatchObject({ ok: false, code: 'late' });
     void h.controller.start();
@@ -184,7 +185,7 @@ describe('RunController', () => {
 
   it('retries a round with too few participants, recording each attempt and its reason, and fails the run after three', async () => {
     // Prepare: nobody is ready
-    const h = harness({ waitForParticipantsMs: 1000 });
+    const h = await harness({ waitForParticipantsMs: 1000 });
 
     // Execute: 3 x (1 s wait + 1 s pause)
     const finished = h.controller.start();
@@ -203,7 +204,10 @@ describe('RunController', () => {
 
   it('at the deadline, cancels the round for whoever missed it, counts the miss, and retries when too few answered', async () => {
     // Prepare: both must answer
-    const h = harness({ rounds: 1, minParticipants: 2, roundDeadlineMs: 5000 }, { participants: [participant('a'), participant('b')] });
+    const h = await harness(
+      { rounds: 1, minParticipants: 2, roundDeadlineMs: 5000 },
+      { participants: [participant('a'), participant('b')] },
+    );
 
     // Execute: only a answers before the deadline
     const finished = h.controller.start();
@@ -244,7 +248,7 @@ describe('RunController', () => {
 
   it('prefers participants that answered their last selection, and asks reliable held-out participants to evaluate', async () => {
     // Prepare: c let its last selection pass; h2 let three pass
-    const h = harness(
+    const h = await harness(
       { perRound: 2 },
       {
         participants: [
@@ -271,7 +275,7 @@ describe('RunController', () => {
   });
 
   it('a participant that fails stops being waited for', async () => {
-    const h = harness({ rounds: 1 }, { participants: [participant('a'), participant('b')] });
+    const h = await harness({ rounds: 1 }, { participants: [participant('a'), participant('b')] });
     const finished = h.controller.start();
     await h.clock.advance(0);
     answer(h.controller, h.sent[0]!);
@@ -286,7 +290,7 @@ describe('RunController', () => {
 
   it('stop closes the open round, cancels it for those still working, keeps a round with enough updates, and counts no misses', async () => {
     // Prepare
-    const h = harness({ rounds: 3 }, { participants: [participant('a'), participant('b')] });
+    const h = await harness({ rounds: 3 }, { participants: [participant('a'), participant('b')] });
     const finished = h.controller.start();
     await h.clock.advance(0);
     answer(h.controller, h.sent[0]!);
@@ -304,7 +308,7 @@ describe('RunController', () => {
   });
 
   it('stop while waiting for participants ends the run at once, recording no attempt', async () => {
-    const h = harness({ waitForParticipantsMs: 60_000 });
+    const h = await harness({ waitForParticipantsMs: 60_000 });
     const finished = h.controller.start();
     await h.clock.advance(500);
     void h.controller.stop('enough');
@@ -315,7 +319,7 @@ describe('RunController', () => {
   it('detach leaves without writing: the run stays running, and a new controller resumes at its checkpoint', async () => {
     // Prepare: round 1 completes, round 2 is open
     const participants = [participant('a')];
-    const h = harness({ rounds: 2 }, { participants });
+    const h = await harness({ rounds: 2 }, { participants });
     const finished = h.controller.start();
     await h.clock.advance(0);
     answer(h.controller, h.sent[0]!);
@@ -335,7 +339,7 @@ describe('RunController', () => {
     expect(answer(h.controller, h.sent[1]!)).toMatchObject({ ok: false, code: 'late' });
 
     // Execute: the hub restarts
-    const again = harness({}, { store: h.store, participants });
+    const again = await harness({}, { store: h.store, participants });
     expect(again.controller.modelVersion).toBe(1);
     expect(Array.from(again.controller.weights)).toEqual(Array.from(weights));
     const resumed = again.controller.start();
@@ -354,7 +358,7 @@ describe('RunController', () => {
       privacy: { mode: 'central' as const, clip: 1, noiseMultiplier: 2, samplingRate: 1, delta: 1e-5, epsilonBudget: (two + three) / 2 },
     };
     const participants = [participant('a')];
-    const h = harness(dp, { participants });
+    const h = await harness(dp, { participants });
     const finished = h.controller.start();
     await h.clock.advance(0);
     answer(h.controller, h.sent[0]!);
@@ -364,7 +368,7 @@ describe('RunController', () => {
     await finished;
 
     // Execute: a new controller on the same store; nobody answers round 2, which completes at its deadline anyway.
-    const again = harness({}, { store: h.store, participants });
+    const again = await harness({}, { store: h.store, participants });
     const resumed = again.controller.start();
     await again.clock.advance(0);
     await again.clock.advance(5000);
@@ -381,14 +385,14 @@ describe('RunController', () => {
 
   it('a resumed run continues the attempt numbers on record and gets three fresh tries', async () => {
     // Prepare: a run that failed round 1 three times
-    const h = harness({ waitForParticipantsMs: 0 });
+    const h = await harness({ waitForParticipantsMs: 0 });
     const failed = h.controller.start();
     await h.clock.advance(3000);
     expect(await failed).toMatchObject({ status: 'failed' });
     h.store.updateRun('r1', { status: 'running', error: null, updatedAt: T0 });
 
     // Execute
-    const again = harness({}, { store: h.store });
+    const again = await harness({}, { store: h.store });
     const finished = again.controller.start();
     await again.clock.advance(3000);
 
@@ -420,7 +424,7 @@ describe('RunController on failing storage', () => {
       now: Date.now,
       log: (line: string) => logged.push(line),
     };
-    const controller = new RunController(run, deps);
+    const controller = await RunController.open(run, { ...deps, store: asyncStore(store) });
 
     // Execute
     const final = await controller.start();
@@ -445,7 +449,7 @@ describe('RunController on failing storage', () => {
         real.recordRound(summary, checkpoint);
       },
     };
-    const h = harness({ rounds: 3 }, { store, participants: [participant('a')] });
+    const h = await harness({ rounds: 3 }, { store, participants: [participant('a')] });
     const finished = h.controller.start();
 
     // Execute

@@ -14,12 +14,13 @@ import {
   type SecAggAsk,
   type UpdateReceipt,
 } from '@tabula/core';
+import type { AsyncStore } from './async-store.js';
 import type { RegistryEntry } from './registry.js';
-import { isStorageFailure, type Store } from './store.js';
+import { isStorageFailure, type Checkpoint } from './store.js';
 
 /** What a run controller needs from the hub around it; tests and the hub provide these. */
 export interface RunControllerDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   /** Connected participants whose data fits this run's model. */
   eligible(config: RunConfig): RegistryEntry[];
   /** Sends one task with the weights frame; false when the participant is no longer connected. */
@@ -50,26 +51,33 @@ export class RunController {
   private detached = false;
   private finished: Promise<RunSummary> | null = null;
 
-  constructor(
+  /** Reads the run's last checkpoint (it may be corrupt: then this rejects) and what else it resumes from. */
+  static async open(run: RunSummary, deps: RunControllerDeps): Promise<RunController> {
+    const checkpoint = await deps.store.latestCheckpoint(run.id);
+    // A DP run resumes its accountant from the sampling rates of the rounds it completed, up to the checkpoint.
+    const resumeAt = checkpoint?.round ?? 0;
+    const privacyHistory = run.config.privacy
+      ? (await deps.store.listRounds(run.id))
+          .filter((r) => r.status === 'completed' && r.round <= resumeAt)
+          .map((r) => r.privacy?.samplingRate ?? 1) // none on record: count the round at q = 1, the worst case
+      : [];
+    return new RunController(run, deps, checkpoint, privacyHistory);
+  }
+
+  private constructor(
     private run: RunSummary,
     private readonly deps: RunControllerDeps,
+    checkpoint: Checkpoint | null,
+    privacyHistory: readonly number[],
   ) {
     const config = run.config;
     const length = federatedLength(config.model, config.algorithm);
     const strategy = strategyFor(config);
-    const checkpoint = deps.store.latestCheckpoint(run.id);
     if (checkpoint && checkpoint.weights.length !== length) {
       throw new Error(`run ${run.id}: checkpoint has ${checkpoint.weights.length} weights, the model ${length}`);
     }
     if (checkpoint) strategy.setState(checkpoint.strategyState);
-    // A DP run resumes its accountant from the sampling rates of the rounds it completed, up to the checkpoint.
     const resumeAt = checkpoint?.round ?? 0;
-    const privacyHistory = config.privacy
-      ? deps.store
-          .listRounds(run.id)
-          .filter((r) => r.status === 'completed' && r.round <= resumeAt)
-          .map((r) => r.privacy?.samplingRate ?? 1) // none on record: count the round at q = 1, the worst case
-      : [];
     this.engine = new RoundEngine({
       runId: run.id,
       config,
@@ -83,12 +91,14 @@ export class RunController {
         send: (id, task, frame) => deps.send(id, task, frame),
         cancel: (id, notice) => deps.cancel(id, notice),
         ...(deps.secAgg ? { secAgg: deps.secAgg } : {}),
-        record: (summary, checkpoint) => deps.store.recordRound(summary, checkpoint),
+        record: async (summary, checkpoint) => {
+          await deps.store.recordRound(summary, checkpoint);
+          // The run's summary as stored now (its completed rounds), for onRound to announce.
+          if (summary.status === 'completed') this.run = (await deps.store.getRun(this.run.id)) ?? this.run;
+        },
         onRound: (summary) => {
-          const completed = summary.status === 'completed';
-          if (completed) this.run = deps.store.getRun(this.run.id) ?? this.run;
           deps.onRound(summary);
-          if (completed) deps.onRun(this.run);
+          if (summary.status === 'completed') deps.onRun(this.run);
         },
         onLatency: (id, round, latencyMs) => deps.onLatency(id, round, latencyMs),
         onOutcome: (id, answered) => deps.onOutcome(id, answered),
@@ -123,12 +133,12 @@ export class RunController {
    * the round being saved is lost, every earlier one is kept, and an admin resumes it at that round.
    */
   start(): Promise<RunSummary> {
-    this.finished ??= this.execute().catch((error: unknown) => {
+    this.finished ??= this.execute().catch(async (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      if (!isStorageFailure(error)) return this.finish('failed', `internal error: ${message}`);
+      if (!isStorageFailure(error)) return await this.finish('failed', `internal error: ${message}`);
       const done = this.modelVersion;
       const saved = done === 0 ? 'no round was saved yet' : done === 1 ? 'round 1 is saved' : `rounds 1-${done} are saved`;
-      return this.finish('paused', `storage failure in round ${done + 1}: ${message}; ${saved}: free space, then resume the run`);
+      return await this.finish('paused', `storage failure in round ${done + 1}: ${message}; ${saved}: free space, then resume the run`);
     });
     return this.finished;
   }
@@ -166,14 +176,7 @@ export class RunController {
     // After a restart, attempts of the next round that already failed stay on record: continue their count.
     const next = this.modelVersion + 1;
     const attempt =
-      1 +
-      Math.max(
-        0,
-        ...this.deps.store
-          .listRounds(this.run.id)
-          .filter((r) => r.round === next)
-          .map((r) => r.attempt),
-      );
+      1 + Math.max(0, ...(await this.deps.store.listRounds(this.run.id)).filter((r) => r.round === next).map((r) => r.attempt));
     const end = await this.engine.run(attempt);
     switch (end.status) {
       case 'detached':
@@ -190,11 +193,11 @@ export class RunController {
     }
   }
 
-  private finish(status: RunSummary['status'], error: string | null): RunSummary {
+  private async finish(status: RunSummary['status'], error: string | null): Promise<RunSummary> {
     if (this.detached) return this.run;
     const updatedAt = this.deps.now();
     try {
-      this.run = this.deps.store.updateRun(this.run.id, { status, error, updatedAt });
+      this.run = await this.deps.store.updateRun(this.run.id, { status, error, updatedAt });
     } catch (e) {
       if (!isStorageFailure(e)) throw e;
       // Dashboards still learn the outcome; the store keeps 'running', so a restart resumes at the last checkpoint.

@@ -17,7 +17,8 @@ import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
 import { RunController } from './run-controller.js';
 import type { ShardAssigner } from './shard-assigner.js';
-import { isStorageFailure, type Store } from './store.js';
+import type { AsyncStore } from './async-store.js';
+import { isStorageFailure } from './store.js';
 
 /** Every hub operation answers with this: the data, or a code (HTTP maps it to a status once) and a sentence. */
 export type Outcome<T> = { ok: true; data: T } | { ok: false; code: AckErrorCode; error: string };
@@ -30,7 +31,7 @@ export interface CurrentModel {
 }
 
 export interface RunServiceDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly registry: Registry;
   readonly shards: ShardAssigner;
   /** Largest model a run may use (it sized the socket message limit). */
@@ -53,15 +54,27 @@ export interface RunServiceDeps {
  */
 export class RunService {
   private controller: RunController | null = null;
+  /** Starting, resuming and deleting take turns: each checks the running run, then awaits the store. */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: RunServiceDeps) {}
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(work);
+    this.turn = result.catch(() => undefined);
+    return result;
+  }
 
   /** The running run's controller, if any. */
   get active(): RunController | null {
     return this.controller;
   }
 
-  start(input: unknown): Outcome<RunSummary> {
+  start(input: unknown): Promise<Outcome<RunSummary>> {
+    return this.exclusive(() => this.startNow(input));
+  }
+
+  private async startNow(input: unknown): Promise<Outcome<RunSummary>> {
     const parsed = parseOrError(RunConfigSchema, completeRunConfig(input));
     if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
     const config = parsed.data;
@@ -76,8 +89,8 @@ export class RunService {
     if (this.controller) return { ok: false, code: 'conflict', error: `run ${this.controller.id} is in progress: stop it first` };
     const { store, now } = this.deps;
     const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    const run = store.createRun({ id, config, createdAt: now() });
-    this.launch(run);
+    const run = await store.createRun({ id, config, createdAt: now() });
+    await this.launch(run);
     this.log(`run ${id} started: ${config.algorithm} · ${config.model.kind} · ${config.rounds} rounds`);
     this.deps.broadcast.run(run);
     return { ok: true, data: run };
@@ -85,7 +98,7 @@ export class RunService {
 
   async stop(runId: string): Promise<Outcome<RunSummary>> {
     if (!this.controller || this.controller.id !== runId) {
-      const run = this.deps.store.getRun(runId);
+      const run = await this.deps.store.getRun(runId);
       return run
         ? { ok: false, code: 'conflict', error: `run ${runId} is not running (${run.status})` }
         : { ok: false, code: 'not-found', error: `no run ${runId}` };
@@ -97,9 +110,13 @@ export class RunService {
    * Continues a paused or failed run from its last checkpoint (from round 1 when it has none), while no other run
    * is in progress. A refusal changes nothing.
    */
-  resume(runId: string): Outcome<RunSummary> {
+  resume(runId: string): Promise<Outcome<RunSummary>> {
+    return this.exclusive(() => this.resumeNow(runId));
+  }
+
+  private async resumeNow(runId: string): Promise<Outcome<RunSummary>> {
     const { store, now } = this.deps;
-    const run = store.getRun(runId);
+    const run = await store.getRun(runId);
     if (!run) return { ok: false, code: 'not-found', error: `no run ${runId}` };
     if (this.controller)
       return {
@@ -114,7 +131,7 @@ export class RunService {
       return { ok: false, code: 'conflict', error: `cannot resume run ${runId}: its stored config is not valid any more: ${valid.error}` };
     let resumed: RunSummary;
     try {
-      resumed = store.updateRun(runId, { status: 'running', error: null, updatedAt: now() });
+      resumed = await store.updateRun(runId, { status: 'running', error: null, updatedAt: now() });
     } catch (error) {
       if (!isStorageFailure(error)) throw error;
       return {
@@ -124,9 +141,9 @@ export class RunService {
       };
     }
     try {
-      this.launch(resumed); // reads and verifies the last checkpoint
+      await this.launch(resumed); // reads and verifies the last checkpoint
     } catch (error) {
-      store.updateRun(runId, { status: run.status, error: run.error, updatedAt: run.updatedAt });
+      await store.updateRun(runId, { status: run.status, error: run.error, updatedAt: run.updatedAt });
       return {
         ok: false,
         code: 'conflict',
@@ -139,29 +156,33 @@ export class RunService {
   }
 
   /** Forgets a finished run with its rounds and checkpoints; the running one must be stopped first. */
-  delete(runId: string): Outcome<null> {
+  delete(runId: string): Promise<Outcome<null>> {
+    return this.exclusive(() => this.deleteNow(runId));
+  }
+
+  private async deleteNow(runId: string): Promise<Outcome<null>> {
     if (this.controller?.id === runId) return { ok: false, code: 'conflict', error: `run ${runId} is in progress: stop it first` };
-    if (!this.deps.store.deleteRun(runId)) return { ok: false, code: 'not-found', error: `no run ${runId}` };
+    if (!(await this.deps.store.deleteRun(runId))) return { ok: false, code: 'not-found', error: `no run ${runId}` };
     this.log(`run ${runId} deleted`);
     this.deps.broadcast.state();
     return { ok: true, data: null };
   }
 
   /** The global weights a client would download now: the running run's, or the newest checkpoint. */
-  currentModel(): CurrentModel | null {
+  async currentModel(): Promise<CurrentModel | null> {
     const c = this.controller;
     if (c) return { config: c.config, weights: c.weights, modelVersion: c.modelVersion, runId: c.id };
-    for (const run of this.deps.store.listRuns()) {
-      const checkpoint = this.deps.store.latestCheckpoint(run.id);
+    for (const run of await this.deps.store.listRuns()) {
+      const checkpoint = await this.deps.store.latestCheckpoint(run.id);
       if (checkpoint) return { config: run.config, weights: checkpoint.weights, modelVersion: checkpoint.round, runId: run.id };
     }
     return null;
   }
 
   /** What a dashboard that just connected needs. */
-  snapshot(): AdminSnapshot {
-    const run = this.controller?.summary ?? this.deps.store.latestRun();
-    return { participants: this.deps.registry.list(), run, rounds: run ? this.deps.store.listRounds(run.id) : [] };
+  async snapshot(): Promise<AdminSnapshot> {
+    const run = this.controller?.summary ?? (await this.deps.store.latestRun());
+    return { participants: this.deps.registry.list(), run, rounds: run ? await this.deps.store.listRounds(run.id) : [] };
   }
 
   /**
@@ -169,21 +190,26 @@ export class RunService {
    * hub would refuse today (say a scenario it cannot build) or whose checkpoint is corrupt fails with the reason
    * instead: resuming it would refuse every participant, or serve a corrupt model.
    */
-  resumeAfterRestart(): void {
+  resumeAfterRestart(): Promise<void> {
+    return this.exclusive(() => this.resumeAfterRestartNow());
+  }
+
+  private async resumeAfterRestartNow(): Promise<void> {
     const { store, now } = this.deps;
-    const running = store.runningRuns().filter((run) => {
+    const running = [];
+    for (const run of await store.runningRuns()) {
       const valid = parseOrError(RunConfigSchema, run.config);
-      if (!valid.ok)
-        store.updateRun(run.id, {
+      if (valid.ok) running.push(run);
+      else
+        await store.updateRun(run.id, {
           status: 'failed',
           error: `cannot resume: its stored config is not valid any more: ${valid.error}`,
           updatedAt: now(),
         });
-      return valid.ok;
-    });
+    }
     for (const [i, run] of running.entries()) {
       if (i > 0) {
-        store.updateRun(run.id, {
+        await store.updateRun(run.id, {
           status: 'stopped',
           error: `superseded by run ${running[0]!.id} when the hub restarted`,
           updatedAt: now(),
@@ -191,10 +217,10 @@ export class RunService {
         continue;
       }
       try {
-        this.launch(run);
+        await this.launch(run);
       } catch (error) {
         const reason = `cannot resume: ${error instanceof Error ? error.message : String(error)}`;
-        store.updateRun(run.id, { status: 'failed', error: reason, updatedAt: now() });
+        await store.updateRun(run.id, { status: 'failed', error: reason, updatedAt: now() });
         this.log(`run ${run.id} ${reason}`);
         continue;
       }
@@ -209,10 +235,10 @@ export class RunService {
     running?.detach();
   }
 
-  /** Creates the controller (which reads the checkpoint: it may throw), offers shards, starts the loop. */
-  private launch(run: RunSummary): void {
+  /** Creates the controller (which reads the checkpoint: it may reject), offers shards, starts the loop. */
+  private async launch(run: RunSummary): Promise<void> {
     const { registry, shards } = this.deps;
-    const controller = new RunController(run, {
+    const controller = await RunController.open(run, {
       store: this.deps.store,
       eligible: (config) => registry.connected().filter((e) => shards.compatible(e, config)),
       send: (id, task, frame) => this.deps.send(id, task, frame),

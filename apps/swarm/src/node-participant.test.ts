@@ -95,7 +95,7 @@ describe('Node participants: scenario options', () => {
       nodes.push(node);
     }
     // Execute
-    const started = hub.startRun({ algorithm: 'reptile', model: SINUSOID_MLP, scenario: fresh, rounds: 2, roundDeadlineMs: 20_000 });
+    const started = await hub.startRun({ algorithm: 'reptile', model: SINUSOID_MLP, scenario: fresh, rounds: 2, roundDeadlineMs: 20_000 });
     if (!started.ok) throw new Error(started.error);
     await waitFor(() => hub.store.getRun(started.data.id)?.status === 'completed', 'the run to complete', 60_000);
     // The hub can complete the run before a trainer has read the ack of its last update.
@@ -141,7 +141,7 @@ describe('Node participants: personal heads', () => {
     }
     // Execute
     const preset = presetRunConfig('sinusoid', 'fedrep');
-    const started = hub.startRun({ ...preset, scenario: tasks, rounds: 2, perRound: 2, minParticipants: 2, roundDeadlineMs: 30_000 });
+    const started = await hub.startRun({ ...preset, scenario: tasks, rounds: 2, perRound: 2, minParticipants: 2, roundDeadlineMs: 30_000 });
     if (!started.ok) throw new Error(started.error);
     await waitFor(() => hub.store.getRun(started.data.id)?.status === 'completed', 'the run to complete', 60_000);
     // The hub can complete the run before a participant has read the ack of its last update.

@@ -52,7 +52,7 @@ async function runWith(attack: Attack | null, overrides: Partial<RunConfigInput>
       }),
     );
   }
-  const started = hub.startRun({
+  const started = await hub.startRun({
     algorithm: 'reptile',
     model: SINUSOID_MLP,
     scenario,
@@ -99,7 +99,7 @@ describe('Node participants against a real hub', () => {
     const otherHeldOut = new Set(createScenario(other).heldOut);
     // Execute: a run on another scenario. The hub offers shards 0, 1 and 2 of it; wait for all of their trainers.
     const expectedTrainers = [0, 1, 2].filter((i) => !otherHeldOut.has(i)).length;
-    const started = hub.startRun({
+    const started = await hub.startRun({
       algorithm: 'fedavg',
       model: SINUSOID_MLP,
       scenario: other,
@@ -199,7 +199,7 @@ describe('Node participants against a real hub', () => {
       client: { batchSize: 10, lr: 0.01, localEpochs: 1 },
     };
     const run = async (input: RunConfigInput) => {
-      const started = hub.startRun(input);
+      const started = await hub.startRun(input);
       if (!started.ok) throw new Error(started.error);
       const until = Date.now() + 60_000;
       while (hub.store.getRun(started.data.id)?.status === 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));

@@ -179,7 +179,7 @@ describe('RoundEngine: a differentially private run', () => {
           return false;
         },
         cancel: () => undefined,
-        record: (summary) => rounds.push(summary),
+        record: (summary) => void rounds.push(summary),
         onRound: () => undefined,
         onLatency: () => undefined,
         onOutcome: () => undefined,

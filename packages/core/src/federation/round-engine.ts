@@ -71,10 +71,11 @@ export interface RoundEngineHost {
   send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
   cancel(participantId: string, notice: RoundCancel): void;
   /**
-   * Persists an attempt; a completed one with its checkpoint, in one transaction. A throw (a full disk) ends the
-   * run with that error, before the engine adopts the round's weights.
+   * Persists an attempt; a completed one with its checkpoint, in one transaction (awaited: a hub's store may be a
+   * database server). A throw or rejection (a full disk) ends the run with that error, before the engine adopts the
+   * round's weights.
    */
-  record(summary: RoundSummary, checkpoint?: RoundCheckpoint): void;
+  record(summary: RoundSummary, checkpoint?: RoundCheckpoint): void | Promise<void>;
   /** An attempt was recorded (and, if it completed, its weights adopted): tell whoever watches. */
   onRound(summary: RoundSummary): void;
   onLatency(participantId: string, round: number, latencyMs: number): void;
@@ -190,7 +191,7 @@ export class RoundEngine {
       if (!result) continue;
       const { summary, next } = result;
       if (next) {
-        host.record(summary, { round, weights: next, strategyState: this.strategy.getState() });
+        await host.record(summary, { round, weights: next, strategyState: this.strategy.getState() });
         if (result.samplingRate !== undefined) this.ledger?.commit(result.samplingRate);
         this.global = next;
         this.completed = round;
@@ -199,7 +200,7 @@ export class RoundEngine {
         host.onRound(summary);
         continue;
       }
-      host.record(summary);
+      await host.record(summary);
       host.onRound(summary);
       host.log(`run ${this.runId} round ${round} attempt ${attempt} failed: ${summary.reason}`);
       if (tries >= MAX_ROUND_ATTEMPTS) return { status: 'failed', reason: `round ${round} failed ${tries} times; last: ${summary.reason}` };

@@ -79,7 +79,7 @@ async function secureRun(
         return true;
       },
       cancel: (id, notice) => cancelled.push(`${id}: ${notice.reason}`),
-      record: (summary) => recorded.push(summary),
+      record: (summary) => void recorded.push(summary),
       onRound: () => undefined,
       onLatency: () => undefined,
       onOutcome: () => undefined,
