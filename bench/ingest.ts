@@ -33,7 +33,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server as IoServer } from 'socket.io';
-import { createHub, type Hub } from '../apps/server/src/hub.js';
+import { createHub, type EmbeddedHub } from '../apps/server/src/hub.js';
 import { RunController } from '../apps/server/src/run-controller.js';
 import { lineLogger } from '../apps/server/src/logger.js';
 import { MNIST_MLP, frameByteLength, parameterCount, segmentSizes, type MlpSpec, type RunConfigInput } from '../packages/core/src/index.js';
@@ -183,7 +183,7 @@ async function phase(C: number, rounds: number, reps: number, model: MlpSpec): P
   const segments = segmentSizes(model);
   const dataDir = mkdtempSync(join(tmpdir(), 'tabula-bench-ingest-'));
   const hubRejectLog: string[] = [];
-  let hub: Hub | null = null;
+  let hub: EmbeddedHub | null = null;
   let raw: RawServer | null = null;
   const clients = new ClientProcess();
   try {

@@ -16,7 +16,7 @@ import {
 } from '@tabula/core';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from './hub.js';
+import { createHub, type EmbeddedHub } from './hub.js';
 import { deltaFrame, runConfig, waitFor } from './test-hub.js';
 
 const TOKEN = 'storage-test-token-0123';
@@ -35,7 +35,7 @@ function tempDir(): string {
   return dir;
 }
 
-async function startHub(dataDir: string, maxDatabaseBytes?: number): Promise<{ hub: Hub; url: string }> {
+async function startHub(dataDir: string, maxDatabaseBytes?: number): Promise<{ hub: EmbeddedHub; url: string }> {
   const hub = await createHub({ dataDir, adminToken: TOKEN, ...(maxDatabaseBytes ? { maxDatabaseBytes } : {}) });
   await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
   let closed: Promise<void> | null = null;

@@ -14,7 +14,7 @@ import {
 } from '@tabula/core';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHub, type Hub, type HubOptions } from './hub.js';
+import { createHub, type EmbeddedHub, type HubOptions } from './hub.js';
 import {
   TINY_LENGTH,
   TINY_MLP,
@@ -39,7 +39,7 @@ afterEach(async () => {
 
 async function startHub(
   options: { dataDir?: string; maxParameters?: number; heartbeat?: HubOptions['heartbeat'] } = {},
-): Promise<{ hub: Hub; url: string; dataDir: string }> {
+): Promise<{ hub: EmbeddedHub; url: string; dataDir: string }> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tabula-hub-'));
   const hub = await createHub({
     dataDir,

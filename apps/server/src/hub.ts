@@ -25,12 +25,18 @@ import { Registry } from './registry.js';
 import type { RunController } from './run-controller.js';
 import { RunService, type CurrentModel, type Outcome } from './run-service.js';
 import { ShardAssigner } from './shard-assigner.js';
-import { asyncStore } from './async-store.js';
+import { asyncStore, type AsyncStore } from './async-store.js';
+import { openPgStore } from './pg-store.js';
 import type { Store } from './store.js';
 
 export interface HubOptions {
-  /** SQLite file and checkpoints live here. */
-  readonly dataDir: string;
+  /** SQLite file and checkpoints live here (unused with `databaseUrl`). */
+  readonly dataDir?: string;
+  /**
+   * The hub's record (runs, rounds, checkpoints) in PostgreSQL at this URL instead of SQLite in `dataDir`: it survives
+   * the hub's machine, and several hubs can share it (design/scale-out.md §4.4).
+   */
+  readonly databaseUrl?: string;
   readonly adminToken: string;
   /** The built web app (apps/web/dist); the hub serves the API alone when absent. */
   readonly webRoot?: string | undefined;
@@ -62,8 +68,10 @@ export interface HubOptions {
 export interface Hub {
   readonly http: HttpServer;
   readonly io: HubServer;
-  /** The embedded SQLite store, read synchronously by tools and tests; the hub's runs use it through AsyncStore. */
-  readonly store: Store;
+  /** The embedded SQLite store, read synchronously by tools and tests; null when the record is in PostgreSQL. */
+  readonly store: Store | null;
+  /** The record the hub's runs read and write: SQLite behind AsyncStore, or PostgreSQL. */
+  readonly record: AsyncStore;
   readonly registry: Registry;
   /** The running run, if any. */
   active(): RunController | null;
@@ -78,6 +86,9 @@ export interface Hub {
   close(): Promise<void>;
 }
 
+/** A hub on its embedded SQLite store (no databaseUrl): its store is there to read. */
+export type EmbeddedHub = Hub & { readonly store: Store };
+
 const DEFAULT_MAX_PARAMETERS = 2_000_000;
 const ADMIN_ROOM = 'admins';
 /**
@@ -91,6 +102,8 @@ const DEFAULT_PARTICIPANT_RETENTION_MS = 15 * 60_000;
  * The hub: registry + runs + store behind socket.io and an HTTP API, composed here. Nothing listens until the
  * caller calls `hub.http.listen(port)`, so tests use port 0.
  */
+export async function createHub(options: HubOptions & { readonly dataDir: string; readonly databaseUrl?: undefined }): Promise<EmbeddedHub>;
+export async function createHub(options: HubOptions): Promise<Hub>;
 export async function createHub(options: HubOptions): Promise<Hub> {
   const logger = options.logger ?? silentLogger();
   const now = options.now ?? Date.now;
@@ -100,7 +113,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   await useBackend('cpu'); // exporting the model to TF.js format builds a LayersModel
 
   // Before anything reads the store: a second hub on this directory stops here, having touched nothing.
-  const store = openDataDir(options.dataDir, options.maxDatabaseBytes ? { maxBytes: options.maxDatabaseBytes } : {});
+  let store: Store | null = null;
+  let durable: AsyncStore;
+  if (options.databaseUrl) durable = await openPgStore(options.databaseUrl);
+  else if (options.dataDir) {
+    store = openDataDir(options.dataDir, options.maxDatabaseBytes ? { maxBytes: options.maxDatabaseBytes } : {});
+    durable = asyncStore(store);
+  } else throw new Error('createHub: give a dataDir (SQLite) or a databaseUrl (PostgreSQL)');
 
   // socket.io wraps the request listeners that exist when it attaches, so the HTTP app must be in place first:
   // a listener added later would also answer /socket.io/ polling requests and crash on a double response.
@@ -138,7 +157,6 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const shards = new ShardAssigner(registry, options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 }, (id, assignment) =>
     socketOf(id)?.emit('participant:assign', assignment),
   );
-  const durable = asyncStore(store);
   const runs: RunService = new RunService({
     store: durable,
     registry,
@@ -224,6 +242,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     http,
     io,
     store,
+    record: durable,
     registry,
     active: () => runs.active,
     startRun: (input) => runs.start(input),
@@ -242,7 +261,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       http.closeAllConnections();
       await closed;
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
-      store.close();
+      await durable.close();
     },
   };
   app = createHttpApp(

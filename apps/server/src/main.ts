@@ -24,6 +24,11 @@ const Env = z.object({
   PORT: z.coerce.number({ message: 'PORT must be a number' }).int('PORT must be an integer').min(0).max(65_535).default(8080),
   TABULA_ADMIN_TOKEN: z.string().min(12, 'TABULA_ADMIN_TOKEN must be at least 12 characters').optional(),
   TABULA_DATA_DIR: z.string().min(1).default('.tabula'),
+  /** postgres://user@host:port/database: the hub's record there instead of SQLite in TABULA_DATA_DIR. */
+  TABULA_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'TABULA_DATABASE_URL must be a postgres:// URL')
+    .optional(),
   TABULA_HOST: z.string().min(1).default('0.0.0.0'),
   TABULA_ALLOWED_ORIGINS: list(parseAllowedOrigins).optional(),
   TABULA_TRUST_PROXY: list(parseTrustProxy).optional(),
@@ -64,7 +69,7 @@ function cannotStart(error: unknown): never {
 }
 
 const hub = await createHub({
-  dataDir,
+  ...(env.TABULA_DATABASE_URL ? { databaseUrl: env.TABULA_DATABASE_URL } : { dataDir }),
   adminToken,
   webRoot,
   ...(env.TABULA_ALLOWED_ORIGINS ? { allowedOrigins: env.TABULA_ALLOWED_ORIGINS } : {}),
@@ -75,7 +80,8 @@ const hub = await createHub({
 hub.http.listen(env.PORT, env.TABULA_HOST, () => {
   const address = hub.http.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
-  console.log(`Tabula hub is running (data in ${dataDir})`);
+  const where = env.TABULA_DATABASE_URL ? `PostgreSQL at ${new URL(env.TABULA_DATABASE_URL).host}` : dataDir;
+  console.log(`Tabula hub is running (data in ${where})`);
   console.log(`  participant page: http://localhost:${port}/`);
   console.log(`  dashboard:        http://localhost:${port}/admin/`);
   console.log(`  admin token:      ${adminToken}${generated ? '   (generated; set TABULA_ADMIN_TOKEN to keep one)' : ''}`);
@@ -88,7 +94,7 @@ hub.http.on('error', (error) => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     console.log(`tabula: ${signal}, closing (a running run resumes at its last completed round on restart)`);
-    // Every completed round is already in SQLite: if closing hangs, exiting loses nothing.
+    // Every completed round is already in the store: if closing hangs, exiting loses nothing.
     setTimeout(() => {
       console.error('tabula: closing took over 10 s; exiting anyway');
       process.exit(1);

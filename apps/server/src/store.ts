@@ -81,11 +81,18 @@ export class StoreLockedError extends Error {
 
 /**
  * A failure of the storage under the store rather than of the data or the code: a full disk, an I/O error, a
- * file that became read-only. Freeing space or fixing the mount lets the same write succeed later.
+ * file that became read-only, a database server that cannot be reached. Freeing space, fixing the mount or bringing
+ * the server back lets the same write succeed later.
  */
 export function isStorageFailure(error: unknown): boolean {
-  if (!(error instanceof Database.SqliteError)) return false;
-  return /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|NOMEM)/.test(error.code);
+  if (error instanceof Database.SqliteError) return /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|NOMEM)/.test(error.code);
+  if (!(error instanceof Error)) return false;
+  // PostgreSQL (pg-store.ts): the server cannot be reached, went away, or is out of room. Its SQLSTATE classes 08
+  // (connection), 53 (insufficient resources) and 57P (shut down), Node's socket errors, and pg's own word for a
+  // connection that died mid-query.
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(08|53|57P|ECONNREFUSED$|ECONNRESET$|ETIMEDOUT$|EPIPE$|EHOSTUNREACH$)/.test(code)) return true;
+  return /^Connection terminated|^Client has encountered a connection error/.test(error.message);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 } from '@tabula/core';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, expect } from 'vitest';
-import { createHub, type Hub, type HubOptions } from './hub.js';
+import { createHub, type EmbeddedHub, type HubOptions } from './hub.js';
 
 export const TEST_TOKEN = 'test-admin-token-0123';
 
@@ -34,10 +34,12 @@ export function afterThisTest(cleanup: () => Promise<void> | void): void {
   cleanups.push(cleanup);
 }
 
-export async function startTestHub(options: Partial<HubOptions> = {}): Promise<{ hub: Hub; url: string; port: number }> {
+export async function startTestHub(
+  options: Partial<Omit<HubOptions, 'databaseUrl'>> = {},
+): Promise<{ hub: EmbeddedHub; url: string; port: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tabula-hub-'));
   afterThisTest(() => rmSync(dataDir, { recursive: true, force: true }));
-  const hub = await createHub({ dataDir, adminToken: TEST_TOKEN, ...options });
+  const hub = await createHub({ adminToken: TEST_TOKEN, ...options, dataDir: options.dataDir ?? dataDir });
   afterThisTest(() => hub.close());
   await new Promise<void>((resolve) => hub.http.listen(0, '127.0.0.1', resolve));
   const port = (hub.http.address() as AddressInfo).port;

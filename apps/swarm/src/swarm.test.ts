@@ -12,11 +12,11 @@ import {
   type ScenarioSpec,
 } from '@tabula/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHub, type Hub } from '@tabula/server/hub';
+import { createHub, type EmbeddedHub } from '@tabula/server/hub';
 import { connectParticipant, type Attack, type NodeParticipant } from './node-participant.js';
 
 const scenario: ScenarioSpec = { name: 'sinusoid', participants: 12, seed: 3, kShot: 5, heldOut: 2 };
-let hub: Hub;
+let hub: EmbeddedHub;
 let url: string;
 let dataDir: string;
 
