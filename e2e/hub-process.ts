@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** A port nothing listens on right now (for a hub of its own). */
+export { freePort } from '../apps/server/src/local-services.js';
 
 export const ADMIN_TOKEN = 'e2e-admin-token-0001';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -18,18 +21,6 @@ export interface HubProcess {
   stop(): Promise<void>;
   /** Starts it again on the same port and data directory. */
   restart(): Promise<void>;
-}
-
-/** A port nothing listens on right now (for a hub of its own). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 function listening(port: number): Promise<boolean> {

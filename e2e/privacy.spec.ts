@@ -1,7 +1,7 @@
-import { expect, test, type Request } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { frameByteLength } from '../packages/core/src/wire/codec.js';
 import { reptileRun, startRunApi, waitForRun } from './dashboard.js';
-import { openShardTabs } from './participants.js';
+import { openShardTabs, recordSent } from './participants.js';
 import { trainerIndices } from './scenario.js';
 
 const scenario = { name: 'shards', participants: 24, seed: 1 } as const;
@@ -14,14 +14,8 @@ test('a participant tab sends only protocol messages and update frames of the ex
 }) => {
   const context = await browser.newContext();
   const [watched] = await openShardTabs(context, scenario, trainerIndices(scenario, 1));
-  const sentText: string[] = [];
-  const sentBinary: number[] = [];
-  const requests: Request[] = [];
   // Everything this tab sends from now on: WebSocket frames and any HTTP request.
-  watched!.on('websocket', (ws) =>
-    ws.on('framesent', ({ payload }) => (typeof payload === 'string' ? sentText.push(payload) : sentBinary.push(payload.byteLength))),
-  );
-  watched!.on('request', (request) => requests.push(request));
+  const sent = recordSent(watched!);
   await watched!.reload();
   await expect(watched!.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
   await openShardTabs(context, scenario, trainerIndices(scenario, 2).slice(1));
@@ -30,17 +24,8 @@ test('a participant tab sends only protocol messages and update frames of the ex
   const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
   expect(run.status).toBe('completed');
 
-  // socket.io may carry a message over HTTP long-polling instead (before a WebSocket upgrade, or after a reconnect):
-  // there, packets are separated by \x1e and binary ones are 'b' + base64. Count what a tab sends either way.
-  const polled: string[] = [];
-  for (const request of requests) {
-    if (request.method() === 'POST' && new URL(request.url()).pathname === '/socket.io/')
-      polled.push(...(request.postData() ?? '').split('\x1e'));
-  }
-  for (const packet of polled) {
-    if (packet.startsWith('b')) sentBinary.push(Buffer.from(packet.slice(1), 'base64').byteLength);
-    else if (packet) sentText.push(packet);
-  }
+  sent.collect();
+  const { text: sentText, binary: sentBinary, requests } = sent;
 
   // Binary frames: exactly one float32 delta frame per round, nothing else.
   const updateBytes = frameByteLength(79_510, 'float32', MLP_SEGMENTS, id);

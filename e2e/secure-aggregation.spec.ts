@@ -1,11 +1,11 @@
-import { expect, test, type Request } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { federatedLength } from '../packages/core/src/learn/federated-layout.js';
 import { MNIST_MLP } from '../packages/core/src/model/spec.js';
 import { hkdf, maskWords } from '../packages/core/src/secagg/crypto.js';
 import { SECAGG_EXTRAS } from '../packages/core/src/secagg/messages.js';
 import { frameByteLength } from '../packages/core/src/wire/codec.js';
 import { reptileRun, signIn, startRunApi, waitForRun } from './dashboard.js';
-import { openShardTabs, participantIds } from './participants.js';
+import { openShardTabs, participantIds, recordSent } from './participants.js';
 import { trainerIndices } from './scenario.js';
 
 const scenario = { name: 'shards', participants: 24, seed: 1 } as const;
@@ -52,13 +52,7 @@ test('a secure run: six tabs, one closes mid-protocol, the run completes, and a 
   const tabs = await openShardTabs(context, scenario, trainerIndices(scenario, 6));
   const ids = await participantIds(tabs);
   const [watched] = tabs;
-  const sentText: string[] = [];
-  const sentBinary: number[] = [];
-  const requests: Request[] = [];
-  watched!.on('websocket', (ws) =>
-    ws.on('framesent', ({ payload }) => (typeof payload === 'string' ? sentText.push(payload) : sentBinary.push(payload.byteLength))),
-  );
-  watched!.on('request', (request) => requests.push(request));
+  const sent = recordSent(watched!);
   await watched!.reload();
   await expect(watched!.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
   // Every line the watched tab's state showed, to find the secure aggregation stages among them.
@@ -98,14 +92,8 @@ test('a secure run: six tabs, one closes mid-protocol, the run completes, and a 
   const seen = await watched!.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates);
   expect(seen.some((text) => text.startsWith('secure aggregation: your update is masked — stage 3 of 4'))).toBe(true);
 
-  // socket.io may carry a message over HTTP long-polling instead: count what the tab sent either way.
-  for (const request of requests) {
-    if (request.method() !== 'POST' || new URL(request.url()).pathname !== '/socket.io/') continue;
-    for (const packet of (request.postData() ?? '').split('\x1e')) {
-      if (packet.startsWith('b')) sentBinary.push(Buffer.from(packet.slice(1), 'base64').byteLength);
-      else if (packet) sentText.push(packet);
-    }
-  }
+  sent.collect();
+  const { text: sentText, binary: sentBinary } = sent;
   // Binary: one masked frame per round, of the parameters and the extras as 32-bit words, in one segment.
   const maskedBytes = frameByteLength(federatedLength(MNIST_MLP, 'reptile') + SECAGG_EXTRAS, 'float32', 1, id);
   expect(sentBinary).toEqual([maskedBytes, maskedBytes]);

@@ -11,6 +11,7 @@ import type { ConnectionKit } from './connection-kit.js';
 import type { HubSocket } from './hub-socket.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
+import type { RunController } from './run-controller.js';
 import type { RunService } from './run-service.js';
 import type { ShardAssigner } from './shard-assigner.js';
 import { ackOf, clientText } from './socket-guard.js';
@@ -117,30 +118,26 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     reply(result);
   });
 
-  kit.on('update:ready', (ready, ack) => {
-    if (typeof ack !== 'function') return;
-    const reply = ack as (reply: Ack<UpdateReceipt>) => void;
-    const id = registry.idOf(socket.id);
-    if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
-    const controller = runs.active;
-    if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
-    registry.update(id, { lastSeen: deps.now() });
-    const result = controller.submitReady(id, ready);
-    if (!result.ok) kit.refused(`update:ready from ${id} rejected: ${result.error}`);
-    reply(result);
-  });
-
-  kit.on('eval:submit', (report, ack) => {
-    if (typeof ack !== 'function') return;
-    const reply = ack as (reply: Ack<UpdateReceipt>) => void;
-    const id = registry.idOf(socket.id);
-    if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
-    const controller = runs.active;
-    if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
-    const result = controller.submitEvaluation(id, report);
-    if (!result.ok) kit.refused(`evaluation from ${id} rejected: ${result.error}`);
-    reply(result);
-  });
+  /** update:ready and eval:submit: a participant's small acked answer to the open round of the running run. */
+  const answer = (
+    event: 'update:ready' | 'eval:submit',
+    what: string,
+    submit: (run: RunController, id: string, payload: unknown) => Ack<UpdateReceipt>,
+  ) =>
+    kit.on(event, (payload, ack) => {
+      if (typeof ack !== 'function') return;
+      const reply = ack as (reply: Ack<UpdateReceipt>) => void;
+      const id = registry.idOf(socket.id);
+      if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
+      const controller = runs.active;
+      if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
+      registry.update(id, { lastSeen: deps.now() });
+      const result = submit(controller, id, payload);
+      if (!result.ok) kit.refused(`${what} from ${id} rejected: ${result.error}`);
+      reply(result);
+    });
+  answer('update:ready', 'update:ready', (run, id, ready) => run.submitReady(id, ready));
+  answer('eval:submit', 'evaluation', (run, id, report) => run.submitEvaluation(id, report));
 
   socket.on('disconnect', (reason) => {
     try {

@@ -269,6 +269,9 @@ export class Participant {
       if (update.head) await this.heads.save(task.runId, update.head);
 
       this.status({ state: 'uploading', round: task.round });
+      let ack: Ack<UpdateReceipt>;
+      let bytesUp: number;
+      let next: ParticipantStatus | undefined;
       if (task.secureAggregation) {
         // Nothing of this update leaves in the clear: its example count and metrics travel as masked extras.
         if (!channel.submitReady) throw new Error("this participant's connection cannot take part in secure aggregation");
@@ -280,56 +283,49 @@ export class Participant {
           cryptoRandomSource,
         );
         this.contribution = new SecureContribution(address, words);
-        const ack = await channel.submitReady(address);
+        ack = await channel.submitReady(address);
         if (!ack.ok) this.contribution = null;
-        return this.finish(
-          {
-            runId: task.runId,
-            round: task.round,
-            mode: 'fit',
-            ...(evaluation ? { evaluation } : {}),
-            loss: update.loss,
-            trainMs,
-            bytesDown,
-            // What the masked frame will weigh: as a float32 delta with the extras, in one segment.
-            bytesUp: frameByteLength(words.length, 'float32', 1, task.runId),
-            ...ackFields(ack),
-          },
-          { state: 'uploading', round: task.round, secureStage: 'waiting' },
-        );
+        // What the masked frame will weigh: as a float32 delta with the extras, in one segment.
+        bytesUp = frameByteLength(words.length, 'float32', 1, task.runId);
+        next = { state: 'uploading', round: task.round, secureStage: 'waiting' };
+      } else {
+        // A differentially private run: the contribution is bounded here already, whatever the hub does (it clips again).
+        const delta = task.clip === undefined ? update.delta : clipToNorm(update.delta, task.clip);
+        const frame = this.errorFeedback(task, length).encode(delta, {
+          kind: 'delta',
+          protocolVersion: PROTOCOL_VERSION,
+          runId: task.runId,
+          round: task.round,
+          modelVersion: task.modelVersion,
+          dtype: task.codec,
+          segments: federatedSegments(task.model, task.algorithm),
+        });
+        const meta: UpdateMeta = {
+          runId: task.runId,
+          round: task.round,
+          modelVersion: task.modelVersion,
+          numExamples: update.numExamples,
+          loss: update.loss,
+          trainMs,
+          ...(reportable ? { evaluation: reportable } : {}),
+        };
+        ack = await channel.submitUpdate(meta, frame);
+        bytesUp = frame.byteLength;
       }
-      // A differentially private run: the contribution is bounded here already, whatever the hub does (it clips again).
-      const delta = task.clip === undefined ? update.delta : clipToNorm(update.delta, task.clip);
-      const frame = this.errorFeedback(task, length).encode(delta, {
-        kind: 'delta',
-        protocolVersion: PROTOCOL_VERSION,
-        runId: task.runId,
-        round: task.round,
-        modelVersion: task.modelVersion,
-        dtype: task.codec,
-        segments: federatedSegments(task.model, task.algorithm),
-      });
-      const meta: UpdateMeta = {
-        runId: task.runId,
-        round: task.round,
-        modelVersion: task.modelVersion,
-        numExamples: update.numExamples,
-        loss: update.loss,
-        trainMs,
-        ...(reportable ? { evaluation: reportable } : {}),
-      };
-      const ack = await channel.submitUpdate(meta, frame);
-      return this.finish({
-        runId: task.runId,
-        round: task.round,
-        mode: 'fit',
-        ...(evaluation ? { evaluation } : {}),
-        loss: update.loss,
-        trainMs,
-        bytesDown,
-        bytesUp: frame.byteLength,
-        ...ackFields(ack),
-      });
+      return this.finish(
+        {
+          runId: task.runId,
+          round: task.round,
+          mode: 'fit',
+          ...(evaluation ? { evaluation } : {}),
+          loss: update.loss,
+          trainMs,
+          bytesDown,
+          bytesUp,
+          ...ackFields(ack),
+        },
+        next,
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.status({ state: 'error', round: task.round, message });
