@@ -74,13 +74,23 @@ export async function sha256(data: Uint8Array): Promise<Uint8Array> {
 export async function maskWords(key: Uint8Array, words: number): Promise<Uint32Array> {
   if (key.length !== 32) throw new RangeError(`a mask key is 32 bytes, got ${key.length}`);
   const aes = await subtle().importKey('raw', bytesOf(key), { name: 'AES-CTR' }, false, ['encrypt']);
-  const stream = await subtle().encrypt({ name: 'AES-CTR', counter: new Uint8Array(16), length: 64 }, aes, new Uint8Array(4 * words));
-  const bytes = new Uint8Array(stream);
+  if (zeros.length < 4 * words) zeros = new Uint8Array(4 * words);
+  const stream = await subtle().encrypt({ name: 'AES-CTR', counter: new Uint8Array(16), length: 64 }, aes, zeros.subarray(0, 4 * words));
+  // The keystream's own fresh buffer, read in place: a hub unmasking 200 tabs expands thousands of these.
+  if (LITTLE_ENDIAN) return new Uint32Array(stream);
+  const view = new DataView(stream);
   const out = new Uint32Array(words);
-  const view = new DataView(bytes.buffer);
   for (let i = 0; i < words; i++) out[i] = view.getUint32(4 * i, true);
   return out;
 }
+
+/**
+ * The all-zero plaintext the keystream encrypts, kept between calls (WebCrypto copies what it is given): the largest
+ * asked for so far, at most 4 bytes per parameter of the largest model. Allocating it per mask made the hub's unmasking
+ * of 200 tabs spend its time in garbage collection (bench/secagg.ts).
+ */
+let zeros = new Uint8Array(0);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** AES-256-GCM with a fresh 96-bit IV; `aad` binds the ciphertext to its context (run, round, session, sender, recipient). */
 export async function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<{ iv: Uint8Array; ciphertext: Uint8Array }> {
