@@ -88,7 +88,8 @@ describe('hub: a secure aggregation run over real sockets', () => {
     expect([...hub.store.latestCheckpoint(id)!.weights]).toEqual(stepped(tabs[0]!.global!, [0.875, 1, 2.375]));
     const [round] = hub.store.listRounds(id);
     expect(round!.participants).toEqual(TABS.map((t) => t.id));
-    expect(round!.metrics.loss).toBeCloseTo(0.25, 6);
+    // The loss travels as a stochastically rounded extra: within a few ring steps of 100/2^28 each.
+    expect(round!.metrics.loss).toBeCloseTo(0.25, 5);
     expect(round!.secureAggregation!.stages.every((s) => s.asked === 5 && s.answered === 5)).toBe(true);
     // What went up: an address without counts or metrics, keys, sealed shares, masked frames, unmask shares.
     const ready = sent.filter((m) => m.event === 'update:ready').map((m) => m.payload);
