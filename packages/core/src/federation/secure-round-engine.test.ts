@@ -47,6 +47,7 @@ async function secureRun(
   const clock = systemClock();
   const contributions = new Map<string, SecureContribution>();
   const asked: string[] = [];
+  const requests: { stage: SecAggStage; request: unknown }[] = [];
   const cancelled: string[] = [];
   const recorded: RoundSummary[] = [];
   // Each tab trains, then says it is ready: after the engine has sent every task of the attempt.
@@ -87,6 +88,7 @@ async function secureRun(
       secAgg: async (id, stage, request) => {
         if (asked.length === 0) onStages?.(engine);
         asked.push(`${stage} ${id}`);
+        requests.push({ stage, request });
         if (behaviour[id]?.leaveAt === stage) throw new Error('the participant disconnected');
         const answer = await contributions.get(id)!.answer(stage, request);
         const garble = behaviour[id]?.garble;
@@ -95,7 +97,7 @@ async function secureRun(
     },
   });
   const end = await engine.run();
-  return { end, weights: engine.weights, recorded, asked, cancelled };
+  return { end, weights: engine.weights, recorded, asked, cancelled, requests };
 }
 
 describe('secure aggregation in the round engine (literal numbers)', () => {
@@ -171,11 +173,19 @@ describe('secure aggregation: what a tab sends is checked, and the graph follows
     // Prepare: 32 tabs, each Δ = [1, 1, 1] over 1 example: the mean is exactly [1, 1, 1].
     const tabs = Array.from({ length: 32 }, (_, i) => ({ id: `t${String(i).padStart(2, '0')}`, delta: [1, 1, 1], examples: 1 }));
     // Execute
-    const { weights, recorded } = await secureRun({ t05: { leaveAt: 'mask' } }, { secureAggregation: { ...SECURE, maxGroup: 40 } }, tabs);
+    const { weights, recorded, requests } = await secureRun(
+      { t05: { leaveAt: 'mask' } },
+      { secureAggregation: { ...SECURE, maxGroup: 40 } },
+      tabs,
+    );
     // Assert
     expect([...weights]).toEqual([1, 1, 1]);
     expect(recorded[0]!.secureAggregation).toMatchObject({ neighbours: 20, threshold: 11 });
     expect(recorded[0]!.participants).toHaveLength(31);
+    // Each tab is sent the keys of itself and its 20 neighbours, and the whole group to derive the graph from.
+    const shares = requests.filter((r) => r.stage === 'share').map((r) => r.request as { group: number[]; roster: unknown[] });
+    expect(shares).toHaveLength(32);
+    for (const share of shares) expect([share.group.length, share.roster.length]).toEqual([32, 21]);
   });
 });
 

@@ -397,14 +397,14 @@ describe('SecureContribution refuses, with a code, what the protocol does not al
     // Prepare
     const contribution = new SecureContribution(address, new Uint32Array(4));
     // Execute / Assert
-    expect(refusal(await contribution.answer('share', { sessionId: 's1', roster: [] }))).toBe(
+    expect(refusal(await contribution.answer('share', { sessionId: 's1', group: [1, 2, 3], roster: [] }))).toBe(
       'invalid: secure aggregation share: the share stage came while this participant expects advertise',
     );
     expect(refusal(await contribution.answer('advertise', { ...advertise, round: 4 }))).toMatch(/^invalid: .*is for run run-1 round 3/);
     expect(refusal(await contribution.answer('advertise', { ...advertise, words: 5 }))).toMatch(/5 words per input, this update 4/);
     expect(refusal(await contribution.answer('advertise', advertise))).toBe('answered');
-    expect(refusal(await contribution.answer('share', { sessionId: 's2', roster: [] }))).toMatch(/session s2 is not/);
-    const badKey = { sessionId: 's1', roster: [{ index: 1, encKey: 'AAAA', maskKey: 'AAAA' }] };
+    expect(refusal(await contribution.answer('share', { sessionId: 's2', group: [1, 2, 3], roster: [] }))).toMatch(/session s2 is not/);
+    const badKey = { sessionId: 's1', group: [1, 2, 3], roster: [{ index: 1, encKey: 'AAAA', maskKey: 'AAAA' }] };
     expect(refusal(await contribution.answer('share', badKey))).toMatch(/^invalid: .*roster\.0\.encKey: 3 bytes, expected 32/);
   });
 
@@ -417,6 +417,7 @@ describe('SecureContribution refuses, with a code, what the protocol does not al
     // Execute
     const answer = await contribution.answer('share', {
       sessionId: 's1',
+      group: [1, 2],
       roster: [
         { index: 1, ...other.data },
         { index: 2, ...other.data },

@@ -129,7 +129,7 @@ export class SecureContribution {
       case 'share': {
         const request = parse(ShareRequestSchema, raw);
         check(request.sessionId);
-        const sealed = await participant.share(request.roster);
+        const sealed = await participant.share(request.roster, request.group);
         this.next = 'mask';
         return { shares: sealed.map((m) => ({ to: m.to, iv: toBase64(m.iv), ciphertext: toBase64(m.ciphertext) })) };
       }

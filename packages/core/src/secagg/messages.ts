@@ -76,9 +76,13 @@ export type AdvertiseRequest = z.input<typeof AdvertiseRequestSchema>;
 export const AdvertiseAnswerSchema = z.object({ encKey: Key, maskKey: Key });
 export type AdvertiseAnswer = z.input<typeof AdvertiseAnswerSchema>;
 
-/** Stage 1, hub → tab: every tab that advertised (U1), with its public keys. */
+/**
+ * Stage 1, hub → tab: every tab that advertised (U1, the group, from which the neighbour graph follows), and the public
+ * keys of this tab and its neighbours (under SecAgg+ not everyone's: the roster then grows with k, not the group).
+ */
 export const ShareRequestSchema = z.object({
   sessionId: SessionId,
+  group: Indices,
   roster: z.array(z.object({ index: Index, encKey: Key, maskKey: Key })).max(MAX_SECAGG_GROUP),
 });
 export type ShareRequest = z.input<typeof ShareRequestSchema>;

@@ -108,6 +108,21 @@ describe('secure aggregation: the hub learns the sum', () => {
     expect(extras[0]).toBeCloseTo(11, 5);
   });
 
+  it('SecAgg+: a tab needs only its neighbours’ keys, and refuses a roster that lacks one of them', async () => {
+    // Prepare: 8 tabs on a 2-regular graph.
+    const s = { ...session(4, 2), graph: { degree: 2, seed: 5 } };
+    const tabs = Array.from({ length: 8 }, (_, u) => new SecAggParticipant(s, u, new Uint32Array(4)));
+    const hub = new SecAggAggregator(s);
+    for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
+    const group = hub.roster().map((r) => r.index);
+    const near = neighbourhoods(group, s).get(0)!;
+    const own = (v: number) => hub.roster().find((r) => r.index === v)!;
+    // Execute / Assert
+    const sealed = await tabs[0]!.share([0, ...near].map(own), group);
+    expect(sealed.map((m) => m.to).sort()).toEqual([...near].sort());
+    await expect(tabs[1]!.share([own(1)], group)).rejects.toThrow(/the roster lacks the keys of neighbours/);
+  });
+
   it('a tab that leaves after sending its masked input is still counted: the others reveal its self-mask', async () => {
     const { total } = await secureSum(session(4), quantisedInputs(scales), { silentAtUnmask: [1] });
     const { extras } = decodeTotal(total, 3, scales);

@@ -158,8 +158,12 @@ export class SecAggParticipant {
     return { encKey: this.enc.publicKey, maskKey: this.maskPair.publicKey };
   }
 
-  /** Stage 1: Shamir-shares b_u and s_u among the roster (one share each, threshold t) and seals each peer's pair. */
-  async share(roster: readonly RosterEntry[]): Promise<SealedShares[]> {
+  /**
+   * Stage 1: Shamir-shares b_u and s_u among its neighbourhood (one share each, threshold t) and seals each peer's pair.
+   * `group` is every tab that advertised (U1), from which the neighbour graph follows; `roster` needs only the keys of
+   * this tab and its neighbours (the default `group` is the roster's own indices: the complete roster).
+   */
+  async share(roster: readonly RosterEntry[], group: readonly number[] = roster.map((r) => r.index)): Promise<SealedShares[]> {
     if (!this.enc || !this.maskPair || !this.salt) throw new SecAggError('bad-message', 'share before advertise');
     const { threshold } = this.session;
     const own = roster.find((r) => r.index === this.index);
@@ -168,11 +172,12 @@ export class SecAggParticipant {
     if (!sameBytes(own.encKey, this.enc.publicKey) || !sameBytes(own.maskKey, this.maskPair.publicKey))
       throw new SecAggError('bad-message', `the roster gives tab ${this.index} keys it did not advertise`);
     if (new Set(roster.map((r) => r.index)).size !== roster.length) throw new SecAggError('bad-message', 'the roster names a tab twice');
+    if (new Set(group).size !== group.length || !group.includes(this.index))
+      throw new SecAggError('bad-message', `the group must name each tab once, tab ${this.index} among them`);
     // From here on `roster` is this tab's neighbourhood, itself included: who holds its shares, whom it masks against.
-    const near = neighbourhoods(
-      roster.map((r) => r.index),
-      this.session,
-    ).get(this.index)!;
+    const near = neighbourhoods(group, this.session).get(this.index)!;
+    const missing = [...near].filter((v) => !roster.some((r) => r.index === v));
+    if (missing.length > 0) throw new SecAggError('bad-message', `the roster lacks the keys of neighbours ${missing.join(', ')}`);
     this.roster = roster.filter((r) => r.index === this.index || near.has(r.index)).sort((a, b) => a.index - b.index);
     if (this.roster.length < threshold)
       throw new SecAggError('too-few-survivors', `${this.roster.length} tabs in this tab's neighbourhood, the threshold is ${threshold}`);

@@ -14,7 +14,7 @@ import {
   type SecAggRequests,
   type SecAggStage,
 } from './messages.js';
-import { SecAggAggregator, SecAggError, type SecAggSession, type UnmaskShares } from './protocol.js';
+import { SecAggAggregator, SecAggError, neighbourhoods, type SecAggSession, type UnmaskShares } from './protocol.js';
 
 /** Asks one participant one stage's question; resolves with its raw answer (an ack), rejects when it cannot answer in time. */
 export type SecAggAsk = <S extends SecAggStage>(
@@ -160,11 +160,17 @@ export async function runSecureRound(options: SecureRoundOptions): Promise<Secur
         hub.advertise(index, keys);
       },
     );
-    const rosterWire = hub.roster().map((r) => ({ index: r.index, encKey: toBase64(r.encKey), maskKey: toBase64(r.maskKey) }));
+    const keys = new Map(hub.roster().map((r) => [r.index, { index: r.index, encKey: toBase64(r.encKey), maskKey: toBase64(r.maskKey) }]));
+    const graph = neighbourhoods([...keys.keys()], session);
     const shared = await stage(
       'share',
       advertised,
-      () => ({ sessionId: options.sessionId, roster: rosterWire }),
+      // Each tab gets the keys of itself and its neighbours only, and the group to derive the graph from.
+      (index) => ({
+        sessionId: options.sessionId,
+        group: [...keys.keys()],
+        roster: [index, ...graph.get(index)!].sort((a, b) => a - b).map((v) => keys.get(v)!),
+      }),
       (index, data) => {
         const { shares } = valid(ShareAnswerSchema, data);
         hub.acceptShares(
