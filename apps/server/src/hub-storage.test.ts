@@ -248,3 +248,26 @@ describe('storage failures', () => {
     expect(hub.store.getRun(run.id)).toMatchObject({ status: 'failed', error: reason });
   });
 });
+
+describe('closing while a run starts', () => {
+  it('a run whose start is still reading the store when the hub closes is not launched: it stays running, to resume', async () => {
+    // Prepare
+    const dataDir = tempDir();
+    const { hub } = await startHub(dataDir);
+
+    // Execute: start a run and close the hub before the start has finished.
+    const starting = hub.startRun({
+      algorithm: 'fedavg',
+      model: { kind: 'mlp', inputShape: [2], hidden: [], outputs: 2, task: 'classification' },
+      rounds: 1,
+    });
+    await hub.close();
+    const started = await starting;
+
+    // Assert: nothing runs on the closed hub, and the store keeps the run to resume at the next start.
+    expect(started.ok).toBe(true);
+    expect(hub.active()).toBeNull();
+    const { hub: next } = await startHub(dataDir);
+    expect(next.active()?.id).toBe(started.ok ? started.data.id : '');
+  });
+});

@@ -54,6 +54,8 @@ export interface RunServiceDeps {
  */
 export class RunService {
   private controller: RunController | null = null;
+  /** The hub is closing: a start or resume still reading the store launches nothing (the run stays 'running'). */
+  private detached = false;
   /** Starting, resuming and deleting take turns: each checks the running run, then awaits the store. */
   private turn: Promise<unknown> = Promise.resolve();
 
@@ -150,7 +152,7 @@ export class RunService {
         error: `cannot resume run ${runId}: ${error instanceof Error ? error.message : String(error)}`,
       };
     }
-    this.log(`run ${runId} resumed after round ${this.controller!.modelVersion} of ${run.config.rounds}`);
+    this.log(`run ${runId} resumed after round ${this.active?.modelVersion ?? 0} of ${run.config.rounds}`);
     this.deps.broadcast.run(resumed);
     return { ok: true, data: resumed };
   }
@@ -224,12 +226,13 @@ export class RunService {
         this.log(`run ${run.id} ${reason}`);
         continue;
       }
-      this.log(`run ${run.id} resumes after round ${this.controller!.modelVersion} of ${run.config.rounds}`);
+      this.log(`run ${run.id} resumes after round ${this.active?.modelVersion ?? 0} of ${run.config.rounds}`);
     }
   }
 
   /** The hub is closing: the running run stays 'running' in the store and resumes on restart. */
   detach(): void {
+    this.detached = true;
     const running = this.controller;
     this.controller = null;
     running?.detach();
@@ -259,6 +262,7 @@ export class RunService {
       now: this.deps.now,
       log: (line) => this.log(line),
     });
+    if (this.detached) return;
     this.controller = controller;
     if (run.config.scenario) shards.offer(registry.connected(), run.config.scenario);
     void controller.start();
