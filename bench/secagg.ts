@@ -847,7 +847,7 @@ async function main(): Promise<void> {
         'n',
         'k',
         'down: advertise',
-        'down: share (roster)',
+        'down: share (neighbours’ keys)',
         'down: mask (shares)',
         'down: unmask (lists)',
         'up: advertise',
@@ -873,7 +873,7 @@ async function main(): Promise<void> {
         kb(r.bytes.frame),
         `${((100 * (r.bytes.keyUp + r.bytes.keyDown)) / r.bytes.frame).toFixed(1)} %`,
       ]),
-      note: "Medians over the tabs asked each stage, in bytes: JSON.stringify of each request and answer (keys, IVs, sealed shares and shares are base64, about 4/3 of their raw bytes, plus field names); the masked frame is the binary `masked` wire frame of 4·(L + 6) bytes plus its header. The share stage's roster (down) names every tab of the group with both keys, whatever k is: with SecAgg+ it is the one message that still grows with n. design/privacy.md §2.10's estimate counts raw bytes (≈ 6.5 KB at k = 20, ≈ 64 KB at k = 199).",
+      note: "Medians over the tabs asked each stage, in bytes: JSON.stringify of each request and answer (keys, IVs, sealed shares and shares are base64, about 4/3 of their raw bytes, plus field names); the masked frame is the binary `masked` wire frame of 4·(L + 6) bytes plus its header. The share stage (down) carries the keys of the tab and its k neighbours, and the group's indices (a few bytes per tab): an earlier version sent every tab's keys to every tab, 25 KB of the 29 KB a tab received at n = 200, k = 20. design/privacy.md §2.10's estimate counts raw bytes (≈ 6.5 KB at k = 20, ≈ 64 KB at k = 199).",
     });
     tables.push({
       title: "The hub's event loop while it unmasks (monitorEventLoopDelay, 1 ms resolution)",
