@@ -37,6 +37,7 @@ export async function runIdOf(baseUrl: string): Promise<string> {
 export interface RunDetail {
   id: string;
   status: string;
+  config: RunConfigInput;
   completedRounds: number;
   rounds: {
     round: number;

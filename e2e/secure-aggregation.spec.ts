@@ -4,7 +4,7 @@ import { MNIST_MLP } from '../packages/core/src/model/spec.js';
 import { hkdf, maskWords } from '../packages/core/src/secagg/crypto.js';
 import { SECAGG_EXTRAS } from '../packages/core/src/secagg/messages.js';
 import { frameByteLength } from '../packages/core/src/wire/codec.js';
-import { reptileRun, signIn, startRunApi, waitForRun } from './dashboard.js';
+import { runDetail, runIdOf, signIn, startRunFromForm, waitForRun } from './dashboard.js';
 import { openShardTabs, participantIds, recordSent } from './participants.js';
 import { trainerIndices } from './scenario.js';
 
@@ -52,6 +52,20 @@ test('a secure run: six tabs, one closes mid-protocol, the run completes, and a 
   const tabs = await openShardTabs(context, scenario, trainerIndices(scenario, 6));
   const ids = await participantIds(tabs);
   const [watched] = tabs;
+  // The last tab closes the moment the hub asks it for its masked input: after it shared its keys, mid-protocol. Its
+  // socket passes through this route, which sees the hub's request before the page does.
+  const leaving = tabs[5]!;
+  let closing: Promise<void> | null = null;
+  await leaving.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((message) => server.send(message));
+    server.onMessage((message) => {
+      if (typeof message === 'string' && message.includes('"secagg:mask"')) closing ??= leaving.close();
+      else if (!closing) ws.send(message);
+    });
+  });
+  await leaving.reload();
+  await expect(leaving.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
   const sent = recordSent(watched!);
   await watched!.reload();
   await expect(watched!.getByTestId('participant-state')).toHaveAttribute('data-state', 'waiting', { timeout: 60_000 });
@@ -65,27 +79,38 @@ test('a secure run: six tabs, one closes mid-protocol, the run completes, and a 
   const dashboard = await context.newPage();
   await signIn(dashboard);
 
-  const secureAggregation = { maxGroup: 6, minSurvivors: 3, maxExamples: 2500, stageTimeoutMs: 10_000 };
-  const id = await startRunApi(baseURL!, reptileRun(scenario, 2, 6, { minParticipants: 3, secureAggregation }));
-  // The last tab closes once it has trained and announced its masked update: it is in the group, then gone.
-  const leaving = tabs[5]!;
-  // Polled on a timer: a tab in the background gets no animation frames.
-  await leaving.waitForFunction(() => window.tabula.status.secureStage !== undefined, undefined, { timeout: 120_000, polling: 50 });
-  await leaving.close();
+  // Started from the dashboard's form, its secure aggregation fieldset included.
+  await startRunFromForm(dashboard, {
+    Algorithm: 'reptile',
+    Scenario: 'shards',
+    'Simulated participants': String(scenario.participants),
+    Rounds: '2',
+    'Participants per round': '6',
+    'Minimum participants': '3',
+    'Secure aggregation': 'yes',
+    'Largest group': '6',
+    'Examples of weight 1': '2500',
+  });
+  const id = await runIdOf(baseURL!);
+  expect((await runDetail(baseURL!, id)).config).toMatchObject({ secureAggregation: { maxGroup: 6, maxExamples: 2500, clip: 1 } });
   const run = await waitForRun(baseURL!, id, (r) => r.status !== 'running');
 
-  // The run completed: round 1 without the closed tab, whose dropout the record shows at the stage it happened.
+  // The run completed: round 1 without the closed tab, whose dropout the record shows at the mask stage.
   expect(run.status).toBe('completed');
   const completed = run.rounds.filter((r) => r.status === 'completed');
   expect(completed.map((r) => r.round)).toEqual([1, 2]);
   const first = completed[0]!;
   expect([...first.participants].sort()).toEqual(ids.slice(0, 5).sort());
   expect(first.failures.map((f) => f.participantId)).toEqual([ids[5]]);
-  expect(first.secureAggregation!.stages[0]).toMatchObject({ stage: 'advertise', asked: 6 });
-  expect(first.secureAggregation!.stages.at(-1)).toEqual({ stage: 'unmask', asked: 5, answered: 5 });
+  expect(first.secureAggregation!.stages.map((s) => `${s.stage} ${s.answered}/${s.asked}`)).toEqual([
+    'advertise 6/6',
+    'share 6/6',
+    'mask 5/6',
+    'unmask 5/5',
+  ]);
   expect(first.metrics.loss).not.toBeNull();
   await expect(dashboard.getByTestId('rounds').locator('tr[data-round="1"]')).toContainText(
-    /advertise \d\/6 · share \d\/\d · mask \d\/\d · unmask 5\/5/,
+    'advertise 6/6 · share 6/6 · mask 5/6 · unmask 5/5',
   );
 
   // The watched tab said which stage it was in.
