@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 
 /** Where Debian's packages put the servers; the same variables point elsewhere (see scripts/system-requirements.mjs). */
@@ -93,18 +93,30 @@ function captured(child: ChildProcess): () => string {
 export async function startRedis(options: { timeoutMs?: number } = {}): Promise<LocalService> {
   const dir = mkdtempSync(join(tmpdir(), 'tabula-redis-'));
   const port = await freePort();
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const child = await listeningServer(REDIS_SERVER, args, {}, port, dir, options.timeoutMs ?? 10_000);
+  return service(child, `redis://127.0.0.1:${port}`, port, dir, 'SIGTERM');
+}
+
+/** Spawns a server and waits until it listens on `port`; on failure, kills it and removes `dir`. */
+async function listeningServer(
+  command: string,
+  args: string[],
+  identity: { uid?: number; gid?: number },
+  port: number,
+  dir: string,
+  timeoutMs: number,
+): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...identity });
   const output = captured(child);
   try {
-    await waitForPort(port, child, 'redis-server', options.timeoutMs ?? 10_000, output);
+    await waitForPort(port, child, basename(command), timeoutMs, output);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  return service(child, `redis://127.0.0.1:${port}`, port, dir, 'SIGTERM');
+  return child;
 }
 
 /** The postgres user's uid and gid when we are root (initdb refuses root); undefined otherwise. */
@@ -138,20 +150,21 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
     throw new Error(`initdb failed (${init.status ?? init.error?.message}): ${(init.stderr || init.stdout || '').slice(-600)}`);
   }
   const port = await freePort();
-  const postgres = join(dirname(INITDB), 'postgres');
-  const child = spawn(
-    postgres,
-    ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'full_page_writes=off'],
-    { stdio: ['ignore', 'pipe', 'pipe'], ...asPostgres },
-  );
-  const output = captured(child);
-  try {
-    await waitForPort(port, child, 'postgres', options.timeoutMs ?? 30_000, output);
-  } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+  const args = [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'full_page_writes=off',
+  ];
+  const child = await listeningServer(join(dirname(INITDB), 'postgres'), args, asPostgres, port, dir, options.timeoutMs ?? 30_000);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   // Listening is not ready: until recovery ends the server refuses sessions ("the database system is starting up").
   const until = Date.now() + (options.timeoutMs ?? 30_000);
