@@ -54,7 +54,7 @@ export type { SecAggAsk } from './secagg/secure-round.js';
 // A participant's side of secure aggregation, for participants written without Participant (and hub tests).
 export { SecureContribution, secureFigures, secureInput } from './secagg/contribution.js';
 // The WebCrypto glue itself, so a page can be checked against the standards' known answers (the e2e tests do).
-export { hkdf, maskWords, x25519FromSecret, x25519Shared } from './secagg/crypto.js';
+export { hkdf, maskWords, x25519FromSecret, x25519Provider, x25519Shared } from './secagg/crypto.js';
 export { tf, useBackend } from './tf.js';
 export { type MlpSpec, MNIST_CNN, MNIST_MLP, type ModelSpec, ModelSpecSchema, SINUSOID_MLP } from './model/spec.js';
 export { parameterCount, segmentSizes, weightLayout } from './model/layout.js';

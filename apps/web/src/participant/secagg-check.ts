@@ -1,4 +1,4 @@
-import { hkdf, maskWords, x25519FromSecret, x25519Shared } from '@tabula/core';
+import { hkdf, maskWords, x25519FromSecret, x25519Provider, x25519Shared } from '@tabula/core';
 
 const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
@@ -9,6 +9,8 @@ const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (pair) 
  * and so the same as the hub.
  */
 export const secAggCheck = {
+  /** Whose X25519 this browser uses: its WebCrypto's, or @noble/curves where WebCrypto has none. */
+  provider: x25519Provider,
   /** The X25519 public key of a raw 32-byte private key. */
   async publicKey(secretHex: string): Promise<string> {
     return toHex((await x25519FromSecret(fromHex(secretHex))).publicKey);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { hkdf, maskWords, open, seal, utf8, x25519FromSecret, x25519Shared } from './crypto.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hkdf, maskWords, open, randomSecret, seal, useX25519, utf8, x25519FromSecret, x25519Provider, x25519Shared } from './crypto.js';
 
 const hex = (text: string) => Uint8Array.from(text.match(/../g)!, (b) => parseInt(b, 16));
 const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -53,5 +53,35 @@ describe('secure aggregation crypto (WebCrypto): known answers', () => {
     const flipped = Uint8Array.from(ciphertext);
     flipped[0]! ^= 1;
     await expect(open(key, iv, flipped, aad)).rejects.toThrow();
+  });
+});
+
+describe('X25519 without WebCrypto’s (the @noble/curves fallback for browsers that lack it)', () => {
+  afterEach(() => useX25519('auto'));
+
+  it('derives RFC 7748’s public keys and shared secret, and the same secret as WebCrypto for any keys', async () => {
+    // Execute
+    useX25519('noble');
+    const provider = await x25519Provider();
+    const alice = await x25519FromSecret(hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'));
+    const bob = await x25519FromSecret(hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'));
+    const secrets = [randomSecret(), randomSecret()];
+    const noble = await Promise.all(secrets.map((s) => x25519FromSecret(s)));
+    useX25519('auto');
+    const web = await Promise.all(secrets.map((s) => x25519FromSecret(s)));
+
+    // Assert
+    expect(provider).toBe('noble');
+    expect(await x25519Provider()).toBe('webcrypto');
+    expect(toHex(alice.publicKey)).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    expect(toHex(bob.publicKey)).toBe('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+    expect(toHex(await x25519Shared(alice.privateKey, bob.publicKey))).toBe(
+      '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742',
+    );
+    expect(noble.map((k) => toHex(k.publicKey))).toEqual(web.map((k) => toHex(k.publicKey)));
+    // A tab on the fallback and a tab on WebCrypto agree on their pair's secret, both ways.
+    const across = toHex(await x25519Shared(noble[0]!.privateKey, web[1]!.publicKey));
+    expect(toHex(await x25519Shared(web[1]!.privateKey, noble[0]!.publicKey))).toBe(across);
+    expect(toHex(await x25519Shared(web[0]!.privateKey, web[1]!.publicKey))).toBe(across);
   });
 });

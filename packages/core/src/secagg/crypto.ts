@@ -1,6 +1,10 @@
 // The cryptography of secure aggregation, glued from WebCrypto alone (privacy.md §2.5): the same calls run in a tab and
 // in the hub (Node ≥ 20's globalThis.crypto), so both derive the same keys and masks. Nothing here is hand-written
-// cryptography: X25519, HKDF-SHA256, AES-256-GCM and AES-256-CTR are the platform's.
+// cryptography: X25519, HKDF-SHA256, AES-256-GCM and AES-256-CTR are the platform's. Where a browser's WebCrypto has
+// no X25519 (older Safari and Firefox), X25519 alone comes from @noble/curves (audited, pure JS), as privacy.md §2.5
+// and §6 plan; it derives the same keys and secrets (the tests check both against RFC 7748).
+
+import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 
 type Subtle = typeof globalThis.crypto.subtle;
 /** WebCrypto's key type, named without the DOM library (core compiles without it). */
@@ -18,10 +22,13 @@ export function randomSecret(): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(32));
 }
 
+/** A private key as the platform holds it: a WebCrypto key, or (no X25519 in WebCrypto) its raw bytes for noble. */
+export type X25519PrivateKey = CryptoKey | { readonly raw: Uint8Array };
+
 export interface X25519KeyPair {
   /** The 32 raw private bytes: what gets Shamir-shared, so the hub can rebuild a dropped tab's key. */
   readonly secret: Uint8Array;
-  readonly privateKey: CryptoKey;
+  readonly privateKey: X25519PrivateKey;
   /** The 32-byte raw public key that is advertised. */
   readonly publicKey: Uint8Array;
 }
@@ -36,9 +43,39 @@ function fromBase64Url(text: string): Uint8Array {
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
+/** Whether WebCrypto does X25519 here: found out once, by importing a key (a NotSupportedError says no). */
+let webX25519: Promise<boolean> | null = null;
+
+function webCryptoX25519(): Promise<boolean> {
+  webX25519 ??= subtle()
+    .importKey('raw', new Uint8Array(32).fill(9), { name: 'X25519' }, false, [])
+    .then(
+      () => true,
+      () => false,
+    );
+  return webX25519;
+}
+
+/**
+ * Which X25519 the next keys use: 'noble' forces the fallback (to compare the two, or to run as a browser without
+ * WebCrypto's would), 'auto' (the default) uses WebCrypto's where it exists.
+ */
+export function useX25519(which: 'auto' | 'noble'): void {
+  webX25519 = which === 'noble' ? Promise.resolve(false) : null;
+}
+
+/** The X25519 implementation the platform gives this tab: what the tab can say about itself. */
+export async function x25519Provider(): Promise<'webcrypto' | 'noble'> {
+  return (await webCryptoX25519()) ? 'webcrypto' : 'noble';
+}
+
 /** An X25519 key pair from 32 raw private bytes (imported through PKCS#8, its public key read back through JWK). */
 export async function x25519FromSecret(secret: Uint8Array): Promise<X25519KeyPair> {
   if (secret.length !== 32) throw new RangeError(`an X25519 private key is 32 bytes, got ${secret.length}`);
+  if (!(await webCryptoX25519())) {
+    const raw = Uint8Array.from(secret);
+    return { secret: Uint8Array.from(secret), privateKey: { raw }, publicKey: nobleX25519.getPublicKey(raw) };
+  }
   const pkcs8 = new Uint8Array(X25519_PKCS8_PREFIX.length + 32);
   pkcs8.set(X25519_PKCS8_PREFIX);
   pkcs8.set(secret, X25519_PKCS8_PREFIX.length);
@@ -49,8 +86,9 @@ export async function x25519FromSecret(secret: Uint8Array): Promise<X25519KeyPai
 }
 
 /** The 32-byte X25519 shared secret of our private key and a peer's raw public key. */
-export async function x25519Shared(privateKey: CryptoKey, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+export async function x25519Shared(privateKey: X25519PrivateKey, peerPublicKey: Uint8Array): Promise<Uint8Array> {
   if (peerPublicKey.length !== 32) throw new RangeError(`an X25519 public key is 32 bytes, got ${peerPublicKey.length}`);
+  if ('raw' in privateKey) return nobleX25519.getSharedSecret(privateKey.raw, peerPublicKey);
   const peer = await subtle().importKey('raw', bytesOf(peerPublicKey), { name: 'X25519' }, false, []);
   return new Uint8Array(await subtle().deriveBits({ name: 'X25519', public: peer }, privateKey, 256));
 }

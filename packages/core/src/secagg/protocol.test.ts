@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandomSource } from '../privacy/random-source.js';
 import { SecAggAggregator, SecAggError, SecAggParticipant, neighbourhoods, type SecAggSession, type UnmaskShares } from './protocol.js';
+import { useX25519 } from './crypto.js';
 import { decodeTotal, quantise, ringScales, secureMean } from './quantize.js';
 
 const session = (words: number, threshold = 3): SecAggSession => ({ runId: 'run-1', round: 4, sessionId: 's-1', threshold, words });
@@ -127,6 +128,37 @@ describe('secure aggregation: the hub learns the sum', () => {
     const { total } = await secureSum(session(4), quantisedInputs(scales), { silentAtUnmask: [1] });
     const { extras } = decodeTotal(total, 3, scales);
     expect(extras[0]).toBeCloseTo(2.4, 5);
+  });
+});
+
+describe('secure aggregation across browsers', () => {
+  it('tabs on WebCrypto’s X25519 and tabs on the @noble/curves fallback mask against each other: the sum is exact', async () => {
+    // Prepare: tabs 0-2 derive their keys with the fallback (a browser without WebCrypto X25519), 3-4 with WebCrypto.
+    const s = session(8, 3);
+    const inputs = [0, 1, 2, 3, 4].map((u) => Uint32Array.from({ length: 8 }, (_, i) => 1000 * u + i));
+    const tabs = inputs.map((x, u) => new SecAggParticipant(s, u, x));
+    const hub = new SecAggAggregator(s);
+    try {
+      for (const tab of tabs) {
+        useX25519(tab.index < 3 ? 'noble' : 'auto');
+        hub.advertise(tab.index, await tab.advertise());
+      }
+    } finally {
+      useX25519('auto');
+    }
+    // Execute: tab 4 leaves after sharing, so the hub rebuilds a key made on one platform to unmask the others'.
+    for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(hub.roster()));
+    for (const tab of tabs.slice(0, 4)) {
+      const { received, alive } = hub.sharesFor(tab.index);
+      hub.acceptMasked(tab.index, await tab.mask(received, alive));
+    }
+    const answers = tabs.slice(0, 4).map((tab) => {
+      const asked = hub.unmaskRequest(tab.index);
+      return tab.unmask(asked.survivors, asked.dropped);
+    });
+    const total = await hub.unmask(answers);
+    // Assert
+    expect([...total]).toEqual(Array.from({ length: 8 }, (_, i) => (0 + 1000 + 2000 + 3000 + 4 * i) >>> 0));
   });
 });
 

@@ -26,7 +26,7 @@ import {
   utf8,
   x25519FromSecret,
   x25519Shared,
-  type CryptoKey,
+  type X25519PrivateKey,
   type X25519KeyPair,
 } from './crypto.js';
 import { createRng } from '../rng.js';
@@ -113,7 +113,7 @@ async function sessionSalt(s: SecAggSession): Promise<Uint8Array> {
   return sha256(utf8(`${s.runId}\u0000${s.round}\u0000${s.sessionId}`));
 }
 
-async function pairMask(salt: Uint8Array, words: number, own: CryptoKey, peerMaskKey: Uint8Array): Promise<Uint32Array> {
+async function pairMask(salt: Uint8Array, words: number, own: X25519PrivateKey, peerMaskKey: Uint8Array): Promise<Uint32Array> {
   const key = await hkdf(await x25519Shared(own, peerMaskKey), salt, utf8('tabula/secagg/v1/pair'), 32);
   return maskWords(key, words);
 }
