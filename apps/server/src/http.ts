@@ -29,6 +29,8 @@ import type { CurrentModel, Outcome } from './run-service.js';
 /** All the HTTP API needs of the hub: reads, and the run operations with their outcomes. */
 export interface HttpPort {
   health(): { participants: number; activeRun: { id: string; completedRounds: number; rounds: number } | null };
+  /** The live hubs sharing this hub's Redis (design/scale-out.md), this one included; without Redis, this one. */
+  hubs(): Promise<readonly { id: string; facts: unknown }[]>;
   participants(): readonly ParticipantInfo[];
   runs(): Promise<readonly RunSummary[]>;
   latestRun(): Promise<RunSummary | null>;
@@ -141,6 +143,11 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
 
   app.get('/api/health', (_req, res) => {
     res.json({ ok: true, protocolVersion: PROTOCOL_VERSION, uptimeS: Math.round((Date.now() - started) / 1000), ...hub.health() });
+  });
+
+  // Where a tab can go when its hub is gone: the hubs whose heartbeat Redis holds (a hub alone lists itself).
+  app.get('/api/hubs', async (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(await hub.hubs());
   });
 
   // Who is connected, what each did in which round: the admin's alone, in every run.

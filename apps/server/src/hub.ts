@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import {
   HandshakeAuthSchema,
@@ -8,6 +9,7 @@ import {
   type ScenarioSpec,
   type SecAggStage,
 } from '@tabula/core';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { handleAdmin } from './admin-socket.js';
 import { AdminAuth, type AdminThrottle } from './admin-auth.js';
@@ -27,6 +29,7 @@ import { RunService, type CurrentModel, type Outcome } from './run-service.js';
 import { ShardAssigner } from './shard-assigner.js';
 import { asyncStore, type AsyncStore } from './async-store.js';
 import { openPgStore } from './pg-store.js';
+import { HubHeartbeat } from './round-partials.js';
 import type { Store } from './store.js';
 
 export interface HubOptions {
@@ -57,6 +60,15 @@ export interface HubOptions {
   readonly heartbeat?: { readonly pingIntervalMs: number; readonly pingTimeoutMs: number };
   /** The SQLite file may not grow beyond this: a write that would fails as on a full disk, and the run pauses. */
   readonly maxDatabaseBytes?: number;
+  /**
+   * Redis shared with other hubs (design/scale-out.md): this hub beats its heartbeat there (`tabula:hub:{hubId}`, with
+   * its URL and counts) and lists the live hubs at GET /api/hubs. Rounds are not shared among hubs yet.
+   */
+  readonly redisUrl?: string;
+  /** This hub's name among hubs; default a random one. */
+  readonly hubId?: string;
+  /** The URL tabs reach this hub at, for other hubs' lists; default http://{listening address}:{port}. */
+  readonly publicUrl?: string;
   /** Web origins whose pages may open a socket besides the hub's own (origins.ts); default localhost. */
   readonly allowedOrigins?: readonly string[];
   /** Failed admin sign-ins allowed per address and window, over HTTP and the socket handshake together. */
@@ -238,6 +250,30 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     handleAdmin(isAdmin, kit, runs);
   });
 
+  // Other hubs, through Redis: this hub's heartbeat, and theirs for GET /api/hubs.
+  const hubId = options.hubId ?? `hub-${randomBytes(4).toString('hex')}`;
+  const ownFacts = () => {
+    const address = http.address();
+    const port = typeof address === 'object' && address ? address.port : null;
+    const host =
+      typeof address === 'object' && address && address.address !== '0.0.0.0' && address.address !== '::' ? address.address : 'localhost';
+    return {
+      url: options.publicUrl ?? (port === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
+      participants: registry.connected().length,
+      activeRun: runs.active?.id ?? null,
+    };
+  };
+  let redis: Redis | null = null;
+  let beat: HubHeartbeat | null = null;
+  if (options.redisUrl) {
+    redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
+    // Every client needs a listener: ioredis reconnects by itself, and an unheard error would end the process.
+    redis.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection problem'));
+    beat = new HubHeartbeat(redis, hubId);
+    await beat.start(ownFacts);
+  }
+  const liveHubs = async () => (redis ? HubHeartbeat.live(redis) : [{ id: hubId, facts: ownFacts() }]);
+
   const hub: Hub = {
     http,
     io,
@@ -261,6 +297,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       http.closeAllConnections();
       await closed;
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
+      await beat?.stop({ forget: true }).catch(() => undefined);
+      await redis?.quit().catch(() => undefined);
       await durable.close();
     },
   };
@@ -273,6 +311,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
           activeRun: active ? { id: active.id, completedRounds: active.modelVersion, rounds: active.config.rounds } : null,
         };
       },
+      hubs: liveHubs,
       participants: () => registry.list(),
       runs: () => durable.listRuns(),
       latestRun: () => durable.latestRun(),

@@ -29,6 +29,16 @@ const Env = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'TABULA_DATABASE_URL must be a postgres:// URL')
     .optional(),
+  /** redis://host:port: hubs sharing it list each other at GET /api/hubs. */
+  TABULA_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'TABULA_REDIS_URL must be a redis:// URL')
+    .optional(),
+  TABULA_HUB_ID: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'TABULA_HUB_ID must be 1-64 letters, digits, dots, dashes or underscores')
+    .optional(),
+  TABULA_PUBLIC_URL: z.string().url('TABULA_PUBLIC_URL must be a URL').optional(),
   TABULA_HOST: z.string().min(1).default('0.0.0.0'),
   TABULA_ALLOWED_ORIGINS: list(parseAllowedOrigins).optional(),
   TABULA_TRUST_PROXY: list(parseTrustProxy).optional(),
@@ -72,6 +82,9 @@ const hub = await createHub({
   ...(env.TABULA_DATABASE_URL ? { databaseUrl: env.TABULA_DATABASE_URL } : { dataDir }),
   adminToken,
   webRoot,
+  ...(env.TABULA_REDIS_URL ? { redisUrl: env.TABULA_REDIS_URL } : {}),
+  ...(env.TABULA_HUB_ID ? { hubId: env.TABULA_HUB_ID } : {}),
+  ...(env.TABULA_PUBLIC_URL ? { publicUrl: env.TABULA_PUBLIC_URL } : {}),
   ...(env.TABULA_ALLOWED_ORIGINS ? { allowedOrigins: env.TABULA_ALLOWED_ORIGINS } : {}),
   ...(env.TABULA_TRUST_PROXY ? { trustProxy: env.TABULA_TRUST_PROXY } : {}),
   logger: createLogger(env.TABULA_LOG_LEVEL, env.TABULA_LOG_FORMAT),

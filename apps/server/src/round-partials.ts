@@ -149,4 +149,26 @@ export class HubHeartbeat {
   static async alive(redis: Redis, hub: string, prefix = 'tabula:'): Promise<boolean> {
     return (await redis.exists(`${prefix}hub:${hub}`)) === 1;
   }
+
+  /** Every hub whose heartbeat is current, with the facts it beats, sorted by id. */
+  static async live(redis: Redis, prefix = 'tabula:'): Promise<{ id: string; facts: unknown }[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}hub:*`, 'COUNT', 100);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    const values = keys.length ? await redis.mget(keys) : [];
+    const hubs = keys.flatMap((key, i) => {
+      const text = values[i];
+      if (text === null || text === undefined) return [];
+      try {
+        return [{ id: key.slice(`${prefix}hub:`.length), facts: JSON.parse(text) as unknown }];
+      } catch {
+        return [];
+      }
+    });
+    return hubs.sort((a, b) => a.id.localeCompare(b.id));
+  }
 }
