@@ -8,7 +8,12 @@ import type { Checkpoint, Store } from './store.js';
 /** The store both hub modes can run on: SQLite behind it for one hub (asyncStore), PostgreSQL for many. */
 export interface AsyncStore {
   createRun(run: { id: string; config: RunConfig; createdAt: number }): Promise<RunSummary>;
-  updateRun(id: string, patch: { status?: RunStatus; error?: string | null; updatedAt: number }): Promise<RunSummary>;
+  /** With `fence`, only if no coordinator of a newer epoch has written to this run (else StaleCoordinatorError). */
+  updateRun(
+    id: string,
+    patch: { status?: RunStatus; error?: string | null; updatedAt: number },
+    fence?: { readonly epoch: number },
+  ): Promise<RunSummary>;
   getRun(id: string): Promise<RunSummary | null>;
   /** Newest first. */
   listRuns(): Promise<RunSummary[]>;

@@ -163,6 +163,22 @@ describe('the PostgreSQL store shared by several hubs', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('a stale coordinator cannot change the run either: its status stays what the newest coordinator made it', async () => {
+    const url = await freshDatabase();
+    const store = await openPgStore(url);
+    await store.createRun({ id: 'r1', config: CONFIG, createdAt: 1000 });
+    await store.recordRound(round('r1', 1, 1, 'completed'), checkpoint(1), { epoch: 5 });
+
+    const late = store.updateRun('r1', { status: 'failed', error: 'round 2 failed 3 times', updatedAt: 2000 }, { epoch: 4 });
+
+    await expect(late).rejects.toThrow("run 'r1': coordinator epoch 4 is stale (epoch 5 has written)");
+    expect(await store.getRun('r1')).toMatchObject({ status: 'running', error: null });
+    expect(await store.updateRun('r1', { status: 'completed', updatedAt: 3000 }, { epoch: 6 })).toMatchObject({ status: 'completed' });
+    expect(await store.coordEpoch('r1')).toBe(6);
+    await expect(store.updateRun('nope', { updatedAt: 1 }, { epoch: 9 })).rejects.toThrow("unknown run 'nope'");
+    await store.close();
+  });
+
   it('two coordinators committing the same round at once: exactly one completed row, the other refused', async () => {
     const url = await freshDatabase();
     const [a, b] = await Promise.all([openPgStore(url), openPgStore(url)]);

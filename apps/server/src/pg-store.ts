@@ -148,17 +148,23 @@ export async function openPgStore(
       return decodeRun(rows[0]);
     },
 
-    async updateRun(id, patch) {
+    async updateRun(id, patch, fence) {
       if (patch.status !== undefined && !RUN_STATUSES.includes(patch.status))
         throw new TypeError(`store.updateRun: unknown status '${String(patch.status)}'`);
       checkTime(patch.updatedAt, 'store.updateRun: updatedAt');
+      // A fenced change (a coordinator's: the run's status, say, when it ends) is refused to a stale coordinator as
+      // its rounds are: it must not mark failed a run that a newer coordinator is running.
+      const epoch = fence?.epoch ?? null;
       const { rows } = await pool.query<RunRow>(
-        `UPDATE runs SET status = COALESCE($2, status), error = CASE WHEN $3 THEN $4 ELSE error END, updated_at = $5
-         WHERE id = $1 RETURNING *`,
-        [id, patch.status ?? null, patch.error !== undefined, patch.error ?? null, patch.updatedAt],
+        `UPDATE runs SET status = COALESCE($2, status), error = CASE WHEN $3 THEN $4 ELSE error END, updated_at = $5,
+                         coord_epoch = GREATEST(coord_epoch, COALESCE($6, coord_epoch))
+         WHERE id = $1 AND ($6::double precision IS NULL OR coord_epoch <= $6) RETURNING *`,
+        [id, patch.status ?? null, patch.error !== undefined, patch.error ?? null, patch.updatedAt, epoch],
       );
-      if (!rows[0]) throw new Error(`store.updateRun: unknown run '${id}'`);
-      return decodeRun(rows[0]);
+      if (rows[0]) return decodeRun(rows[0]);
+      const { rows: existing } = await pool.query<{ coord_epoch: number }>('SELECT coord_epoch FROM runs WHERE id = $1', [id]);
+      if (existing[0] && epoch !== null) throw new StaleCoordinatorError(id, epoch, existing[0].coord_epoch);
+      throw new Error(`store.updateRun: unknown run '${id}'`);
     },
 
     getRun: async (id) => (await runs('SELECT * FROM runs WHERE id = $1', [id]))[0] ?? null,
