@@ -15,13 +15,11 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createScenario } from '../packages/core/src/data/scenario.js';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
-import { clientUpdateFor } from '../packages/core/src/learn/fast/engine.js';
-import { initialFederated } from '../packages/core/src/learn/initial-federated.js';
 import type { Algorithm } from '../packages/core/src/learn/hyper.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import { RunConfigSchema, type RunConfigInput, type ScenarioSpec } from '../packages/core/src/protocol.js';
+import { firstRoundUpdates } from './first-round.js';
 import { runSimulation } from '../packages/core/src/sim/simulation.js';
 import { useBackend } from '../packages/core/src/tf.js';
 import {
@@ -90,26 +88,7 @@ interface Point {
 /** Median L2 norm of first-round updates from the initial model, over 100 trainers: what the clip is scaled to. */
 async function medianUpdateNorm(setup: TaskSetup, mnist: ReturnType<typeof loadMnist> | undefined): Promise<number> {
   const config = RunConfigSchema.parse({ ...presetRunConfig(setup.scenario.name, setup.algorithm), scenario: setup.scenario });
-  const scenario = createScenario(setup.scenario, mnist);
-  const global = initialFederated(config.model, config.algorithm, config.seed, config.client.innerLr);
-  const update = clientUpdateFor('fast');
-  const heldOut = new Set(scenario.heldOut);
-  const norms: number[] = [];
-  for (let i = 0; norms.length < 100; i++) {
-    if (heldOut.has(i)) continue;
-    const data = scenario.participant(i);
-    const { delta } = await update({
-      spec: config.model,
-      algorithm: config.algorithm,
-      hyper: config.client,
-      global,
-      support: data.support,
-      query: data.query,
-      seed: i,
-    });
-    norms.push(Math.hypot(...delta));
-  }
-  return median(norms);
+  return median((await firstRoundUpdates(config, mnist, 100)).map(({ delta }) => Math.hypot(...delta)));
 }
 
 async function measure(

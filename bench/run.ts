@@ -18,7 +18,7 @@ import { BENCH_DIR, REPO_ROOT, RESULTS_DIR, describeMachine, fmt, machine, type 
 
 /** Every bench/<name>.ts but the helpers is a benchmark; these come first, in this order. */
 const PREFERRED = ['aggregate', 'codec', 'ingest'];
-const HELPERS = new Set(['lib', 'run', 'ingest-clients']);
+const HELPERS = new Set(['lib', 'run', 'ingest-clients', 'first-round']);
 const BENCHMARKS: readonly string[] = readdirSync(BENCH_DIR)
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
   .map((f) => f.slice(0, -3))

@@ -31,13 +31,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createScenario } from '../packages/core/src/data/scenario.js';
 import { loadMnist } from '../packages/core/src/data/mnist-node.js';
-import { clientUpdateFor } from '../packages/core/src/learn/fast/engine.js';
 import { federatedLength } from '../packages/core/src/learn/federated-layout.js';
-import { initialFederated } from '../packages/core/src/learn/initial-federated.js';
 import { MNIST_MLP } from '../packages/core/src/model/spec.js';
 import { presetRunConfig } from '../packages/core/src/presets.js';
 import { seededRandomSource } from '../packages/core/src/privacy/random-source.js';
 import { RunConfigSchema, type RunConfigInput } from '../packages/core/src/protocol.js';
+import { firstRoundUpdates } from './first-round.js';
 import { createRng } from '../packages/core/src/rng.js';
 import { secureInput, SecureContribution } from '../packages/core/src/secagg/contribution.js';
 import { hkdf, maskWords, randomSecret, sha256, utf8, x25519FromSecret, x25519Shared } from '../packages/core/src/secagg/crypto.js';
@@ -637,25 +636,7 @@ async function roundingError(
 ): Promise<RoundingRow[]> {
   const preset = presetRunConfig('shards', 'fedavg');
   const config = RunConfigSchema.parse({ ...preset, scenario: { ...preset.scenario!, seed }, seed });
-  const scenario = createScenario(config.scenario!, mnist);
-  const global = initialFederated(config.model, config.algorithm, config.seed, config.client.innerLr);
-  const update = clientUpdateFor('fast');
-  const heldOut = new Set(scenario.heldOut);
-  const updates: { delta: Float32Array; numExamples: number; loss: number }[] = [];
-  for (let i = 0; updates.length < count; i++) {
-    if (heldOut.has(i)) continue;
-    const data = scenario.participant(i);
-    const u = await update({
-      spec: config.model,
-      algorithm: config.algorithm,
-      hyper: config.client,
-      global,
-      support: data.support,
-      query: data.query,
-      seed: i,
-    });
-    updates.push(u);
-  }
+  const updates = await firstRoundUpdates(config, mnist, count);
   const length = updates[0]!.delta.length;
   const plain = new Float64Array(length);
   const totalExamples = updates.reduce((a, u) => a + u.numExamples, 0);
