@@ -474,7 +474,7 @@ export class RoundEngine {
     const metric = config.model.task === 'regression' ? 'mse' : 'accuracy';
     let figures;
     try {
-      figures = secureFigures(result.total, this.global.length, { ...secure }, result.survivors.length, metric);
+      figures = secureFigures(result.total, this.global.length, secure, result.survivors.length, metric);
     } catch (error) {
       // A malformed weight from some tab: nothing of the total is released.
       return fail(`secure aggregation: ${error instanceof Error ? error.message : String(error)}`, report(result.stages, null));
