@@ -1,4 +1,4 @@
-import { ManualClock, PROTOCOL_VERSION, RunConfigSchema, encodeFrame, type RoundSummary, type RoundTask } from '@tabula/core';
+import { ManualClock, RunConfigSchema, type RoundSummary, type RoundTask } from '@tabula/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StaleCoordinatorError, asyncStore, type AsyncStore } from './async-store.js';
@@ -7,6 +7,7 @@ import { openPgStore } from './pg-store.js';
 import type { RegistryEntry } from './registry.js';
 import { RunController } from './run-controller.js';
 import { openStore, type Checkpoint } from './store.js';
+import { deltaFrame, updateMeta } from './test-hub.js';
 
 // A real PostgreSQL 15 from Debian's package, on a free loopback port, for the whole file (initdb takes ~1.5 s).
 let postgres: LocalService;
@@ -233,20 +234,7 @@ describe('a run on the PostgreSQL store', () => {
       clock,
       log: () => undefined,
     });
-    const answer = (task: RoundTask) =>
-      controller.submitUpdate(
-        'p-1',
-        { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples: 10, loss: 0.5, trainMs: 1 },
-        encodeFrame({
-          kind: 'delta',
-          protocolVersion: PROTOCOL_VERSION,
-          runId: task.runId,
-          round: task.round,
-          modelVersion: task.modelVersion,
-          dtype: 'float32',
-          values: new Float32Array(6).fill(1),
-        }),
-      );
+    const answer = (task: RoundTask) => controller.submitUpdate('p-1', updateMeta(task, 10), deltaFrame(task, new Float32Array(6).fill(1)));
 
     // Execute: two rounds.
     const finished = controller.start();

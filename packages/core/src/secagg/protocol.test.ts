@@ -8,16 +8,24 @@ const session = (words: number, threshold = 3): SecAggSession => ({ runId: 'run-
 
 /**
  * Runs the four stages in process. `leaveAfterShare`: tabs that share, then never send a masked input (a closed
- * socket); `silentAtUnmask`: tabs that send their masked input, then never answer the unmask stage.
+ * socket); `silentAtUnmask`: tabs that send their masked input, then never answer the unmask stage;
+ * `beforeAdvertise`: runs just before each tab makes its keys.
  */
 async function secureSum(
   s: SecAggSession,
   inputs: readonly Uint32Array[],
-  options: { leaveAfterShare?: readonly number[]; silentAtUnmask?: readonly number[] } = {},
-): Promise<{ total: Uint32Array; masked: Map<number, Uint32Array> }> {
+  options: {
+    leaveAfterShare?: readonly number[];
+    silentAtUnmask?: readonly number[];
+    beforeAdvertise?: (tab: SecAggParticipant) => void;
+  } = {},
+): Promise<{ total: Uint32Array; masked: Map<number, Uint32Array>; hub: SecAggAggregator; tabs: SecAggParticipant[] }> {
   const tabs = inputs.map((x, index) => new SecAggParticipant(s, index, x));
   const hub = new SecAggAggregator(s);
-  for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
+  for (const tab of tabs) {
+    options.beforeAdvertise?.(tab);
+    hub.advertise(tab.index, await tab.advertise());
+  }
   const roster = hub.roster();
   for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(roster));
   const masked = new Map<number, Uint32Array>();
@@ -35,7 +43,7 @@ async function secureSum(
     const asked = hub.unmaskRequest(tab.index);
     answers.push(tab.unmask(asked.survivors, asked.dropped));
   }
-  return { total: await hub.unmask(answers), masked };
+  return { total: await hub.unmask(answers), masked, hub, tabs };
 }
 
 // Five tabs' deltas of three parameters and their example counts (literal numbers), weighted as FedAvg does.
@@ -136,27 +144,16 @@ describe('secure aggregation across browsers', () => {
     // Prepare: tabs 0-2 derive their keys with the fallback (a browser without WebCrypto X25519), 3-4 with WebCrypto.
     const s = session(8, 3);
     const inputs = [0, 1, 2, 3, 4].map((u) => Uint32Array.from({ length: 8 }, (_, i) => 1000 * u + i));
-    const tabs = inputs.map((x, u) => new SecAggParticipant(s, u, x));
-    const hub = new SecAggAggregator(s);
+    // Execute: tab 4 leaves after sharing, so the hub rebuilds a key made on one platform to unmask the others'.
+    let total: Uint32Array;
     try {
-      for (const tab of tabs) {
-        useX25519(tab.index < 3 ? 'noble' : 'auto');
-        hub.advertise(tab.index, await tab.advertise());
-      }
+      ({ total } = await secureSum(s, inputs, {
+        leaveAfterShare: [4],
+        beforeAdvertise: (tab) => useX25519(tab.index < 3 ? 'noble' : 'auto'),
+      }));
     } finally {
       useX25519('auto');
     }
-    // Execute: tab 4 leaves after sharing, so the hub rebuilds a key made on one platform to unmask the others'.
-    for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(hub.roster()));
-    for (const tab of tabs.slice(0, 4)) {
-      const { received, alive } = hub.sharesFor(tab.index);
-      hub.acceptMasked(tab.index, await tab.mask(received, alive));
-    }
-    const answers = tabs.slice(0, 4).map((tab) => {
-      const asked = hub.unmaskRequest(tab.index);
-      return tab.unmask(asked.survivors, asked.dropped);
-    });
-    const total = await hub.unmask(answers);
     // Assert
     expect([...total]).toEqual(Array.from({ length: 8 }, (_, i) => (0 + 1000 + 2000 + 3000 + 4 * i) >>> 0));
   });
@@ -188,21 +185,9 @@ describe('secure aggregation: what the hub does not learn', () => {
 
   it('after unmasking, the hub object holds no secret of any tab: no seed, no private key, the dropped tab’s included', async () => {
     // Prepare: four tabs; tab 3 leaves after sharing, so the hub rebuilds its mask key to remove its pairwise masks.
-    const s = session(64, 3);
-    const tabs = [0, 1, 2, 3].map((u) => new SecAggParticipant(s, u, new Uint32Array(64).fill(u)));
-    const hub = new SecAggAggregator(s);
-    for (const tab of tabs) hub.advertise(tab.index, await tab.advertise());
-    for (const tab of tabs) hub.acceptShares(tab.index, await tab.share(hub.roster()));
-    for (const tab of tabs.slice(0, 3)) {
-      const { received, alive } = hub.sharesFor(tab.index);
-      hub.acceptMasked(tab.index, await tab.mask(received, alive));
-    }
+    const inputs = [0, 1, 2, 3].map((u) => new Uint32Array(64).fill(u));
     // Execute
-    const answers = tabs.slice(0, 3).map((tab) => {
-      const asked = hub.unmaskRequest(tab.index);
-      return tab.unmask(asked.survivors, asked.dropped);
-    });
-    const total = await hub.unmask(answers);
+    const { total, hub, tabs } = await secureSum(session(64, 3), inputs, { leaveAfterShare: [3] });
     // Assert: the sum is right, and every byte the hub keeps (keys it was sent, sealed shares, the running sum) is free
     // of every tab's 32-byte secrets.
     expect([...total]).toEqual(new Array<number>(64).fill(0 + 1 + 2));
