@@ -162,6 +162,11 @@ export class RoundEngine {
       : null;
   }
 
+  /** What participants' evaluations measure in this run. */
+  private get metric(): 'accuracy' | 'mse' {
+    return this.config.model.task === 'regression' ? 'mse' : 'accuracy';
+  }
+
   /** The current global weights (not a copy: callers must not mutate). */
   get weights(): Float32Array {
     return this.global;
@@ -317,7 +322,7 @@ export class RoundEngine {
       strategy: this.strategy,
       deadline,
       maxExamples: MAX_EXAMPLES_PER_REPORT,
-      metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
+      metric: this.metric,
       hideCounts: config.privacy !== undefined,
       secure: config.secureAggregation !== undefined,
       ...(config.maxUpdateNorm !== undefined ? { maxUpdateNorm: config.maxUpdateNorm } : {}),
@@ -471,10 +476,9 @@ export class RoundEngine {
     failures.push(...result.dropouts);
     for (const { participantId, reason } of result.dropouts) host.cancel(participantId, { runId: this.runId, round, reason });
     const fields = { ...base, participants: result.survivors, bytesUp: collector.bytesUp + result.bytesUp };
-    const metric = config.model.task === 'regression' ? 'mse' : 'accuracy';
     let figures;
     try {
-      figures = secureFigures(result.total, this.global.length, secure, result.survivors.length, metric);
+      figures = secureFigures(result.total, this.global.length, secure, result.survivors.length, this.metric);
     } catch (error) {
       // A malformed weight from some tab: nothing of the total is released.
       return fail(`secure aggregation: ${error instanceof Error ? error.message : String(error)}`, report(result.stages, null));
