@@ -2,8 +2,7 @@
 // answers to the hub's four stages. The words and the secrets live here, in memory, for one session; the tab's
 // example count and metrics travel only inside the masked words, as extras the hub learns the totals of.
 
-import type { z } from 'zod';
-import { PROTOCOL_VERSION, parseOrError, type Ack, type AckErrorCode, type Evaluation, type RoundTask } from '../protocol.js';
+import { PROTOCOL_VERSION, type Ack, type AckErrorCode, type Evaluation, type RoundTask } from '../protocol.js';
 import type { RandomSource } from '../privacy/random-source.js';
 import { encodeMaskedFrame } from '../wire/codec.js';
 import {
@@ -16,7 +15,7 @@ import {
   type SecAggAnswers,
   type SecAggStage,
 } from './messages.js';
-import { SecAggError, SecAggParticipant } from './protocol.js';
+import { SecAggError, SecAggParticipant, parseMessage } from './protocol.js';
 import { quantise, ringScales, secureMean } from './quantize.js';
 
 /** A loss or an MSE above this is clamped in its extra (each extra is in [0, 1] per tab); an accuracy is in [0, 1]. */
@@ -90,7 +89,7 @@ export class SecureContribution {
 
   private async run(stage: SecAggStage, raw: unknown): Promise<SecAggAnswers[SecAggStage]> {
     if (stage === 'advertise') {
-      const request = parse(AdvertiseRequestSchema, raw);
+      const request = parseMessage(AdvertiseRequestSchema, raw);
       const { runId, round, modelVersion } = this.address;
       if (request.runId !== runId || request.round !== round || request.modelVersion !== modelVersion)
         throw new SecAggError(
@@ -127,14 +126,14 @@ export class SecureContribution {
     };
     switch (stage) {
       case 'share': {
-        const request = parse(ShareRequestSchema, raw);
+        const request = parseMessage(ShareRequestSchema, raw);
         check(request.sessionId);
         const sealed = await participant.share(request.roster, request.group);
         this.next = 'mask';
         return { shares: sealed.map((m) => ({ to: m.to, iv: toBase64(m.iv), ciphertext: toBase64(m.ciphertext) })) };
       }
       case 'mask': {
-        const request = parse(MaskRequestSchema, raw);
+        const request = parseMessage(MaskRequestSchema, raw);
         check(request.sessionId);
         const received = request.shares.map((m) => ({ from: m.from, to: participant.index, iv: m.iv, ciphertext: m.ciphertext }));
         const y = await participant.mask(received, request.alive);
@@ -142,7 +141,7 @@ export class SecureContribution {
         return { frame: encodeMaskedFrame({ protocolVersion: PROTOCOL_VERSION, ...this.address, words: y }) };
       }
       case 'unmask': {
-        const request = parse(UnmaskRequestSchema, raw);
+        const request = parseMessage(UnmaskRequestSchema, raw);
         check(request.sessionId);
         const shares = participant.unmask(request.survivors, request.dropped);
         // Nothing is left to reveal: forget the secrets and the input.
@@ -156,12 +155,6 @@ export class SecureContribution {
       }
     }
   }
-}
-
-function parse<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
-  const parsed = parseOrError(schema, raw);
-  if (!parsed.ok) throw new SecAggError('bad-message', parsed.error);
-  return parsed.data;
 }
 
 /** A secure round's figures from its unmasked total: FedAvg's mean delta and the trainers' example-weighted metrics. */

@@ -16,6 +16,8 @@
 // the self masks and the pairwise masks the dropped tabs left in the survivors' inputs, and holds Σ_{u ∈ U2} x_u.
 
 import { combine, split } from 'shamir-secret-sharing';
+import type { z } from 'zod';
+import { parseOrError } from '../protocol.js';
 import {
   hkdf,
   maskWords,
@@ -93,6 +95,13 @@ export interface UnmaskShares {
   readonly selfShares: readonly { readonly of: number; readonly share: Uint8Array }[];
   /** Shares of dropped tabs' mask private keys. */
   readonly keyShares: readonly { readonly of: number; readonly share: Uint8Array }[];
+}
+
+/** A message from the other side (untrusted) as its schema says, or a 'bad-message' refusal naming each bad field. */
+export function parseMessage<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const parsed = parseOrError(schema, raw);
+  if (!parsed.ok) throw new SecAggError('bad-message', parsed.error);
+  return parsed.data;
 }
 
 /** A refusal with a code: the caller records the attempt as failed with it, and nothing is released. */

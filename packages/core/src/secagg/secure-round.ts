@@ -3,8 +3,6 @@
 // in time, or answers malformed, is a dropout from that stage on. The result is Σ x_u over the survivors, mod 2^32,
 // or an abort with a code and a reason. Transport-free: the hub asks over socket.io, the simulation by function call.
 
-import type { z } from 'zod';
-import { parseOrError } from '../protocol.js';
 import { decodeMaskedFrame } from '../wire/codec.js';
 import {
   AdvertiseAnswerSchema,
@@ -14,7 +12,7 @@ import {
   type SecAggRequests,
   type SecAggStage,
 } from './messages.js';
-import { SecAggAggregator, SecAggError, neighbourhoods, type SecAggSession, type UnmaskShares } from './protocol.js';
+import { SecAggAggregator, SecAggError, neighbourhoods, parseMessage, type SecAggSession, type UnmaskShares } from './protocol.js';
 
 /** Asks one participant one stage's question; resolves with its raw answer (an ack), rejects when it cannot answer in time. */
 export type SecAggAsk = <S extends SecAggStage>(
@@ -156,7 +154,7 @@ export async function runSecureRound(options: SecureRoundOptions): Promise<Secur
         ...(options.graph ? { graph: options.graph } : {}),
       }),
       (index, data) => {
-        const keys = valid(AdvertiseAnswerSchema, data);
+        const keys = parseMessage(AdvertiseAnswerSchema, data);
         hub.advertise(index, keys);
       },
     );
@@ -172,7 +170,7 @@ export async function runSecureRound(options: SecureRoundOptions): Promise<Secur
         roster: [index, ...graph.get(index)!].sort((a, b) => a - b).map((v) => keys.get(v)!),
       }),
       (index, data) => {
-        const { shares } = valid(ShareAnswerSchema, data);
+        const { shares } = parseMessage(ShareAnswerSchema, data);
         hub.acceptShares(
           index,
           shares.map((m) => ({ from: index, to: m.to, iv: m.iv, ciphertext: m.ciphertext })),
@@ -211,7 +209,7 @@ export async function runSecureRound(options: SecureRoundOptions): Promise<Secur
       masked,
       (index) => ({ sessionId: options.sessionId, ...hub.unmaskRequest(index) }),
       (index, data) => {
-        const answer = valid(UnmaskAnswerSchema, data);
+        const answer = parseMessage(UnmaskAnswerSchema, data);
         // Exactly the shares asked for: a stray share would corrupt the secret it is combined into.
         const asked = hub.unmaskRequest(index);
         const same = (got: readonly { of: number }[], want: readonly number[]) =>
@@ -227,12 +225,6 @@ export async function runSecureRound(options: SecureRoundOptions): Promise<Secur
     if (error instanceof SecAggError) throw new SecureRoundAbort(error.code, error.message, stages, dropouts);
     throw error;
   }
-}
-
-function valid<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
-  const parsed = parseOrError(schema, data);
-  if (!parsed.ok) throw new SecAggError('bad-message', parsed.error);
-  return parsed.data;
 }
 
 /** Bytes a JSON-ish answer carried, roughly (its base64 text), so a round's bytes up count the protocol's messages. */
