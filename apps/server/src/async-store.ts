@@ -66,3 +66,16 @@ export function asyncStore(store: Store): AsyncStore {
     close: () => call(() => store.close()),
   };
 }
+
+/**
+ * The store as one coordinator writes to it: every round and run update carries its fencing epoch, so once a newer
+ * coordinator has written, this one's writes are refused (StaleCoordinatorError) and change nothing.
+ */
+export function fencedStore(store: AsyncStore, epoch: number): AsyncStore {
+  const fence = { epoch };
+  return {
+    ...store,
+    updateRun: (id, patch) => store.updateRun(id, patch, fence),
+    recordRound: (summary, checkpoint) => store.recordRound(summary, checkpoint, fence),
+  };
+}

@@ -7,6 +7,8 @@ import {
   type HandshakeRefusal,
   type RunSummary,
   type ScenarioSpec,
+  type RoundCancel,
+  type RoundTask,
   type SecAggStage,
 } from '@tabula/core';
 import { Redis } from 'ioredis';
@@ -30,6 +32,7 @@ import { ShardAssigner } from './shard-assigner.js';
 import { asyncStore, type AsyncStore } from './async-store.js';
 import { openPgStore } from './pg-store.js';
 import { HubHeartbeat } from './round-partials.js';
+import { HubCluster } from './hub-cluster.js';
 import type { Store } from './store.js';
 
 export interface HubOptions {
@@ -62,9 +65,12 @@ export interface HubOptions {
   readonly maxDatabaseBytes?: number;
   /**
    * Redis shared with other hubs (design/scale-out.md): this hub beats its heartbeat there (`tabula:hub:{hubId}`, with
-   * its URL and counts) and lists the live hubs at GET /api/hubs. Rounds are not shared among hubs yet.
+   * its URL and counts) and lists the live hubs at GET /api/hubs. With `databaseUrl` too, the hubs run rounds
+   * together: each its own tabs' part, one of them (the lease holder) coordinating (hub-cluster.ts).
    */
   readonly redisUrl?: string;
+  /** Several hubs: how long heartbeats and the coordinator lease outlive their last renewal; default 5000 ms each. */
+  readonly clusterTimings?: { readonly heartbeatMs?: number; readonly leaseMs?: number };
   /** This hub's name among hubs; default a random one. */
   readonly hubId?: string;
   /** The URL tabs reach this hub at, for other hubs' lists; default http://{listening address}:{port}. */
@@ -161,7 +167,10 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     () => (io.sockets.adapter.rooms.get(ADMIN_ROOM)?.size ?? 0) > 0,
     (diff) => io.to(ADMIN_ROOM).emit('admin:participants', diff),
   );
-  const registry = new Registry(() => participantsFeed.changed());
+  const registry = new Registry(() => {
+    participantsFeed.changed();
+    cluster?.tabsChanged();
+  });
   const socketOf = (participantId: string): HubSocket | null => {
     const socketId = registry.get(participantId)?.socketId;
     return socketId ? socketById(socketId) : null;
@@ -169,17 +178,53 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   const shards = new ShardAssigner(registry, options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 }, (id, assignment) =>
     socketOf(id)?.emit('participant:assign', assignment),
   );
+  const send = (id: string, task: RoundTask, frame: Uint8Array) => {
+    const socket = socketOf(id);
+    socket?.emit('round:start', task, frame);
+    return socket !== null;
+  };
+  const cancel = (id: string, notice: RoundCancel) => socketOf(id)?.emit('round:cancel', notice);
+  const hubId = options.hubId ?? `hub-${randomBytes(4).toString('hex')}`;
+  /** What this hub beats to the others: where tabs reach it, how many it holds, which run it runs. */
+  const ownFacts = () => {
+    const address = http.address();
+    const port = typeof address === 'object' && address ? address.port : null;
+    const host =
+      typeof address === 'object' && address && address.address !== '0.0.0.0' && address.address !== '::' ? address.address : 'localhost';
+    return {
+      url: options.publicUrl ?? (port === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
+      participants: registry.connected().length,
+      // Read late: the run service is composed after the cluster, whose first beat comes before it exists.
+      activeRun: activeRunId(),
+    };
+  };
+  let activeRunId = (): string | null => null;
+  // Several hubs when both shared services are given: rounds across hubs, one coordinating.
+  let cluster: HubCluster | null = null;
+  if (options.redisUrl && options.databaseUrl)
+    cluster = await HubCluster.join({
+      redisUrl: options.redisUrl,
+      hubId,
+      registry,
+      compatible: (tab, config) => shards.compatible(tab, config),
+      send,
+      cancel,
+      facts: ownFacts,
+      onRun: (config) => {
+        if (config.scenario) shards.offer(registry.connected(), config.scenario);
+      },
+      logger,
+      now,
+      ...options.clusterTimings,
+    });
   const runs: RunService = new RunService({
     store: durable,
     registry,
     shards,
     maxParameters,
-    send: (id, task, frame) => {
-      const socket = socketOf(id);
-      socket?.emit('round:start', task, frame);
-      return socket !== null;
-    },
-    cancel: (id, notice) => socketOf(id)?.emit('round:cancel', notice),
+    send,
+    cancel,
+    ...(cluster ? { cluster } : {}),
     // A tab that does not answer within the stage's time is a dropout; one whose socket is gone, at once.
     secAgg: (id: string, stage: SecAggStage, request: unknown, timeoutMs: number) => {
       const socket = socketOf(id);
@@ -202,9 +247,12 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     logger,
     now,
   });
+  activeRunId = () => runs.active?.id ?? null;
   const logSnapshotFailure = (error: unknown) => logger.error({ err: error }, 'cannot read the store for the dashboards');
-  // The run that was running when the hub last stopped continues before the hub takes connections.
-  await runs.resumeAfterRestart();
+  // The run that was running when the hub last stopped continues before the hub takes connections; with several hubs,
+  // at whichever hub coordinates.
+  if (cluster) runs.joinCluster(cluster);
+  else await runs.resumeAfterRestart();
 
   // Identities of participants gone longer than this are forgotten, so the registry cannot grow without bound.
   const retentionMs = options.participantRetentionMs ?? DEFAULT_PARTICIPANT_RETENTION_MS;
@@ -246,33 +294,30 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       void socket.join(ADMIN_ROOM);
       runs.snapshot().then((snapshot) => socket.emit('admin:state', snapshot), logSnapshotFailure);
     }
-    handleParticipant(socket, kit, { registry, runs, shards, maxMessageBytes, socketById, now, logger });
+    handleParticipant(socket, kit, {
+      registry,
+      rounds: () => (cluster ? cluster.inbox : runs.active),
+      runningScenario: () => (cluster ? cluster.config?.scenario : runs.active?.config.scenario),
+      shards,
+      maxMessageBytes,
+      socketById,
+      now,
+      logger,
+    });
     handleAdmin(isAdmin, kit, runs);
   });
 
   // Other hubs, through Redis: this hub's heartbeat, and theirs for GET /api/hubs.
-  const hubId = options.hubId ?? `hub-${randomBytes(4).toString('hex')}`;
-  const ownFacts = () => {
-    const address = http.address();
-    const port = typeof address === 'object' && address ? address.port : null;
-    const host =
-      typeof address === 'object' && address && address.address !== '0.0.0.0' && address.address !== '::' ? address.address : 'localhost';
-    return {
-      url: options.publicUrl ?? (port === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
-      participants: registry.connected().length,
-      activeRun: runs.active?.id ?? null,
-    };
-  };
   let redis: Redis | null = null;
   let beat: HubHeartbeat | null = null;
-  if (options.redisUrl) {
+  if (options.redisUrl && !cluster) {
     redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
     // Every client needs a listener: ioredis reconnects by itself, and an unheard error would end the process.
     redis.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection problem'));
     beat = new HubHeartbeat(redis, hubId);
     await beat.start(ownFacts);
   }
-  const liveHubs = async () => (redis ? HubHeartbeat.live(redis) : [{ id: hubId, facts: ownFacts() }]);
+  const liveHubs = async () => (cluster ? cluster.liveHubs() : redis ? HubHeartbeat.live(redis) : [{ id: hubId, facts: ownFacts() }]);
 
   const hub: Hub = {
     http,
@@ -298,6 +343,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       await closed;
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
       await beat?.stop({ forget: true }).catch(() => undefined);
+      await cluster?.close();
       await redis?.quit().catch(() => undefined);
       await durable.close();
     },

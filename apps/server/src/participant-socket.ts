@@ -4,6 +4,7 @@ import {
   ParticipantStatusSchema,
   parseOrError,
   type Ack,
+  type ScenarioSpec,
   type UpdateReceipt,
   type Welcome,
 } from '@tabula/core';
@@ -11,14 +12,16 @@ import type { ConnectionKit } from './connection-kit.js';
 import type { HubSocket } from './hub-socket.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
-import type { RunController } from './run-controller.js';
-import type { RunService } from './run-service.js';
+import type { RoundInbox } from './hub-cluster.js';
 import type { ShardAssigner } from './shard-assigner.js';
 import { ackOf, clientText } from './socket-guard.js';
 
 export interface ParticipantSocketDeps {
   readonly registry: Registry;
-  readonly runs: RunService;
+  /** Where answers to the open round go: the running run's controller, or, with several hubs, this hub's part of it. */
+  rounds(): RoundInbox | null;
+  /** The running run's scenario, whose shards new participants get. */
+  runningScenario(): ScenarioSpec | undefined;
   readonly shards: ShardAssigner;
   /** Every message a participant sends must fit (the welcome tells it). */
   readonly maxMessageBytes: number;
@@ -33,7 +36,7 @@ export interface ParticipantSocketDeps {
  * evaluations. Every payload is validated here or by the run's round collector before it changes anything.
  */
 export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: ParticipantSocketDeps): void {
-  const { registry, runs, shards } = deps;
+  const { registry, shards } = deps;
 
   kit.on('participant:hello', (raw, ack) => {
     if (typeof ack !== 'function') return;
@@ -54,7 +57,7 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     if (!parsed.ok) return reply({ ok: false, code: 'invalid', error: `malformed hello: ${parsed.error}` });
     const hello = parsed.data;
     const previous = registry.get(registry.idOf(socket.id) ?? hello.participantId ?? '');
-    const running = runs.active?.config.scenario;
+    const running = deps.runningScenario();
     const shard = shards.assign(hello, previous, running);
     if (!shard.ok) return reply({ ok: false, code: 'conflict', error: shard.error });
     const { assignment } = shard;
@@ -93,7 +96,7 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     const { state, message } = parsed.data;
     if (state === 'connecting') return;
     registry.update(id, { state, lastSeen: deps.now() });
-    if (state === 'error') runs.active?.participantFailed(id, `participant error: ${message?.slice(0, 200) ?? 'unknown'}`);
+    if (state === 'error') deps.rounds()?.participantFailed(id, `participant error: ${message?.slice(0, 200) ?? 'unknown'}`);
   });
 
   kit.on('update:submit', (...args) => {
@@ -110,10 +113,10 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     const [meta, frame] = args;
     const id = registry.idOf(socket.id);
     if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
-    const controller = runs.active;
-    if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
+    const rounds = deps.rounds();
+    if (!rounds) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
     registry.update(id, { lastSeen: deps.now() });
-    const result = controller.submitUpdate(id, meta, frame);
+    const result = rounds.submitUpdate(id, meta, frame);
     if (!result.ok) kit.refused(`update from ${id} rejected: ${result.error}`);
     reply(result);
   });
@@ -122,17 +125,17 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
   const answer = (
     event: 'update:ready' | 'eval:submit',
     what: string,
-    submit: (run: RunController, id: string, payload: unknown) => Ack<UpdateReceipt>,
+    submit: (rounds: RoundInbox, id: string, payload: unknown) => Ack<UpdateReceipt>,
   ) =>
     kit.on(event, (payload, ack) => {
       if (typeof ack !== 'function') return;
       const reply = ack as (reply: Ack<UpdateReceipt>) => void;
       const id = registry.idOf(socket.id);
       if (!id) return reply({ ok: false, code: 'invalid', error: 'say participant:hello first' });
-      const controller = runs.active;
-      if (!controller) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
+      const rounds = deps.rounds();
+      if (!rounds) return reply({ ok: false, code: 'no-run', error: 'no run is in progress' });
       registry.update(id, { lastSeen: deps.now() });
-      const result = submit(controller, id, payload);
+      const result = submit(rounds, id, payload);
       if (!result.ok) kit.refused(`${what} from ${id} rejected: ${result.error}`);
       reply(result);
     });
@@ -143,7 +146,7 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     try {
       const entry = registry.leave(socket.id, deps.now());
       if (!entry) return;
-      runs.active?.participantFailed(entry.id, `disconnected (${reason})`);
+      deps.rounds()?.participantFailed(entry.id, `disconnected (${reason})`);
       if (reason !== 'client namespace disconnect' && reason !== 'server namespace disconnect')
         deps.logger.info(`participant ${entry.id} disconnected: ${reason}`);
     } catch (error) {

@@ -19,8 +19,8 @@ export interface PartialAddress {
 export type MissingReason = 'gone' | 'deadline';
 
 export interface CollectedPartials {
-  /** Sorted by hub id: the order the coordinator adds them in. */
-  readonly partials: readonly { readonly hub: string; readonly partial: WeightedPartial }[];
+  /** Sorted by hub id: the order the coordinator adds them in; `meta` is what the hub posted beside its sums. */
+  readonly partials: readonly { readonly hub: string; readonly partial: WeightedPartial; readonly meta: string }[];
   readonly missing: readonly { readonly hub: string; readonly reason: MissingReason }[];
 }
 
@@ -50,10 +50,10 @@ export class RoundPartials {
     return `${this.prefix}partials:${a.runId}:${a.round}:${a.epoch}`;
   }
 
-  /** A hub's partial for the round: stored, then announced on the round's stream. */
-  async post(address: PartialAddress, hub: string, partial: WeightedPartial): Promise<void> {
+  /** A hub's partial for the round: stored, then announced on the round's stream with `meta` (what else it reports). */
+  async post(address: PartialAddress, hub: string, partial: WeightedPartial, meta = '{}'): Promise<void> {
     await this.redis.set(this.key(address, hub), Buffer.from(encodePartial(partial)), 'PX', this.ttlMs);
-    await this.redis.xadd(this.stream(address), '*', 'hub', hub);
+    await this.redis.xadd(this.stream(address), '*', 'hub', hub, 'meta', meta);
     await this.redis.pexpire(this.stream(address), this.ttlMs);
   }
 
@@ -73,7 +73,7 @@ export class RoundPartials {
     },
   ): Promise<CollectedPartials> {
     const waiting = new Set(expected);
-    const posted = new Set<string>();
+    const posted = new Map<string, string>();
     const gone = new Set<string>();
     let cursor = '0';
     const pollMs = options.pollMs ?? 250;
@@ -83,8 +83,12 @@ export class RoundPartials {
       for (const [, entries] of reply ?? []) {
         for (const [id, fields] of entries) {
           cursor = id;
-          const hub = fields[fields.indexOf('hub') + 1];
-          if (hub !== undefined && waiting.delete(hub)) posted.add(hub);
+          const field = (name: string) => {
+            const at = fields.indexOf(name);
+            return at >= 0 && at % 2 === 0 ? fields[at + 1] : undefined;
+          };
+          const hub = field('hub');
+          if (hub !== undefined && waiting.delete(hub)) posted.set(hub, field('meta') ?? '{}');
         }
       }
       if (waiting.size === 0) break;
@@ -98,10 +102,10 @@ export class RoundPartials {
       if (waiting.size === 0 || Date.now() >= options.deadline) break;
     }
     const partials = [];
-    for (const hub of [...posted].sort()) {
+    for (const [hub, meta] of [...posted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const bytes = await this.redis.getBuffer(this.key(address, hub));
       // Expired in between (a very late round): the same as a hub that never posted.
-      if (bytes) partials.push({ hub, partial: decodePartial(bytes, options.length) });
+      if (bytes) partials.push({ hub, partial: decodePartial(bytes, options.length), meta });
       else gone.add(hub);
     }
     return {

@@ -5,8 +5,11 @@ import {
   strategyFor,
   systemClock,
   type Ack,
+  type Candidate,
   type Clock,
+  type GatheredRound,
   type RoundCancel,
+  type RoundGathering,
   type RoundSummary,
   type RoundTask,
   type RunConfig,
@@ -14,21 +17,24 @@ import {
   type SecAggAsk,
   type UpdateReceipt,
 } from '@tabula/core';
-import type { AsyncStore } from './async-store.js';
-import type { RegistryEntry } from './registry.js';
+import { StaleCoordinatorError, type AsyncStore } from './async-store.js';
 import { isStorageFailure, type Checkpoint } from './store.js';
 
 /** What a run controller needs from the hub around it; tests and the hub provide these. */
 export interface RunControllerDeps {
   readonly store: AsyncStore;
-  /** Connected participants whose data fits this run's model. */
-  eligible(config: RunConfig): RegistryEntry[];
+  /** Connected participants whose data fits this run's model (on every hub, when there are several). */
+  eligible(config: RunConfig): readonly (Candidate & { readonly examples: number })[];
   /** Sends one task with the weights frame; false when the participant is no longer connected. */
   send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
   /** Tells a participant its round was abandoned (the run stopped, or it missed the deadline). */
   cancel(participantId: string, notice: RoundCancel): void;
   /** Asks a participant a secure aggregation stage's question, with its bounded wait. */
   readonly secAgg?: SecAggAsk;
+  /** Several hubs: the round goes to the hubs that hold its tabs (hub-cluster.ts), instead of `send` here. */
+  gather?(round: RoundGathering): Promise<GatheredRound>;
+  /** A newer coordinator has written to the run: this hub stops running it, writing nothing more. */
+  onStale?(error: StaleCoordinatorError): void;
   onRound(summary: RoundSummary): void;
   onRun(summary: RunSummary): void;
   onLatency(participantId: string, round: number, latencyMs: number): void;
@@ -91,6 +97,7 @@ export class RunController {
         send: (id, task, frame) => deps.send(id, task, frame),
         cancel: (id, notice) => deps.cancel(id, notice),
         ...(deps.secAgg ? { secAgg: deps.secAgg } : {}),
+        ...(deps.gather ? { gather: (round: RoundGathering) => deps.gather!(round) } : {}),
         record: async (summary, checkpoint) => {
           await deps.store.recordRound(summary, checkpoint);
           // The run's summary as stored now (its completed rounds), for onRound to announce.
@@ -134,6 +141,13 @@ export class RunController {
    */
   start(): Promise<RunSummary> {
     this.finished ??= this.execute().catch(async (error: unknown) => {
+      if (error instanceof StaleCoordinatorError) {
+        // Not this run's failure: the hub that now coordinates carries on from what is stored.
+        this.detach();
+        this.deps.log(`run ${this.run.id}: ${error.message}; stepping down`);
+        this.deps.onStale?.(error);
+        return this.run;
+      }
       const message = error instanceof Error ? error.message : String(error);
       if (!isStorageFailure(error)) return await this.finish('failed', `internal error: ${message}`);
       const done = this.modelVersion;

@@ -17,7 +17,8 @@ import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
 import { RunController } from './run-controller.js';
 import type { ShardAssigner } from './shard-assigner.js';
-import type { AsyncStore } from './async-store.js';
+import { fencedStore, type AsyncStore } from './async-store.js';
+import type { HubCluster } from './hub-cluster.js';
 import { isStorageFailure } from './store.js';
 
 /** Every hub operation answers with this: the data, or a code (HTTP maps it to a status once) and a sentence. */
@@ -46,7 +47,15 @@ export interface RunServiceDeps {
   readonly broadcast: { run(run: RunSummary): void; round(round: RoundSummary): void; state(): void };
   readonly logger: Logger;
   readonly now: () => number;
+  /**
+   * One of several hubs (design/scale-out.md): runs live in the shared store, and only the hub holding the coordinator
+   * lease runs one; starts and stops at any hub reach it through the store and Redis.
+   */
+  readonly cluster?: HubCluster;
 }
+
+/** How often a coordinator without a run looks for one started at another hub. */
+const ADOPT_EVERY_MS = 500;
 
 /**
  * Runs: start, stop, resume, delete, and the one that is running (one at a time). Owns the run controller; the
@@ -58,8 +67,44 @@ export class RunService {
   private detached = false;
   /** Starting, resuming and deleting take turns: each checks the running run, then awaits the store. */
   private turn: Promise<unknown> = Promise.resolve();
+  /** Several hubs: the epoch this hub coordinates under, and what it runs meanwhile. */
+  private coordinating: { epoch: number; stop(): void } | null = null;
 
   constructor(private readonly deps: RunServiceDeps) {}
+
+  /**
+   * Several hubs: seek the coordinator lease; while held, run the newest running run of the shared store (one started
+   * at any hub), and stop it when any hub asks. Losing the lease leaves the run to the next coordinator.
+   */
+  joinCluster(cluster: HubCluster): void {
+    cluster.onStopRequest((runId, reason) => {
+      if (this.controller?.id === runId) void this.controller.stop(reason);
+    });
+    cluster.coordinate({
+      acquired: (epoch) => {
+        this.coordinating?.stop();
+        const stopWatching = cluster.watchDirectory();
+        const timer = setInterval(() => {
+          if (!this.controller && !this.detached) void this.resumeAfterRestart();
+        }, ADOPT_EVERY_MS);
+        this.coordinating = {
+          epoch,
+          stop: () => {
+            stopWatching();
+            clearInterval(timer);
+          },
+        };
+        void this.resumeAfterRestart();
+      },
+      lost: () => {
+        this.coordinating?.stop();
+        this.coordinating = null;
+        const running = this.controller;
+        this.controller = null;
+        running?.detach();
+      },
+    });
+  }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
     const result = this.turn.then(work);
@@ -89,10 +134,22 @@ export class RunService {
         error: `model: ${parameters} federated values exceed this hub's limit of ${this.deps.maxParameters}`,
       };
     if (this.controller) return { ok: false, code: 'conflict', error: `run ${this.controller.id} is in progress: stop it first` };
-    const { store, now } = this.deps;
+    const { store, now, cluster } = this.deps;
+    if (cluster) {
+      if (config.aggregation.kind !== 'fedavg' || config.privacy || config.secureAggregation)
+        return {
+          ok: false,
+          code: 'invalid',
+          error:
+            'several hubs add their tabs’ updates as partial sums, so a run across hubs is plain FedAvg: robust aggregation needs every delta in one place, and differential privacy and secure aggregation across hubs are not supported yet',
+        };
+      const [other] = await store.runningRuns();
+      if (other) return { ok: false, code: 'conflict', error: `run ${other.id} is in progress: stop it first` };
+    }
     const id = `run-${now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const run = await store.createRun({ id, config, createdAt: now() });
-    await this.launch(run);
+    // At a hub that does not coordinate, the coordinator finds the run in the shared store within ADOPT_EVERY_MS.
+    if (!cluster || this.coordinating) await this.launch(run);
     this.log(`run ${id} started: ${config.algorithm} · ${config.model.kind} · ${config.rounds} rounds`);
     this.deps.broadcast.run(run);
     return { ok: true, data: run };
@@ -101,11 +158,25 @@ export class RunService {
   async stop(runId: string): Promise<Outcome<RunSummary>> {
     if (!this.controller || this.controller.id !== runId) {
       const run = await this.deps.store.getRun(runId);
+      if (run?.status === 'running' && this.deps.cluster) return this.stopElsewhere(run);
       return run
         ? { ok: false, code: 'conflict', error: `run ${runId} is not running (${run.status})` }
         : { ok: false, code: 'not-found', error: `no run ${runId}` };
     }
     return { ok: true, data: await this.controller.stop() };
+  }
+
+  /** Another hub coordinates the run: ask it through Redis, and answer once the store says the run ended. */
+  private async stopElsewhere(run: RunSummary): Promise<Outcome<RunSummary>> {
+    const { store, cluster } = this.deps;
+    await cluster!.requestStop(run.id, 'stopped by an admin');
+    const until = Date.now() + run.config.roundDeadlineMs + 15_000;
+    while (Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = await store.getRun(run.id);
+      if (now && now.status !== 'running') return { ok: true, data: now };
+    }
+    return { ok: false, code: 'unavailable', error: `no coordinator stopped run ${run.id} in time: is a hub coordinating?` };
   }
 
   /**
@@ -143,7 +214,8 @@ export class RunService {
       };
     }
     try {
-      await this.launch(resumed); // reads and verifies the last checkpoint
+      // At a hub that does not coordinate, the coordinator reads the checkpoint when it adopts the run.
+      if (!this.deps.cluster || this.coordinating) await this.launch(resumed); // reads and verifies the last checkpoint
     } catch (error) {
       await store.updateRun(runId, { status: run.status, error: run.error, updatedAt: run.updatedAt });
       return {
@@ -198,6 +270,8 @@ export class RunService {
 
   private async resumeAfterRestartNow(): Promise<void> {
     const { store, now } = this.deps;
+    // Several hubs: only the coordinator runs a run, one at a time.
+    if (this.controller || (this.deps.cluster && !this.coordinating)) return;
     const running = [];
     for (const run of await store.runningRuns()) {
       const valid = parseOrError(RunConfigSchema, run.config);
@@ -233,6 +307,8 @@ export class RunService {
   /** The hub is closing: the running run stays 'running' in the store and resumes on restart. */
   detach(): void {
     this.detached = true;
+    this.coordinating?.stop();
+    this.coordinating = null;
     const running = this.controller;
     this.controller = null;
     running?.detach();
@@ -240,10 +316,18 @@ export class RunService {
 
   /** Creates the controller (which reads the checkpoint: it may reject), offers shards, starts the loop. */
   private async launch(run: RunSummary): Promise<void> {
-    const { registry, shards } = this.deps;
-    const controller = await RunController.open(run, {
-      store: this.deps.store,
-      eligible: (config) => registry.connected().filter((e) => shards.compatible(e, config)),
+    const { registry, shards, cluster } = this.deps;
+    const epoch = this.coordinating?.epoch;
+    if (cluster && epoch === undefined) throw new Error('only the coordinating hub runs a run');
+    const controller: RunController = await RunController.open(run, {
+      store: cluster ? fencedStore(this.deps.store, epoch!) : this.deps.store,
+      eligible: cluster
+        ? (config) => cluster.candidates(config)
+        : (config) => registry.connected().filter((e) => shards.compatible(e, config)),
+      ...(cluster ? { gather: (round) => cluster.gather(round, run.config, epoch!) } : {}),
+      onStale: () => {
+        if (this.controller === controller) this.controller = null;
+      },
       send: (id, task, frame) => this.deps.send(id, task, frame),
       cancel: (id, notice) => this.deps.cancel(id, notice),
       secAgg: this.deps.secAgg,
@@ -262,9 +346,10 @@ export class RunService {
       now: this.deps.now,
       log: (line) => this.log(line),
     });
-    if (this.detached) return;
+    if (this.detached || (cluster && this.coordinating?.epoch !== epoch)) return;
     this.controller = controller;
     if (run.config.scenario) shards.offer(registry.connected(), run.config.scenario);
+    if (cluster) void cluster.announceRun(run.config);
     void controller.start();
   }
 

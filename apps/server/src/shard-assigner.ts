@@ -53,7 +53,7 @@ export class ShardAssigner {
    * simulation never mixes in other data); a run without a scenario any participant whose data fits the model's task.
    * Never a validation participant: it neither trains nor joins the held-out meta-test.
    */
-  compatible(entry: RegistryEntry, config: RunConfig): boolean {
+  compatible(entry: Pick<RegistryEntry, 'scenario' | 'assignedIndex' | 'dataSource'>, config: RunConfig): boolean {
     if (entry.scenario && entry.assignedIndex !== null && this.validationOf(entry.scenario).has(entry.assignedIndex)) return false;
     if (config.scenario)
       return entry.dataSource === 'assigned' && entry.scenario !== null && scenarioKey(entry.scenario) === scenarioKey(config.scenario);

@@ -13,6 +13,7 @@ export {
   type HandshakeRefusal,
   type Hello,
   HelloSchema,
+  MAX_EXAMPLES_PER_REPORT,
   parseOrError,
   PARTICIPANT_STATES,
   type ParticipantInfo,
@@ -81,6 +82,9 @@ export {
   createServerOptimizer,
   decodePartial,
   encodePartial,
+  FitBatch,
+  type FitFailure,
+  type FitResult,
   fedAvg,
   FedAvgStrategy,
   type ServerOptimizerConfig,
@@ -131,11 +135,23 @@ export {
   PRIVACY_BUDGET_REACHED,
   type RoundCancel,
   RoundEngine,
+  type Candidate,
+  type GatheredRound,
+  type RoundGathering,
   type RoundEngineHost,
   type RoundEngineOptions,
   type RunEnd,
 } from './federation/round-engine.js';
-export { RoundCollector } from './federation/round-collector.js';
+export { roundTask, type RoundAddress } from './federation/round-task.js';
+export { RoundCollector, type RoundSettlement } from './federation/round-collector.js';
+export {
+  RoundShareMetaSchema,
+  combineShares,
+  roundMetrics,
+  type RoundEvaluation,
+  type RoundShare,
+  type RoundShareMeta,
+} from './federation/round-share.js';
 export { type Clock, systemClock } from './federation/clock.js';
 export { ManualClock } from './federation/manual-clock.js';
 export { roundsCsv } from './federation/rounds-csv.js';

@@ -1,4 +1,4 @@
-import type { Accumulator } from './weighted-sum.js';
+import type { Accumulator, WeightedPartial } from './weighted-sum.js';
 
 /** A participant's successful training answer; its delta went into the round's accumulator. */
 export interface FitResult {
@@ -41,6 +41,24 @@ export class FitBatch {
     if (!this.accumulator.addIfFinite(delta, result.numExamples)) return false;
     this.fits.push(result);
     return true;
+  }
+
+  /**
+   * This batch as one hub's share of a round: the float64 partial sum and the results it holds. Only rules whose
+   * result is a sum (FedAvg) decompose so; robust rules need every delta in one place and throw.
+   */
+  partial(): { partial: WeightedPartial; results: FitResult[] } {
+    if (!this.accumulator.partial) throw new TypeError('FitBatch.partial: this aggregation rule needs every delta in one place');
+    return { partial: this.accumulator.partial(), results: [...this.fits] };
+  }
+
+  /** Folds in another hub's `partial()`: its sums and its results, which must describe the same updates. */
+  addPartial(partial: WeightedPartial, results: readonly FitResult[]): void {
+    if (!this.accumulator.addPartial) throw new TypeError('FitBatch.addPartial: this aggregation rule needs every delta in one place');
+    if (results.length !== partial.count)
+      throw new RangeError(`FitBatch.addPartial: a partial of ${partial.count} updates came with ${results.length} results`);
+    this.accumulator.addPartial(partial);
+    this.fits.push(...results);
   }
 
   /** The round's aggregated delta as a new array (the accumulator's rule: weighted mean, trimmed mean...). */

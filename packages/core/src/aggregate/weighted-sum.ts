@@ -25,6 +25,10 @@ export interface Accumulator {
   exactResult?(): Float64Array;
   /** Empties it for the next round, keeping its buffers: a hub round then allocates no accumulator memory. */
   reset(): void;
+  /** What was added so far, as one hub's share of a round (design/scale-out.md §4.2); only decomposable rules have it. */
+  partial?(): WeightedPartial;
+  /** Folds in another hub's `partial()`. */
+  addPartial?(partial: WeightedPartial): void;
 }
 
 /** Throws unless `length` is a usable parameter count. */

@@ -1,4 +1,4 @@
-import { clipToNorm, l2Norm, type EvaluateResult, type FitBatch, type FitFailure, type Strategy } from '../aggregate/index.js';
+import { clipToNorm, l2Norm, type FitBatch, type FitFailure, type Strategy } from '../aggregate/index.js';
 import {
   EvaluationReportSchema,
   PROTOCOL_VERSION,
@@ -13,6 +13,7 @@ import {
 } from '../protocol.js';
 import { decodeFrame } from '../wire/index.js';
 import { systemClock, type Clock } from './clock.js';
+import { roundMetrics, type RoundEvaluation, type RoundShare } from './round-share.js';
 
 export interface RoundCollectorOptions {
   readonly runId: string;
@@ -65,7 +66,7 @@ export class RoundCollector {
   readonly settled: Promise<RoundSettlement>;
   private settle!: (outcome: RoundSettlement) => void;
   private readonly cancelDeadline: () => void;
-  private readonly evaluations: (EvaluateResult & { heldOut: boolean })[] = [];
+  private readonly evaluations: RoundEvaluation[] = [];
   private readonly answers = new Map<string, Answer>();
   private readonly trainers: ReadonlySet<string>;
   private readonly evaluators: ReadonlySet<string>;
@@ -220,24 +221,13 @@ export class RoundCollector {
 
   /** Example-weighted means over what arrived: trainers and held-out participants separately. */
   metrics(): RoundMetrics {
-    const strategy = this.options.strategy;
-    const round = this.options.round;
-    const trainers = strategy.aggregateEvaluate(
-      round,
-      this.evaluations.filter((e) => !e.heldOut),
-    );
-    const heldOut = strategy.aggregateEvaluate(
-      round,
-      this.evaluations.filter((e) => e.heldOut),
-    );
-    const loss = strategy.aggregateEvaluate(round, this.fits.results).loss;
-    return {
-      loss: loss ?? null,
-      global: trainers.before ?? null,
-      personalized: trainers.after ?? null,
-      heldOutGlobal: heldOut.before ?? null,
-      heldOutPersonalized: heldOut.after ?? null,
-    };
+    return roundMetrics(this.options.strategy, this.options.round, this.fits.results, this.evaluations);
+  }
+
+  /** What this collector holds, as one hub's share of a round across hubs (the rule must be a sum: FedAvg). */
+  share(): RoundShare {
+    const { partial, results } = this.fits.partial();
+    return { partial, results, evaluations: [...this.evaluations], failures: [...this.failures], bytesUp: this.bytesUp };
   }
 
   private get receivedSoFar(): number {

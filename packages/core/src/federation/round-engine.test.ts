@@ -4,6 +4,7 @@ import { privacySpent } from '../privacy/epsilon.js';
 import { roundsWithinBudget } from '../privacy/plan.js';
 import { seededRandomSource } from '../privacy/random-source.js';
 import { encodeFrame } from '../wire/index.js';
+import { FitBatch, WeightedSum } from '../aggregate/index.js';
 import { ManualClock } from './manual-clock.js';
 import { RoundEngine, type Candidate, type RoundCheckpoint } from './round-engine.js';
 import { strategyFor } from './strategy-for.js';
@@ -241,5 +242,88 @@ describe('RoundEngine: a differentially private run', () => {
     const three = privacySpent({ samplingRate: 0.5, noiseMultiplier: 1, rounds: 3, delta: 1e-5 });
     expect(resumed.rounds[0]!.round).toBe(3);
     expect(resumed.rounds[0]!.privacy!.epsilon).toBeCloseTo(three.epsilon, 12);
+  });
+});
+
+describe('RoundEngine with the round gathered by other hubs (host.gather)', () => {
+  /** Two hubs' shares of round 1: hub A's tabs a (weight 1) and b (weight 3), hub B's tab c (weight 4). */
+  function shareOf(updates: { id: string; delta: number[]; weight: number; loss: number }[], bytesUp: number) {
+    const fits = new FitBatch(new WeightedSum(2));
+    for (const u of updates)
+      fits.add(Float32Array.from(u.delta), { participantId: u.id, numExamples: u.weight, metrics: { loss: u.loss } });
+    const { partial, results } = fits.partial();
+    return {
+      partial,
+      results,
+      evaluations: updates.map((u) => ({ participantId: u.id, numExamples: 2, metrics: { before: 0.5, after: 1 }, heldOut: false })),
+      failures: [],
+      bytesUp,
+    };
+  }
+
+  it('aggregates the hubs’ shares into exactly the one-hub FedAvg, and records every hub’s tabs', async () => {
+    // Prepare
+    const config = RunConfigSchema.parse({
+      algorithm: 'fedavg',
+      model: { ...MODEL, inputShape: [1], outputs: 1, task: 'regression' },
+      rounds: 1,
+      minParticipants: 3,
+      waitForParticipantsMs: 1000,
+      roundDeadlineMs: 5000,
+      server: { kind: 'sgd', lr: 1 },
+    });
+    const asked: string[] = [];
+    const recorded: RoundSummary[] = [];
+    const engine = new RoundEngine({
+      runId: 'r1',
+      config,
+      strategy: strategyFor(config),
+      weights: new Float32Array(2),
+      completed: 0,
+      host: {
+        clock: new ManualClock(),
+        candidates: () => ['a', 'b', 'c', 'd'].map(trainer),
+        send: () => {
+          throw new Error('a gathered round sends nothing itself');
+        },
+        cancel: () => undefined,
+        record: (summary) => void recorded.push(summary),
+        onRound: () => undefined,
+        onLatency: () => undefined,
+        onOutcome: () => undefined,
+        log: () => undefined,
+        gather: (round) => {
+          asked.push(`${round.address.round}.${round.attempt}: ${round.trainers.join(',')} (${round.frame.byteLength} bytes)`);
+          return Promise.resolve({
+            settlement: 'complete',
+            shares: [
+              shareOf(
+                [
+                  { id: 'a', delta: [1, 2], weight: 1, loss: 1 },
+                  { id: 'b', delta: [3, -2], weight: 3, loss: 2 },
+                ],
+                100,
+              ),
+              shareOf([{ id: 'c', delta: [0.5, 1], weight: 4, loss: 0.5 }], 50),
+            ],
+            failures: [{ participantId: 'd', reason: "its hub's heartbeat stopped" }],
+            bytesDown: 800,
+          });
+        },
+      },
+    });
+
+    // Execute
+    const end = await engine.run();
+
+    // Assert: (1·[1,2] + 3·[3,-2] + 4·[0.5,1]) / 8 = [1.5, 0], exact in float32.
+    expect(end).toEqual({ status: 'completed' });
+    expect(asked).toEqual([expect.stringMatching(/^1\.1: a,b,c,d \(\d+ bytes\)$/)]);
+    expect([...engine.weights]).toEqual([1.5, 0]);
+    const [summary] = recorded;
+    expect(summary?.participants).toEqual(['a', 'b', 'c']);
+    expect(summary?.failures).toEqual([{ participantId: 'd', reason: "its hub's heartbeat stopped" }]);
+    expect(summary?.metrics).toMatchObject({ loss: (1 + 6 + 2) / 8, global: 0.5, personalized: 1 });
+    expect([summary?.bytesUp, summary?.bytesDown]).toEqual([150, 800]);
   });
 });

@@ -1,5 +1,5 @@
 import { samplingRateFor } from '../aggregate/dp-fedavg.js';
-import { FitBatch, type Strategy, type StrategyState } from '../aggregate/index.js';
+import { FitBatch, type FitFailure, type Strategy, type StrategyState } from '../aggregate/index.js';
 import { PrivacyLedger } from '../privacy/ledger.js';
 import {
   MAX_EXAMPLES_PER_REPORT,
@@ -18,7 +18,8 @@ import { SECAGG_EXTRAS } from '../secagg/messages.js';
 import { runSecureRound, SecureRoundAbort, type SecAggAsk, type SecureRoundResult } from '../secagg/secure-round.js';
 import { encodeFrame } from '../wire/index.js';
 import { sleep, type Clock } from './clock.js';
-import { RoundCollector } from './round-collector.js';
+import { RoundCollector, type RoundSettlement } from './round-collector.js';
+import { combineShares, roundMetrics, type RoundShare } from './round-share.js';
 import { roundTask, type RoundAddress } from './round-task.js';
 
 /** Attempts per round, since the run started or resumed, before it fails (each is recorded with its reason). */
@@ -84,6 +85,40 @@ export interface RoundEngineHost {
   log(line: string): void;
   /** Asks a participant a secure aggregation stage's question (a run with secureAggregation needs it). */
   readonly secAgg?: SecAggAsk;
+  /**
+   * Several hubs (design/scale-out.md §4.2): the round's tabs are on other hubs, so instead of sending and collecting
+   * here, the engine hands the round to this and waits for the hubs' shares. Plain FedAvg only: the shares are sums.
+   */
+  gather?(round: RoundGathering): Promise<GatheredRound>;
+}
+
+/** A round handed to the hubs that hold its tabs. */
+export interface RoundGathering {
+  readonly address: RoundAddress;
+  readonly attempt: number;
+  readonly trainers: readonly string[];
+  readonly evaluators: readonly string[];
+  /** The global weights as the frame every selected tab gets. */
+  readonly frame: Uint8Array;
+  /** Aborted when the run stops (the hubs close the round and send what arrived) or the hub detaches. */
+  readonly signal: AbortSignal;
+}
+
+/** What the hubs sent back: their shares in the order to add them (sorted by hub), and the tabs no hub answered for. */
+export interface GatheredRound {
+  readonly settlement: RoundSettlement;
+  readonly shares: readonly RoundShare[];
+  readonly failures: readonly FitFailure[];
+  readonly bytesDown: number;
+}
+
+/** A round's answers, wherever they were collected: the engine aggregates and records these. */
+interface Collected {
+  readonly settlement: RoundSettlement;
+  readonly failures: readonly FitFailure[];
+  readonly metrics: RoundMetrics;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
 }
 
 export interface RoundEngineOptions {
@@ -308,10 +343,48 @@ export class RoundEngine {
     const samplingRate = config.privacy ? samplingRateFor(config.privacy, ready.trainers.length) : undefined;
     if (samplingRate !== undefined && this.ledger && !this.ledger.allows(samplingRate)) return 'budget';
 
-    // 2. Configure and send: each selected participant gets the global weights once, as one frame.
+    // 2. Configure: the strategy picks; each selected participant gets the global weights once, as one frame.
     const trainers = this.strategy.configureFit(round, ready.trainers);
     const evaluators = this.strategy.configureEvaluate(round, ready.heldOut);
     const deadline = clock.now() + this.roundDeadlineMs;
+    const frame = encodeFrame({
+      kind: 'weights',
+      protocolVersion: PROTOCOL_VERSION,
+      runId: this.runId,
+      round,
+      modelVersion: this.completed,
+      dtype: 'float32',
+      values: this.global,
+    });
+    const address: RoundAddress = {
+      runId: this.runId,
+      round,
+      modelVersion: this.completed,
+      deadline: Number.isFinite(deadline) ? deadline : Number.MAX_SAFE_INTEGER,
+      evaluate: evaluators !== null,
+    };
+
+    // 3. Collect: here, or through the hubs that hold the tabs.
+    if (host.gather) {
+      const gathered = await host.gather({
+        address,
+        attempt,
+        trainers,
+        evaluators: evaluators ?? [],
+        frame,
+        signal: this.abort.signal,
+      });
+      if (this.detached) return null;
+      this.fits.reset();
+      const combined = combineShares(this.fits, gathered.shares);
+      return this.conclude(round, summary, samplingRate, {
+        settlement: gathered.settlement,
+        failures: [...combined.failures, ...gathered.failures],
+        metrics: roundMetrics(this.strategy, round, this.fits.results, combined.evaluations),
+        bytesUp: combined.bytesUp,
+        bytesDown: gathered.bytesDown,
+      });
+    }
     const collector = new RoundCollector({
       runId: this.runId,
       round,
@@ -331,22 +404,6 @@ export class RoundEngine {
     this.collector = collector;
     this.sentAt.clear();
     try {
-      const frame = encodeFrame({
-        kind: 'weights',
-        protocolVersion: PROTOCOL_VERSION,
-        runId: this.runId,
-        round,
-        modelVersion: this.completed,
-        dtype: 'float32',
-        values: this.global,
-      });
-      const address: RoundAddress = {
-        runId: this.runId,
-        round,
-        modelVersion: this.completed,
-        deadline: Number.isFinite(deadline) ? deadline : Number.MAX_SAFE_INTEGER,
-        evaluate: evaluators !== null,
-      };
       let bytesDown = 0;
       for (const [id, mode] of [
         ...trainers.map((id) => [id, 'fit'] as const),
@@ -357,7 +414,7 @@ export class RoundEngine {
         else collector.fail(id, 'not connected when the round started');
       }
 
-      // 3. Collect until everyone answered, the deadline passed, or the run was stopped.
+      // Until everyone answered, the deadline passed, or the run was stopped.
       const settlement = await collector.settled;
       if (this.detached) return null;
       const closing = this.stopReason ?? (settlement === 'deadline' ? 'the deadline passed' : 'the round is over');
@@ -372,31 +429,13 @@ export class RoundEngine {
         // The hub began shutting down during the stages: record nothing (the run resumes later).
         return this.detached ? null : reported;
       }
-
-      // 4. Aggregate, if enough valid updates arrived. A DP round aggregates whatever arrived (noise over the expected
-      // count), so neither its outcome nor its record depends on how many sampled participants answered; a stopped
-      // one is abandoned whatever arrived.
-      const fits = collector.fits;
-      const dp = samplingRate !== undefined;
-      if (this.stopReason && (dp || fits.count < minimum)) return null;
-      let failure: string | null = null;
-      if (!dp && fits.count < minimum) {
-        failure = `only ${fits.count} valid updates of the required ${minimum}${settlement === 'deadline' ? ` by the ${Math.round(config.roundDeadlineMs / 1000)} s deadline` : ''}`;
-      }
-      const next = failure ? null : this.strategy.aggregateFit(round, this.global, fits, collector.failures);
-      if (!failure && (!next || !next.every(Number.isFinite)))
-        failure = 'aggregation produced no finite weights; the previous model is kept';
-      const fields = {
-        participants: fits.results.map((f) => f.participantId),
+      return this.conclude(round, summary, samplingRate, {
+        settlement,
         failures: collector.failures,
         metrics: collector.metrics(),
         bytesUp: collector.bytesUp,
         bytesDown,
-      };
-      if (failure || samplingRate === undefined || !this.ledger) return { summary: summary(failure, fields), next: failure ? null : next };
-      const spent = this.ledger.spentAfter(samplingRate);
-      const privacy: RoundPrivacy = { epsilon: spent.epsilon, delta: spent.delta, order: spent.order, samplingRate };
-      return { summary: { ...summary(null, fields), privacy }, next, samplingRate };
+      });
     } finally {
       // Only an exception leaves it open: the run ends, so nobody may keep submitting to it.
       if (this.collector === collector) {
@@ -404,6 +443,44 @@ export class RoundEngine {
         this.collector = null;
       }
     }
+  }
+
+  /**
+   * 4. Aggregate, if enough valid updates arrived. A DP round aggregates whatever arrived (noise over the expected
+   * count), so neither its outcome nor its record depends on how many sampled participants answered; a stopped one is
+   * abandoned whatever arrived.
+   */
+  private conclude(
+    round: number,
+    summary: (
+      reason: string | null,
+      fields: Pick<RoundSummary, 'participants' | 'failures' | 'metrics' | 'bytesUp' | 'bytesDown'>,
+    ) => RoundSummary,
+    samplingRate: number | undefined,
+    collected: Collected,
+  ): Attempt | null {
+    const { config } = this;
+    const minimum = config.minParticipants;
+    const fits = this.fits;
+    const dp = samplingRate !== undefined;
+    if (this.stopReason && (dp || fits.count < minimum)) return null;
+    let failure: string | null = null;
+    if (!dp && fits.count < minimum) {
+      failure = `only ${fits.count} valid updates of the required ${minimum}${collected.settlement === 'deadline' ? ` by the ${Math.round(config.roundDeadlineMs / 1000)} s deadline` : ''}`;
+    }
+    const next = failure ? null : this.strategy.aggregateFit(round, this.global, fits, collected.failures);
+    if (!failure && (!next || !next.every(Number.isFinite))) failure = 'aggregation produced no finite weights; the previous model is kept';
+    const fields = {
+      participants: fits.results.map((f) => f.participantId),
+      failures: [...collected.failures],
+      metrics: collected.metrics,
+      bytesUp: collected.bytesUp,
+      bytesDown: collected.bytesDown,
+    };
+    if (failure || samplingRate === undefined || !this.ledger) return { summary: summary(failure, fields), next: failure ? null : next };
+    const spent = this.ledger.spentAfter(samplingRate);
+    const privacy: RoundPrivacy = { epsilon: spent.epsilon, delta: spent.delta, order: spent.order, samplingRate };
+    return { summary: { ...summary(null, fields), privacy }, next, samplingRate };
   }
 
   /**
