@@ -10,6 +10,10 @@ import type { Redis } from 'ioredis';
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local epoch = redis.call('INCR', KEYS[2])
+if epoch <= tonumber(ARGV[3]) then
+  epoch = tonumber(ARGV[3]) + 1
+  redis.call('SET', KEYS[2], epoch)
+end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
 return epoch`;
 const RENEW = `
@@ -29,6 +33,12 @@ export interface CoordinatorLeaseOptions {
   readonly renewMs?: number;
   /** Key prefix; default 'tabula:'. */
   readonly prefix?: string;
+  /**
+   * The newest epoch any coordinator has written with (the durable store's): a new epoch is always above it. Redis
+   * keeps the counter only in memory, so after a restart it would start again at 1, below what the store has seen,
+   * and every commit of the new coordinator would be refused as stale.
+   */
+  readonly floor?: () => Promise<number>;
   readonly onAcquired?: (epoch: number) => void;
   /** The lease is gone (another hub holds it, or Redis cannot be reached within the ttl): stop coordinating now. */
   readonly onLost?: (epoch: number, reason: string) => void;
@@ -85,7 +95,8 @@ export class CoordinatorLease {
         if (renewed === 1 && this.held) this.held.until = startedAt + this.ttlMs;
         else this.lose('another hub holds the lease');
       } else {
-        const epoch = await redis.eval(ACQUIRE, 2, this.keys.coord, this.keys.epoch, hubId, String(this.ttlMs));
+        const floor = (await this.options.floor?.()) ?? 0;
+        const epoch = await redis.eval(ACQUIRE, 2, this.keys.coord, this.keys.epoch, hubId, String(this.ttlMs), String(floor));
         if (typeof epoch === 'number' && this.running) {
           this.held = { epoch, token: `${hubId}:${epoch}`, until: startedAt + this.ttlMs };
           this.options.onAcquired?.(epoch);

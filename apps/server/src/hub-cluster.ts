@@ -101,6 +101,8 @@ export interface HubClusterOptions {
   cancel(participantId: string, notice: RoundCancel): void;
   /** This hub's URL and counts, beaten with its heartbeat. */
   facts(): Record<string, unknown>;
+  /** The newest epoch the shared store has seen written: the lease's epochs stay above it (coordinator-lease.ts). */
+  newestEpoch(): Promise<number>;
   /** The coordinator began running a run: this hub offers its tabs shards of its scenario. */
   onRun?(config: RunConfig): void;
   readonly logger: Logger;
@@ -160,6 +162,7 @@ export class HubCluster {
       hubId: this.hubId,
       ttlMs: options.leaseMs ?? 5000,
       prefix: this.prefix,
+      floor: () => options.newestEpoch(),
       onAcquired: (epoch) => {
         options.logger.info(`hub ${this.hubId} coordinates (epoch ${epoch})`);
         this.coordinatorHandlers?.acquired(epoch);

@@ -30,7 +30,7 @@ import type { RunController } from './run-controller.js';
 import { RunService, type CurrentModel, type Outcome } from './run-service.js';
 import { ShardAssigner } from './shard-assigner.js';
 import { asyncStore, type AsyncStore } from './async-store.js';
-import { openPgStore } from './pg-store.js';
+import { openPgStore, type PgStore } from './pg-store.js';
 import { HubHeartbeat } from './round-partials.js';
 import { HubCluster } from './hub-cluster.js';
 import type { Store } from './store.js';
@@ -133,7 +133,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   // Before anything reads the store: a second hub on this directory stops here, having touched nothing.
   let store: Store | null = null;
   let durable: AsyncStore;
-  if (options.databaseUrl) durable = await openPgStore(options.databaseUrl);
+  let shared: PgStore | null = null;
+  if (options.databaseUrl) durable = shared = await openPgStore(options.databaseUrl);
   else if (options.dataDir) {
     store = openDataDir(options.dataDir, options.maxDatabaseBytes ? { maxBytes: options.maxDatabaseBytes } : {});
     durable = asyncStore(store);
@@ -201,8 +202,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   let activeRunId = (): string | null => null;
   // Several hubs when both shared services are given: rounds across hubs, one coordinating.
   let cluster: HubCluster | null = null;
-  if (options.redisUrl && options.databaseUrl)
+  if (options.redisUrl && shared)
     cluster = await HubCluster.join({
+      newestEpoch: () => shared.newestEpoch(),
       redisUrl: options.redisUrl,
       hubId,
       registry,

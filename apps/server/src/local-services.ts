@@ -90,9 +90,10 @@ function captured(child: ChildProcess): () => string {
 }
 
 /** A Redis server without persistence (`--save '' --appendonly no`), for one test or one local cluster. */
-export async function startRedis(options: { timeoutMs?: number } = {}): Promise<LocalService> {
+export async function startRedis(options: { timeoutMs?: number; port?: number } = {}): Promise<LocalService> {
   const dir = mkdtempSync(join(tmpdir(), 'tabula-redis-'));
-  const port = await freePort();
+  // A given port: a Redis restarted where its clients expect it.
+  const port = options.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const child = await listeningServer(REDIS_SERVER, args, {}, port, dir, options.timeoutMs ?? 10_000);
   return service(child, `redis://127.0.0.1:${port}`, port, dir, 'SIGTERM');

@@ -39,6 +39,9 @@ const Env = z.object({
     .regex(/^[\w.-]{1,64}$/, 'TABULA_HUB_ID must be 1-64 letters, digits, dots, dashes or underscores')
     .optional(),
   TABULA_PUBLIC_URL: z.string().url('TABULA_PUBLIC_URL must be a URL').optional(),
+  /** Several hubs: how long a hub's heartbeat and the coordinator lease outlive their last renewal (ms). */
+  TABULA_HEARTBEAT_MS: z.coerce.number({ message: 'TABULA_HEARTBEAT_MS must be a number' }).int().min(200).max(60_000).optional(),
+  TABULA_LEASE_MS: z.coerce.number({ message: 'TABULA_LEASE_MS must be a number' }).int().min(300).max(60_000).optional(),
   TABULA_HOST: z.string().min(1).default('0.0.0.0'),
   TABULA_ALLOWED_ORIGINS: list(parseAllowedOrigins).optional(),
   TABULA_TRUST_PROXY: list(parseTrustProxy).optional(),
@@ -85,6 +88,10 @@ const hub = await createHub({
   ...(env.TABULA_REDIS_URL ? { redisUrl: env.TABULA_REDIS_URL } : {}),
   ...(env.TABULA_HUB_ID ? { hubId: env.TABULA_HUB_ID } : {}),
   ...(env.TABULA_PUBLIC_URL ? { publicUrl: env.TABULA_PUBLIC_URL } : {}),
+  clusterTimings: {
+    ...(env.TABULA_HEARTBEAT_MS ? { heartbeatMs: env.TABULA_HEARTBEAT_MS } : {}),
+    ...(env.TABULA_LEASE_MS ? { leaseMs: env.TABULA_LEASE_MS } : {}),
+  },
   ...(env.TABULA_ALLOWED_ORIGINS ? { allowedOrigins: env.TABULA_ALLOWED_ORIGINS } : {}),
   ...(env.TABULA_TRUST_PROXY ? { trustProxy: env.TABULA_TRUST_PROXY } : {}),
   logger: createLogger(env.TABULA_LOG_LEVEL, env.TABULA_LOG_FORMAT),
@@ -94,7 +101,9 @@ hub.http.listen(env.PORT, env.TABULA_HOST, () => {
   const address = hub.http.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const where = env.TABULA_DATABASE_URL ? `PostgreSQL at ${new URL(env.TABULA_DATABASE_URL).host}` : dataDir;
-  console.log(`Tabula hub is running (data in ${where})`);
+  const several =
+    env.TABULA_DATABASE_URL && env.TABULA_REDIS_URL ? `, one of several hubs on Redis at ${new URL(env.TABULA_REDIS_URL).host}` : '';
+  console.log(`Tabula hub is running (data in ${where}${several})`);
   console.log(`  participant page: http://localhost:${port}/`);
   console.log(`  dashboard:        http://localhost:${port}/admin/`);
   console.log(`  admin token:      ${adminToken}${generated ? '   (generated; set TABULA_ADMIN_TOKEN to keep one)' : ''}`);

@@ -1,11 +1,36 @@
 // Several hubs sharing one Redis and one PostgreSQL (design/scale-out.md §9): real servers on 127.0.0.1, real
 // socket.io tabs with literal deltas, every wait bounded.
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { initialFederated, type RoundSummary, type RunConfig } from '@tabula/core';
+import { fileURLToPath } from 'node:url';
+import {
+  PROTOCOL_VERSION,
+  decodeFrame,
+  initialFederated,
+  type RoundSummary,
+  type RoundTask,
+  type RunConfig,
+  type RunSummary,
+} from '@tabula/core';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from './hub.js';
 import { startPostgres, startRedis, type LocalService } from './local-services.js';
-import { TEST_TOKEN, TINY_LENGTH, afterThisTest, deltaFrame, runConfig, scriptedClient, updateMeta, waitFor } from './test-hub.js';
+import { openPgStore } from './pg-store.js';
+import {
+  TEST_TOKEN,
+  TINY_LENGTH,
+  afterThisTest,
+  deltaFrame,
+  runConfig,
+  sayHello,
+  scriptedClient,
+  updateMeta,
+  waitFor,
+  type ClientSocket,
+} from './test-hub.js';
 
 let redis: LocalService;
 let postgres: LocalService;
@@ -18,12 +43,10 @@ afterAll(async () => {
 
 /** Each test its own Redis keys and database tables: flushed and dropped before it starts. */
 async function freshServices(): Promise<void> {
-  const { Redis } = await import('ioredis');
   const r = new Redis(redis.url);
   await r.flushall();
   await r.quit();
-  const pg = await import('pg');
-  const client = new pg.default.Client({ connectionString: postgres.url });
+  const client = new pg.Client({ connectionString: postgres.url });
   await client.connect();
   await client.query('DROP TABLE IF EXISTS checkpoints, rounds, runs, schema_version CASCADE');
   await client.end();
@@ -105,3 +128,379 @@ function afterRounds(config: RunConfig, mean: number[], rounds: number): Float32
   for (let r = 0; r < rounds; r++) weights = Float32Array.from(weights, (w, i) => w + Math.fround(mean[i]!));
   return weights;
 }
+
+// --- hubs as processes, so that SIGKILL and SIGSTOP are real -----------------------------------------------------------
+
+const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const HEARTBEAT_MS = 1000;
+const LEASE_MS = 1500;
+
+interface HubProcess {
+  readonly id: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** Signals the hub's process group (tsx and the node process it runs). */
+  signal(signal: NodeJS.Signals): void;
+}
+
+/** main.ts as a person starts it, with this test's Redis and PostgreSQL; resolves once it listens. */
+async function hubProcess(id: string): Promise<HubProcess> {
+  const child = spawn(tsx, [main], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      TABULA_HOST: '127.0.0.1',
+      TABULA_ADMIN_TOKEN: TEST_TOKEN,
+      TABULA_DATABASE_URL: postgres.url,
+      TABULA_REDIS_URL: redis.url,
+      TABULA_HUB_ID: id,
+      TABULA_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      TABULA_LEASE_MS: String(LEASE_MS),
+      TABULA_LOG_FORMAT: 'json',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout?.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // the group is gone already
+    }
+  };
+  afterThisTest(() => {
+    signal('SIGCONT');
+    signal('SIGKILL');
+  });
+  const port = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`hub ${id} exited with ${child.exitCode}:\n${output}`);
+      return /Tabula hub is running[\s\S]*?http:\/\/localhost:(\d+)\//.exec(output)?.[1];
+    },
+    `hub ${id} to listen`,
+    60_000,
+  );
+  return { id, url: `http://127.0.0.1:${port}`, child, output: () => output, signal };
+}
+
+/** Which hub holds the coordinator lease, and under which epoch. */
+async function coordinator(): Promise<{ hub: string; epoch: number } | null> {
+  const r = new Redis(redis.url);
+  try {
+    const value = await r.get('tabula:coord');
+    if (!value) return null;
+    const at = value.lastIndexOf(':');
+    return { hub: value.slice(0, at), epoch: Number(value.slice(at + 1)) };
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function query<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: postgres.url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function latestWeights(runId: string): Promise<Float32Array> {
+  const store = await openPgStore(postgres.url);
+  try {
+    return (await store.latestCheckpoint(runId))!.weights;
+  } finally {
+    await store.close();
+  }
+}
+
+const admin = { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' };
+
+async function startRunAt(hub: HubProcess, config: ReturnType<typeof runConfig>): Promise<RunSummary> {
+  const response = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: admin, body: JSON.stringify(config) });
+  const body = (await response.json()) as RunSummary & { error?: string };
+  if (!response.ok) throw new Error(`start refused: ${body.error}`);
+  return body;
+}
+
+async function runAt(hub: HubProcess, runId: string): Promise<RunSummary & { rounds: RoundSummary[] }> {
+  return (await (await fetch(`${hub.url}/api/runs/${runId}`, { headers: admin })).json()) as RunSummary & { rounds: RoundSummary[] };
+}
+
+/**
+ * A browser tab, scripted: it answers each task with its literal delta, or holds it while `hold` is set (its hub may
+ * be killed meanwhile). When its hub goes away it connects to the next hub of `hubs()` with its id and secret.
+ */
+class FailoverTab {
+  socket: ClientSocket | null = null;
+  hub = '';
+  hold = false;
+  /** How long it "trains" before answering: long enough for a test to act between rounds. */
+  delayMs = 0;
+  readonly tasks: RoundTask[] = [];
+  private secret: string | undefined;
+  private closed = false;
+
+  constructor(
+    readonly spec: (typeof TABS)[number],
+    private readonly hubs: () => HubProcess[],
+  ) {
+    afterThisTest(() => {
+      this.closed = true;
+      this.socket?.disconnect();
+    });
+  }
+
+  async connect(url: string): Promise<void> {
+    const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = socket;
+    this.hub = url;
+    socket.on('round:start', (task, frame) => {
+      decodeFrame(frame);
+      this.tasks.push(task);
+      if (!this.hold) void this.answer(task);
+    });
+    socket.on('disconnect', () => {
+      if (this.closed || this.socket !== socket) return;
+      void this.failover(url);
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    const welcome = await sayHello(socket, {
+      protocolVersion: PROTOCOL_VERSION,
+      participantId: this.spec.id,
+      ...(this.secret ? { participantSecret: this.secret } : {}),
+      backend: 'test',
+      examples: this.spec.examples,
+      heldOut: false,
+      dataSource: 'own',
+    });
+    if (!welcome.ok) throw new Error(`hello refused: ${welcome.error}`);
+    this.secret = welcome.data.participantSecret;
+  }
+
+  /** Answers the newest task it holds. */
+  release(): Promise<void> {
+    this.hold = false;
+    const task = this.tasks.at(-1);
+    return task ? this.answer(task) : Promise.resolve();
+  }
+
+  private async answer(task: RoundTask): Promise<void> {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    await this.socket
+      ?.timeout(5000)
+      .emitWithAck('update:submit', updateMeta(task, this.spec.examples), deltaFrame(task, Float32Array.from(this.spec.delta)))
+      .catch(() => undefined);
+  }
+
+  private async failover(from: string): Promise<void> {
+    for (let tries = 0; tries < 50 && !this.closed; tries++) {
+      const next = this.hubs().find((h) => h.url !== from && h.child.exitCode === null && h.child.signalCode === null);
+      if (next) {
+        try {
+          return await this.connect(next.url);
+        } catch {
+          // not ready yet
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe('several hub processes: a hub or the coordinator dies, or freezes', () => {
+  it('a hub killed while its tabs hold their answers: the round commits from the others within its heartbeat, not the deadline, and its tabs move', async () => {
+    // Prepare: hub A coordinates (it starts first); B holds tabs b1 and b2, which hold their round-1 answers.
+    await freshServices();
+    const hubs: HubProcess[] = [await hubProcess('hub-a')];
+    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
+    hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+    const tabs = TABS.map((spec) => new FailoverTab(spec, () => hubs));
+    for (const tab of tabs) await tab.connect(hubs[tab.spec.hub]!.url);
+    const onB = tabs.filter((t) => t.spec.hub === 1);
+    for (const tab of onB) tab.hold = true;
+    const run = await startRunAt(
+      hubs[2]!,
+      runConfig({ rounds: 2, perRound: 5, minParticipants: 3, waitForParticipantsMs: 15_000, roundDeadlineMs: 30_000 }),
+    );
+
+    // Execute: once B's tabs have their round-1 tasks, B dies.
+    await waitFor(() => onB.every((t) => t.tasks.length === 1), "B's tabs to get round 1");
+    const killedAt = Date.now();
+    hubs[1]!.signal('SIGKILL');
+    for (const tab of onB) tab.hold = false;
+    const round1 = await waitFor(async () => (await runAt(hubs[0]!, run.id)).rounds.find((r) => r.round === 1), 'round 1', 30_000);
+    const committedAfterMs = round1.startedAt + round1.durationMs - killedAt;
+    const final = await waitFor(
+      async () => {
+        const r = await runAt(hubs[2]!, run.id);
+        return r.status !== 'running' && r;
+      },
+      'the run to end',
+      45_000,
+    );
+
+    // Assert: round 1 from A's and C's tabs only, long before its 30 s deadline; round 2 whole again, B's tabs on A or C.
+    expect(round1.status).toBe('completed');
+    expect([...round1.participants].sort()).toEqual(['tab-a1', 'tab-a2', 'tab-c1']);
+    expect(round1.failures.map((f) => `${f.participantId}: ${f.reason}`).sort()).toEqual([
+      'tab-b1: hub hub-b stopped beating',
+      'tab-b2: hub hub-b stopped beating',
+    ]);
+    expect(committedAfterMs).toBeLessThan(10_000);
+    expect(final.status).toBe('completed');
+    expect(final.rounds.map((r) => `${r.round} ${r.status} ${r.participants.length}`)).toEqual(['1 completed 3', '2 completed 5']);
+    expect(onB.every((t) => t.hub !== hubs[1]!.url)).toBe(true);
+    const w0 = initialFederated(run.config.model, run.config.algorithm, run.config.seed, run.config.client.innerLr);
+    const m1 = weightedMean(TABS.filter((t) => t.hub !== 1));
+    const m2 = weightedMean(TABS);
+    const expected = Float32Array.from(
+      Float32Array.from(w0, (w, i) => w + Math.fround(m1[i]!)),
+      (w, i) => w + Math.fround(m2[i]!),
+    );
+    expect([...(await latestWeights(run.id))]).toEqual([...expected]);
+  }, 120_000);
+
+  it('the coordinator killed right after a commit: another hub takes over within the lease, and every round commits once', async () => {
+    // Prepare
+    await freshServices();
+    const hubs: HubProcess[] = [await hubProcess('hub-a')];
+    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
+    const first = (await coordinator())!;
+    hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+    const tabs = TABS.map((spec) => new FailoverTab(spec, () => hubs.slice(1)));
+    for (const tab of tabs) {
+      tab.delayMs = 500;
+      await tab.connect(hubs[tab.spec.hub]!.url);
+    }
+    const run = await startRunAt(hubs[1]!, runConfig({ rounds: 3, perRound: 5, minParticipants: 5, waitForParticipantsMs: 15_000 }));
+
+    // Execute: A dies as soon as round 1 is in the store.
+    await waitFor(async () => (await runAt(hubs[1]!, run.id)).completedRounds >= 1, 'round 1', 30_000);
+    const killedAt = Date.now();
+    hubs[0]!.signal('SIGKILL');
+    const next = await waitFor(async () => {
+      const c = await coordinator();
+      return c && c.hub !== 'hub-a' && c;
+    }, 'another hub to coordinate');
+    const takeoverMs = Date.now() - killedAt;
+    const final = await waitFor(
+      async () => {
+        const r = await runAt(hubs[1]!, run.id);
+        return r.status !== 'running' && r;
+      },
+      'the run to end',
+      60_000,
+    );
+
+    // Assert
+    expect(takeoverMs).toBeLessThan(LEASE_MS + 3000);
+    expect(next.epoch).toBeGreaterThan(first.epoch);
+    expect(final.status).toBe('completed');
+    expect(final.rounds.filter((r) => r.status === 'completed').map((r) => `${r.round}: ${r.participants.length}`)).toEqual([
+      '1: 5',
+      '2: 5',
+      '3: 5',
+    ]);
+    const [{ coord_epoch: epoch } = { coord_epoch: 0 }] = await query<{ coord_epoch: number }>(
+      'SELECT coord_epoch FROM runs WHERE id = $1',
+      [run.id],
+    );
+    expect(epoch).toBe(next.epoch);
+    const mean = weightedMean(TABS);
+    expect([...(await latestWeights(run.id))]).toEqual([...afterRounds(run.config, mean, 3)]);
+  }, 120_000);
+
+  it('split brain: a coordinator frozen past its lease wakes up after another committed, writes nothing and steps down', async () => {
+    // Prepare: A coordinates and holds no tabs; the tabs, on B and C, hold their round-1 answers.
+    await freshServices();
+    const hubs: HubProcess[] = [await hubProcess('hub-a')];
+    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
+    const frozen = (await coordinator())!;
+    hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+    const tabs = TABS.map((spec) => new FailoverTab({ ...spec, hub: spec.hub === 2 ? 2 : 1 }, () => hubs.slice(1)));
+    for (const tab of tabs) {
+      tab.hold = true;
+      await tab.connect(hubs[tab.spec.hub]!.url);
+    }
+    const run = await startRunAt(hubs[1]!, runConfig({ rounds: 2, perRound: 5, minParticipants: 5, waitForParticipantsMs: 15_000 }));
+    await waitFor(() => tabs.every((t) => t.tasks.length === 1), "round 1's tasks from A");
+
+    // Execute: A freezes; another hub takes the lease and announces round 1 again; the tabs answer that; A wakes up.
+    hubs[0]!.signal('SIGSTOP');
+    const next = await waitFor(async () => {
+      const c = await coordinator();
+      return c && c.hub !== 'hub-a' && c;
+    }, 'another hub to coordinate');
+    await waitFor(() => tabs.every((t) => t.tasks.length === 2), "round 1's tasks from the new coordinator");
+    for (const tab of tabs) await tab.release();
+    await waitFor(async () => (await runAt(hubs[1]!, run.id)).completedRounds >= 1, 'round 1 from the new coordinator', 30_000);
+    hubs[0]!.signal('SIGCONT');
+    await waitFor(() => /stops coordinating|stepping down/.test(hubs[0]!.output()), 'A to step down', 10_000);
+    const final = await waitFor(
+      async () => {
+        const r = await runAt(hubs[1]!, run.id);
+        return r.status !== 'running' && r;
+      },
+      'the run to end',
+      60_000,
+    );
+
+    // Assert: every round once, from the new epoch; A wrote nothing, and said why it stopped.
+    expect(next.epoch).toBeGreaterThan(frozen.epoch);
+    expect(final.status).toBe('completed');
+    expect(final.rounds.map((r) => `${r.round}.${r.attempt} ${r.status} ${r.participants.length}`)).toEqual([
+      '1.1 completed 5',
+      '2.1 completed 5',
+    ]);
+    expect(hubs[0]!.output()).toMatch(new RegExp(`hub hub-a stops coordinating \\(epoch ${frozen.epoch}\\)`));
+    expect([...(await latestWeights(run.id))]).toEqual([...afterRounds(run.config, weightedMean(TABS), 2)]);
+  }, 120_000);
+
+  it('Redis restarted mid-run: the run completes, with at most one failed attempt, recorded with its reason', async () => {
+    // Prepare
+    await freshServices();
+    const hubs: HubProcess[] = [await hubProcess('hub-a'), await hubProcess('hub-b'), await hubProcess('hub-c')];
+    const tabs = TABS.map((spec) => new FailoverTab(spec, () => hubs));
+    for (const tab of tabs) {
+      tab.delayMs = 500;
+      await tab.connect(hubs[tab.spec.hub]!.url);
+    }
+    const run = await startRunAt(hubs[0]!, runConfig({ rounds: 3, perRound: 5, minParticipants: 5, waitForParticipantsMs: 20_000 }));
+
+    // Execute: Redis goes away after round 1 and comes back on its port, empty.
+    await waitFor(async () => (await runAt(hubs[0]!, run.id)).completedRounds >= 1, 'round 1', 30_000);
+    const before = (await coordinator())!;
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    redis = await startRedis({ port: redis.port });
+    const final = await waitFor(
+      async () => {
+        const r = await runAt(hubs[1]!, run.id);
+        return r.status !== 'running' && r;
+      },
+      'the run to end',
+      90_000,
+    );
+
+    // Assert
+    expect([final.status, final.error]).toEqual(['completed', null]);
+    expect(final.rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([1, 2, 3]);
+    const failed = final.rounds.filter((r) => r.status === 'failed');
+    expect(failed.length).toBeLessThanOrEqual(1);
+    for (const attempt of failed) expect(attempt.reason).toBeTruthy();
+    // The epoch counter restarted with Redis, but a new coordinator's epoch still exceeds what the store has seen.
+    const after = (await coordinator())!;
+    expect(after.epoch).toBeGreaterThan(before.epoch);
+    expect([...(await latestWeights(run.id))]).toEqual([...afterRounds(run.config, weightedMean(TABS), 3)]);
+  }, 150_000);
+});

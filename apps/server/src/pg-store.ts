@@ -91,10 +91,14 @@ export interface PgStoreOptions {
 }
 
 /** Connects, creates the tables if needed, and returns the store. */
-export async function openPgStore(
-  url: string,
-  options: PgStoreOptions = {},
-): Promise<AsyncStore & { coordEpoch(runId: string): Promise<number> }> {
+/** The PostgreSQL store, with the coordinator epochs it has seen. */
+export type PgStore = AsyncStore & {
+  coordEpoch(runId: string): Promise<number>;
+  /** The newest epoch any coordinator wrote with, over every run: a new coordinator's epoch must exceed it. */
+  newestEpoch(): Promise<number>;
+};
+
+export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<PgStore> {
   const keep = options.keepCheckpoints ?? 5;
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`openPgStore: keepCheckpoints must be an integer >= 1, got ${keep}`);
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4 });
@@ -233,6 +237,10 @@ export async function openPgStore(
       const { rows } = await pool.query<{ coord_epoch: number }>('SELECT coord_epoch FROM runs WHERE id = $1', [runId]);
       if (!rows[0]) throw new Error(`store.coordEpoch: unknown run '${runId}'`);
       return rows[0].coord_epoch;
+    },
+    async newestEpoch() {
+      const { rows } = await pool.query<{ newest: number }>('SELECT COALESCE(MAX(coord_epoch), 0) AS newest FROM runs');
+      return rows[0]?.newest ?? 0;
     },
     close: (() => {
       let closed: Promise<void> | null = null;

@@ -326,4 +326,56 @@ describe('RoundEngine with the round gathered by other hubs (host.gather)', () =
     expect(summary?.metrics).toMatchObject({ loss: (1 + 6 + 2) / 8, global: 0.5, personalized: 1 });
     expect([summary?.bytesUp, summary?.bytesDown]).toEqual([150, 800]);
   });
+
+  it('records an attempt whose hubs could not be reached as failed with the reason, and retries the round', async () => {
+    // Prepare: the first gather fails (Redis restarting), the second returns one hub's share.
+    const config = RunConfigSchema.parse({
+      algorithm: 'fedavg',
+      model: { ...MODEL, inputShape: [1], outputs: 1, task: 'regression' },
+      rounds: 1,
+      waitForParticipantsMs: 1000,
+      roundDeadlineMs: 5000,
+    });
+    const recorded: string[] = [];
+    let calls = 0;
+    const clock = new ManualClock();
+    const engine = new RoundEngine({
+      runId: 'r1',
+      config,
+      strategy: strategyFor(config),
+      weights: new Float32Array(2),
+      completed: 0,
+      retryDelayMs: 0,
+      host: {
+        clock,
+        candidates: () => [trainer('a')],
+        send: () => false,
+        cancel: () => undefined,
+        record: (summary) => void recorded.push(`${summary.round}.${summary.attempt} ${summary.status}: ${summary.reason}`),
+        onRound: () => undefined,
+        onLatency: () => undefined,
+        onOutcome: () => undefined,
+        log: () => undefined,
+        gather: () =>
+          ++calls === 1
+            ? Promise.reject(new Error('Connection is closed.'))
+            : Promise.resolve({
+                settlement: 'complete',
+                shares: [shareOf([{ id: 'a', delta: [2, 4], weight: 1, loss: 1 }], 10)],
+                failures: [],
+                bytesDown: 0,
+              }),
+      },
+    });
+
+    // Execute
+    const ended = engine.run();
+    for (let i = 0; i < 5; i++) await clock.advance(10);
+    const end = await ended;
+
+    // Assert
+    expect(end).toEqual({ status: 'completed' });
+    expect(recorded).toEqual(['1.1 failed: the round could not be gathered from the hubs: Connection is closed.', '1.2 completed: null']);
+    expect([...engine.weights]).toEqual([2, 4]);
+  });
 });

@@ -366,14 +366,15 @@ export class RoundEngine {
 
     // 3. Collect: here, or through the hubs that hold the tabs.
     if (host.gather) {
-      const gathered = await host.gather({
-        address,
-        attempt,
-        trainers,
-        evaluators: evaluators ?? [],
-        frame,
-        signal: this.abort.signal,
-      });
+      let gathered: GatheredRound;
+      try {
+        gathered = await host.gather({ address, attempt, trainers, evaluators: evaluators ?? [], frame, signal: this.abort.signal });
+      } catch (error) {
+        if (this.detached) return null;
+        // The hubs could not be reached (Redis restarting): this attempt fails with the reason, and the round is retried.
+        const reason = `the round could not be gathered from the hubs: ${error instanceof Error ? error.message : String(error)}`;
+        return { summary: summary(reason, { participants: [], failures: [], metrics: NO_METRICS, bytesUp: 0, bytesDown: 0 }), next: null };
+      }
       if (this.detached) return null;
       this.fits.reset();
       const combined = combineShares(this.fits, gathered.shares);
