@@ -6,6 +6,7 @@
  * and commits under its fencing epoch. Round traffic never goes through socket.io's adapter: the weights are stored
  * once per round, the announcements are one Redis stream every hub reads, the shares are keys plus a stream per round.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   FitBatch,
   HelloSchema,
@@ -105,6 +106,8 @@ export interface HubClusterOptions {
   newestEpoch(): Promise<number>;
   /** The coordinator began running a run: this hub offers its tabs shards of its scenario. */
   onRun?(config: RunConfig): void;
+  /** A participant said hello at another hub (it moved): this hub drops its old connection, if it still has one. */
+  onClaimedElsewhere?(participantId: string): void;
   readonly logger: Logger;
   readonly now: () => number;
   /** How long a hub's heartbeat and tab list outlive its last beat; default 5000 ms. */
@@ -205,6 +208,11 @@ export class HubCluster {
       const message = safeJson(text);
       const stop = z.object({ stop: id, reason: z.string().max(500) }).safeParse(message);
       if (stop.success) return this.stopHandler(stop.data.stop, stop.data.reason);
+      const claimed = z.object({ claimed: id, hub: z.string() }).safeParse(message);
+      if (claimed.success) {
+        if (claimed.data.hub !== this.hubId) this.options.onClaimedElsewhere?.(claimed.data.claimed);
+        return;
+      }
       const run = z.object({ run: RunConfigSchema }).safeParse(message);
       if (run.success) {
         this.announcedConfig = run.data.run;
@@ -406,6 +414,27 @@ export class HubCluster {
     this.stopHandler = handler;
   }
 
+  // --- identities across hubs ---------------------------------------------------------------------------------------
+
+  /**
+   * Whether a hello may take `participantId`, which this hub has not seen: only with the secret issued for it at
+   * whichever hub first saw it (sha256 in `tabula:secrets`). Null when it may; else why not.
+   */
+  async identityRefusal(participantId: string, secret: string | undefined): Promise<string | null> {
+    const stored = await this.redis.hget(this.key('secrets'), participantId);
+    if (stored === null) return null;
+    const matches = secret !== undefined && timingSafeEqual(sha256(secret), Buffer.from(stored, 'hex'));
+    return matches
+      ? null
+      : `participant id ${participantId} is taken: the secret ${secret ? 'does not match' : 'is missing'} (a tab keeps it beside its id)`;
+  }
+
+  /** A hello took `participantId` here: its secret is recorded for every hub, and any other hub drops its old connection. */
+  async claimed(participantId: string, secret: string): Promise<void> {
+    await this.redis.hsetnx(this.key('secrets'), participantId, sha256(secret).toString('hex'));
+    await this.redis.publish(this.key('control'), JSON.stringify({ claimed: participantId, hub: this.hubId }));
+  }
+
   // --- every hub: its tabs' part of each round -----------------------------------------------------------------------
 
   /** The newest run announced to this hub. */
@@ -535,6 +564,10 @@ export class HubCluster {
     await this.reading;
     for (const connection of [this.redis, this.subscriber, this.leaseConnection]) await connection.quit().catch(() => undefined);
   }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 function safeJson(text: string): unknown {

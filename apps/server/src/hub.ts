@@ -215,6 +215,17 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       onRun: (config) => {
         if (config.scenario) shards.offer(registry.connected(), config.scenario);
       },
+      // The tab said hello at another hub while its old connection here looked alive: the newer one wins.
+      onClaimedElsewhere: (participantId) => {
+        const socket = socketOf(participantId);
+        if (!socket) return;
+        socket.emit('participant:farewell', {
+          code: 'replaced',
+          reason: `participant ${participantId} connected again at another hub`,
+          reconnect: false,
+        });
+        socket.disconnect(true);
+      },
       logger,
       now,
       ...options.clusterTimings,
@@ -300,6 +311,14 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       registry,
       rounds: () => (cluster ? cluster.inbox : runs.active),
       runningScenario: () => (cluster ? cluster.config?.scenario : runs.active?.config.scenario),
+      ...(cluster
+        ? {
+            identities: {
+              refusal: (participantId: string, secret: string | undefined) => cluster.identityRefusal(participantId, secret),
+              claimed: (participantId: string, secret: string) => cluster.claimed(participantId, secret),
+            },
+          }
+        : {}),
       shards,
       maxMessageBytes,
       socketById,

@@ -129,6 +129,66 @@ function afterRounds(config: RunConfig, mean: number[], rounds: number): Float32
   return weights;
 }
 
+describe('several hubs: what a tab and an admin may do', () => {
+  it('a tab keeps its identity across hubs: another hub refuses its id without its secret, takes it with it, and the old hub drops it', async () => {
+    // Prepare: the tab says hello at A first.
+    await freshServices();
+    const [a, b] = [await clusterHub('hub-a'), await clusterHub('hub-b')];
+    const tab = await scriptedClient(a.url, 'tab-x', 4);
+    const farewells: string[] = [];
+    tab.socket.on('participant:farewell', (notice) => farewells.push(notice.code));
+    const hello = {
+      protocolVersion: PROTOCOL_VERSION,
+      participantId: 'tab-x',
+      backend: 'test',
+      examples: 4,
+      heldOut: false,
+      dataSource: 'own' as const,
+    };
+    const connectTo = async (url: string) => {
+      const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+      afterThisTest(() => void socket.disconnect());
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      return socket;
+    };
+
+    // Execute
+    const withoutSecret = await sayHello(await connectTo(b.url), hello);
+    const wrongSecret = await sayHello(await connectTo(b.url), { ...hello, participantSecret: 'guessed-secret-000000' });
+    const moved = await sayHello(await connectTo(b.url), { ...hello, participantSecret: tab.participantSecret });
+
+    // Assert
+    expect(withoutSecret).toMatchObject({ ok: false, code: 'identity-refused' });
+    expect(withoutSecret).toHaveProperty('error', expect.stringMatching(/is taken: the secret is missing/));
+    expect(wrongSecret).toMatchObject({ ok: false, code: 'identity-refused' });
+    expect(wrongSecret).toHaveProperty('error', expect.stringMatching(/does not match/));
+    expect(moved).toMatchObject({ ok: true, data: { participantId: 'tab-x', participantSecret: tab.participantSecret } });
+    await waitFor(() => farewells.includes('replaced') && !a.hub.registry.get('tab-x')?.socketId, 'hub A to drop its old connection');
+    expect(b.hub.registry.get('tab-x')?.socketId).toBeTruthy();
+  }, 30_000);
+
+  it('refuses a run it cannot add up across hubs, with the reason, and starts nothing', async () => {
+    // Prepare
+    await freshServices();
+    const { hub } = await clusterHub('hub-a');
+
+    // Execute
+    const refusals = await Promise.all([
+      hub.startRun(runConfig({ aggregation: { kind: 'median' } })),
+      hub.startRun(
+        runConfig({ perRound: undefined, privacy: { mode: 'central', clip: 1, noiseMultiplier: 2, samplingRate: 1, delta: 1e-5 } }),
+      ),
+    ]);
+
+    // Assert
+    for (const refusal of refusals) {
+      expect(refusal).toMatchObject({ ok: false, code: 'invalid' });
+      expect(refusal).toHaveProperty('error', expect.stringMatching(/a run across hubs is plain FedAvg/));
+    }
+    expect(await hub.record.listRuns()).toEqual([]);
+  }, 30_000);
+});
+
 // --- hubs as processes, so that SIGKILL and SIGSTOP are real -----------------------------------------------------------
 
 const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));

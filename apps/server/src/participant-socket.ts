@@ -22,6 +22,14 @@ export interface ParticipantSocketDeps {
   rounds(): RoundInbox | null;
   /** The running run's scenario, whose shards new participants get. */
   runningScenario(): ScenarioSpec | undefined;
+  /**
+   * Several hubs: identities are shared. An id this hub has not seen may be taken only with the secret issued for it
+   * at another hub, and a hello here makes the hub that had it before drop its connection.
+   */
+  readonly identities?: {
+    refusal(participantId: string, secret: string | undefined): Promise<string | null>;
+    claimed(participantId: string, secret: string): Promise<void>;
+  };
   readonly shards: ShardAssigner;
   /** Every message a participant sends must fit (the welcome tells it). */
   readonly maxMessageBytes: number;
@@ -38,7 +46,7 @@ export interface ParticipantSocketDeps {
 export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: ParticipantSocketDeps): void {
   const { registry, shards } = deps;
 
-  kit.on('participant:hello', (raw, ack) => {
+  kit.on('participant:hello', async (raw, ack) => {
     if (typeof ack !== 'function') return;
     const reply = ack as (reply: Ack<Welcome>) => void;
     if (socket.data.role === 'admin')
@@ -56,6 +64,14 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     const parsed = parseOrError(HelloSchema, raw);
     if (!parsed.ok) return reply({ ok: false, code: 'invalid', error: `malformed hello: ${parsed.error}` });
     const hello = parsed.data;
+    const { identities } = deps;
+    if (identities && hello.participantId !== undefined && !registry.get(hello.participantId) && !registry.idOf(socket.id)) {
+      const refusal = await identities.refusal(hello.participantId, hello.participantSecret);
+      if (refusal) {
+        kit.refused(`hello refused: ${refusal}`);
+        return reply({ ok: false, code: 'identity-refused', error: refusal });
+      }
+    }
     const previous = registry.get(registry.idOf(socket.id) ?? hello.participantId ?? '');
     const running = deps.runningScenario();
     const shard = shards.assign(hello, previous, running);
@@ -83,6 +99,7 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
         reason: `participant ${id} connected again from a newer connection (a reload)`,
         reconnect: false,
       });
+    await identities?.claimed(id, claim.secret);
     reply({ ok: true, data: { participantId: id, participantSecret: claim.secret, maxMessageBytes: deps.maxMessageBytes, assignment } });
     // A participant that rejoins holding another scenario than the running run's is offered a shard of it too.
     if (running) shards.offer([claim.entry], running);
