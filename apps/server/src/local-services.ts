@@ -135,7 +135,9 @@ function postgresIdentity(): { uid: number; gid: number } | undefined {
  * database: fast, not durable across a power cut), then the server itself on a free port, its socket in the same
  * temporary directory. Connect as `postgres` to the `postgres` database.
  */
-export async function startPostgres(options: { timeoutMs?: number } = {}): Promise<LocalService> {
+export async function startPostgres(
+  options: { timeoutMs?: number } = {},
+): Promise<LocalService & { restart(downMs?: number): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tabula-pg-'));
   const identity = postgresIdentity();
   if (identity) chownSync(dir, identity.uid, identity.gid);
@@ -151,6 +153,56 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
     throw new Error(`initdb failed (${init.status ?? init.error?.message}): ${(init.stderr || init.stdout || '').slice(-600)}`);
   }
   const port = await freePort();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const launch = () => startPostgresServer(data, port, dir, asPostgres, timeoutMs);
+  let current = service(await launch(), url, port, dir, 'SIGINT');
+  return {
+    url,
+    port,
+    get pid() {
+      return current.pid;
+    },
+    stop: (graceMs) => current.stop(graceMs),
+    async restart(downMs = 0) {
+      // The same data and port: what its clients see is a database that went away and came back.
+      await stopKeepingData(current.pid);
+      await new Promise((r) => setTimeout(r, downMs));
+      current = service(await launch(), url, port, dir, 'SIGINT');
+    },
+  };
+}
+
+/** SIGINT (PostgreSQL's fast shutdown) to `pid`, then waits until it is gone (at most 10 s). */
+async function stopKeepingData(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > until) {
+      process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The postgres server on `data`, listening on `port`, once it accepts sessions. */
+async function startPostgresServer(
+  data: string,
+  port: number,
+  dir: string,
+  asPostgres: { uid?: number; gid?: number },
+  timeoutMs: number,
+): Promise<ChildProcess> {
   const args = [
     '-D',
     data,
@@ -165,10 +217,10 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
     '-c',
     'full_page_writes=off',
   ];
-  const child = await listeningServer(join(dirname(INITDB), 'postgres'), args, asPostgres, port, dir, options.timeoutMs ?? 30_000);
+  const child = await listeningServer(join(dirname(INITDB), 'postgres'), args, asPostgres, port, dir, timeoutMs);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   // Listening is not ready: until recovery ends the server refuses sessions ("the database system is starting up").
-  const until = Date.now() + (options.timeoutMs ?? 30_000);
+  const until = Date.now() + timeoutMs;
   for (;;) {
     const client = new pg.Client({ connectionString: url });
     client.on('error', () => undefined);
@@ -176,7 +228,7 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
       await client.connect();
       await client.query('SELECT 1');
       await client.end();
-      break;
+      return child;
     } catch (error) {
       await client.end().catch(() => undefined);
       if (Date.now() > until) {
@@ -189,6 +241,4 @@ export async function startPostgres(options: { timeoutMs?: number } = {}): Promi
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  // SIGINT is PostgreSQL's "fast shutdown": it ends sessions and stops cleanly.
-  return service(child, url, port, dir, 'SIGINT');
 }

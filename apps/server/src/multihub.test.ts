@@ -18,6 +18,7 @@ import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub, type Hub } from './hub.js';
 import { startPostgres, startRedis, type LocalService } from './local-services.js';
+import { lineLogger } from './logger.js';
 import { openPgStore } from './pg-store.js';
 import {
   TEST_TOKEN,
@@ -33,7 +34,7 @@ import {
 } from './test-hub.js';
 
 let redis: LocalService;
-let postgres: LocalService;
+let postgres: Awaited<ReturnType<typeof startPostgres>>;
 beforeAll(async () => {
   [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
 }, 60_000);
@@ -52,8 +53,9 @@ async function freshServices(): Promise<void> {
   await client.end();
 }
 
-async function clusterHub(hubId: string): Promise<{ hub: Hub; url: string }> {
+async function clusterHub(hubId: string, onLog: (line: string) => void = () => undefined): Promise<{ hub: Hub; url: string }> {
   const hub = await createHub({
+    logger: lineLogger(onLog),
     databaseUrl: postgres.url,
     redisUrl: redis.url,
     hubId,
@@ -166,6 +168,43 @@ describe('several hubs: what a tab and an admin may do', () => {
     await waitFor(() => farewells.includes('replaced') && !a.hub.registry.get('tab-x')?.socketId, 'hub A to drop its old connection');
     expect(b.hub.registry.get('tab-x')?.socketId).toBeTruthy();
   }, 30_000);
+
+  it('PostgreSQL unavailable: the coordinator retries the round’s record with backoff, starts no new round meanwhile, and goes on', async () => {
+    // Prepare
+    await freshServices();
+    const log: string[] = [];
+    const hubs = [await clusterHub('hub-a', (line) => log.push(line)), await clusterHub('hub-b', (line) => log.push(line))];
+    const tabs = TABS.map((spec) => new FailoverTab({ ...spec, hub: spec.hub % 2 }, () => []));
+    for (const tab of tabs) {
+      tab.delayMs = 300;
+      await tab.connect(hubs[tab.spec.hub]!.url);
+    }
+    const started = await hubs[1]!.hub.startRun(runConfig({ rounds: 3, perRound: 5, minParticipants: 5, waitForParticipantsMs: 10_000 }));
+    if (!started.ok) throw new Error(started.error);
+    const runId = started.data.id;
+
+    // Execute: the database goes away for 2.5 s once round 2's tasks are out.
+    await waitFor(() => tabs.every((t) => t.tasks.length === 2), "round 2's tasks", 30_000);
+    await postgres.restart(2500);
+    const run = await waitFor(
+      async () => {
+        const r = await hubs[0]!.hub.record.getRun(runId).catch(() => null);
+        return r?.status !== 'running' && r;
+      },
+      'the run to end',
+      60_000,
+    );
+
+    // Assert: each round was sent once and committed once; nothing failed or paused.
+    expect([run.status, run.error]).toEqual(['completed', null]);
+    expect(tabs[0]!.tasks.map((t) => t.round)).toEqual([1, 2, 3]);
+    expect(log.filter((line) => /cannot store round 2 .*; retrying in/.test(line)).length).toBeGreaterThanOrEqual(2);
+    const rounds = await hubs[0]!.hub.record.listRounds(runId);
+    expect(rounds.map((r) => `${r.round}.${r.attempt} ${r.status}`)).toEqual(['1.1 completed', '2.1 completed', '3.1 completed']);
+    expect([...(await hubs[0]!.hub.record.latestCheckpoint(runId))!.weights]).toEqual([
+      ...afterRounds(started.data.config, weightedMean(TABS), 3),
+    ]);
+  }, 90_000);
 
   it('refuses a run it cannot add up across hubs, with the reason, and starts nothing', async () => {
     // Prepare

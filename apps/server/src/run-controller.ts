@@ -35,6 +35,11 @@ export interface RunControllerDeps {
   gather?(round: RoundGathering): Promise<GatheredRound>;
   /** A newer coordinator has written to the run: this hub stops running it, writing nothing more. */
   onStale?(error: StaleCoordinatorError): void;
+  /**
+   * Several hubs: the shared database is down. Instead of pausing the run for an admin, retry the round's record with
+   * backoff (starting no new round meanwhile) until it is written, or this hub stops coordinating.
+   */
+  readonly retryStorage?: boolean;
   onRound(summary: RoundSummary): void;
   onRun(summary: RunSummary): void;
   onLatency(participantId: string, round: number, latencyMs: number): void;
@@ -99,7 +104,7 @@ export class RunController {
         ...(deps.secAgg ? { secAgg: deps.secAgg } : {}),
         ...(deps.gather ? { gather: (round: RoundGathering) => deps.gather!(round) } : {}),
         record: async (summary, checkpoint) => {
-          await deps.store.recordRound(summary, checkpoint);
+          await this.persisting(`round ${summary.round}`, () => deps.store.recordRound(summary, checkpoint));
           // The run's summary as stored now (its completed rounds), for onRound to announce.
           if (summary.status === 'completed') this.run = (await deps.store.getRun(this.run.id)) ?? this.run;
         },
@@ -184,6 +189,20 @@ export class RunController {
   /** A participant disconnected or reported an error: the open round stops waiting for it. */
   participantFailed(participantId: string, reason: string): void {
     this.engine.participantFailed(participantId, reason);
+  }
+
+  /** Writes once; with `retryStorage`, again after 0.5, 1, 2... (at most 30) s while the database cannot be reached. */
+  private async persisting(what: string, write: () => Promise<void>): Promise<void> {
+    for (let delayMs = 500; ; delayMs = Math.min(2 * delayMs, 30_000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!this.deps.retryStorage || !isStorageFailure(error) || this.detached) throw error;
+        this.deps.log(`run ${this.run.id}: cannot store ${what} (${(error as Error).message}); retrying in ${delayMs / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (this.detached) throw error;
+      }
+    }
   }
 
   private async execute(): Promise<RunSummary> {

@@ -324,7 +324,7 @@ export class RunService {
       eligible: cluster
         ? (config) => cluster.candidates(config)
         : (config) => registry.connected().filter((e) => shards.compatible(e, config)),
-      ...(cluster ? { gather: (round) => cluster.gather(round, run.config, epoch!) } : {}),
+      ...(cluster ? { gather: (round) => cluster.gather(round, run.config, epoch!), retryStorage: true } : {}),
       onStale: () => {
         if (this.controller === controller) this.controller = null;
       },
