@@ -31,7 +31,8 @@ export interface HttpPort {
   health(): { participants: number; activeRun: { id: string; completedRounds: number; rounds: number } | null };
   /** The live hubs sharing this hub's Redis (design/scale-out.md), this one included; without Redis, this one. */
   hubs(): Promise<readonly { id: string; facts: unknown }[]>;
-  participants(): readonly ParticipantInfo[];
+  /** With several hubs, every hub's. */
+  participants(): Promise<readonly ParticipantInfo[]>;
   runs(): Promise<readonly RunSummary[]>;
   latestRun(): Promise<RunSummary | null>;
   run(id: string): Promise<RunSummary | null>;
@@ -153,7 +154,7 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
   // Who is connected, what each did in which round: the admin's alone, in every run.
   app.get('/api/participants', async (req, res) => {
     await requireAdmin(req, res);
-    res.json(hub.participants());
+    res.json(await hub.participants());
   });
 
   app.get('/api/runs', async (_req, res) => {

@@ -24,6 +24,7 @@ import {
   type Candidate,
   type FitFailure,
   type GatheredRound,
+  type ParticipantInfo,
   type RoundCancel,
   type RoundGathering,
   type RoundShare,
@@ -46,8 +47,11 @@ export interface RoundInbox {
   participantFailed(participantId: string, reason: string): void;
 }
 
-/** A tab as the other hubs see it: what selection and data compatibility need (registry.ts's RegistryEntry, in part). */
-const DirectoryTabSchema = z.object({
+/**
+ * A tab as the other hubs see it: its ParticipantInfo, of which selection and data compatibility need these fields
+ * (checked; the rest, for dashboards, passes through).
+ */
+const DirectoryTabSchema = z.looseObject({
   id: z.string().min(1).max(128),
   examples: z.number().int().nonnegative(),
   heldOut: z.boolean(),
@@ -95,6 +99,8 @@ export interface HubClusterOptions {
   readonly redisUrl: string;
   readonly hubId: string;
   readonly registry: Registry;
+  /** This hub's participants as dashboards list them (with the hub's id). */
+  participants(): readonly ParticipantInfo[];
   /** Whether a tab's data fits a run (shard-assigner.ts). */
   compatible(tab: RegistryEntry | DirectoryTab, config: RunConfig): boolean;
   /** Sends one tab of this hub its task with the weights frame; false when it is not connected. */
@@ -241,16 +247,7 @@ export class HubCluster {
 
   private async publishTabs(): Promise<void> {
     if (this.closed) return;
-    const tabs = this.options.registry.connected().map((e) => ({
-      id: e.id,
-      examples: e.examples,
-      heldOut: e.heldOut,
-      validation: e.validation,
-      dataSource: e.dataSource,
-      scenario: e.scenario,
-      assignedIndex: e.assignedIndex,
-      missStreak: e.missStreak,
-    }));
+    const tabs = this.options.participants().filter((p) => p.connected);
     await this.redis.set(this.key(`tabs:${this.hubId}`), JSON.stringify(tabs), 'PX', this.heartbeatMs).catch(() => undefined);
   }
 
@@ -288,6 +285,12 @@ export class HubCluster {
       for (const tab of parsed.data) if (!seen.has(tab.id)) seen.set(tab.id, { ...tab, hub: hub.id });
     });
     this.directory = [...seen.values()];
+  }
+
+  /** Every live hub's connected participants as they listed them (read now, for a dashboard that connects). */
+  async participants(): Promise<ParticipantInfo[]> {
+    await this.refreshDirectory();
+    return this.directory as unknown as ParticipantInfo[];
   }
 
   /** Keeps the directory fresh while `active` says so; returns the stopper. */

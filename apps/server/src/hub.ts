@@ -12,6 +12,7 @@ import {
   type SecAggStage,
 } from '@tabula/core';
 import { Redis } from 'ioredis';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { handleAdmin } from './admin-socket.js';
 import { AdminAuth, type AdminThrottle } from './admin-auth.js';
@@ -163,10 +164,16 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
   const socketById = (socketId: string): HubSocket | null => io.sockets.sockets.get(socketId) ?? null;
 
+  const hubId = options.hubId ?? `hub-${randomBytes(4).toString('hex')}`;
+  // Several hubs when both shared services are given: rounds across hubs, one coordinating (hub-cluster.ts).
+  const several = Boolean(options.redisUrl && options.databaseUrl);
+  /** This hub's participants; with several hubs each says which hub it is on. */
+  const ownParticipants = () => (several ? registry.list().map((p) => ({ ...p, hub: hubId })) : registry.list());
   const participantsFeed = new ParticipantsFeed(
-    () => registry.list(),
-    () => (io.sockets.adapter.rooms.get(ADMIN_ROOM)?.size ?? 0) > 0,
-    (diff) => io.to(ADMIN_ROOM).emit('admin:participants', diff),
+    ownParticipants,
+    // With several hubs, a dashboard at any hub hears every hub's diffs (through the adapter).
+    () => several || (io.sockets.adapter.rooms.get(ADMIN_ROOM)?.size ?? 0) > 0,
+    (diff) => io.to(ADMIN_ROOM).emit('admin:participants', several ? { ...diff, hub: hubId } : diff),
   );
   const registry = new Registry(() => {
     participantsFeed.changed();
@@ -185,7 +192,6 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return socket !== null;
   };
   const cancel = (id: string, notice: RoundCancel) => socketOf(id)?.emit('round:cancel', notice);
-  const hubId = options.hubId ?? `hub-${randomBytes(4).toString('hex')}`;
   /** What this hub beats to the others: where tabs reach it, how many it holds, which run it runs. */
   const ownFacts = () => {
     const address = http.address();
@@ -200,10 +206,17 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     };
   };
   let activeRunId = (): string | null => null;
-  // Several hubs when both shared services are given: rounds across hubs, one coordinating.
   let cluster: HubCluster | null = null;
-  if (options.redisUrl && shared)
+  let adapterClients: Redis[] = [];
+  if (options.redisUrl && shared) {
+    // Dashboards at any hub hear the coordinator's rounds and every hub's participants; round traffic never goes
+    // through the adapter (scale-out.md §2).
+    adapterClients = [new Redis(options.redisUrl), new Redis(options.redisUrl)];
+    for (const client of adapterClients)
+      client.on('error', (error: unknown) => logger.warn({ err: error }, 'redis (dashboards): connection problem'));
+    io.adapter(createAdapter(adapterClients[0]!, adapterClients[1]!));
     cluster = await HubCluster.join({
+      participants: ownParticipants,
       newestEpoch: () => shared.newestEpoch(),
       redisUrl: options.redisUrl,
       hubId,
@@ -230,6 +243,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       now,
       ...options.clusterTimings,
     });
+  }
   const runs: RunService = new RunService({
     store: durable,
     registry,
@@ -365,6 +379,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
       await beat?.stop({ forget: true }).catch(() => undefined);
       await cluster?.close();
+      for (const client of adapterClients) await client.quit().catch(() => undefined);
       await redis?.quit().catch(() => undefined);
       await durable.close();
     },
@@ -379,7 +394,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
         };
       },
       hubs: liveHubs,
-      participants: () => registry.list(),
+      participants: () => runs.participants(),
       runs: () => durable.listRuns(),
       latestRun: () => durable.latestRun(),
       run: (id) => durable.getRun(id),

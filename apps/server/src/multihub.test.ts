@@ -8,6 +8,9 @@ import {
   decodeFrame,
   initialFederated,
   type RoundSummary,
+  type AdminSnapshot,
+  type ParticipantInfo,
+  type ParticipantsDiff,
   type RoundTask,
   type RunConfig,
   type RunSummary,
@@ -101,6 +104,21 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     await freshServices();
     const hubs = [await clusterHub('hub-a'), await clusterHub('hub-b'), await clusterHub('hub-c')];
     for (const tab of TABS) await answeringTab(hubs[tab.hub]!.url, tab);
+    // Hub C lists every hub's tabs once their hubs have published them.
+    await waitFor(async () => {
+      const listed = (await (await fetch(`${hubs[2]!.url}/api/participants`, { headers: admin })).json()) as ParticipantInfo[];
+      return listed.filter((p) => p.connected).length === 5;
+    }, 'hub C to list all five tabs');
+    // A dashboard at hub C, which holds one tab and need not coordinate.
+    const dashboard = io(hubs[2]!.url, { transports: ['websocket'], forceNew: true, auth: { role: 'admin', token: TEST_TOKEN } });
+    afterThisTest(() => void dashboard.disconnect());
+    const heard: RoundSummary[] = [];
+    const participantsHeard = new Map<string, string | undefined>();
+    dashboard.on('admin:round', (round: RoundSummary) => heard.push(round));
+    dashboard.on('admin:participants', (diff: ParticipantsDiff) => {
+      for (const p of diff.changed) participantsHeard.set(p.id, p.hub);
+    });
+    const snapshot = await new Promise<AdminSnapshot>((resolve) => dashboard.once('admin:state', resolve));
 
     // Execute: the run is started at hub C, whichever hub coordinates.
     const started = await hubs[2]!.hub.startRun(runConfig({ rounds: 2, perRound: 5, minParticipants: 5, waitForParticipantsMs: 10_000 }));
@@ -121,6 +139,13 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const checkpoint = await hubs[0]!.hub.record.latestCheckpoint(runId);
     expect([...checkpoint!.weights]).toEqual([...afterRounds(started.data.config, weightedMean(TABS), 2)]);
     expect(rounds[0]!.metrics.loss).toBe(0.5);
+    // The dashboard at C saw every hub's tabs, and heard both rounds from the coordinator, wherever it is.
+    expect(snapshot.participants.map((p) => `${p.id}@${p.hub}`).sort()).toEqual(
+      TABS.map((t) => `${t.id}@${['hub-a', 'hub-b', 'hub-c'][t.hub]}`).sort(),
+    );
+    await waitFor(() => heard.length === 2, 'the dashboard to hear both rounds');
+    expect(heard.map((r) => `${r.round} ${r.participants.length}`)).toEqual(['1 5', '2 5']);
+    await waitFor(() => participantsHeard.size === 5, 'participant diffs from every hub');
   }, 60_000);
 });
 

@@ -6,6 +6,7 @@ import {
   parseOrError,
   type AckErrorCode,
   type AdminSnapshot,
+  type ParticipantInfo,
   type RoundCancel,
   type RoundSummary,
   type RoundTask,
@@ -256,7 +257,21 @@ export class RunService {
   /** What a dashboard that just connected needs. */
   async snapshot(): Promise<AdminSnapshot> {
     const run = this.controller?.summary ?? (await this.deps.store.latestRun());
-    return { participants: this.deps.registry.list(), run, rounds: run ? await this.deps.store.listRounds(run.id) : [] };
+    return { participants: await this.participants(), run, rounds: run ? await this.deps.store.listRounds(run.id) : [] };
+  }
+
+  /**
+   * The participants: with several hubs, this hub's as they are now, and the others' connected ones as their hubs
+   * listed them in Redis (within a heartbeat's fifth).
+   */
+  async participants(): Promise<ParticipantInfo[]> {
+    const { cluster, registry } = this.deps;
+    if (!cluster) return registry.list();
+    const own = registry.list().map((p) => ({ ...p, hub: cluster.hubId }));
+    const here = new Set(own.filter((p) => p.connected).map((p) => p.id));
+    const elsewhere = (await cluster.participants().catch(() => [])).filter((p) => p.hub !== cluster.hubId && !here.has(p.id));
+    const connectedElsewhere = new Set(elsewhere.map((p) => p.id));
+    return [...own.filter((p) => p.connected || !connectedElsewhere.has(p.id)), ...elsewhere];
   }
 
   /**

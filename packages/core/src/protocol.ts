@@ -524,6 +524,8 @@ export interface ParticipantInfo {
   readonly answered: number;
   /** Selections in a row it let pass without answering. */
   readonly missStreak: number;
+  /** Several hubs: the hub it is connected to. */
+  readonly hub?: string;
 }
 
 /** 'paused': a storage failure (a full disk) stopped the run after its last saved round; an admin resumes it. */
@@ -636,6 +638,8 @@ export type RunGuarantee = z.infer<typeof RunGuaranteeSchema>;
 export interface ParticipantsDiff {
   readonly changed: readonly ParticipantInfo[];
   readonly removed: readonly string[];
+  /** Several hubs: the hub whose participants these are. Its removals leave an entry another hub now holds alone. */
+  readonly hub?: string;
 }
 
 export interface AdminSnapshot {

@@ -78,6 +78,21 @@ describe('ParticipantList', () => {
     expect(list.page('all', 0)).toEqual(page);
   });
 
+  it('with several hubs, a tab that moved stays connected whatever order the two hubs’ diffs arrive in', () => {
+    // Prepare: tab-x was on hub A.
+    const list = new ParticipantList();
+    list.replace([entry('tab-x', { hub: 'hub-a' }), entry('tab-y', { hub: 'hub-a' })]);
+
+    // Execute: B says it has tab-x before A says tab-x left (disconnected, then forgotten); A also removes tab-y.
+    list.apply({ hub: 'hub-b', changed: [entry('tab-x', { hub: 'hub-b' })], removed: [] });
+    list.apply({ hub: 'hub-a', changed: [entry('tab-x', { hub: 'hub-a', connected: false, state: 'connecting' })], removed: [] });
+    list.apply({ hub: 'hub-a', changed: [], removed: ['tab-x', 'tab-y'] });
+
+    // Assert
+    expect(list.page('all', 0).rows).toEqual([entry('tab-x', { hub: 'hub-b' })]);
+    expect(list.page('all', 0)).toMatchObject({ known: 1, connected: 1 });
+  });
+
   it('updates state-only changes in place, keeping the order', () => {
     const list = new ParticipantList();
     list.replace([entry('aaaa'), entry('bbbb'), entry('cccc')]);

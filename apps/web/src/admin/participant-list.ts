@@ -42,16 +42,24 @@ export class ParticipantList {
     this.apply({ changed: all, removed: [] });
   }
 
+  /**
+   * With several hubs each sends diffs of its own participants, in no order among hubs: a tab that moved from A to B
+   * may be added by B before A says it left. So a hub's removal or disconnection never touches an entry another hub
+   * holds connected.
+   */
   apply(diff: ParticipantsDiff): void {
+    const heldElsewhere = (old: ParticipantInfo | undefined, hub: string | undefined) =>
+      old !== undefined && old.connected && old.hub !== undefined && hub !== undefined && old.hub !== hub;
     for (const id of diff.removed) {
       const old = this.byId.get(id);
-      if (!old) continue;
+      if (!old || heldElsewhere(old, diff.hub)) continue;
       this.byId.delete(id);
       if (old.connected) this.connectedCount--;
       this.sorted = null;
     }
     for (const entry of diff.changed) {
       const old = this.byId.get(entry.id);
+      if (!entry.connected && heldElsewhere(old, entry.hub)) continue;
       this.byId.set(entry.id, entry);
       this.connectedCount += Number(entry.connected) - Number(old?.connected ?? false);
       const at = this.position.get(entry.id);
