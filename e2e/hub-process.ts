@@ -35,13 +35,25 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** The built hub as `npm start` runs it, on its own port and temporary data directory. */
-export async function startHubProcess(port: number, dataDir = mkdtempSync(join(tmpdir(), 'tabula-e2e-'))): Promise<HubProcess> {
+export async function startHubProcess(
+  port: number,
+  dataDir = mkdtempSync(join(tmpdir(), 'tabula-e2e-')),
+  /** More environment: TABULA_DATABASE_URL and TABULA_REDIS_URL make it one of several hubs. */
+  env: Record<string, string> = {},
+): Promise<HubProcess> {
   let child: ChildProcess | null = null;
   let output = '';
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
     child = spawn(join(root, 'apps/server/node_modules/.bin/tsx'), [join(root, 'apps/server/src/main.ts')], {
-      env: { ...process.env, PORT: String(port), TABULA_HOST: '127.0.0.1', TABULA_DATA_DIR: dataDir, TABULA_ADMIN_TOKEN: ADMIN_TOKEN },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        TABULA_HOST: '127.0.0.1',
+        TABULA_DATA_DIR: dataDir,
+        TABULA_ADMIN_TOKEN: ADMIN_TOKEN,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (b: Buffer) => (output += b.toString()));

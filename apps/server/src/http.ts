@@ -112,11 +112,32 @@ const CONTENT_SECURITY_POLICY = {
 };
 
 /** REST API (JSON errors with a message) + the MNIST asset + the built web app. */
-export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; webRoot?: string | undefined }): express.Express {
+export function createHttpApp(
+  hub: HttpPort,
+  options: {
+    adminAuth: AdminAuth;
+    webRoot?: string | undefined;
+    /** Several hubs: the others' origins, which the page may connect to (and fetch their hub list from) if its hub goes. */
+    peerOrigins?: () => readonly string[];
+  },
+): express.Express {
   const app = express();
   const started = Date.now();
   app.disable('x-powered-by');
-  app.use(helmet({ contentSecurityPolicy: { directives: CONTENT_SECURITY_POLICY }, xFrameOptions: { action: 'deny' } }));
+  const peers = options.peerOrigins;
+  const directives = peers
+    ? {
+        ...CONTENT_SECURITY_POLICY,
+        'connect-src': [
+          "'self'",
+          () =>
+            peers()
+              .flatMap((origin) => [origin, origin.replace(/^http/, 'ws')])
+              .join(' ') || "'self'",
+        ],
+      }
+    : CONTENT_SECURITY_POLICY;
+  app.use(helmet({ contentSecurityPolicy: { directives }, xFrameOptions: { action: 'deny' } }));
   app.use(express.json({ limit: '256kb' }));
 
   const requireAdmin = async (req: Request, res: Response) => {
@@ -148,7 +169,8 @@ export function createHttpApp(hub: HttpPort, options: { adminAuth: AdminAuth; we
 
   // Where a tab can go when its hub is gone: the hubs whose heartbeat Redis holds (a hub alone lists itself).
   app.get('/api/hubs', async (_req, res) => {
-    res.set('Cache-Control', 'no-store').json(await hub.hubs());
+    // Public (where hubs are, nothing about tabs): a page another hub served reads it when its own hub went away.
+    res.set({ 'Cache-Control': 'no-store', 'Access-Control-Allow-Origin': '*' }).json(await hub.hubs());
   });
 
   // Who is connected, what each did in which round: the admin's alone, in every run.

@@ -143,6 +143,9 @@ export class HubCluster {
   private announcedConfig: RunConfig | null = null;
   private directory: DirectoryTab[] = [];
   private directoryTimer: ReturnType<typeof setInterval> | null = null;
+  private peersTimer: ReturnType<typeof setInterval> | null = null;
+  /** The web origins of the live hubs, as their heartbeats give their URLs. */
+  private peers: readonly string[] = [];
   private publishTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
@@ -209,6 +212,9 @@ export class HubCluster {
     await this.publishTabs();
     // The tab list lives as long as a heartbeat: refreshed with it, and soon after every change in the registry.
     this.directoryTimer = setInterval(() => void this.publishTabs(), Math.max(50, Math.floor(this.heartbeatMs / 5)));
+    // A page served by one hub connects to another when its hub goes away: each hub knows the others' origins.
+    await this.refreshPeers();
+    this.peersTimer = setInterval(() => void this.refreshPeers(), this.heartbeatMs);
     await this.subscriber.subscribe(this.key('control'));
     this.subscriber.on('message', (_channel: string, text: string) => {
       const message = safeJson(text);
@@ -360,7 +366,7 @@ export class HubCluster {
     const length = federatedLength(config.model, config.algorithm);
     let collected;
     try {
-      collected = await this.partials.collect({ runId, round: number, epoch }, hubs, {
+      collected = await this.partials.collect({ runId, round: number, attempt: round.attempt, epoch }, hubs, {
         length,
         live: (hub) => HubHeartbeat.alive(this.redis, hub, this.prefix),
         deadline: deadline + POST_GRACE_MS,
@@ -370,6 +376,7 @@ export class HubCluster {
       round.signal.removeEventListener('abort', stop);
     }
     const shares: RoundShare[] = [];
+    const accepted: string[] = [];
     for (const { hub, partial, meta } of collected.partials) {
       const mine = assignment[hub]!;
       const parsed = parseOrError(RoundShareMetaSchema, safeJson(meta));
@@ -387,11 +394,15 @@ export class HubCluster {
         continue;
       }
       shares.push({ partial, ...parsed.data });
+      accepted.push(`${hub} (${partial.count})`);
     }
     for (const { hub, reason } of collected.missing) {
       const why = reason === 'gone' ? `hub ${hub} stopped beating` : `hub ${hub} sent no share by the deadline`;
       for (const tab of assignment[hub]!.fit) failures.push({ participantId: tab, reason: why });
     }
+    this.options.logger.debug(
+      `round ${number}.${round.attempt}: tabs per hub ${hubs.map((hub) => `${hub} ${assignment[hub]!.fit.length}+${assignment[hub]!.evaluate.length}`).join(', ')}; shares from ${accepted.join(', ') || 'none'}; missing ${collected.missing.map((m) => `${m.hub} (${m.reason})`).join(', ') || 'none'}`,
+    );
     const settlement = round.signal.aborted ? 'closed' : collected.missing.some((m) => m.reason === 'deadline') ? 'deadline' : 'complete';
     const tabsSent = hubs.reduce((n, hub) => n + assignment[hub]!.fit.length + assignment[hub]!.evaluate.length, 0);
     return { settlement, shares, failures, bytesDown: tabsSent * round.frame.byteLength };
@@ -400,6 +411,27 @@ export class HubCluster {
   /** Tells every hub which run the coordinator now runs (they offer their tabs its scenario's shards). */
   async announceRun(config: RunConfig): Promise<void> {
     await this.redis.publish(this.key('control'), JSON.stringify({ run: config }));
+  }
+
+  private async refreshPeers(): Promise<void> {
+    const hubs = await HubHeartbeat.live(this.redis, this.prefix).catch(() => null);
+    if (!hubs) return;
+    const origins = new Set<string>();
+    for (const { facts } of hubs) {
+      const url = (facts as { url?: unknown } | null)?.url;
+      if (typeof url !== 'string') continue;
+      try {
+        origins.add(new URL(url).origin);
+      } catch {
+        // a hub that beats no usable URL is not a peer a page can reach
+      }
+    }
+    this.peers = [...origins].sort();
+  }
+
+  /** The live hubs' web origins (refreshed every heartbeat): the pages they serve may connect here. */
+  peerOrigins(): readonly string[] {
+    return this.peers;
   }
 
   /** Every hub whose heartbeat is current, with its URL and counts. */
@@ -547,8 +579,11 @@ export class HubCluster {
     for (const tab of round.sentAt.keys()) this.options.registry.recordOutcome(tab, collector.answered(tab));
     if (this.closed) return;
     const { partial, ...meta } = collector.share();
+    this.options.logger.debug(
+      `round ${a.round}.${a.attempt} here: ${settlement}; ${meta.results.length} updates, ${meta.failures.length} failures (${meta.failures.map((f) => `${f.participantId}: ${f.reason}`).join('; ')})`,
+    );
     await this.partials
-      .post({ runId: a.runId, round: a.round, epoch: a.epoch }, this.hubId, partial, JSON.stringify(meta))
+      .post({ runId: a.runId, round: a.round, attempt: a.attempt, epoch: a.epoch }, this.hubId, partial, JSON.stringify(meta))
       .catch((error: unknown) => this.options.logger.error({ err: error }, `cannot post this hub's share of round ${a.round}`));
   }
 
@@ -557,6 +592,7 @@ export class HubCluster {
     if (this.closed) return;
     this.closed = true;
     if (this.directoryTimer) clearInterval(this.directoryTimer);
+    if (this.peersTimer) clearInterval(this.peersTimer);
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.local?.collector.close('the hub is shutting down');
     await this.lease.stop(options).catch(() => undefined);

@@ -156,7 +156,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     parser: boundedParser(options.parserLimits),
     serveClient: false,
     allowRequest: (req, callback) => {
-      const refusal = originRefusal(req.headers.origin, req.headers.host);
+      const { origin, host } = req.headers;
+      // With several hubs, a page another hub served comes here when its own hub goes away.
+      const refusal = origin && cluster?.peerOrigins().includes(origin) ? null : originRefusal(origin, host);
       callback(refusal, refusal === null);
     },
     pingInterval: heartbeat.pingIntervalMs,
@@ -201,6 +203,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return {
       url: options.publicUrl ?? (port === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
       participants: registry.connected().length,
+      ...(several ? { cluster: true } : {}),
       // Read late: the run service is composed after the cluster, whose first beat comes before it exists.
       activeRun: activeRunId(),
     };
@@ -405,7 +408,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       resumeRun: (runId) => hub.resumeRun(runId),
       deleteRun: (runId) => hub.deleteRun(runId),
     },
-    { adminAuth, webRoot: options.webRoot },
+    { adminAuth, webRoot: options.webRoot, ...(cluster ? { peerOrigins: () => cluster.peerOrigins() } : {}) },
   );
   return hub;
 }

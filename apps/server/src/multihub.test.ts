@@ -231,6 +231,41 @@ describe('several hubs: what a tab and an admin may do', () => {
     ]);
   }, 90_000);
 
+  it('a retried round gathers only its own attempt’s shares, never an earlier attempt’s', async () => {
+    // Prepare: tab-b2 lets attempt 1 of round 1 pass (it misses the 2 s deadline), then answers attempt 2.
+    await freshServices();
+    const hubs = [await clusterHub('hub-a'), await clusterHub('hub-b')];
+    const tabs = TABS.slice(0, 4).map((spec) => new FailoverTab({ ...spec, hub: spec.hub % 2 }, () => []));
+    for (const tab of tabs) await tab.connect(hubs[tab.spec.hub]!.url);
+    const late = tabs.find((t) => t.spec.id === 'tab-b2')!;
+    late.hold = true;
+    const started = await hubs[0]!.hub.startRun(runConfig({ rounds: 1, perRound: 4, minParticipants: 4, roundDeadlineMs: 2000 }));
+    if (!started.ok) throw new Error(started.error);
+
+    // Execute
+    await waitFor(() => late.tasks.length === 2, 'the second attempt', 30_000);
+    await late.release();
+    const run = await waitFor(
+      async () => {
+        const r = await hubs[0]!.hub.record.getRun(started.data.id);
+        return r?.status !== 'running' && r;
+      },
+      'the run to end',
+      30_000,
+    );
+
+    // Assert
+    const rounds = await hubs[0]!.hub.record.listRounds(started.data.id);
+    expect(rounds.map((r) => `${r.round}.${r.attempt} ${r.status} ${[...r.participants].sort().join(',')}`)).toEqual([
+      '1.1 failed tab-a1,tab-a2,tab-b1',
+      '1.2 completed tab-a1,tab-a2,tab-b1,tab-b2',
+    ]);
+    expect(run.status).toBe('completed');
+    expect([...(await hubs[0]!.hub.record.latestCheckpoint(started.data.id))!.weights]).toEqual([
+      ...afterRounds(started.data.config, weightedMean(tabs.map((t) => t.spec)), 1),
+    ]);
+  }, 60_000);
+
   it('refuses a run it cannot add up across hubs, with the reason, and starts nothing', async () => {
     // Prepare
     await freshServices();

@@ -57,7 +57,7 @@ describe('partial sums across hubs, through a real Redis', () => {
   it('three hubs post their partials in any order: the coordinator combines them into exactly the FedAvg mean', async () => {
     // Prepare
     const { prefix, live } = await hubsUp(['A', 'B', 'C']);
-    const address = { runId: 'r1', round: 1, epoch: 7 };
+    const address = { runId: 'r1', round: 1, attempt: 1, epoch: 7 };
     const partials = new RoundPartials(connect(), { prefix });
 
     // Execute: the coordinator waits while the hubs post, C first.
@@ -77,7 +77,7 @@ describe('partial sums across hubs, through a real Redis', () => {
   it('a hub that dies before posting is not waited for once its heartbeat expires; a partial of another epoch never mixes in', async () => {
     // Prepare: B's heartbeat stops (a killed hub), C posted for an older coordinator's announcement.
     const { prefix, live } = await hubsUp(['A', 'B', 'C']);
-    const address = { runId: 'r1', round: 2, epoch: 8 };
+    const address = { runId: 'r1', round: 2, attempt: 1, epoch: 8 };
     const poster = new RoundPartials(connect(), { prefix });
     await heartbeats[1]!.stop();
     await poster.post({ ...address, epoch: 7 }, 'C', partialOf('C'));
@@ -105,7 +105,7 @@ describe('partial sums across hubs, through a real Redis', () => {
 
   it('a live hub that never posts is given up at the deadline, with the reason', async () => {
     const { prefix, live } = await hubsUp(['A', 'B']);
-    const address = { runId: 'r1', round: 3, epoch: 9 };
+    const address = { runId: 'r1', round: 3, attempt: 1, epoch: 9 };
     await new RoundPartials(connect(), { prefix }).post(address, 'A', partialOf('A'));
 
     const { partials: got, missing } = await new RoundPartials(connect(), { prefix }).collect(address, ['A', 'B'], {

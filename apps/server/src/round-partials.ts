@@ -11,6 +11,8 @@ import type { Redis } from 'ioredis';
 export interface PartialAddress {
   readonly runId: string;
   readonly round: number;
+  /** A retried round's shares are its own: one posted for an earlier attempt is never mixed in. */
+  readonly attempt: number;
   /** The coordinator epoch that announced the round: a partial for an older announcement is never mixed in. */
   readonly epoch: number;
 }
@@ -43,11 +45,11 @@ export class RoundPartials {
   }
 
   private key(a: PartialAddress, hub: string): string {
-    return `${this.prefix}partial:${a.runId}:${a.round}:${a.epoch}:${hub}`;
+    return `${this.prefix}partial:${a.runId}:${a.round}:${a.attempt}:${a.epoch}:${hub}`;
   }
 
   private stream(a: PartialAddress): string {
-    return `${this.prefix}partials:${a.runId}:${a.round}:${a.epoch}`;
+    return `${this.prefix}partials:${a.runId}:${a.round}:${a.attempt}:${a.epoch}`;
   }
 
   /** A hub's partial for the round: stored, then announced on the round's stream with `meta` (what else it reports). */

@@ -1,17 +1,19 @@
 import { ParticipantSession, type AckErrorCode, type ParticipantSessionOptions } from '@tabula/core';
-import { io } from 'socket.io-client';
-import type { HubSocket } from '../shared/socket-types.js';
+import { FailoverSocket } from './hub-failover.js';
 
 /** A pause before reconnecting after the hub closed the connection (it may be restarting). */
 const SERVER_DISCONNECT_RETRY_MS = 1000;
 
 /**
- * The tab's session with its hub: core's ParticipantSession over a socket.io connection as role 'participant'.
+ * The tab's session with its hub: core's ParticipantSession over a socket.io connection as role 'participant', to
+ * the hub that served the page, or, with several hubs, to the next live one when that one goes away (hub-failover.ts).
  * The tab says goodbye when it closes, so the hub stops sampling it at once instead of after a heartbeat timeout,
  * and a page restored from the back/forward cache joins again. Connect it with `session.connect()`.
  */
-export function openHubSession(options: Omit<ParticipantSessionOptions, 'socket' | 'reconnectDelayMs'>): ParticipantSession {
-  const socket: HubSocket = io({ path: '/socket.io', auth: { role: 'participant' }, autoConnect: false });
+export function openHubSession(
+  options: Omit<ParticipantSessionOptions, 'socket' | 'reconnectDelayMs'> & { readonly onMoved?: (from: string, to: string) => void },
+): ParticipantSession {
+  const socket = new FailoverSocket({ home: location.origin, ...(options.onMoved ? { onMoved: options.onMoved } : {}) });
   const session = new ParticipantSession({ socket, reconnectDelayMs: SERVER_DISCONNECT_RETRY_MS, ...options });
   addEventListener('pagehide', () => session.disconnect());
   addEventListener('pageshow', (event) => {

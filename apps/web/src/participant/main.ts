@@ -79,7 +79,12 @@ const heads = new TabHeadStore(() => identity.id, {
 });
 headView.showStorage(heads.where);
 
+/** The hub this tab is connected to: the one that served the page, or another after its own went away. */
+let hubUrl = location.origin;
 installHook({
+  get hub() {
+    return hubUrl;
+  },
   get backend() {
     return page.backend?.backend ?? null;
   },
@@ -298,6 +303,10 @@ if (page.backend) {
       if (dropped || !BUSY.has(page.status.state)) setStatus(idleStatus());
     },
     onAssign: (assignment) => void adopt(assignment),
+    onMoved: (from, to) => {
+      hubUrl = to;
+      note(`the hub at ${from} cannot be reached: moved to ${to}`);
+    },
   });
   const runtime = new Participant({
     channel: hub,

@@ -5,6 +5,8 @@ import type { ViewStatus } from './state-view.js';
 
 /** What the page exposes on `window.tabula` for tests and curious people: a read-only view of the page's state. */
 export interface TabulaHook {
+  /** The hub the tab is connected to (with several hubs, another than the page's after a failover). */
+  readonly hub: string;
   readonly backend: string | null;
   readonly participantId: string | null;
   readonly state: ParticipantState;
