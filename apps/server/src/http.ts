@@ -63,6 +63,7 @@ const STATUS_OF: Record<AckErrorCode, number> = {
   'server-too-old': 400,
   refused: 409,
   unavailable: 503,
+  full: 503,
   internal: 500,
 };
 

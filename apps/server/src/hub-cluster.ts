@@ -434,6 +434,18 @@ export class HubCluster {
     return this.peers;
   }
 
+  /** The URL of the live hub other than this one with the most room under its budget (or the fewest tabs), if any. */
+  async roomiest(): Promise<string | null> {
+    let best: { url: string; room: number } | null = null;
+    for (const { id: hub, facts } of await HubHeartbeat.live(this.redis, this.prefix)) {
+      const f = (facts ?? {}) as { url?: unknown; participants?: unknown; maxParticipants?: unknown };
+      if (hub === this.hubId || typeof f.url !== 'string' || typeof f.participants !== 'number') continue;
+      const room = (typeof f.maxParticipants === 'number' ? f.maxParticipants : Number.MAX_SAFE_INTEGER) - f.participants;
+      if (room > 0 && (!best || room > best.room)) best = { url: f.url, room };
+    }
+    return best?.url ?? null;
+  }
+
   /** Every hub whose heartbeat is current, with its URL and counts. */
   liveHubs(): Promise<{ id: string; facts: unknown }[]> {
     return HubHeartbeat.live(this.redis, this.prefix);

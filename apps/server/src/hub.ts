@@ -72,6 +72,11 @@ export interface HubOptions {
   readonly redisUrl?: string;
   /** Several hubs: how long heartbeats and the coordinator lease outlive their last renewal; default 5000 ms each. */
   readonly clusterTimings?: { readonly heartbeatMs?: number; readonly leaseMs?: number };
+  /**
+   * Pace steering: at most this many connected participants; a new one beyond it is refused ('full'), and with several
+   * hubs told the live hub with the most room. Default: no limit.
+   */
+  readonly maxParticipants?: number;
   /** This hub's name among hubs; default a random one. */
   readonly hubId?: string;
   /** The URL tabs reach this hub at, for other hubs' lists; default http://{listening address}:{port}. */
@@ -203,6 +208,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     return {
       url: options.publicUrl ?? (port === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${port}`),
       participants: registry.connected().length,
+      ...(options.maxParticipants !== undefined ? { maxParticipants: options.maxParticipants } : {}),
       ...(several ? { cluster: true } : {}),
       // Read late: the run service is composed after the cluster, whose first beat comes before it exists.
       activeRun: activeRunId(),
@@ -317,6 +323,15 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     );
   });
 
+  const admission = async () => {
+    const limit = options.maxParticipants ?? Infinity;
+    const connected = registry.connected().length;
+    if (connected < limit) return null;
+    const error = `this hub holds its budget of ${limit} participants`;
+    const roomiest = await cluster?.roomiest().catch(() => null);
+    return roomiest ? { error: `${error}: join ${roomiest}`, redirect: roomiest } : { error: `${error}: try again later` };
+  };
+
   io.on('connection', (socket: HubSocket) => {
     const kit = connectionKit(socket, logger, options.rateLimit);
     const isAdmin = socket.data.role === 'admin';
@@ -328,6 +343,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       registry,
       rounds: () => (cluster ? cluster.inbox : runs.active),
       runningScenario: () => (cluster ? cluster.config?.scenario : runs.active?.config.scenario),
+      ...(options.maxParticipants !== undefined ? { admission } : {}),
       ...(cluster
         ? {
             identities: {

@@ -40,6 +40,8 @@ const Env = z.object({
     .optional(),
   TABULA_PUBLIC_URL: z.string().url('TABULA_PUBLIC_URL must be a URL').optional(),
   /** Several hubs: how long a hub's heartbeat and the coordinator lease outlive their last renewal (ms). */
+  /** Pace steering: at most this many connected participants at this hub. */
+  TABULA_MAX_PARTICIPANTS: z.coerce.number({ message: 'TABULA_MAX_PARTICIPANTS must be a number' }).int().min(1).optional(),
   TABULA_HEARTBEAT_MS: z.coerce.number({ message: 'TABULA_HEARTBEAT_MS must be a number' }).int().min(200).max(60_000).optional(),
   TABULA_LEASE_MS: z.coerce.number({ message: 'TABULA_LEASE_MS must be a number' }).int().min(300).max(60_000).optional(),
   TABULA_HOST: z.string().min(1).default('0.0.0.0'),
@@ -88,6 +90,7 @@ const hub = await createHub({
   ...(env.TABULA_REDIS_URL ? { redisUrl: env.TABULA_REDIS_URL } : {}),
   ...(env.TABULA_HUB_ID ? { hubId: env.TABULA_HUB_ID } : {}),
   ...(env.TABULA_PUBLIC_URL ? { publicUrl: env.TABULA_PUBLIC_URL } : {}),
+  ...(env.TABULA_MAX_PARTICIPANTS ? { maxParticipants: env.TABULA_MAX_PARTICIPANTS } : {}),
   clusterTimings: {
     ...(env.TABULA_HEARTBEAT_MS ? { heartbeatMs: env.TABULA_HEARTBEAT_MS } : {}),
     ...(env.TABULA_LEASE_MS ? { leaseMs: env.TABULA_LEASE_MS } : {}),

@@ -56,8 +56,13 @@ async function freshServices(): Promise<void> {
   await client.end();
 }
 
-async function clusterHub(hubId: string, onLog: (line: string) => void = () => undefined): Promise<{ hub: Hub; url: string }> {
+async function clusterHub(
+  hubId: string,
+  onLog: (line: string) => void = () => undefined,
+  more: { maxParticipants?: number } = {},
+): Promise<{ hub: Hub; url: string }> {
   const hub = await createHub({
+    ...more,
     logger: lineLogger(onLog),
     databaseUrl: postgres.url,
     redisUrl: redis.url,
@@ -265,6 +270,31 @@ describe('several hubs: what a tab and an admin may do', () => {
       ...afterRounds(started.data.config, weightedMean(tabs.map((t) => t.spec)), 1),
     ]);
   }, 60_000);
+
+  it('pace steering: a hub at its budget refuses a new tab with the code full and names the hub with room', async () => {
+    // Prepare: A takes one tab; B and C have room, C the most.
+    await freshServices();
+    const a = await clusterHub('hub-a', undefined, { maxParticipants: 1 });
+    const b = await clusterHub('hub-b', undefined, { maxParticipants: 2 });
+    const c = await clusterHub('hub-c', undefined, { maxParticipants: 5 });
+    await scriptedClient(a.url, 'tab-first', 4);
+    await scriptedClient(b.url, 'tab-on-b', 4);
+    const hello = { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 4, heldOut: false, dataSource: 'own' as const };
+    const socket: ClientSocket = io(a.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    afterThisTest(() => void socket.disconnect());
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+
+    // Execute: the beats carry the counts within a fifth of a heartbeat.
+    const refusal = await waitFor(async () => {
+      const reply = await sayHello(socket, { ...hello, participantId: 'tab-second' });
+      return !reply.ok && reply.redirect === c.url && reply;
+    }, 'A to name C');
+
+    // Assert: nothing of the refused tab stays at A; the one it holds keeps its place (a second hello is not refused).
+    expect(refusal).toMatchObject({ ok: false, code: 'full', redirect: c.url });
+    expect(refusal.ok ? '' : refusal.error).toMatch(/holds its budget of 1 participants: join http/);
+    expect(a.hub.registry.get('tab-second')).toBeNull();
+  }, 30_000);
 
   it('refuses a run it cannot add up across hubs, with the reason, and starts nothing', async () => {
     // Prepare

@@ -26,6 +26,11 @@ export interface ParticipantSocketDeps {
    * Several hubs: identities are shared. An id this hub has not seen may be taken only with the secret issued for it
    * at another hub, and a hello here makes the hub that had it before drop its connection.
    */
+  /**
+   * Pace steering: why this hub takes no more participants now (above its connection budget), with a live hub that
+   * has room, or null when it takes this one.
+   */
+  admission?(): Promise<{ readonly error: string; readonly redirect?: string } | null>;
   readonly identities?: {
     refusal(participantId: string, secret: string | undefined): Promise<string | null>;
     claimed(participantId: string, secret: string): Promise<void>;
@@ -65,6 +70,14 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     if (!parsed.ok) return reply({ ok: false, code: 'invalid', error: `malformed hello: ${parsed.error}` });
     const hello = parsed.data;
     const { identities } = deps;
+    // A connection that already is a participant says hello again (its data changed): it has its place.
+    if (deps.admission && !registry.idOf(socket.id)) {
+      const full = await deps.admission();
+      if (full) {
+        kit.refused(`hello refused: ${full.error}`);
+        return reply({ ok: false, code: 'full', error: full.error, ...(full.redirect ? { redirect: full.redirect } : {}) });
+      }
+    }
     if (identities && hello.participantId !== undefined && !registry.get(hello.participantId) && !registry.idOf(socket.id)) {
       const refusal = await identities.refusal(hello.participantId, hello.participantSecret);
       if (refusal) {

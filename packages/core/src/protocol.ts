@@ -27,8 +27,10 @@ import { MAX_SECAGG_GROUP, type SecAggAnswers, type SecAggRequests, type SecAggS
  * 6: scenario.labelPermutations (a v5 tab's schema would refuse an assignment naming it).
  * 7: secure aggregation: RoundTask.secureAggregation, the `update:ready` event, the `secagg:*` stage events and the
  *    `masked` frame kind.
+ * 8: several hubs: a hello refused with the code 'full' names the hub to use instead (`redirect`), and participants
+ *    listed to dashboards say which hub they are on.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -343,11 +345,20 @@ export const ACK_ERROR_CODES = [
   'unavailable',
   'internal',
   'refused',
+  'full',
 ] as const;
 export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
 
 /** Every acknowledgement: the request either succeeded with data or failed with a reason a person can read. */
-export type Ack<T> = { ok: true; data: T } | { ok: false; error: string; code: AckErrorCode };
+export type Ack<T> =
+  | { ok: true; data: T }
+  | {
+      ok: false;
+      error: string;
+      code: AckErrorCode;
+      /** With code 'full': a hub above its connection budget names a live hub with room (design/scale-out.md §4.1). */
+      redirect?: string;
+    };
 
 /** The most examples one update or evaluation may claim (a participant inflating its weight in the means). */
 export const MAX_EXAMPLES_PER_REPORT = 1_000_000;

@@ -14,7 +14,16 @@ export function openHubSession(
   options: Omit<ParticipantSessionOptions, 'socket' | 'reconnectDelayMs'> & { readonly onMoved?: (from: string, to: string) => void },
 ): ParticipantSession {
   const socket = new FailoverSocket({ home: location.origin, ...(options.onMoved ? { onMoved: options.onMoved } : {}) });
-  const session = new ParticipantSession({ socket, reconnectDelayMs: SERVER_DISCONNECT_RETRY_MS, ...options });
+  const session = new ParticipantSession({
+    socket,
+    reconnectDelayMs: SERVER_DISCONNECT_RETRY_MS,
+    ...options,
+    // A hub above its budget names one with room: go there, as after a failover.
+    onHelloRefused: (refusal) => {
+      if (refusal.code === 'full' && refusal.redirect) socket.moveTo(refusal.redirect);
+      else options.onHelloRefused?.(refusal);
+    },
+  });
   addEventListener('pagehide', () => session.disconnect());
   addEventListener('pageshow', (event) => {
     if (event.persisted) session.connect();
@@ -30,6 +39,7 @@ export function refusalMessage(refusal: { readonly code?: AckErrorCode; readonly
     case 'server-too-old':
       return `the hub is older than this page and cannot take it until it is upgraded (${refusal.error})`;
     case 'unavailable':
+    case 'full':
       return `cannot join the hub now: ${refusal.error}`;
     default:
       return `the hub refused this tab: ${refusal.error}`;

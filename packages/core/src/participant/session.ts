@@ -79,7 +79,7 @@ export interface ParticipantSessionOptions {
   /** Every accepted hello: on each connect and reconnect, and each one sent with `hello()`. */
   readonly onWelcome?: (welcome: Welcome) => void;
   /** The hub refused the latest hello, or did not answer it. */
-  readonly onHelloRefused?: (refusal: { readonly code?: AckErrorCode; readonly error: string }) => void;
+  readonly onHelloRefused?: (refusal: { readonly code?: AckErrorCode; readonly error: string; readonly redirect?: string }) => void;
   /** Connection trouble, as a sentence: the session reconnects by itself. */
   readonly onConnectionProblem?: (message: string) => void;
   /** The hub closed the connection on purpose and asked this participant not to come back. */
