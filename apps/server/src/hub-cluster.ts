@@ -446,6 +446,12 @@ export class HubCluster {
     return best?.url ?? null;
   }
 
+  /** Beats now: the facts changed (the hub began listening, so its URL is known). */
+  async beat(): Promise<void> {
+    await this.heartbeat.beat().catch(() => undefined);
+    await this.refreshPeers();
+  }
+
   /** Every hub whose heartbeat is current, with its URL and counts. */
   liveHubs(): Promise<{ id: string; facts: unknown }[]> {
     return HubHeartbeat.live(this.redis, this.prefix);

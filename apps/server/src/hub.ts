@@ -371,6 +371,8 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     beat = new HubHeartbeat(redis, hubId);
     await beat.start(ownFacts);
   }
+  // The first beat went out before the hub listened: the others learn its URL as soon as it does.
+  http.on('listening', () => void (cluster ? cluster.beat() : beat?.beat().catch(() => undefined)));
   const liveHubs = async () => (cluster ? cluster.liveHubs() : redis ? HubHeartbeat.live(redis) : [{ id: hubId, facts: ownFacts() }]);
 
   const hub: Hub = {

@@ -137,11 +137,18 @@ export class HubHeartbeat {
     this.prefix = options.prefix ?? 'tabula:';
   }
 
+  private facts: () => Record<string, unknown> = () => ({});
+
   /** Beats now and every ttl/5; `facts` (the hub's URL, its tab counts) travel with each beat. */
   start(facts: () => Record<string, unknown> = () => ({})): Promise<void> {
-    const beat = () => this.redis.set(`${this.prefix}hub:${this.hubId}`, JSON.stringify(facts()), 'PX', this.ttlMs).then(() => undefined);
-    this.timer ??= setInterval(() => void beat().catch(() => undefined), Math.max(1, Math.floor(this.ttlMs / 5)));
-    return beat();
+    this.facts = facts;
+    this.timer ??= setInterval(() => void this.beat().catch(() => undefined), Math.max(1, Math.floor(this.ttlMs / 5)));
+    return this.beat();
+  }
+
+  /** Beats now, out of turn: the facts changed (the hub began listening, so its URL is known). */
+  beat(): Promise<void> {
+    return this.redis.set(`${this.prefix}hub:${this.hubId}`, JSON.stringify(this.facts()), 'PX', this.ttlMs).then(() => undefined);
   }
 
   /** Stops beating; `forget` also deletes the key at once (a clean shutdown), else it expires (a crash). */
