@@ -15,6 +15,7 @@ import {
   RoundShareMetaSchema,
   RunConfigSchema,
   ScenarioSpecSchema,
+  secureGroup,
   parseOrError,
   roundTask,
   strategyFor,
@@ -30,6 +31,7 @@ import {
   type RoundShare,
   type RoundTask,
   type RunConfig,
+  type SecAggAsk,
   type UpdateReceipt,
 } from '@tabula/core';
 import { Redis } from 'ioredis';
@@ -106,6 +108,8 @@ export interface HubClusterOptions {
   /** Sends one tab of this hub its task with the weights frame; false when it is not connected. */
   send(participantId: string, task: RoundTask, frame: Uint8Array): boolean;
   cancel(participantId: string, notice: RoundCancel): void;
+  /** Asks one of this hub's tabs a secure aggregation stage's question (its hub runs its group: scale-out.md §4.6). */
+  readonly secAgg?: SecAggAsk;
   /** This hub's URL and counts, beaten with its heartbeat. */
   facts(): Record<string, unknown>;
   /** The newest epoch the shared store has seen written: the lease's epochs stay above it (coordinator-lease.ts). */
@@ -127,6 +131,7 @@ export interface HubClusterOptions {
 /** The local part of an open round on this hub. */
 interface LocalRound {
   readonly announcement: OpenAnnouncement;
+  readonly config: RunConfig;
   readonly collector: RoundCollector;
   readonly sentAt: Map<string, number>;
 }
@@ -381,13 +386,16 @@ export class HubCluster {
       const mine = assignment[hub]!;
       const parsed = parseOrError(RoundShareMetaSchema, safeJson(meta));
       const assigned = new Set(mine.fit);
+      const listed = parsed.ok ? (parsed.data.participants ?? parsed.data.results.map((r) => r.participantId)) : [];
       const problem = !parsed.ok
         ? `malformed share: ${parsed.error}`
         : parsed.data.results.length !== partial.count
           ? `its sums hold ${partial.count} updates but it lists ${parsed.data.results.length}`
-          : parsed.data.results.some((r) => !assigned.has(r.participantId))
+          : listed.some((tab) => !assigned.has(tab))
             ? 'it lists tabs it was not assigned'
-            : null;
+            : (parsed.data.secure !== undefined) !== (config.secureAggregation !== undefined)
+              ? 'its share is not the kind this run aggregates'
+              : null;
       if (problem || !parsed.ok) {
         this.options.logger.warn(`hub ${hub}'s share of round ${number} refused: ${problem}`);
         for (const tab of mine.fit) failures.push({ participantId: tab, reason: `hub ${hub} sent a share the coordinator refused` });
@@ -571,11 +579,12 @@ export class HubCluster {
       strategy,
       deadline: a.deadline,
       maxExamples: MAX_EXAMPLES_PER_REPORT,
-      metric: config.model.task === 'regression' ? 'mse' : 'accuracy',
+      metric: metricOf(config),
+      secure: config.secureAggregation !== undefined,
       ...(config.maxUpdateNorm !== undefined ? { maxUpdateNorm: config.maxUpdateNorm } : {}),
       clock,
     });
-    const round: LocalRound = { announcement: a, collector, sentAt: new Map() };
+    const round: LocalRound = { announcement: a, config, collector, sentAt: new Map() };
     this.local = round;
     const address = { runId: a.runId, round: a.round, modelVersion: a.modelVersion, deadline: a.deadline, evaluate: a.evaluate };
     for (const [tab, mode] of [...mine.fit.map((t) => [t, 'fit'] as const), ...mine.evaluate.map((t) => [t, 'evaluate'] as const)]) {
@@ -596,13 +605,78 @@ export class HubCluster {
     if (this.local === round) this.local = null;
     for (const tab of round.sentAt.keys()) this.options.registry.recordOutcome(tab, collector.answered(tab));
     if (this.closed) return;
-    const { partial, ...meta } = collector.share();
+    const share = round.config.secureAggregation ? await this.secureShare(round) : collector.share();
+    if (this.closed) return;
+    const { partial, ...meta } = share;
     this.options.logger.debug(
-      `round ${a.round}.${a.attempt} here: ${settlement}; ${meta.results.length} updates, ${meta.failures.length} failures (${meta.failures.map((f) => `${f.participantId}: ${f.reason}`).join('; ')})`,
+      `round ${a.round}.${a.attempt} here: ${settlement}; ${meta.participants?.length ?? meta.results.length} updates, ${meta.failures.length} failures`,
     );
     await this.partials
       .post({ runId: a.runId, round: a.round, attempt: a.attempt, epoch: a.epoch }, this.hubId, partial, JSON.stringify(meta))
       .catch((error: unknown) => this.options.logger.error({ err: error }, `cannot post this hub's share of round ${a.round}`));
+  }
+
+  /**
+   * A secure aggregation run: this hub's tabs that finished form one group, and what leaves the hub is the group's
+   * decoded figures (its weighted sum, total weight, loss and evaluation), never a tab's own (scale-out.md §4.6).
+   */
+  private async secureShare(round: LocalRound): Promise<RoundShare> {
+    const { collector, announcement: a, config } = round;
+    const clear = collector.share();
+    const terms = config.secureAggregation!;
+    const length = federatedLength(config.model, config.algorithm);
+    const group = await secureGroup({
+      runId: a.runId,
+      round: a.round,
+      attempt: a.attempt,
+      modelVersion: a.modelVersion,
+      length,
+      terms,
+      // The run's minimum is the round's, over every hub: a group needs only enough tabs to hide each one.
+      minParticipants: 0,
+      metric: metricOf(config),
+      finished: collector.ready,
+      ask: this.options.secAgg,
+      cancel: (participantId, reason) => this.options.cancel(participantId, { runId: a.runId, round: a.round, reason }),
+    });
+    const failures = [...clear.failures, ...group.failures];
+    const heldOut = clear.evaluations.filter((e) => e.heldOut);
+    if (!group.ok) {
+      const failed = new Set(failures.map((f) => f.participantId));
+      for (const id of collector.ready) if (!failed.has(id)) failures.push({ participantId: id, reason: group.reason });
+      return {
+        partial: { sum: new Float64Array(length), weight: 0, count: 0 },
+        results: [],
+        evaluations: heldOut,
+        failures,
+        bytesUp: clear.bytesUp,
+        participants: [],
+        ...(group.report ? { secure: group.report } : {}),
+      };
+    }
+    const { figures } = group;
+    const name = `secure group of ${this.hubId}`;
+    return {
+      partial: { sum: Float64Array.from(figures.mean, (v) => v * figures.totalWeight), weight: figures.totalWeight, count: 1 },
+      results: [{ participantId: name, numExamples: figures.totalWeight, metrics: { loss: figures.loss } }],
+      evaluations: [
+        ...heldOut,
+        ...(figures.global !== null && figures.personalized !== null
+          ? [
+              {
+                participantId: name,
+                numExamples: figures.testWeight,
+                metrics: { before: figures.global, after: figures.personalized },
+                heldOut: false,
+              },
+            ]
+          : []),
+      ],
+      failures,
+      bytesUp: clear.bytesUp + group.bytesUp,
+      participants: [...group.survivors],
+      secure: group.report,
+    };
   }
 
   /** Leaves the cluster: no more beats (the key is deleted), the lease released, the open local round abandoned. */
@@ -621,6 +695,10 @@ export class HubCluster {
     await this.reading;
     for (const connection of [this.redis, this.subscriber, this.leaseConnection]) await connection.quit().catch(() => undefined);
   }
+}
+
+function metricOf(config: RunConfig): 'accuracy' | 'mse' {
+  return config.model.task === 'regression' ? 'mse' : 'accuracy';
 }
 
 function sha256(text: string): Buffer {

@@ -9,7 +9,7 @@ import {
   type ScenarioSpec,
   type RoundCancel,
   type RoundTask,
-  type SecAggStage,
+  type SecAggAsk,
 } from '@tabula/core';
 import { Redis } from 'ioredis';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -171,6 +171,20 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   });
   const socketById = (socketId: string): HubSocket | null => io.sockets.sockets.get(socketId) ?? null;
 
+  // A tab that does not answer within the stage's time is a dropout; one whose socket is gone, at once.
+  const secAgg: SecAggAsk = (id, stage, request, timeoutMs) => {
+    const socket = socketOf(id);
+    if (!socket?.connected) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      const gone = (reason: string) => reject(new Error(`disconnected (${reason})`));
+      socket.once('disconnect', gone);
+      socket
+        .timeout(timeoutMs)
+        .emitWithAck(`secagg:${stage}` as 'secagg:advertise', request as never)
+        .then(resolve, (error: unknown) => reject(new Error(`no answer within ${timeoutMs} ms (${String(error)})`)))
+        .finally(() => socket.off('disconnect', gone));
+    });
+  };
   const hubId = options.hubId ?? `hub-${randomBytes(4).toString('hex')}`;
   // Several hubs when both shared services are given: rounds across hubs, one coordinating (hub-cluster.ts).
   const several = Boolean(options.redisUrl && options.databaseUrl);
@@ -233,6 +247,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       compatible: (tab, config) => shards.compatible(tab, config),
       send,
       cancel,
+      secAgg,
       facts: ownFacts,
       onRun: (config) => {
         if (config.scenario) shards.offer(registry.connected(), config.scenario);
@@ -261,20 +276,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     send,
     cancel,
     ...(cluster ? { cluster } : {}),
-    // A tab that does not answer within the stage's time is a dropout; one whose socket is gone, at once.
-    secAgg: (id: string, stage: SecAggStage, request: unknown, timeoutMs: number) => {
-      const socket = socketOf(id);
-      if (!socket?.connected) return Promise.reject(new Error('not connected'));
-      return new Promise((resolve, reject) => {
-        const gone = (reason: string) => reject(new Error(`disconnected (${reason})`));
-        socket.once('disconnect', gone);
-        socket
-          .timeout(timeoutMs)
-          .emitWithAck(`secagg:${stage}` as 'secagg:advertise', request as never)
-          .then(resolve, (error: unknown) => reject(new Error(`no answer within ${timeoutMs} ms (${String(error)})`)))
-          .finally(() => socket.off('disconnect', gone));
-      });
-    },
+    secAgg,
     broadcast: {
       run: (run) => io.to(ADMIN_ROOM).emit('admin:run', run),
       round: (round) => io.to(ADMIN_ROOM).emit('admin:round', round),

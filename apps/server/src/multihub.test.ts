@@ -7,6 +7,7 @@ import {
   PROTOCOL_VERSION,
   decodeFrame,
   initialFederated,
+  type RoundShareMeta,
   type RoundSummary,
   type AdminSnapshot,
   type ParticipantInfo,
@@ -31,6 +32,7 @@ import {
   runConfig,
   sayHello,
   scriptedClient,
+  secureTab,
   updateMeta,
   waitFor,
   type ClientSocket,
@@ -87,7 +89,7 @@ const TABS = [
   { id: 'tab-c1', hub: 2, examples: 4, delta: [4, -4, 4, -1, 2, 1] },
 ];
 /** Σ examples·delta / Σ examples over `tabs`, computed here in float64 (the test values make it exact). */
-function weightedMean(tabs: typeof TABS): number[] {
+function weightedMean(tabs: readonly { examples: number; delta: readonly number[] }[]): number[] {
   const total = tabs.reduce((n, t) => n + t.examples, 0);
   return Array.from({ length: TINY_LENGTH }, (_, i) => tabs.reduce((s, t) => s + t.examples * t.delta[i]!, 0) / total);
 }
@@ -296,6 +298,61 @@ describe('several hubs: what a tab and an admin may do', () => {
     expect(a.hub.registry.get('tab-second')).toBeNull();
   }, 30_000);
 
+  it('secure aggregation runs per hub: the coordinator gets each hub’s group sum, never a tab’s, and the mean is exact', async () => {
+    // Prepare: three tabs per hub, example counts adding up to 8 at each, integer deltas: the ring carries them exactly.
+    await freshServices();
+    const hubs = [await clusterHub('hub-a'), await clusterHub('hub-b')];
+    const tabs = [
+      { id: 'sa-a1', hub: 0, examples: 1, delta: [1, 2, 3, 1, 2, 3] },
+      { id: 'sa-a2', hub: 0, examples: 3, delta: [3, 2, 1, 3, 2, 1] },
+      { id: 'sa-a3', hub: 0, examples: 4, delta: [4, -4, 4, 4, -4, 4] },
+      { id: 'sa-b1', hub: 1, examples: 2, delta: [0, 0, 8, 0, 0, 8] },
+      { id: 'sa-b2', hub: 1, examples: 2, delta: [-2, 4, 0, -2, 4, 0] },
+      { id: 'sa-b3', hub: 1, examples: 4, delta: [1, 1, 1, 1, 1, 1] },
+    ];
+    const sent: { event: string; payload: unknown }[] = [];
+    for (const tab of tabs) await secureTab(hubs[tab.hub]!.url, tab, sent);
+    const secure = { maxGroup: 8, clip: 16, maxExamples: 8, stageTimeoutMs: 2000 };
+
+    // Execute
+    const started = await hubs[1]!.hub.startRun(runConfig({ perRound: 6, minParticipants: 6, secureAggregation: secure }));
+    if (!started.ok) throw new Error(started.error);
+    const run = await waitFor(async () => {
+      const r = await hubs[0]!.hub.record.getRun(started.data.id);
+      return r?.status !== 'running' && r;
+    }, 'the run to end');
+
+    // Assert: Σ n·Δ / Σ n over all six = [1.625, 0.25, 2.625] twice, exactly.
+    expect([run.status, run.error]).toEqual(['completed', null]);
+    expect(weightedMean(tabs)).toEqual([1.625, 0.25, 2.625, 1.625, 0.25, 2.625]);
+    expect([...(await hubs[0]!.hub.record.latestCheckpoint(started.data.id))!.weights]).toEqual([
+      ...afterRounds(started.data.config, weightedMean(tabs), 1),
+    ]);
+    const [round] = await hubs[0]!.hub.record.listRounds(started.data.id);
+    expect([...round!.participants].sort()).toEqual(tabs.map((t) => t.id));
+    expect(round!.metrics.loss).toBeCloseTo(0.25, 5);
+    expect(round!.secureAggregation!.stages.map((x) => `${x.stage} ${x.answered}/${x.asked}`)).toEqual([
+      'advertise 6/6',
+      'share 6/6',
+      'mask 6/6',
+      'unmask 6/6',
+    ]);
+    // What the hubs posted for the coordinator: each hub's group as one entry, and no tab's example count.
+    const r = new Redis(redis.url);
+    const streams = await r.keys('tabula:partials:*');
+    const posted = (await Promise.all(streams.map((key) => r.xrange(key, '-', '+'))))
+      .flat()
+      .map(([, fields]) => JSON.parse(fields[3]!) as RoundShareMeta);
+    r.disconnect();
+    expect(posted.map((meta) => meta.results.map((x) => x.participantId)).sort()).toEqual([
+      ['secure group of hub-a'],
+      ['secure group of hub-b'],
+    ]);
+    expect(posted.map((meta) => meta.results[0]!.numExamples)).toEqual([1, 1]);
+    // Stage messages stay with each tab's own hub: every tab answered its four stages there.
+    expect(sent.filter((m) => m.event.startsWith('secagg:'))).toHaveLength(24);
+  }, 60_000);
+
   it('refuses a run it cannot add up across hubs, with the reason, and starts nothing', async () => {
     // Prepare
     await freshServices();
@@ -312,7 +369,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     // Assert
     for (const refusal of refusals) {
       expect(refusal).toMatchObject({ ok: false, code: 'invalid' });
-      expect(refusal).toHaveProperty('error', expect.stringMatching(/a run across hubs is plain FedAvg/));
+      expect(refusal).toHaveProperty('error', expect.stringMatching(/a run across hubs is FedAvg \(secure aggregation runs per hub\)/));
     }
     expect(await hub.record.listRuns()).toEqual([]);
   }, 30_000);

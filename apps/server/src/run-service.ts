@@ -137,12 +137,12 @@ export class RunService {
     if (this.controller) return { ok: false, code: 'conflict', error: `run ${this.controller.id} is in progress: stop it first` };
     const { store, now, cluster } = this.deps;
     if (cluster) {
-      if (config.aggregation.kind !== 'fedavg' || config.privacy || config.secureAggregation)
+      if (config.aggregation.kind !== 'fedavg' || config.privacy)
         return {
           ok: false,
           code: 'invalid',
           error:
-            'several hubs add their tabs’ updates as partial sums, so a run across hubs is plain FedAvg: robust aggregation needs every delta in one place, and differential privacy and secure aggregation across hubs are not supported yet',
+            'several hubs add their tabs’ updates as partial sums, so a run across hubs is FedAvg (secure aggregation runs per hub): robust aggregation needs every delta in one place, and differential privacy across hubs is not supported yet',
         };
       const [other] = await store.runningRuns();
       if (other) return { ok: false, code: 'conflict', error: `run ${other.id} is in progress: stop it first` };

@@ -1,17 +1,6 @@
-import {
-  PROTOCOL_VERSION,
-  SECAGG_STAGES,
-  SecureContribution,
-  secureInput,
-  type Ack,
-  type ParticipantSocket,
-  type RoundTask,
-  type RunSummary,
-  type SecAggStage,
-  type UpdateReceipt,
-} from '@tabula/core';
+import { PROTOCOL_VERSION, type Ack, type ParticipantSocket, type RoundTask, type RunSummary, type UpdateReceipt } from '@tabula/core';
 import { describe, expect, it } from 'vitest';
-import { TEST_TOKEN, runConfig, scriptedClient, startTestHub, waitFor, type ClientSocket } from './test-hub.js';
+import { TEST_TOKEN, runConfig, scriptedClient, secureTab, startTestHub, waitFor } from './test-hub.js';
 
 // privacy.md §2.11's five participants (delta, examples), each delta twice over to fill the tiny model's 6 weights:
 // FedAvg's mean is Σ n·Δ / Σ n = [14, 16, 38] / 16, twice.
@@ -22,41 +11,10 @@ const TABS = [
   { id: 'sa-dddd', delta: [-2, 4, 0], examples: 6 },
   { id: 'sa-eeee', delta: [4, -4, 4], examples: 4 },
 ];
+/** A tab's delta twice over: the tiny model's 6 weights. */
+const twice = (tab: (typeof TABS)[number]) => ({ ...tab, delta: [...tab.delta, ...tab.delta] });
 // Dyadic weights n/8 and integer deltas: the ring carries them exactly.
 const SECURE = { maxGroup: 8, clip: 16, maxExamples: 8, stageTimeoutMs: 2000 };
-
-/**
- * A participant that trains nothing: for each task it says update:ready and answers the stages from a SecureContribution
- * of its literal delta over a real socket. `closeAt`: it closes its socket when this stage's request comes.
- */
-async function secureTab(url: string, tab: (typeof TABS)[number], sent: { event: string; payload: unknown }[], closeAt?: SecAggStage) {
-  const got: { global?: Float32Array } = {};
-  const client = await scriptedClient(url, tab.id, tab.examples);
-  const socket: ClientSocket = client.socket;
-  let contribution: SecureContribution | null = null;
-  for (const stage of SECAGG_STAGES) {
-    socket.on(`secagg:${stage}`, (request: unknown, ack: (reply: never) => void) => {
-      if (stage === closeAt) return void socket.disconnect();
-      void contribution!.answer(stage, request).then((reply) => {
-        sent.push({ event: `secagg:${stage}`, payload: reply });
-        ack(reply as never);
-      });
-    });
-  }
-  void (async () => {
-    const { task, weights } = await client.nextTask();
-    got.global = weights;
-    const delta = Float32Array.from([...tab.delta, ...tab.delta]);
-    const { words } = secureInput(delta, { numExamples: tab.examples, loss: 0.25 }, task.secureAggregation!, (bytes) =>
-      crypto.getRandomValues(bytes),
-    );
-    const address = { runId: task.runId, round: task.round, modelVersion: task.modelVersion };
-    contribution = new SecureContribution(address, words);
-    sent.push({ event: 'update:ready', payload: address });
-    await socket.timeout(5000).emitWithAck('update:ready', address);
-  })();
-  return got;
-}
 
 /** The global weights after one round of server SGD at lr 1 from `global` with the mean delta `mean`. */
 const stepped = (global: Float32Array, mean: number[]) => Array.from(global, (w, i) => Math.fround(w + mean[i % mean.length]!));
@@ -77,7 +35,7 @@ describe('hub: a secure aggregation run over real sockets', () => {
     const { hub, url } = await startTestHub();
     const sent: { event: string; payload: unknown }[] = [];
     const tabs = [];
-    for (const tab of TABS) tabs.push(await secureTab(url, tab, sent));
+    for (const tab of TABS) tabs.push(await secureTab(url, twice(tab), sent));
 
     // Execute
     const id = await startSecureRun(url);
@@ -107,7 +65,7 @@ describe('hub: a secure aggregation run over real sockets', () => {
     const { hub, url } = await startTestHub();
     const sent: { event: string; payload: unknown }[] = [];
     const tabs = [];
-    for (const tab of TABS) tabs.push(await secureTab(url, tab, sent, tab.id === 'sa-dddd' ? 'mask' : undefined));
+    for (const tab of TABS) tabs.push(await secureTab(url, twice(tab), sent, tab.id === 'sa-dddd' ? 'mask' : undefined));
 
     // Execute
     const id = await startSecureRun(url);

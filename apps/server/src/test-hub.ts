@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   PROTOCOL_VERSION,
+  SECAGG_STAGES,
+  SecureContribution,
   decodeFrame,
+  secureInput,
   encodeFrame,
   type Ack,
   type ClientToServerEvents,
@@ -14,6 +17,7 @@ import {
   type ParticipantSocket,
   type RoundTask,
   type RunConfigInput,
+  type SecAggStage,
   type ServerToClientEvents,
   type UpdateMeta,
   type UpdateReceipt,
@@ -149,4 +153,45 @@ export async function scriptedClient(url: string, id: string, examples = 10, sec
 /** An update's metadata for `task`: the loss and timing a participant would report. */
 export function updateMeta(task: RoundTask, numExamples: number, overrides: Partial<UpdateMeta> = {}): UpdateMeta {
   return { runId: task.runId, round: task.round, modelVersion: task.modelVersion, numExamples, loss: 0.5, trainMs: 1, ...overrides };
+}
+
+/**
+ * A participant of a secure aggregation run that trains nothing: for each task it says update:ready and answers the
+ * stages from a SecureContribution of its literal delta over a real socket. `closeAt`: it closes its socket when this
+ * stage's request comes. `sent` collects what it sent; the returned object, the weights it was sent.
+ */
+export async function secureTab(
+  url: string,
+  tab: { readonly id: string; readonly delta: readonly number[]; readonly examples: number },
+  sent: { event: string; payload: unknown }[],
+  closeAt?: SecAggStage,
+): Promise<{ global?: Float32Array }> {
+  const got: { global?: Float32Array } = {};
+  const client = await scriptedClient(url, tab.id, tab.examples);
+  const socket: ClientSocket = client.socket;
+  let contribution: SecureContribution | null = null;
+  for (const stage of SECAGG_STAGES) {
+    socket.on(`secagg:${stage}`, (request: unknown, ack: (reply: never) => void) => {
+      if (stage === closeAt) return void socket.disconnect();
+      void contribution!.answer(stage, request).then((reply) => {
+        sent.push({ event: `secagg:${stage}`, payload: reply });
+        ack(reply as never);
+      });
+    });
+  }
+  void (async () => {
+    const { task, weights } = await client.nextTask();
+    got.global = weights;
+    const { words } = secureInput(
+      Float32Array.from(tab.delta),
+      { numExamples: tab.examples, loss: 0.25 },
+      task.secureAggregation!,
+      (bytes) => crypto.getRandomValues(bytes),
+    );
+    const address = { runId: task.runId, round: task.round, modelVersion: task.modelVersion };
+    contribution = new SecureContribution(address, words);
+    sent.push({ event: 'update:ready', payload: address });
+    await socket.timeout(5000).emitWithAck('update:ready', address);
+  })();
+  return got;
 }

@@ -8,14 +8,14 @@ import {
   type RoundMetrics,
   type RoundPrivacy,
   type RoundSummary,
+  type SecureRoundReport,
   type RoundTask,
   type RunConfig,
   type ServerToClientEvents,
   type UpdateReceipt,
 } from '../protocol.js';
-import { secureFigures } from '../secagg/contribution.js';
-import { SECAGG_EXTRAS } from '../secagg/messages.js';
-import { runSecureRound, SecureRoundAbort, type SecAggAsk, type SecureRoundResult } from '../secagg/secure-round.js';
+import { secureGroup } from '../secagg/secure-group.js';
+import type { SecAggAsk } from '../secagg/secure-round.js';
 import { encodeFrame } from '../wire/index.js';
 import { sleep, type Clock } from './clock.js';
 import { RoundCollector, type RoundSettlement } from './round-collector.js';
@@ -33,16 +33,6 @@ export const SKIP_AFTER_MISSES = 3;
 const POLL_MS = 100;
 /** Pause before retrying a failed round, so a transient problem (tabs reloading) can clear. */
 const RETRY_DELAY_MS = 1000;
-/**
- * Secure aggregation without `neighbours`: every tab masks against every other in groups up to this size, since the
- * hub's cost of a dropout grows with the group (privacy.md §2.10: 9 s at 200 tabs and 10 % dropouts)...
- */
-export const COMPLETE_GRAPH_UP_TO = 30;
-/**
- * ...and against this many neighbours beyond it: with the majority threshold of 11, a 200-tab round with 10 % dropouts
- * in the stages aborts with probability 1.3e-4 (privacy.md §2.9's binomial tail).
- */
-export const AUTO_NEIGHBOURS = 20;
 /** Why a differentially private run completed before its last round. */
 export const PRIVACY_BUDGET_REACHED = 'privacy budget reached';
 
@@ -115,6 +105,9 @@ export interface GatheredRound {
 /** A round's answers, wherever they were collected: the engine aggregates and records these. */
 interface Collected {
   readonly settlement: RoundSettlement;
+  /** Whose updates are in the round's fits (with several hubs' secure groups, more tabs than fits). */
+  readonly participants: readonly string[];
+  readonly secure?: SecureRoundReport;
   readonly failures: readonly FitFailure[];
   readonly metrics: RoundMetrics;
   readonly bytesUp: number;
@@ -380,6 +373,8 @@ export class RoundEngine {
       const combined = combineShares(this.fits, gathered.shares);
       return this.conclude(round, summary, samplingRate, {
         settlement: gathered.settlement,
+        participants: combined.participants,
+        ...(combined.secure ? { secure: combined.secure } : {}),
         failures: [...combined.failures, ...gathered.failures],
         metrics: roundMetrics(this.strategy, round, this.fits.results, combined.evaluations),
         bytesUp: combined.bytesUp,
@@ -432,6 +427,7 @@ export class RoundEngine {
       }
       return this.conclude(round, summary, samplingRate, {
         settlement,
+        participants: collector.fits.results.map((f) => f.participantId),
         failures: collector.failures,
         metrics: collector.metrics(),
         bytesUp: collector.bytesUp,
@@ -463,22 +459,25 @@ export class RoundEngine {
     const { config } = this;
     const minimum = config.minParticipants;
     const fits = this.fits;
+    const updates = collected.participants.length;
     const dp = samplingRate !== undefined;
-    if (this.stopReason && (dp || fits.count < minimum)) return null;
+    if (this.stopReason && (dp || updates < minimum)) return null;
     let failure: string | null = null;
-    if (!dp && fits.count < minimum) {
-      failure = `only ${fits.count} valid updates of the required ${minimum}${collected.settlement === 'deadline' ? ` by the ${Math.round(config.roundDeadlineMs / 1000)} s deadline` : ''}`;
+    if (!dp && updates < minimum) {
+      failure = `only ${updates} valid updates of the required ${minimum}${collected.settlement === 'deadline' ? ` by the ${Math.round(config.roundDeadlineMs / 1000)} s deadline` : ''}`;
     }
     const next = failure ? null : this.strategy.aggregateFit(round, this.global, fits, collected.failures);
     if (!failure && (!next || !next.every(Number.isFinite))) failure = 'aggregation produced no finite weights; the previous model is kept';
     const fields = {
-      participants: fits.results.map((f) => f.participantId),
+      participants: [...collected.participants],
       failures: [...collected.failures],
       metrics: collected.metrics,
       bytesUp: collected.bytesUp,
       bytesDown: collected.bytesDown,
     };
-    if (failure || samplingRate === undefined || !this.ledger) return { summary: summary(failure, fields), next: failure ? null : next };
+    const secure = collected.secure ? { secureAggregation: collected.secure } : {};
+    if (failure || samplingRate === undefined || !this.ledger)
+      return { summary: { ...summary(failure, fields), ...secure }, next: failure ? null : next };
     const spent = this.ledger.spentAfter(samplingRate);
     const privacy: RoundPrivacy = { epsilon: spent.epsilon, delta: spent.delta, order: spent.order, samplingRate };
     return { summary: { ...summary(null, fields), privacy }, next, samplingRate };
@@ -507,60 +506,23 @@ export class RoundEngine {
       summary: { ...summary(reason, { participants: [], ...base }), ...extra },
       next: null,
     });
-    const finished = collector.ready;
-    const needed = Math.max(config.minParticipants, secure.minSurvivors);
-    if (finished.length < needed) return fail(`only ${finished.length} trained updates of the required ${needed} for secure aggregation`);
-    if (!host.secAgg) return fail('this hub cannot run secure aggregation');
-    // The group: the first maxGroup to finish. Index order is by id, which says nothing about when each finished.
-    const group = finished.slice(0, secure.maxGroup).sort();
-    const full = `the secure aggregation group is full (${secure.maxGroup} tabs)`;
-    for (const id of finished.slice(secure.maxGroup)) {
-      failures.push({ participantId: id, reason: full });
-      host.cancel(id, { runId: this.runId, round, reason: full });
-    }
-    const n = group.length;
-    // Without a graph configured, SecAgg's complete graph up to a point, then SecAgg+ (privacy.md §2.9).
-    const wanted = secure.neighbours ?? (secure.threshold === undefined && n > COMPLETE_GRAPH_UP_TO ? AUTO_NEIGHBOURS : undefined);
-    const degree = wanted !== undefined && wanted < n - 1 ? wanted : undefined;
-    const holders = (degree ?? n - 1) + 1;
-    const threshold = secure.threshold ?? Math.floor(holders / 2) + 1;
-    const report = (stages: SecureRoundResult['stages'], clampedShare: number | null) => ({
-      secureAggregation: { stages, threshold, neighbours: degree ?? null, clampedShare },
+    const group = await secureGroup({
+      runId: this.runId,
+      round,
+      attempt,
+      modelVersion: this.completed,
+      length: this.global.length,
+      terms: secure,
+      minParticipants: config.minParticipants,
+      metric: this.metric,
+      finished: collector.ready,
+      ask: host.secAgg,
+      cancel: (participantId, reason) => host.cancel(participantId, { runId: this.runId, round, reason }),
     });
-    if (threshold > holders) return fail(`threshold ${threshold} exceeds the ${holders} holders of each secret in a group of ${n}`);
-    const random = globalThis.crypto.getRandomValues(new Uint32Array(3));
-    let result: SecureRoundResult;
-    try {
-      result = await runSecureRound({
-        runId: this.runId,
-        round,
-        modelVersion: this.completed,
-        protocolVersion: PROTOCOL_VERSION,
-        sessionId: `${round}.${attempt}.${random[0]!.toString(36)}${random[1]!.toString(36)}`,
-        roster: group,
-        threshold,
-        ...(degree !== undefined ? { graph: { degree, seed: random[2]! >>> 1 } } : {}),
-        words: this.global.length + SECAGG_EXTRAS,
-        stageTimeoutMs: secure.stageTimeoutMs,
-        minSurvivors: secure.minSurvivors,
-        ask: host.secAgg,
-      });
-    } catch (error) {
-      if (!(error instanceof SecureRoundAbort)) throw error;
-      failures.push(...error.dropouts);
-      for (const id of group) host.cancel(id, { runId: this.runId, round, reason: `secure aggregation aborted: ${error.message}` });
-      return fail(`secure aggregation aborted (${error.code}): ${error.message}`, report(error.stages, null));
-    }
-    failures.push(...result.dropouts);
-    for (const { participantId, reason } of result.dropouts) host.cancel(participantId, { runId: this.runId, round, reason });
-    const fields = { ...base, participants: result.survivors, bytesUp: collector.bytesUp + result.bytesUp };
-    let figures;
-    try {
-      figures = secureFigures(result.total, this.global.length, secure, result.survivors.length, this.metric);
-    } catch (error) {
-      // A malformed weight from some tab: nothing of the total is released.
-      return fail(`secure aggregation: ${error instanceof Error ? error.message : String(error)}`, report(result.stages, null));
-    }
+    failures.push(...group.failures);
+    if (!group.ok) return fail(group.reason, group.report ? { secureAggregation: group.report } : {});
+    const { figures } = group;
+    const fields = { ...base, participants: [...group.survivors], bytesUp: collector.bytesUp + group.bytesUp };
     const metrics = { ...heldOut, loss: figures.loss, global: figures.global, personalized: figures.personalized };
     // The mean enters the strategy as one update of weight 1: FedAvg's mean of it is itself, exactly.
     this.fits.reset();
@@ -569,7 +531,7 @@ export class RoundEngine {
     const finite = next !== null && next.every(Number.isFinite);
     const reason = finite ? null : 'aggregation produced no finite weights; the previous model is kept';
     return {
-      summary: { ...summary(reason, { ...fields, metrics }), ...report(result.stages, figures.clampedShare) },
+      summary: { ...summary(reason, { ...fields, metrics }), secureAggregation: group.report },
       next: finite ? next : null,
     };
   }

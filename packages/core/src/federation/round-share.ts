@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import type { EvaluateResult, FitBatch, FitFailure, Strategy } from '../aggregate/index.js';
 import type { WeightedPartial } from '../aggregate/weighted-sum.js';
-import type { RoundMetrics } from '../protocol.js';
+import { SECAGG_STAGES } from '../secagg/messages.js';
+import type { RoundMetrics, SecureRoundReport } from '../protocol.js';
 
 /** An evaluation as a round collects it: a trainer's own, or a held-out participant's. */
 export type RoundEvaluation = EvaluateResult & { readonly heldOut: boolean };
@@ -18,6 +19,13 @@ export interface RoundShareMeta {
   readonly evaluations: readonly RoundEvaluation[];
   readonly failures: readonly FitFailure[];
   readonly bytesUp: number;
+  /**
+   * A secure aggregation run: the hub's group as a whole is the one entry of `results` (its sums are the group's, and
+   * no tab's count leaves the hub); these are the tabs in it.
+   */
+  readonly participants?: readonly string[];
+  /** A secure aggregation run: the hub's group's stages and terms. */
+  readonly secure?: SecureRoundReport;
 }
 
 export interface RoundShare extends RoundShareMeta {
@@ -36,6 +44,17 @@ export const RoundShareMetaSchema = z.object({
     .max(MAX_SHARE_ENTRIES),
   failures: z.array(z.object({ participantId: id, reason: z.string().max(1000) })).max(MAX_SHARE_ENTRIES),
   bytesUp: z.number().int().nonnegative(),
+  participants: z.array(id).max(MAX_SHARE_ENTRIES).optional(),
+  secure: z
+    .object({
+      stages: z.array(
+        z.object({ stage: z.enum(SECAGG_STAGES), asked: z.number().int().nonnegative(), answered: z.number().int().nonnegative() }),
+      ),
+      threshold: z.number().int().nonnegative(),
+      neighbours: z.number().int().nonnegative().nullable(),
+      clampedShare: z.number().min(0).max(1).nullable(),
+    })
+    .optional(),
 });
 
 /**
@@ -45,17 +64,43 @@ export const RoundShareMetaSchema = z.object({
 export function combineShares(
   fits: FitBatch,
   shares: readonly RoundShare[],
-): { failures: FitFailure[]; evaluations: RoundEvaluation[]; bytesUp: number } {
+): { failures: FitFailure[]; evaluations: RoundEvaluation[]; bytesUp: number; participants: string[]; secure: SecureRoundReport | null } {
   const failures: FitFailure[] = [];
   const evaluations: RoundEvaluation[] = [];
+  const participants: string[] = [];
   let bytesUp = 0;
   for (const share of shares) {
-    fits.addPartial(share.partial, share.results);
+    if (share.partial.count > 0) fits.addPartial(share.partial, share.results);
     failures.push(...share.failures);
     evaluations.push(...share.evaluations);
+    participants.push(...(share.participants ?? share.results.map((r) => r.participantId)));
     bytesUp += share.bytesUp;
   }
-  return { failures, evaluations, bytesUp };
+  return { failures, evaluations, bytesUp, participants, secure: combineSecureReports(shares) };
+}
+
+/**
+ * The hubs' secure aggregation groups as one report: tabs asked and answering per stage added up, the largest
+ * threshold and neighbourhood any group used, and the clamped share averaged over every group's survivors.
+ */
+function combineSecureReports(shares: readonly RoundShare[]): SecureRoundReport | null {
+  const reports = shares.flatMap((s) => (s.secure ? [{ report: s.secure, survivors: s.participants?.length ?? 0 }] : []));
+  if (reports.length === 0) return null;
+  const stages = SECAGG_STAGES.flatMap((stage) => {
+    const reached = reports.flatMap(({ report }) => report.stages.filter((s) => s.stage === stage));
+    return reached.length
+      ? [{ stage, asked: reached.reduce((n, s) => n + s.asked, 0), answered: reached.reduce((n, s) => n + s.answered, 0) }]
+      : [];
+  });
+  const clamped = reports.filter(({ report }) => report.clampedShare !== null);
+  const survivors = clamped.reduce((n, r) => n + r.survivors, 0);
+  const neighbours = reports.map(({ report }) => report.neighbours).filter((k): k is number => k !== null);
+  return {
+    stages,
+    threshold: Math.max(...reports.map(({ report }) => report.threshold)),
+    neighbours: neighbours.length ? Math.max(...neighbours) : null,
+    clampedShare: survivors > 0 ? clamped.reduce((sum, { report, survivors: n }) => sum + report.clampedShare! * n, 0) / survivors : null,
+  };
 }
 
 /** A round's metrics: example-weighted means over what arrived, trainers and held-out participants separately. */

@@ -162,6 +162,8 @@ export interface SecureFigures {
   readonly mean: Float32Array;
   /** Σ w over the survivors. */
   readonly totalWeight: number;
+  /** Σ t over the survivors that evaluated (the weight of `global` and `personalized` when groups are combined). */
+  readonly testWeight: number;
   /** The mean share of coordinates the clip clamped. */
   readonly clampedShare: number;
   readonly loss: number;
@@ -186,6 +188,7 @@ export function secureFigures(
   return {
     mean,
     totalWeight,
+    testWeight: evaluated ? tested : 0,
     clampedShare: clamped / survivors,
     loss: (weightedLoss * SECURE_LOSS_CAP) / totalWeight,
     global: evaluated ? (before * metricCap) / tested : null,
