@@ -39,7 +39,8 @@ import { z } from 'zod';
 import { CoordinatorLease } from './coordinator-lease.js';
 import type { Logger } from './logger.js';
 import type { Registry, RegistryEntry } from './registry.js';
-import { HubHeartbeat, RoundPartials } from './round-partials.js';
+import { HubHeartbeat } from './hub-heartbeat.js';
+import { RoundPartials } from './round-partials.js';
 
 /** What a tab sends about the open round: the hub's own RunController takes these in one-hub mode, its local part here. */
 export interface RoundInbox {

@@ -32,7 +32,7 @@ import { RunService, type CurrentModel, type Outcome } from './run-service.js';
 import { ShardAssigner } from './shard-assigner.js';
 import { asyncStore, type AsyncStore } from './async-store.js';
 import { openPgStore, type PgStore } from './pg-store.js';
-import { HubHeartbeat } from './round-partials.js';
+import { HubHeartbeat } from './hub-heartbeat.js';
 import { HubCluster } from './hub-cluster.js';
 import type { Store } from './store.js';
 

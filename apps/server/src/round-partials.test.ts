@@ -2,7 +2,8 @@ import { WeightedSum } from '@tabula/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type LocalService } from './local-services.js';
-import { HubHeartbeat, RoundPartials } from './round-partials.js';
+import { HubHeartbeat } from './hub-heartbeat.js';
+import { RoundPartials } from './round-partials.js';
 
 let redis: LocalService;
 beforeAll(async () => {
