@@ -2,19 +2,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { processAlive } from './local-services.js';
 import { afterThisTest, waitFor } from './test-hub.js';
 
 const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 const script = fileURLToPath(new URL('./cluster.ts', import.meta.url));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('npm run cluster', () => {
   it('starts Redis, PostgreSQL and two hubs that list each other, and Ctrl-C stops every one of them', async () => {
@@ -41,6 +33,6 @@ describe('npm run cluster', () => {
     expect(code).toBe(0);
     expect(output).toMatch(/tabula cluster: stopped/);
     expect(pids).toHaveLength(2);
-    await waitFor(() => pids.every((pid) => !alive(pid)), 'Redis and PostgreSQL to be gone', 10_000);
+    await waitFor(() => pids.every((pid) => !processAlive(pid)), 'Redis and PostgreSQL to be gone', 10_000);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { createConnection } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startRedis } from './local-services.js';
+import { processAlive, startRedis } from './local-services.js';
 
 /** Sends one inline Redis command over plain TCP and returns the reply line. */
 function command(port: number, line: string): Promise<string> {
@@ -15,15 +15,6 @@ function command(port: number, line: string): Promise<string> {
   });
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('local services', () => {
   it('starts a Redis server on a free loopback port that answers, and stops it by its pid', async () => {
     // Execute
@@ -35,7 +26,7 @@ describe('local services', () => {
     // Assert
     expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
     expect([pong, stored]).toEqual(['+PONG', '+OK']);
-    expect(alive(redis.pid)).toBe(false);
+    expect(processAlive(redis.pid)).toBe(false);
     await expect(command(redis.port, 'PING')).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -24,6 +24,16 @@ export interface LocalService {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Whether a process with this pid exists (signal 0 tests without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A port nobody listens on now (another process may still take it before we do: callers start at once). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -182,11 +192,7 @@ async function stopKeepingData(pid: number): Promise<void> {
   }
   const until = Date.now() + 10_000;
   for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!processAlive(pid)) return;
     if (Date.now() > until) {
       process.kill(pid, 'SIGKILL');
       return;

@@ -94,6 +94,19 @@ function weightedMean(tabs: readonly { examples: number; delta: readonly number[
   return Array.from({ length: TINY_LENGTH }, (_, i) => tabs.reduce((s, t) => s + t.examples * t.delta[i]!, 0) / total);
 }
 
+/** The run once it has ended, read from a hub's record (whichever hub: they share it). */
+async function endedRun(hub: Hub, runId: string, timeoutMs = 30_000): Promise<RunSummary> {
+  return waitFor(
+    async () => {
+      // The database may be away for a moment (a test restarts it): read again.
+      const run = await hub.record.getRun(runId).catch(() => null);
+      return run?.status !== 'running' && run;
+    },
+    `run ${runId} to end`,
+    timeoutMs,
+  );
+}
+
 async function answeringTab(url: string, tab: (typeof TABS)[number]) {
   const client = await scriptedClient(url, tab.id, tab.examples);
   void (async () => {
@@ -131,10 +144,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const started = await hubs[2]!.hub.startRun(runConfig({ rounds: 2, perRound: 5, minParticipants: 5, waitForParticipantsMs: 10_000 }));
     if (!started.ok) throw new Error(started.error);
     const runId = started.data.id;
-    const run = await waitFor(async () => {
-      const r = await hubs[0]!.hub.record.getRun(runId);
-      return r?.status !== 'running' && r;
-    }, 'the run to end');
+    const run = await endedRun(hubs[0]!.hub, runId);
 
     // Assert
     expect([run.status, run.completedRounds]).toEqual(['completed', 2]);
@@ -218,14 +228,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     // Execute: the database goes away for 2.5 s once round 2's tasks are out.
     await waitFor(() => tabs.every((t) => t.tasks.length === 2), "round 2's tasks", 30_000);
     await postgres.restart(2500);
-    const run = await waitFor(
-      async () => {
-        const r = await hubs[0]!.hub.record.getRun(runId).catch(() => null);
-        return r?.status !== 'running' && r;
-      },
-      'the run to end',
-      60_000,
-    );
+    const run = await endedRun(hubs[0]!.hub, runId, 60_000);
 
     // Assert: each round was sent once and committed once; nothing failed or paused.
     expect([run.status, run.error]).toEqual(['completed', null]);
@@ -252,14 +255,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     // Execute
     await waitFor(() => late.tasks.length === 2, 'the second attempt', 30_000);
     await late.release();
-    const run = await waitFor(
-      async () => {
-        const r = await hubs[0]!.hub.record.getRun(started.data.id);
-        return r?.status !== 'running' && r;
-      },
-      'the run to end',
-      30_000,
-    );
+    const run = await endedRun(hubs[0]!.hub, started.data.id);
 
     // Assert
     const rounds = await hubs[0]!.hub.record.listRounds(started.data.id);
@@ -317,10 +313,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     // Execute
     const started = await hubs[1]!.hub.startRun(runConfig({ perRound: 6, minParticipants: 6, secureAggregation: secure }));
     if (!started.ok) throw new Error(started.error);
-    const run = await waitFor(async () => {
-      const r = await hubs[0]!.hub.record.getRun(started.data.id);
-      return r?.status !== 'running' && r;
-    }, 'the run to end');
+    const run = await endedRun(hubs[0]!.hub, started.data.id);
 
     // Assert: Σ n·Δ / Σ n over all six = [1.625, 0.25, 2.625] twice, exactly.
     expect([run.status, run.error]).toEqual(['completed', null]);
@@ -475,6 +468,37 @@ async function startRunAt(hub: HubProcess, config: ReturnType<typeof runConfig>)
   return body;
 }
 
+/** The run with its rounds once it has ended, over HTTP from a hub process. */
+async function runEnd(hub: HubProcess, runId: string, timeoutMs = 30_000): Promise<RunSummary & { rounds: RoundSummary[] }> {
+  return waitFor(
+    async () => {
+      const run = await runAt(hub, runId);
+      return run.status !== 'running' && run;
+    },
+    `run ${runId} to end`,
+    timeoutMs,
+  );
+}
+
+/** The hub that holds the lease once it is not `hub` any more (it died or froze), with its epoch. */
+async function coordinatorOtherThan(hub: string): Promise<{ hub: string; epoch: number }> {
+  return waitFor(async () => {
+    const holder = await coordinator();
+    return holder && holder.hub !== hub && holder;
+  }, `a hub other than ${hub} to coordinate`);
+}
+
+/** Hub A alone first, so that it takes the lease, then B and C; with A's epoch. */
+async function threeHubsACoordinating(): Promise<{ hubs: HubProcess[]; epoch: number }> {
+  const hubs: HubProcess[] = [await hubProcess('hub-a')];
+  const holder = await waitFor(async () => {
+    const c = await coordinator();
+    return c?.hub === 'hub-a' && c;
+  }, 'hub A to coordinate');
+  hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+  return { hubs, epoch: holder.epoch };
+}
+
 async function runAt(hub: HubProcess, runId: string): Promise<RunSummary & { rounds: RoundSummary[] }> {
   return (await (await fetch(`${hub.url}/api/runs/${runId}`, { headers: admin })).json()) as RunSummary & { rounds: RoundSummary[] };
 }
@@ -567,9 +591,7 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
   it('a hub killed while its tabs hold their answers: the round commits from the others within its heartbeat, not the deadline, and its tabs move', async () => {
     // Prepare: hub A coordinates (it starts first); B holds tabs b1 and b2, which hold their round-1 answers.
     await freshServices();
-    const hubs: HubProcess[] = [await hubProcess('hub-a')];
-    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
-    hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+    const { hubs } = await threeHubsACoordinating();
     const tabs = TABS.map((spec) => new FailoverTab(spec, () => hubs));
     for (const tab of tabs) await tab.connect(hubs[tab.spec.hub]!.url);
     const onB = tabs.filter((t) => t.spec.hub === 1);
@@ -586,14 +608,7 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
     for (const tab of onB) tab.hold = false;
     const round1 = await waitFor(async () => (await runAt(hubs[0]!, run.id)).rounds.find((r) => r.round === 1), 'round 1', 30_000);
     const committedAfterMs = round1.startedAt + round1.durationMs - killedAt;
-    const final = await waitFor(
-      async () => {
-        const r = await runAt(hubs[2]!, run.id);
-        return r.status !== 'running' && r;
-      },
-      'the run to end',
-      45_000,
-    );
+    const final = await runEnd(hubs[2]!, run.id, 45_000);
 
     // Assert: round 1 from A's and C's tabs only, long before its 30 s deadline; round 2 whole again, B's tabs on A or C.
     expect(round1.status).toBe('completed');
@@ -619,10 +634,7 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
   it('the coordinator killed right after a commit: another hub takes over within the lease, and every round commits once', async () => {
     // Prepare
     await freshServices();
-    const hubs: HubProcess[] = [await hubProcess('hub-a')];
-    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
-    const first = (await coordinator())!;
-    hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+    const { hubs, epoch: firstEpoch } = await threeHubsACoordinating();
     const tabs = TABS.map((spec) => new FailoverTab(spec, () => hubs.slice(1)));
     for (const tab of tabs) {
       tab.delayMs = 500;
@@ -634,23 +646,13 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
     await waitFor(async () => (await runAt(hubs[1]!, run.id)).completedRounds >= 1, 'round 1', 30_000);
     const killedAt = Date.now();
     hubs[0]!.signal('SIGKILL');
-    const next = await waitFor(async () => {
-      const c = await coordinator();
-      return c && c.hub !== 'hub-a' && c;
-    }, 'another hub to coordinate');
+    const next = await coordinatorOtherThan('hub-a');
     const takeoverMs = Date.now() - killedAt;
-    const final = await waitFor(
-      async () => {
-        const r = await runAt(hubs[1]!, run.id);
-        return r.status !== 'running' && r;
-      },
-      'the run to end',
-      60_000,
-    );
+    const final = await runEnd(hubs[1]!, run.id, 60_000);
 
     // Assert
     expect(takeoverMs).toBeLessThan(LEASE_MS + 3000);
-    expect(next.epoch).toBeGreaterThan(first.epoch);
+    expect(next.epoch).toBeGreaterThan(firstEpoch);
     expect(final.status).toBe('completed');
     expect(final.rounds.filter((r) => r.status === 'completed').map((r) => `${r.round}: ${r.participants.length}`)).toEqual([
       '1: 5',
@@ -669,10 +671,7 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
   it('split brain: a coordinator frozen past its lease wakes up after another committed, writes nothing and steps down', async () => {
     // Prepare: A coordinates and holds no tabs; the tabs, on B and C, hold their round-1 answers.
     await freshServices();
-    const hubs: HubProcess[] = [await hubProcess('hub-a')];
-    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
-    const frozen = (await coordinator())!;
-    hubs.push(await hubProcess('hub-b'), await hubProcess('hub-c'));
+    const { hubs, epoch: frozenEpoch } = await threeHubsACoordinating();
     const tabs = TABS.map((spec) => new FailoverTab({ ...spec, hub: spec.hub === 2 ? 2 : 1 }, () => hubs.slice(1)));
     for (const tab of tabs) {
       tab.hold = true;
@@ -683,32 +682,22 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
 
     // Execute: A freezes; another hub takes the lease and announces round 1 again; the tabs answer that; A wakes up.
     hubs[0]!.signal('SIGSTOP');
-    const next = await waitFor(async () => {
-      const c = await coordinator();
-      return c && c.hub !== 'hub-a' && c;
-    }, 'another hub to coordinate');
+    const next = await coordinatorOtherThan('hub-a');
     await waitFor(() => tabs.every((t) => t.tasks.length === 2), "round 1's tasks from the new coordinator");
     for (const tab of tabs) await tab.release();
     await waitFor(async () => (await runAt(hubs[1]!, run.id)).completedRounds >= 1, 'round 1 from the new coordinator', 30_000);
     hubs[0]!.signal('SIGCONT');
     await waitFor(() => /stops coordinating|stepping down/.test(hubs[0]!.output()), 'A to step down', 10_000);
-    const final = await waitFor(
-      async () => {
-        const r = await runAt(hubs[1]!, run.id);
-        return r.status !== 'running' && r;
-      },
-      'the run to end',
-      60_000,
-    );
+    const final = await runEnd(hubs[1]!, run.id, 60_000);
 
     // Assert: every round once, from the new epoch; A wrote nothing, and said why it stopped.
-    expect(next.epoch).toBeGreaterThan(frozen.epoch);
+    expect(next.epoch).toBeGreaterThan(frozenEpoch);
     expect(final.status).toBe('completed');
     expect(final.rounds.map((r) => `${r.round}.${r.attempt} ${r.status} ${r.participants.length}`)).toEqual([
       '1.1 completed 5',
       '2.1 completed 5',
     ]);
-    expect(hubs[0]!.output()).toMatch(new RegExp(`hub hub-a stops coordinating \\(epoch ${frozen.epoch}\\)`));
+    expect(hubs[0]!.output()).toMatch(new RegExp(`hub hub-a stops coordinating \\(epoch ${frozenEpoch}\\)`));
     expect([...(await latestWeights(run.id))]).toEqual([...afterRounds(run.config, weightedMean(TABS), 2)]);
   }, 120_000);
 
@@ -729,14 +718,7 @@ describe('several hub processes: a hub or the coordinator dies, or freezes', () 
     await redis.stop();
     await new Promise((r) => setTimeout(r, 500));
     redis = await startRedis({ port: redis.port });
-    const final = await waitFor(
-      async () => {
-        const r = await runAt(hubs[1]!, run.id);
-        return r.status !== 'running' && r;
-      },
-      'the run to end',
-      90_000,
-    );
+    const final = await runEnd(hubs[1]!, run.id, 90_000);
 
     // Assert
     expect([final.status, final.error]).toEqual(['completed', null]);

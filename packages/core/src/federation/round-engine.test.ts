@@ -6,7 +6,7 @@ import { seededRandomSource } from '../privacy/random-source.js';
 import { encodeFrame } from '../wire/index.js';
 import { FitBatch, WeightedSum } from '../aggregate/index.js';
 import { ManualClock } from './manual-clock.js';
-import { RoundEngine, type Candidate, type RoundCheckpoint } from './round-engine.js';
+import { RoundEngine, type Candidate, type RoundCheckpoint, type RoundEngineHost } from './round-engine.js';
 import { strategyFor } from './strategy-for.js';
 
 const MODEL = { kind: 'mlp' as const, inputShape: [2], hidden: [], outputs: 2, task: 'classification' as const };
@@ -246,7 +246,7 @@ describe('RoundEngine: a differentially private run', () => {
 });
 
 describe('RoundEngine with the round gathered by other hubs (host.gather)', () => {
-  /** Two hubs' shares of round 1: hub A's tabs a (weight 1) and b (weight 3), hub B's tab c (weight 4). */
+  /** One hub's share of a round: its tabs' (delta, weight, loss), each evaluated on 2 examples at 0.5 before, 1 after. */
   function shareOf(updates: { id: string; delta: number[]; weight: number; loss: number }[], bytesUp: number) {
     const fits = new FitBatch(new WeightedSum(2));
     for (const u of updates)
@@ -261,18 +261,18 @@ describe('RoundEngine with the round gathered by other hubs (host.gather)', () =
     };
   }
 
-  it('aggregates the hubs’ shares into exactly the one-hub FedAvg, and records every hub’s tabs', async () => {
-    // Prepare
+  /** A one-round FedAvg run of a 2-weight regressor over `trainers`, whose rounds `gather` collects; records kept. */
+  function gatheringEngine(trainers: string[], gather: NonNullable<RoundEngineHost['gather']>, minParticipants = 1) {
     const config = RunConfigSchema.parse({
       algorithm: 'fedavg',
       model: { ...MODEL, inputShape: [1], outputs: 1, task: 'regression' },
       rounds: 1,
-      minParticipants: 3,
+      minParticipants,
       waitForParticipantsMs: 1000,
       roundDeadlineMs: 5000,
       server: { kind: 'sgd', lr: 1 },
     });
-    const asked: string[] = [];
+    const clock = new ManualClock();
     const recorded: RoundSummary[] = [];
     const engine = new RoundEngine({
       runId: 'r1',
@@ -280,9 +280,10 @@ describe('RoundEngine with the round gathered by other hubs (host.gather)', () =
       strategy: strategyFor(config),
       weights: new Float32Array(2),
       completed: 0,
+      retryDelayMs: 0,
       host: {
-        clock: new ManualClock(),
-        candidates: () => ['a', 'b', 'c', 'd'].map(trainer),
+        clock,
+        candidates: () => trainers.map(trainer),
         send: () => {
           throw new Error('a gathered round sends nothing itself');
         },
@@ -292,26 +293,37 @@ describe('RoundEngine with the round gathered by other hubs (host.gather)', () =
         onLatency: () => undefined,
         onOutcome: () => undefined,
         log: () => undefined,
-        gather: (round) => {
-          asked.push(`${round.address.round}.${round.attempt}: ${round.trainers.join(',')} (${round.frame.byteLength} bytes)`);
-          return Promise.resolve({
-            settlement: 'complete',
-            shares: [
-              shareOf(
-                [
-                  { id: 'a', delta: [1, 2], weight: 1, loss: 1 },
-                  { id: 'b', delta: [3, -2], weight: 3, loss: 2 },
-                ],
-                100,
-              ),
-              shareOf([{ id: 'c', delta: [0.5, 1], weight: 4, loss: 0.5 }], 50),
-            ],
-            failures: [{ participantId: 'd', reason: "its hub's heartbeat stopped" }],
-            bytesDown: 800,
-          });
-        },
+        gather,
       },
     });
+    return { engine, clock, recorded };
+  }
+
+  it('aggregates the hubs’ shares into exactly the one-hub FedAvg, and records every hub’s tabs', async () => {
+    // Prepare: hub A's tabs a (weight 1) and b (weight 3), hub B's tab c (weight 4); d's hub stopped beating.
+    const asked: string[] = [];
+    const { engine, recorded } = gatheringEngine(
+      ['a', 'b', 'c', 'd'],
+      (round) => {
+        asked.push(`${round.address.round}.${round.attempt}: ${round.trainers.join(',')} (${round.frame.byteLength} bytes)`);
+        return Promise.resolve({
+          settlement: 'complete',
+          shares: [
+            shareOf(
+              [
+                { id: 'a', delta: [1, 2], weight: 1, loss: 1 },
+                { id: 'b', delta: [3, -2], weight: 3, loss: 2 },
+              ],
+              100,
+            ),
+            shareOf([{ id: 'c', delta: [0.5, 1], weight: 4, loss: 0.5 }], 50),
+          ],
+          failures: [{ participantId: 'd', reason: "its hub's heartbeat stopped" }],
+          bytesDown: 800,
+        });
+      },
+      3,
+    );
 
     // Execute
     const end = await engine.run();
@@ -329,44 +341,17 @@ describe('RoundEngine with the round gathered by other hubs (host.gather)', () =
 
   it('records an attempt whose hubs could not be reached as failed with the reason, and retries the round', async () => {
     // Prepare: the first gather fails (Redis restarting), the second returns one hub's share.
-    const config = RunConfigSchema.parse({
-      algorithm: 'fedavg',
-      model: { ...MODEL, inputShape: [1], outputs: 1, task: 'regression' },
-      rounds: 1,
-      waitForParticipantsMs: 1000,
-      roundDeadlineMs: 5000,
-    });
-    const recorded: string[] = [];
     let calls = 0;
-    const clock = new ManualClock();
-    const engine = new RoundEngine({
-      runId: 'r1',
-      config,
-      strategy: strategyFor(config),
-      weights: new Float32Array(2),
-      completed: 0,
-      retryDelayMs: 0,
-      host: {
-        clock,
-        candidates: () => [trainer('a')],
-        send: () => false,
-        cancel: () => undefined,
-        record: (summary) => void recorded.push(`${summary.round}.${summary.attempt} ${summary.status}: ${summary.reason}`),
-        onRound: () => undefined,
-        onLatency: () => undefined,
-        onOutcome: () => undefined,
-        log: () => undefined,
-        gather: () =>
-          ++calls === 1
-            ? Promise.reject(new Error('Connection is closed.'))
-            : Promise.resolve({
-                settlement: 'complete',
-                shares: [shareOf([{ id: 'a', delta: [2, 4], weight: 1, loss: 1 }], 10)],
-                failures: [],
-                bytesDown: 0,
-              }),
-      },
-    });
+    const { engine, clock, recorded } = gatheringEngine(['a'], () =>
+      ++calls === 1
+        ? Promise.reject(new Error('Connection is closed.'))
+        : Promise.resolve({
+            settlement: 'complete',
+            shares: [shareOf([{ id: 'a', delta: [2, 4], weight: 1, loss: 1 }], 10)],
+            failures: [],
+            bytesDown: 0,
+          }),
+    );
 
     // Execute
     const ended = engine.run();
@@ -375,7 +360,10 @@ describe('RoundEngine with the round gathered by other hubs (host.gather)', () =
 
     // Assert
     expect(end).toEqual({ status: 'completed' });
-    expect(recorded).toEqual(['1.1 failed: the round could not be gathered from the hubs: Connection is closed.', '1.2 completed: null']);
+    expect(recorded.map((r) => `${r.round}.${r.attempt} ${r.status}: ${r.reason}`)).toEqual([
+      '1.1 failed: the round could not be gathered from the hubs: Connection is closed.',
+      '1.2 completed: null',
+    ]);
     expect([...engine.weights]).toEqual([2, 4]);
   });
 });
