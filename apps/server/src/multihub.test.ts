@@ -366,6 +366,25 @@ describe('several hubs: what a tab and an admin may do', () => {
     }
     expect(await hub.record.listRuns()).toEqual([]);
   }, 30_000);
+
+  it('a run in progress at the coordinator cannot be deleted at another hub; stopped there, it stops', async () => {
+    // Prepare: A coordinates a run that waits for participants nobody sends.
+    await freshServices();
+    const a = await clusterHub('hub-a');
+    await waitFor(async () => (await coordinator())?.hub === 'hub-a', 'hub A to coordinate');
+    const b = await clusterHub('hub-b');
+    const started = await a.hub.startRun(runConfig({ waitForParticipantsMs: 60_000 }));
+    if (!started.ok) throw new Error(started.error);
+
+    // Execute
+    const deleted = await b.hub.deleteRun(started.data.id);
+    const stopped = await b.hub.stopRun(started.data.id);
+
+    // Assert
+    expect(deleted).toMatchObject({ ok: false, code: 'conflict' });
+    expect(stopped).toMatchObject({ ok: true, data: { status: 'stopped', error: 'stopped by an admin' } });
+    expect(a.hub.active()).toBeNull();
+  }, 30_000);
 });
 
 // --- hubs as processes, so that SIGKILL and SIGSTOP are real -----------------------------------------------------------

@@ -236,7 +236,9 @@ export class RunService {
   }
 
   private async deleteNow(runId: string): Promise<Outcome<null>> {
-    if (this.controller?.id === runId) return { ok: false, code: 'conflict', error: `run ${runId} is in progress: stop it first` };
+    // With several hubs the run may be in progress at the coordinator, not here: the shared store says so.
+    const inProgress = this.controller?.id === runId || (this.deps.cluster && (await this.deps.store.getRun(runId))?.status === 'running');
+    if (inProgress) return { ok: false, code: 'conflict', error: `run ${runId} is in progress: stop it first` };
     if (!(await this.deps.store.deleteRun(runId))) return { ok: false, code: 'not-found', error: `no run ${runId}` };
     this.log(`run ${runId} deleted`);
     this.deps.broadcast.state();
