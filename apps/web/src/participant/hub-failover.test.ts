@@ -30,6 +30,10 @@ class FakeSocket {
     for (const listener of this.listeners.get(event) ?? []) listener(...args);
     return true;
   }
+  /** An acknowledged emit whose ack never comes (its hub went away with the packet in the buffer). */
+  timeout() {
+    return { emitWithAck: () => new Promise(() => undefined) };
+  }
   listenerCount(event: string) {
     return this.listeners.get(event)?.length ?? 0;
   }
@@ -78,7 +82,14 @@ describe('FailoverSocket', () => {
     await settle();
     sockets[0]!.up();
 
-    // Execute: hub a goes away; socket.io's retries fail.
+    // Execute: hub a goes away with an update in its buffer; socket.io's retries fail.
+    const update = socket
+      .timeout(30_000)
+      .emitWithAck('update:submit', {} as never, new Uint8Array(0))
+      .then(
+        () => 'answered',
+        (error: Error) => error.message,
+      );
     for (let i = 0; i < ATTEMPTS_BEFORE_FAILOVER; i++) sockets[0]!.emit('connect_error', new Error('xhr poll error'));
     await settle();
     sockets[1]!.up();
@@ -92,6 +103,8 @@ describe('FailoverSocket', () => {
     expect(heard).toEqual(['connected to http://a.test', 'connected to http://b.test']);
     expect(sockets[0]!.listenerCount('connect')).toBe(0);
     expect(socket.connected).toBe(true);
+    // The update's wait ended when the tab moved, not after its 30 s.
+    expect(await update).toBe('the tab moved to another hub (http://b.test) before its hub answered');
   });
 
   it('with one hub: the default transports, and it stays, however often the hub cannot be reached', async () => {

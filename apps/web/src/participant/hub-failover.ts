@@ -40,6 +40,8 @@ export class FailoverSocket {
   private failures = 0;
   private wanted = false;
   private opening: Promise<void> | null = null;
+  /** Acked emits still waiting on the current socket: they end, refused, when the tab moves. */
+  private readonly pending = new Set<() => void>();
 
   constructor(private readonly options: FailoverOptions) {
     this.current = options.home;
@@ -85,9 +87,22 @@ export class FailoverSocket {
     return this;
   }
 
+  /**
+   * Acknowledged emits, which end when the tab moves: an update sent while its hub was going away waits in that
+   * socket's buffer for an ack that can never come, and would hold the tab for the whole timeout.
+   */
   timeout(ms: number): ReturnType<HubSocket['timeout']> {
     if (!this.socket) throw new Error('not connected to a hub');
-    return this.socket.timeout(ms);
+    const acked = this.socket.timeout(ms);
+    const emitWithAck = (...args: unknown[]) =>
+      new Promise((resolve, reject) => {
+        const abandon = () => reject(new Error(`the tab moved to another hub (${this.current}) before its hub answered`));
+        this.pending.add(abandon);
+        (acked.emitWithAck as (...a: unknown[]) => Promise<unknown>)(...args)
+          .then(resolve, reject)
+          .finally(() => this.pending.delete(abandon));
+      });
+    return Object.assign(Object.create(acked) as typeof acked, { emitWithAck: emitWithAck as typeof acked.emitWithAck });
   }
 
   /** Moves to `url` now (a hub above its budget named it), with the same listeners. */
@@ -131,6 +146,8 @@ export class FailoverSocket {
       old.disconnect();
     }
     this.current = url;
+    for (const abandon of [...this.pending]) abandon();
+    this.pending.clear();
     this.opening = this.open(url);
   }
 
