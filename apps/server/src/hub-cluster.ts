@@ -305,6 +305,11 @@ export class HubCluster {
     return this.directory as unknown as ParticipantInfo[];
   }
 
+  /** Other hubs' connected tabs as last read (refreshDirectory): the shards they hold are not free here. */
+  tabsElsewhere(): readonly DirectoryTab[] {
+    return this.directory.filter((tab) => tab.hub !== this.hubId);
+  }
+
   /** Keeps the directory fresh while `active` says so; returns the stopper. */
   watchDirectory(periodMs = 200): () => void {
     let stopped = false;

@@ -204,8 +204,11 @@ export async function createHub(options: HubOptions): Promise<Hub> {
     const socketId = registry.get(participantId)?.socketId;
     return socketId ? socketById(socketId) : null;
   };
-  const shards = new ShardAssigner(registry, options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 }, (id, assignment) =>
-    socketOf(id)?.emit('participant:assign', assignment),
+  const shards = new ShardAssigner(
+    registry,
+    options.defaultScenario ?? { name: 'shards', participants: 20, seed: 1 },
+    (id, assignment) => socketOf(id)?.emit('participant:assign', assignment),
+    () => cluster?.tabsElsewhere() ?? [],
   );
   const send = (id: string, task: RoundTask, frame: Uint8Array) => {
     const socket = socketOf(id);
@@ -250,7 +253,9 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       secAgg,
       facts: ownFacts,
       onRun: (config) => {
-        if (config.scenario) shards.offer(registry.connected(), config.scenario);
+        const { scenario } = config;
+        // Offer shards none of the other hubs' tabs hold (as they list them now).
+        if (scenario) void cluster?.refreshDirectory().finally(() => shards.offer(registry.connected(), scenario));
       },
       // The tab said hello at another hub while its old connection here looked alive: the newer one wins.
       onClaimedElsewhere: (participantId) => {
@@ -346,6 +351,7 @@ export async function createHub(options: HubOptions): Promise<Hub> {
       rounds: () => (cluster ? cluster.inbox : runs.active),
       runningScenario: () => (cluster ? cluster.config?.scenario : runs.active?.config.scenario),
       ...(options.maxParticipants !== undefined ? { admission } : {}),
+      ...(cluster ? { beforeShard: () => cluster.refreshDirectory().catch(() => undefined) } : {}),
       ...(cluster
         ? {
             identities: {

@@ -269,6 +269,33 @@ describe('several hubs: what a tab and an admin may do', () => {
     ]);
   }, 60_000);
 
+  it('a hub hands out no shard another hub’s tab holds', async () => {
+    // Prepare: a tab at A takes the lowest free shard of the default scenario.
+    await freshServices();
+    const [a, b] = [await clusterHub('hub-a'), await clusterHub('hub-b')];
+    const assigned = { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 0, heldOut: false, dataSource: 'assigned' as const };
+    const connectTo = async (url: string) => {
+      const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+      afterThisTest(() => void socket.disconnect());
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      return socket;
+    };
+    const first = await sayHello(await connectTo(a.url), assigned);
+    if (!first.ok) throw new Error(first.error);
+    await waitFor(async () => {
+      const listed = (await (await fetch(`${b.url}/api/participants`, { headers: admin })).json()) as ParticipantInfo[];
+      return listed.some((p) => p.id === first.data.participantId && p.connected);
+    }, 'hub B to see the tab at A');
+
+    // Execute
+    const second = await sayHello(await connectTo(b.url), assigned);
+
+    // Assert
+    if (!second.ok) throw new Error(second.error);
+    expect(second.data.assignment!.scenario).toEqual(first.data.assignment!.scenario);
+    expect(second.data.assignment!.index).not.toBe(first.data.assignment!.index);
+  }, 30_000);
+
   it('pace steering: a hub at its budget refuses a new tab with the code full and names the hub with room', async () => {
     // Prepare: A takes one tab; B and C have room, C the most.
     await freshServices();

@@ -26,6 +26,8 @@ export interface ParticipantSocketDeps {
    * Several hubs: identities are shared. An id this hub has not seen may be taken only with the secret issued for it
    * at another hub, and a hello here makes the hub that had it before drop its connection.
    */
+  /** Several hubs: reads which shards the other hubs' tabs hold, before this hub hands one out. */
+  beforeShard?(): Promise<void>;
   /**
    * Pace steering: why this hub takes no more participants now (above its connection budget), with a live hub that
    * has room, or null when it takes this one.
@@ -85,6 +87,7 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
         return reply({ ok: false, code: 'identity-refused', error: refusal });
       }
     }
+    if (deps.beforeShard && hello.dataSource === 'assigned' && hello.assignedIndex === undefined) await deps.beforeShard();
     const previous = registry.get(registry.idOf(socket.id) ?? hello.participantId ?? '');
     const running = deps.runningScenario();
     const shard = shards.assign(hello, previous, running);

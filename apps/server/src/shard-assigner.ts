@@ -19,6 +19,11 @@ export class ShardAssigner {
     private readonly registry: Registry,
     private readonly defaultScenario: ScenarioSpec,
     private readonly offerTo: OfferTo,
+    /**
+     * Several hubs: the shards other hubs' tabs hold (as they last listed them), so that a hub hands out none of
+     * them. Best effort: two hubs answering hellos within one list refresh of each other may still pick the same one.
+     */
+    private readonly heldElsewhere: () => Iterable<Pick<RegistryEntry, 'id' | 'scenario' | 'assignedIndex'>> = () => [],
   ) {}
 
   /**
@@ -94,7 +99,11 @@ export class ShardAssigner {
    * (nor is `offered`), or null when none is left.
    */
   private freeIndex(scenario: ScenarioSpec, except: string, offered: ReadonlySet<number> = new Set()): number | null {
-    const taken = this.registry.takenIndices(scenarioKey(scenario), except);
+    const key = scenarioKey(scenario);
+    const taken = this.registry.takenIndices(key, except);
+    for (const tab of this.heldElsewhere())
+      if (tab.id !== except && tab.assignedIndex !== null && tab.scenario && scenarioKey(tab.scenario) === key)
+        taken.add(tab.assignedIndex);
     // A validation shard is never handed out unasked: its holder would never take part.
     const validation = this.validationOf(scenario);
     let index = 0;
