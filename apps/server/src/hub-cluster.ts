@@ -11,6 +11,7 @@ import {
   FitBatch,
   HelloSchema,
   MAX_EXAMPLES_PER_REPORT,
+  PARTICIPANT_STATES,
   RoundCollector,
   RoundShareMetaSchema,
   RunConfigSchema,
@@ -63,6 +64,7 @@ const DirectoryTabSchema = z.looseObject({
   scenario: ScenarioSpecSchema.nullable(),
   assignedIndex: z.number().int().nonnegative().nullable(),
   missStreak: z.number().int().nonnegative(),
+  state: z.enum(PARTICIPANT_STATES),
 });
 export type DirectoryTab = z.infer<typeof DirectoryTabSchema> & { readonly hub: string };
 
@@ -327,7 +329,7 @@ export class HubCluster {
 
   /** Every hub's tabs whose data fits the run, as the round engine selects from. */
   candidates(config: RunConfig): (Candidate & { examples: number })[] {
-    return this.directory.filter((tab) => this.options.compatible(tab, config));
+    return this.directory.filter((tab) => tab.state !== 'paused' && this.options.compatible(tab, config));
   }
 
   /**

@@ -312,6 +312,27 @@ describe('hub', () => {
     expect(hub.store.latestCheckpoint(run.id)!.weights).toEqual(initialWeights(tiny, 7).map((w) => Math.fround(w + 2)));
   });
 
+  it('selects no paused participant, and a participant paused mid-round is not waited for', async () => {
+    // Prepare: cccc paused before the run; bbbb pauses while it holds round 1's task.
+    const { hub, url } = await startHub();
+    const [a, b, c] = await Promise.all(['aaaa', 'bbbb', 'cccc'].map((id) => scriptedClient(url, id)));
+    c!.socket.emit('participant:status', { state: 'paused' });
+    await waitFor(() => hub.registry.get('cccc')?.state === 'paused', 'the hub to hear cccc paused');
+    const { body: run } = await postRun(url, config({ roundDeadlineMs: 30_000 }));
+
+    // Execute
+    const [ta] = await Promise.all([a!.nextTask(), b!.nextTask()]);
+    b!.socket.emit('participant:status', { state: 'paused' });
+    await a!.submit(meta(ta.task, 1), deltaFrame(ta.task, new Float32Array(LENGTH).fill(1)));
+    await waitFor(() => hub.store.getRun(run.id)?.status === 'completed', 'the run to complete');
+
+    // Assert
+    const [round] = hub.store.listRounds(run.id);
+    expect(round).toMatchObject({ status: 'completed', participants: ['aaaa'] });
+    expect(round!.failures).toEqual([{ participantId: 'bbbb', reason: 'paused by the person at the tab' }]);
+    expect(round!.durationMs).toBeLessThan(30_000);
+  });
+
   it('retries a round that lacks participants, records each attempt’s reason, then fails the run', async () => {
     const { hub, url } = await startHub();
     await scriptedClient(url, 'alone');

@@ -130,6 +130,8 @@ export function handleParticipant(socket: HubSocket, kit: ConnectionKit, deps: P
     if (state === 'connecting') return;
     registry.update(id, { state, lastSeen: deps.now() });
     if (state === 'error') deps.rounds()?.participantFailed(id, `participant error: ${message?.slice(0, 200) ?? 'unknown'}`);
+    // Paused mid-round (a person's choice, or a limit they set): the round stops waiting for it.
+    if (state === 'paused') deps.rounds()?.participantFailed(id, 'paused by the person at the tab');
   });
 
   kit.on('update:submit', (...args) => {

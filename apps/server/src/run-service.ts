@@ -340,7 +340,7 @@ export class RunService {
       store: cluster ? fencedStore(this.deps.store, epoch!) : this.deps.store,
       eligible: cluster
         ? (config) => cluster.candidates(config)
-        : (config) => registry.connected().filter((e) => shards.compatible(e, config)),
+        : (config) => registry.connected().filter((e) => e.state !== 'paused' && shards.compatible(e, config)),
       ...(cluster ? { gather: (round) => cluster.gather(round, run.config, epoch!), retryStorage: true } : {}),
       onStale: () => {
         if (this.controller === controller) this.controller = null;

@@ -29,8 +29,9 @@ import { MAX_SECAGG_GROUP, type SecAggAnswers, type SecAggRequests, type SecAggS
  *    `masked` frame kind.
  * 8: several hubs: a hello refused with the code 'full' names the hub to use instead (`redirect`), and participants
  *    listed to dashboards say which hub they are on.
+ * 9: the participant state 'paused' (a v8 hub's schema would refuse the status report).
  */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 export const CodecSchema = z.enum(FRAME_DTYPES);
 export type Codec = z.infer<typeof CodecSchema>;
@@ -492,7 +493,18 @@ export interface RoundTask {
   readonly secureAggregation?: Pick<SecureAggregationConfig, 'clip' | 'maxGroup' | 'maxExamples'>;
 }
 
-export const PARTICIPANT_STATES = ['connecting', 'waiting', 'downloading', 'evaluating', 'training', 'uploading', 'done', 'error'] as const;
+/** 'paused': the person at the tab paused taking part (or a limit they set did): the hub selects it for nothing. */
+export const PARTICIPANT_STATES = [
+  'connecting',
+  'waiting',
+  'downloading',
+  'evaluating',
+  'training',
+  'uploading',
+  'done',
+  'error',
+  'paused',
+] as const;
 export type ParticipantState = (typeof PARTICIPANT_STATES)[number];
 
 /**

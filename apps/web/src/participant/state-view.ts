@@ -43,6 +43,8 @@ export function describeStatus(status: ViewStatus): string {
       return `done: finished${round}, waiting for the next${extra}`;
     case 'error':
       return `error: ${status.message ?? 'unknown error'}${round}`;
+    case 'paused':
+      return `paused: ${status.message ?? 'you paused taking part'}`;
     default: {
       const never: never = status.state;
       return String(never);

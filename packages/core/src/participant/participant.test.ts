@@ -222,6 +222,27 @@ describe('Participant', () => {
     expect(participant.history.map((r) => r.round)).toEqual([1, 2]);
   });
 
+  it('paused, declines the tasks that still arrive and trains nothing; resumed, takes the next', async () => {
+    // Prepare
+    const { channel, updates, deliver } = recordingChannel();
+    const participant = new Participant({ channel, data: local });
+    participant.start();
+    participant.setPaused(true);
+    const a = task({ round: 1, modelVersion: 0 });
+    const b = task({ round: 2, modelVersion: 1 });
+
+    // Execute
+    deliver(a, weightsFrame(a));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    participant.setPaused(false);
+    deliver(b, weightsFrame(b));
+
+    // Assert
+    await expect.poll(() => updates.length, { timeout: 20_000 }).toBe(1);
+    expect(updates.map((u) => u.meta.round)).toEqual([2]);
+    expect(participant.history.map((r) => r.round)).toEqual([2]);
+  });
+
   it('reports a task that arrives before any data as an error, and uses data set later', async () => {
     // Prepare
     const { channel, updates } = recordingChannel();

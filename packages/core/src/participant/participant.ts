@@ -141,6 +141,7 @@ export class Participant {
   private readonly heads: HeadStore;
   /** A secure aggregation run: the trained update, as ring words, until the hub's stages are answered. */
   private contribution: SecureContribution | null = null;
+  private paused = false;
   readonly history: RoundRecord[] = [];
 
   constructor(private readonly options: ParticipantOptions) {
@@ -153,8 +154,9 @@ export class Participant {
   start(): () => void {
     const { channel } = this.options;
     const stopTasks = channel.onTask((task, weights) => {
-      // One task at a time: a tab that is still training queues the next round instead of interleaving.
-      this.busy = this.busy.then(() => this.handleTask(task, weights)).catch(() => undefined);
+      // One task at a time: a tab that is still training queues the next round instead of interleaving. Paused (when
+      // it arrives, or by its turn), it trains nothing: the hub heard 'paused' and stopped waiting for this tab.
+      this.busy = this.busy.then(() => (this.paused ? undefined : this.handleTask(task, weights))).catch(() => undefined);
     });
     const stopSecAgg = channel.onSecAgg?.((stage, request) => this.answerSecAgg(stage, request));
     return () => {
@@ -191,6 +193,14 @@ export class Participant {
     if (address?.runId !== runId || address.round !== round) return false;
     this.contribution = null;
     return true;
+  }
+
+  /**
+   * The person at the tab paused taking part (or a limit they set did): tasks that still arrive, sent before the hub
+   * heard, are declined untrained; a round already training finishes. Resuming takes tasks again.
+   */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
   }
 
   /** Replaces the local data (a user drew more digits, or too few are left); the next round uses it. */
