@@ -118,6 +118,13 @@ export class TabHeadStore implements HeadStore {
     this.events.onSave?.(runId, head);
   }
 
+  /** Deletes this participant's heads (the person at the tab left and asked for its data to go). */
+  async forget(): Promise<void> {
+    const id = this.participantId();
+    this.latest.clear();
+    if (id !== null) await this.attempt((r) => r.update(id, () => []));
+  }
+
   /** The head this tab last loaded or saved for `runId` in this page, if any. */
   cached(runId: string): Float32Array | null {
     return this.latest.get(runId) ?? null;

@@ -29,6 +29,8 @@ import { Identity } from './identity.js';
 import { OwnDataPanel } from './own-data-panel.js';
 import { MIN_OWN_EXAMPLES, splitOwnData, type OwnDigit } from './own-data.js';
 import { OwnDigitStore } from './own-store.js';
+import { Participation } from './participation.js';
+import { ParticipationView } from './participation-view.js';
 import { MetaTest } from './meta-test.js';
 import { StateView, type ViewStatus } from './state-view.js';
 import { secAggCheck } from './secagg-check.js';
@@ -125,9 +127,84 @@ function note(text: string): void {
 }
 
 function setStatus(next: ViewStatus): void {
-  page.status = next;
-  stateView.show(next);
-  session?.reportStatus(next);
+  // Sitting out, the tab says so whatever the runtime reports (a round that was training finishes unseen: the hub
+  // already stopped waiting for it); a connection problem still shows.
+  const shown =
+    sittingOut && next.state !== 'error' && next.state !== 'connecting' ? { state: 'paused' as const, message: sittingOut } : next;
+  page.status = shown;
+  stateView.show(shown);
+  session?.reportStatus(shown);
+}
+
+// ---- taking part: the person's choices, remembered across reloads -------------------------------------
+
+// Per tab, as its identity is: sessionStorage outlives a reload of this tab and is not shared with the browser's others.
+const participation = new Participation(safeSessionStorage());
+/** Why the tab sits out now (participation.pauseReason), or null when it takes part. */
+let sittingOut: string | null = null;
+let limitTimer: ReturnType<typeof setTimeout> | null = null;
+
+function safeSessionStorage(): Storage | null {
+  try {
+    return sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** Applies the person's choices: pauses or resumes the runtime, and tells the hub through the state. */
+function applyParticipation(): void {
+  const reason = participation.pauseReason(document.hidden);
+  const was = sittingOut;
+  sittingOut = reason;
+  participant?.setPaused(reason !== null);
+  participationView.show(participation.settings, participation.roundsThisHour, reason);
+  if (reason !== null) setStatus({ state: 'paused', message: reason });
+  else if (was !== null) setStatus(idleStatus());
+  if (limitTimer) clearTimeout(limitTimer);
+  const wait = participation.untilLimitLifts();
+  limitTimer = wait === null ? null : setTimeout(applyParticipation, wait + 100);
+}
+
+const participationView = new ParticipationView(participation.settings, {
+  pause: (paused) => {
+    participation.update({ paused });
+    applyParticipation();
+  },
+  visibleOnly: (visibleOnly) => {
+    participation.update({ visibleOnly });
+    applyParticipation();
+  },
+  maxRoundsPerHour: (max) => {
+    try {
+      participation.update({ maxRoundsPerHour: max });
+    } catch (error) {
+      return errorMessage(error);
+    }
+    applyParticipation();
+    return null;
+  },
+  leave: (deleteData) => void leave(deleteData),
+  join: () => {
+    participation.update({ left: false });
+    applyParticipation();
+    session?.connect();
+  },
+});
+addEventListener('visibilitychange', applyParticipation);
+
+/** Says goodbye to the hub and stays away, across reloads, until the person joins again; optionally deletes the tab's data. */
+async function leave(deleteData: boolean): Promise<void> {
+  participation.update({ left: true });
+  applyParticipation();
+  session?.disconnect();
+  if (!deleteData) return note('you left: this tab keeps its data and identity for when you join again');
+  await store?.clear().catch((error: unknown) => note(`could not delete the drawn digits: ${errorMessage(error)}`));
+  await heads.forget().catch((error: unknown) => note(`could not delete the personal heads: ${errorMessage(error)}`));
+  identity.forget();
+  idText.textContent = '(new: the hub assigns one)';
+  await ownPanel.load();
+  note("you left and this tab's data is deleted: drawn digits, personal heads and its participant id");
 }
 
 function idleStatus(): ViewStatus {
@@ -254,6 +331,7 @@ const metaTest = new MetaTest(() => localData(), heads);
 
 byId('status').append(
   stateView.element,
+  participationView.element,
   guaranteeView.element,
   headView.element,
   h('p', { className: 'muted' }, 'Participant id: ', idText),
@@ -313,6 +391,8 @@ if (page.backend) {
     data: localData(),
     onStatus: setStatus,
     onRound: (record) => {
+      if (record.accepted && record.mode === 'fit') participation.roundDone();
+      applyParticipation();
       historyView.render(runtime.history);
       void guaranteeView.refresh();
       if (!record.accepted) note(`round ${record.round} rejected: ${record.error ?? 'no reason given'}`);
@@ -337,7 +417,8 @@ if (page.backend) {
   session = hub;
   participant = runtime;
   runtime.start();
-  hub.connect();
+  applyParticipation();
+  if (!participation.settings.left) hub.connect();
   guaranteeView.start();
   // A tab without a shard asks again now and then: a run with a scenario may have started meanwhile.
   setInterval(() => {
