@@ -21,7 +21,9 @@ export default defineConfig({
       // --no-sandbox, --disable-background-networking, --disable-component-update, --no-first-run and
       // --enable-unsafe-swiftshader (WebGL without a GPU).
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--disable-sync'],
+      // --enable-unsafe-webgpu: headless Chromium then offers WebGPU on localhost pages through SwiftShader's
+      // fallback adapter, so the WebGPU path is tested as WebGL's is.
+      args: ['--disable-sync', '--enable-unsafe-webgpu'],
     },
   },
   webServer: {

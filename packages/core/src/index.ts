@@ -59,7 +59,7 @@ export { hkdf, maskWords, x25519FromSecret, x25519Provider, x25519Shared } from 
 export { tf, useBackend } from './tf.js';
 export { type MlpSpec, MNIST_CNN, MNIST_MLP, type ModelSpec, ModelSpecSchema, SINUSOID_MLP } from './model/spec.js';
 export { parameterCount, segmentSizes, weightLayout } from './model/layout.js';
-export { disposeAll, fromTensors, initialWeights, toTensors } from './model/params.js';
+export { disposeAll, fromTensors, initialWeights, readTensors, toTensors } from './model/params.js';
 export { forward } from './model/forward.js';
 export { exportLayersModel, type LayersModelFiles } from './model/export.js';
 export { type Algorithm, ALGORITHMS, AlgorithmSchema, type ClientHyper, ClientHyperSchema, DEFAULT_CLIENT_HYPER } from './learn/hyper.js';

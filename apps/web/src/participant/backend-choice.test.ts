@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseBackend, isSoftwareRenderer, median, type BackendProbe } from './backend-choice.js';
+import { adapterName, chooseBackend, isSoftwareAdapter, isSoftwareRenderer, median, type BackendProbe } from './backend-choice.js';
 
 describe('chooseBackend', () => {
   it('picks the fastest measured backend and lists the timings', () => {
@@ -34,6 +34,39 @@ describe('chooseBackend', () => {
     ]);
     expect(choice.backend).toBe('wasm');
     expect(choice.reason).toContain('SwiftShader');
+  });
+
+  it('takes a measured hardware WebGPU when it is fastest, and skips a software WebGPU adapter with the reason', () => {
+    const fast = chooseBackend([
+      { name: 'webgpu', available: true, msPerStep: 0.8 },
+      { name: 'webgl', available: true, msPerStep: 1.2 },
+      { name: 'wasm', available: true, msPerStep: 3.9 },
+      { name: 'cpu', available: true, msPerStep: 15 },
+    ]);
+    const software = chooseBackend([
+      { name: 'webgpu', available: true, skippedReason: 'WebGPU runs in software (google swiftshader), so it was not benchmarked' },
+      { name: 'webgl', available: true, skippedReason: 'WebGL renders in software (SwiftShader), so it was not benchmarked' },
+      { name: 'wasm', available: true, msPerStep: 4 },
+      { name: 'cpu', available: true, msPerStep: 15 },
+    ]);
+    const none = chooseBackend([
+      { name: 'webgpu', available: false, unavailableReason: 'this browser has no WebGPU (navigator.gpu)' },
+      { name: 'wasm', available: true, msPerStep: 4 },
+    ]);
+    expect(fast.backend).toBe('webgpu');
+    expect(fast.reason).toMatch(/^WebGPU \(fastest in the benchmark: WebGPU 0\.8 ms\/step, WebGL 1\.2/);
+    expect(software.backend).toBe('wasm');
+    expect(software.reason).toMatch(/^WebGPU runs in software \(google swiftshader\), so it was not benchmarked; WebGL renders/);
+    expect(none.reason).toMatch(/^WebGPU unavailable \(this browser has no WebGPU \(navigator\.gpu\)\): fell back to WASM/);
+  });
+
+  it('recognises the browser’s software WebGPU adapter, as Chromium describes its SwiftShader fallback', () => {
+    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: '', isFallbackAdapter: true })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', architecture: 'ampere', isFallbackAdapter: false })).toBe(false);
+    expect(isSoftwareAdapter(null)).toBe(false);
+    expect(adapterName({ vendor: 'google', architecture: 'swiftshader', description: '' })).toBe('google swiftshader');
+    expect(adapterName({})).toBe('unknown adapter');
   });
 
   it('never picks wasm for a CNN, even when it measured fastest', () => {

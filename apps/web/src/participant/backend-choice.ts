@@ -2,11 +2,11 @@
  * Which TF.js backend a tab trains on, as a pure function of what was probed and measured, so the rules are
  * unit-tested without a browser. The browser side (backend.ts) probes and benchmarks, then asks this.
  */
-export const BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type ModelKind = 'mlp' | 'cnn';
 
-export const BACKEND_LABEL: Record<BackendName, string> = { webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
+export const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
 
 export function isBackendName(value: string): value is BackendName {
   return (BACKENDS as readonly string[]).includes(value);
@@ -33,6 +33,27 @@ export interface BackendChoice {
 /** SwiftShader, llvmpipe and friends: WebGL that runs on the CPU, slower here than WASM for small models. */
 export function isSoftwareRenderer(renderer: string | null | undefined): boolean {
   return !!renderer && /swiftshader|llvmpipe|softpipe|software|basic render|mesa offscreen/i.test(renderer);
+}
+
+/** What a WebGPU adapter says of itself (GPUAdapterInfo, as far as this page reads it). */
+export interface GpuAdapterInfo {
+  readonly vendor?: string;
+  readonly architecture?: string;
+  readonly description?: string;
+  /** The browser's fallback adapter: WebGPU on the CPU (SwiftShader). */
+  readonly isFallbackAdapter?: boolean;
+}
+
+/** A WebGPU adapter that runs on the CPU (Chromium's SwiftShader fallback): as the software WebGL renderer is. */
+export function isSoftwareAdapter(info: GpuAdapterInfo | null | undefined): boolean {
+  if (!info) return false;
+  return info.isFallbackAdapter === true || [info.vendor, info.architecture, info.description].some((text) => isSoftwareRenderer(text));
+}
+
+/** How the page names an adapter: "google swiftshader", or "unknown adapter". */
+export function adapterName(info: GpuAdapterInfo | null | undefined): string {
+  const text = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ').trim();
+  return text || 'unknown adapter';
 }
 
 /** tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter: it can run a CNN forward but not train one. */

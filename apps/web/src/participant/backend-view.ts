@@ -2,11 +2,12 @@ import { h, replaceChildren } from '../shared/dom.js';
 import type { BackendReport } from './backend.js';
 import { BACKEND_LABEL } from './backend-choice.js';
 
-/** The chosen backend, the WebGL renderer string and why: the backend name alone is data-testid="backend". */
+/** The chosen backend, the WebGL renderer string, the WebGPU adapter and why: the backend name alone is data-testid="backend". */
 export class BackendView {
   readonly element: HTMLElement;
   private readonly name = h('dd', { 'data-testid': 'backend', text: '…' });
   private readonly renderer = h('dd', { 'data-testid': 'renderer', text: '…' });
+  private readonly adapter = h('dd', { 'data-testid': 'gpu-adapter', text: '…' });
   private readonly reason = h('dd', { 'data-testid': 'backend-reason', text: 'choosing a backend…' });
   private readonly probes = h('ul', { className: 'muted probes' });
 
@@ -21,6 +22,8 @@ export class BackendView {
         this.name,
         h('dt', { text: 'WebGL renderer' }),
         this.renderer,
+        h('dt', { text: 'WebGPU adapter' }),
+        this.adapter,
         h('dt', { text: 'Why' }),
         this.reason,
       ),
@@ -31,6 +34,7 @@ export class BackendView {
   show(report: BackendReport): void {
     this.name.textContent = report.backend;
     this.renderer.textContent = report.renderer ? `${report.renderer}${report.software ? ' (software renderer)' : ''}` : 'no WebGL';
+    this.adapter.textContent = report.gpuAdapter ? `${report.gpuAdapter}${report.softwareGpu ? ' (software adapter)' : ''}` : 'no WebGPU';
     this.reason.textContent = report.reason;
     replaceChildren(
       this.probes,

@@ -1,12 +1,16 @@
 import { MNIST_CNN, MNIST_MLP, disposeAll, initialWeights, sgdStep, tf, toTensors, useBackend, type ModelSpec } from '@tabula/core';
+import '@tensorflow/tfjs-backend-webgpu';
 import { errorMessage } from '../shared/dom.js';
 import {
   BACKENDS,
+  adapterName,
   chooseBackend,
+  isSoftwareAdapter,
   isSoftwareRenderer,
   median,
   type BackendName,
   type BackendProbe,
+  type GpuAdapterInfo,
   type ModelKind,
 } from './backend-choice.js';
 import { configureWasmPaths } from './wasm-paths.js';
@@ -17,6 +21,9 @@ export interface BackendReport {
   /** The WebGL renderer string (unmasked when the browser allows), or null without WebGL. */
   readonly renderer: string | null;
   readonly software: boolean;
+  /** The WebGPU adapter ("google swiftshader"), or null without WebGPU. */
+  readonly gpuAdapter: string | null;
+  readonly softwareGpu: boolean;
   readonly reason: string;
   readonly probes: readonly BackendProbe[];
   /** Chosen by ?backend=... rather than automatically. */
@@ -42,8 +49,30 @@ export function webglRenderer(): string | null {
   }
 }
 
+/** Read once and kept: an adapter this page requested and then dropped took the browser's WebGPU instance down with it. */
+let adapterRead: Promise<{ info: GpuAdapterInfo } | null> | null = null;
+
+/** The WebGPU adapter the browser gives (null: no WebGPU, or no adapter); `navigator.gpu` is typed here, not globally. */
+export function webgpuAdapter(): Promise<{ info: GpuAdapterInfo } | null> {
+  adapterRead ??= (async () => {
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: GpuAdapterInfo } | null> } }).gpu;
+    if (!gpu) return null;
+    try {
+      const adapter = await gpu.requestAdapter();
+      return adapter ? { adapter, info: adapter.info ?? {} } : null;
+    } catch {
+      return null;
+    }
+  })();
+  return adapterRead;
+}
+
 /** Initialises a backend; throws with the reason when it cannot be used here. */
 export async function activateBackend(name: BackendName): Promise<void> {
+  if (name === 'webgpu') {
+    if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU (navigator.gpu)');
+    if (!(await webgpuAdapter())) throw new Error('the browser offers no WebGPU adapter');
+  }
   if (name === 'wasm') {
     if (typeof WebAssembly === 'undefined') throw new Error('this browser has no WebAssembly');
     configureWasmPaths();
@@ -102,13 +131,16 @@ async function benchmarkActive(): Promise<number> {
 }
 
 /**
- * `?backend=` given: exactly that one, or an error saying why it is unavailable. Otherwise probe WebGL,
+ * `?backend=` given: exactly that one, or an error saying why it is unavailable. Otherwise probe WebGPU, WebGL,
  * WASM and CPU, benchmark each briefly (a software WebGL renderer is not benchmarked while WASM works: it is
- * known to be slower here and its shader compiles alone take about a second), and keep the fastest.
+ * known to be slower here and its shader compiles alone take about a second; a software WebGPU adapter likewise), and
+ * keep the fastest.
  */
 export async function selectBackend(requested: BackendName | null, model: ModelKind = 'mlp'): Promise<BackendReport> {
   const renderer = webglRenderer();
   const software = isSoftwareRenderer(renderer);
+  const adapter = await webgpuAdapter();
+  const gpu = { gpuAdapter: adapter ? adapterName(adapter.info) : null, softwareGpu: isSoftwareAdapter(adapter?.info) };
   if (requested) {
     try {
       await activateBackend(requested);
@@ -116,7 +148,15 @@ export async function selectBackend(requested: BackendName | null, model: ModelK
       throw new Error(`backend ${requested} was requested but is unavailable: ${errorMessage(error)}`, { cause: error });
     }
     const probe: BackendProbe = { name: requested, available: true };
-    return { backend: requested, renderer, software, reason: `requested with ?backend=${requested}`, probes: [probe], forced: true };
+    return {
+      backend: requested,
+      renderer,
+      software,
+      ...gpu,
+      reason: `requested with ?backend=${requested}`,
+      probes: [probe],
+      forced: true,
+    };
   }
 
   const probes: BackendProbe[] = [];
@@ -129,6 +169,17 @@ export async function selectBackend(requested: BackendName | null, model: ModelK
           name,
           available: true,
           skippedReason: `WebGL renders in software (${shortRenderer(renderer)}), so it was not benchmarked`,
+        });
+        continue;
+      }
+      // The same for WebGPU on the browser's software adapter: slower here than WASM, and its pipelines take long to
+      // build. The adapter says it is there; a device is not created for nothing (several tabs' software devices at once
+      // lose the browser's WebGPU instance).
+      if (name === 'webgpu' && gpu.softwareGpu && wasmWorks) {
+        probes.push({
+          name,
+          available: true,
+          skippedReason: `WebGPU runs in software (${gpu.gpuAdapter ?? 'fallback adapter'}), so it was not benchmarked`,
         });
         continue;
       }
@@ -145,7 +196,7 @@ export async function selectBackend(requested: BackendName | null, model: ModelK
   }
   const choice = chooseBackend(probes, model);
   await activateBackend(choice.backend);
-  return { backend: choice.backend, renderer, software, reason: choice.reason, probes, forced: false };
+  return { backend: choice.backend, renderer, software, ...gpu, reason: choice.reason, probes, forced: false };
 }
 
 async function canActivate(name: BackendName): Promise<boolean> {

@@ -130,7 +130,7 @@ export class MetaTest {
     support: Examples,
   ): Promise<{ weights: Float32Array; adaptFrom: number; source: HeadSource | null }> {
     if (!keepsHead(model.algorithm)) return { weights: model.weights, adaptFrom: 0, source: null };
-    const { head, own } = startingHead(model.spec, model.weights, await this.heads.find(model.runId), support);
+    const { head, own } = await startingHead(model.spec, model.weights, await this.heads.find(model.runId), support);
     const { weights, adaptFrom } = withHead(model.spec, model.weights, head);
     return { weights, adaptFrom, source: own ? 'own' : newHeadSource(model.spec.task) };
   }

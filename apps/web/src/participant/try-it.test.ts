@@ -17,13 +17,13 @@ describe('Try it: the personalized prediction', () => {
     await useBackend('cpu');
   });
 
-  it('adapts only the head under a personal head, as the hub scores it, and every weight otherwise', () => {
+  it('adapts only the head under a personal head, as the hub scores it, and every weight otherwise', async () => {
     // Prepare
     const weights = initialWeights(spec, 1);
     const fedrep = localModel(spec, 'fedrep', weights.slice(0, BODY), weights.slice(BODY));
     // Execute
-    const headOnly = personalize({ key: 'a', spec, hyper, weights: fedrep.weights, adaptFrom: fedrep.adaptFrom }, support);
-    const all = personalize({ key: 'b', spec, hyper, weights, adaptFrom: 0 }, support);
+    const headOnly = await personalize({ key: 'a', spec, hyper, weights: fedrep.weights, adaptFrom: fedrep.adaptFrom }, support);
+    const all = await personalize({ key: 'b', spec, hyper, weights, adaptFrom: 0 }, support);
     // Assert
     expect(fedrep.adaptFrom).toBe(BODY);
     expect(headOnly.subarray(0, BODY)).toEqual(weights.subarray(0, BODY));

@@ -1,7 +1,7 @@
 import {
   disposeAll,
   forward,
-  fromTensors,
+  readTensors,
   sgdStep,
   tf,
   toBatch,
@@ -30,7 +30,7 @@ export interface Prediction {
 }
 
 /** Softmax probabilities of the model for one 28x28 image (pixels 0..255). */
-export function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Array): Prediction {
+export async function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Array): Promise<Prediction> {
   const params = toTensors(spec, weights);
   try {
     const probs = tf.tidy(() => {
@@ -40,7 +40,8 @@ export function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Arr
       );
       return tf.softmax(forward(spec, params, x));
     });
-    const values = probs.dataSync();
+    // Read without blocking: WebGPU on a software adapter cannot read synchronously (core's readTensors).
+    const values = await probs.data();
     probs.dispose();
     let digit = 0;
     values.forEach((p, i) => (p > (values[digit] ?? 0) ? (digit = i) : undefined));
@@ -54,7 +55,7 @@ export function predict(spec: ModelSpec, weights: Float32Array, pixels: Uint8Arr
  * The global weights after `adaptSteps` full-batch SGD steps on the local support set, as evaluation does: under a
  * personal head (adaptFrom > 0) only the head's tensors step.
  */
-export function personalize(snapshot: ModelSnapshot, support: Examples): Float32Array {
+export async function personalize(snapshot: ModelSnapshot, support: Examples): Promise<Float32Array> {
   let params = toTensors(snapshot.spec, snapshot.weights);
   const [x, y] = toBatch(snapshot.spec, support);
   const layout = weightLayout(snapshot.spec);
@@ -72,7 +73,7 @@ export function personalize(snapshot: ModelSnapshot, support: Examples): Float32
       disposeAll(params);
       params = next.params;
     }
-    return fromTensors(params);
+    return await readTensors(params);
   } finally {
     disposeAll(params);
     tf.dispose([x, y]);
@@ -90,13 +91,13 @@ export class TryIt {
   /** `support` returns this tab's current adaptation data (or null without data). */
   constructor(private readonly support: () => Examples | null) {
     const run = h('button', { type: 'button', text: 'Predict' });
-    run.addEventListener('click', () => this.predictDrawing());
+    run.addEventListener('click', () => void this.predictDrawing());
     const clear = h('button', { type: 'button', text: 'Clear' });
     clear.addEventListener('click', () => {
       this.pad.clear();
       replaceChildren(this.result);
     });
-    this.pad.onStroke = () => this.predictDrawing();
+    this.pad.onStroke = () => void this.predictDrawing();
     this.element = h(
       'div',
       { className: 'try-it' },
@@ -116,7 +117,7 @@ export class TryIt {
     this.personalized = null;
   }
 
-  private predictDrawing(): void {
+  private async predictDrawing(): Promise<void> {
     const snapshot = this.snapshot;
     if (!snapshot) return this.say('No model yet: wait until this tab has taken part in a round.');
     if (snapshot.spec.task !== 'classification' || snapshot.spec.inputShape.reduce((a, b) => a * b, 1) !== 784) {
@@ -125,12 +126,13 @@ export class TryIt {
     const pixels = this.pad.toMnist();
     if (!pixels) return this.say('Draw a digit first.');
     try {
-      const global = predict(snapshot.spec, snapshot.weights, pixels);
+      const global = await predict(snapshot.spec, snapshot.weights, pixels);
       const support = this.support();
       let personal: Prediction | null = null;
       if (support && support.count > 0) {
-        if (this.personalized?.key !== snapshot.key) this.personalized = { key: snapshot.key, weights: personalize(snapshot, support) };
-        personal = predict(snapshot.spec, this.personalized.weights, pixels);
+        if (this.personalized?.key !== snapshot.key)
+          this.personalized = { key: snapshot.key, weights: await personalize(snapshot, support) };
+        personal = await predict(snapshot.spec, this.personalized.weights, pixels);
       }
       replaceChildren(
         this.result,

@@ -29,12 +29,16 @@ describe('parseUrlOptions', () => {
   });
 
   it('explains bad parameters and ignores them', () => {
-    const options = parseUrlOptions('?backend=webgpu&scenario=shards&participants=6&participant=6');
+    const options = parseUrlOptions('?backend=metal&scenario=shards&participants=6&participant=6');
     expect(options.backend).toBeNull();
     expect(options.shard).toBeNull();
     expect(options.errors).toHaveLength(2);
     expect(options.errors[1]).toMatch(/participant=6 must be an integer in 0..5/);
     expect(parseUrlOptions('?scenario=mars&participants=2&participant=0').errors[0]).toMatch(/^scenario parameters: name:/);
+  });
+
+  it('takes ?backend=webgpu like the other backends', () => {
+    expect(parseUrlOptions('?backend=webgpu')).toEqual({ backend: 'webgpu', shard: null, errors: [] });
   });
 
   it('is empty without parameters', () => {

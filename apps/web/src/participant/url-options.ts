@@ -3,7 +3,7 @@ import { isBackendName, type BackendName, BACKENDS } from './backend-choice.js';
 
 /** What the page's query string asks for. */
 export interface UrlOptions {
-  /** `?backend=webgl|wasm|cpu`: honoured exactly; null = choose automatically. */
+  /** `?backend=webgpu|webgl|wasm|cpu`: honoured exactly; null = choose automatically. */
   readonly backend: BackendName | null;
   /**
    * `?scenario=shards&participants=6&participant=2[&seed=1][&heldOut=1][&validation=2][&alpha=0.5][&kShot=5]

@@ -70,7 +70,7 @@ describe('client updates', () => {
       let weights = initialFederated(spec, algorithm, 2, hyper.innerLr);
       let head: Float32Array | null = null;
       const modelOf = (vector: Float32Array) => localModel(spec, algorithm, vector, head).weights;
-      const before = score(spec, modelOf(weights), test).accuracy!;
+      const before = (await score(spec, modelOf(weights), test)).accuracy!;
       const progress: number[] = [];
       let tensorsAfterFirstRound = -1;
       for (let round = 0; round < 6; round++) {
@@ -95,7 +95,7 @@ describe('client updates', () => {
       expect(progress.slice(0, plannedSteps(algorithm, hyper, 80))).toEqual(
         Array.from({ length: plannedSteps(algorithm, hyper, 80) }, (_, i) => i + 1),
       );
-      expect(score(spec, modelOf(weights), test).accuracy!).toBeGreaterThan(before + 0.15);
+      expect((await score(spec, modelOf(weights), test)).accuracy!).toBeGreaterThan(before + 0.15);
     });
   }
 
@@ -155,7 +155,7 @@ describe('client updates', () => {
     const tensors = tf.memory().numTensors;
     const curve = await adaptationCurve(spec, global, support, test, { steps: [10, 0, 1], lr: 0.5 });
     expect(curve.steps).toEqual([0, 1, 10]);
-    expect(curve.scores[0]!.accuracy).toBeCloseTo(score(spec, global, test).accuracy!, 6);
+    expect(curve.scores[0]!.accuracy).toBeCloseTo((await score(spec, global, test)).accuracy!, 6);
     expect(curve.scores[2]!.loss).toBeLessThan(curve.scores[0]!.loss);
     expect(tf.memory().numTensors).toBe(tensors);
   });

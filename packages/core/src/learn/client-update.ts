@@ -1,6 +1,6 @@
 import { concatExamples, type Examples } from '../data/dataset.js';
 import { secondOrderBlocker } from '../model/forward.js';
-import { disposeAll, fromTensors, toTensors } from '../model/params.js';
+import { disposeAll, readTensors, toTensors } from '../model/params.js';
 import type { ModelSpec } from '../model/spec.js';
 import { createRng } from '../rng.js';
 import { tf } from '../tf.js';
@@ -242,7 +242,7 @@ export async function clientUpdate(input: ClientUpdateInput): Promise<ClientUpda
         throw new Error(`unknown algorithm ${String(unknown)}`);
       }
     }
-    const local = fromTensors([...params, ...rates]);
+    const local = await readTensors([...params, ...rates]);
     const delta = new Float32Array(global.length);
     for (let i = 0; i < delta.length; i++) delta[i] = (local[i] as number) - (global[i] as number);
     const loss = (await lossSum.data())[0]! / Math.max(1, lossTerms);

@@ -18,8 +18,8 @@ export interface Score {
 
 const EVAL_CHUNK = 512;
 
-/** Scores weights (tensors in layout order) on examples, in chunks to bound memory. */
-export function scoreTensors(spec: ModelSpec, params: readonly tf.Tensor[], examples: Examples): Score {
+/** Scores weights (tensors in layout order) on examples, in chunks to bound memory; reads without blocking (readTensors). */
+export async function scoreTensors(spec: ModelSpec, params: readonly tf.Tensor[], examples: Examples): Promise<Score> {
   if (examples.count === 0) throw new Error('cannot evaluate on an empty example set');
   let lossSum = 0;
   let score = 0;
@@ -30,18 +30,19 @@ export function scoreTensors(spec: ModelSpec, params: readonly tf.Tensor[], exam
       const out = forward(spec, params, x);
       return [tf.mul(taskLoss(spec, out, y), rows.length), scoreSum(spec, out, y)];
     });
-    lossSum += l.dataSync()[0]!;
-    score += s.dataSync()[0]!;
+    const [lossPart, scorePart] = await Promise.all([l.data(), s.data()]);
+    lossSum += lossPart[0]!;
+    score += scorePart[0]!;
     tf.dispose([l, s]);
   }
   const loss = lossSum / examples.count;
   return spec.task === 'regression' ? { loss, mse: score / examples.count } : { loss, accuracy: score / examples.count };
 }
 
-export function score(spec: ModelSpec, weights: Float32Array, examples: Examples): Score {
+export async function score(spec: ModelSpec, weights: Float32Array, examples: Examples): Promise<Score> {
   const params = toTensors(spec, weights);
   try {
-    return scoreTensors(spec, params, examples);
+    return await scoreTensors(spec, params, examples);
   } finally {
     disposeAll(params);
   }
@@ -86,7 +87,7 @@ export async function adaptationCurve(
   const scores: Score[] = [];
   try {
     for (let done = 0; done <= last; done++) {
-      if (steps.includes(done)) scores.push(scoreTensors(spec, params, test));
+      if (steps.includes(done)) scores.push(await scoreTensors(spec, params, test));
       if (done === last) break;
       const next = rates
         ? metaSgdStep(spec, params, rates, sx, sy)

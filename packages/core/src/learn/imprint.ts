@@ -17,7 +17,7 @@ import { headLength } from './local-model.js';
  * features are ReLU outputs, ≥ 0), so it is never predicted until a step teaches it. Returns the head's weights
  * (from `headOffset`), or null where there is nothing to imprint: a regression model or an empty support set.
  */
-export function imprintedHead(model: ModelSpec, weights: Float32Array, support: Examples): Float32Array | null {
+export async function imprintedHead(model: ModelSpec, weights: Float32Array, support: Examples): Promise<Float32Array | null> {
   if (model.task !== 'classification' || support.count === 0) return null;
   const layout = weightLayout(model);
   const out = outputLayerIndex(model);
@@ -27,14 +27,17 @@ export function imprintedHead(model: ModelSpec, weights: Float32Array, support: 
   const params = toTensors(model, weights);
   let feats: Float32Array;
   try {
-    feats = tf.tidy(() => {
+    const computed = tf.tidy(() => {
       const [x] = toBatch(
         model,
         support,
         Array.from({ length: support.count }, (_, i) => i),
       );
-      return features(model, params, x).dataSync() as Float32Array;
+      return features(model, params, x);
     });
+    // Read without blocking (model/params.ts readTensors: WebGPU's software adapter cannot read synchronously).
+    feats = (await computed.data()) as Float32Array;
+    computed.dispose();
   } finally {
     disposeAll(params);
   }
@@ -71,12 +74,12 @@ export function imprintedHead(model: ModelSpec, weights: Float32Array, support: 
  * another size belongs to another model under the same run id), else one imprinted from its support set on the body
  * in `weights` (null for regression: the fresh zero head). `own` says which.
  */
-export function startingHead(
+export async function startingHead(
   model: ModelSpec,
   weights: Float32Array,
   kept: Float32Array | null,
   support: Examples,
-): { head: Float32Array | null; own: boolean } {
+): Promise<{ head: Float32Array | null; own: boolean }> {
   if (kept?.length === headLength(model)) return { head: kept, own: true };
-  return { head: imprintedHead(model, weights, support), own: false };
+  return { head: await imprintedHead(model, weights, support), own: false };
 }

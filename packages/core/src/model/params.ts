@@ -42,6 +42,21 @@ export function fromTensors(tensors: readonly tf.Tensor[]): Float32Array {
   return flat;
 }
 
+/**
+ * As `fromTensors`, read without blocking: what every backend supports. WebGPU reads synchronously slowly, and on
+ * Chromium's software adapter not at all (its instance is lost), so paths that run in a tab read this way.
+ */
+export async function readTensors(tensors: readonly tf.Tensor[]): Promise<Float32Array> {
+  const values = await Promise.all(tensors.map((t) => t.data()));
+  const flat = new Float32Array(values.reduce((n, v) => n + v.length, 0));
+  let offset = 0;
+  for (const v of values) {
+    flat.set(v, offset);
+    offset += v.length;
+  }
+  return flat;
+}
+
 export function disposeAll(tensors: readonly tf.Tensor[]): void {
   for (const t of tensors) t.dispose();
 }

@@ -231,7 +231,7 @@ export class Participant {
       let head: Float32Array | null = null;
       if (keepsHead(task.algorithm)) {
         const body = localModel(task.model, task.algorithm, global).weights;
-        ({ head } = startingHead(task.model, body, await this.heads.load(task.runId), data.support));
+        ({ head } = await startingHead(task.model, body, await this.heads.load(task.runId), data.support));
       }
       const evaluateOnly = task.mode === 'evaluate' || data.heldOut || data.validation === true;
       const evaluation = evaluateOnly || task.evaluate ? await this.evaluate(task, global, head, data) : undefined;

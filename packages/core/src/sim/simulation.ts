@@ -231,10 +231,10 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
   } = options.freshHead && trained.adaptFrom === 0 && !trained.rates ? withHead(config.model, trained.weights) : trained;
   // One imprint per participant, however many fine-tuning rates score it.
   const starts = new WeakMap<Examples, Float32Array>();
-  const startFor = (support: Examples): Float32Array => {
+  const startFor = async (support: Examples): Promise<Float32Array> => {
     if (adaptFrom === 0) return global;
     let start = starts.get(support);
-    if (!start) starts.set(support, (start = withHead(config.model, global, imprintedHead(config.model, global, support)).weights));
+    if (!start) starts.set(support, (start = withHead(config.model, global, await imprintedHead(config.model, global, support)).weights));
     return start;
   };
 
@@ -244,7 +244,12 @@ export async function runSimulation(input: RunConfigInput, options: SimOptions =
     const perParticipant: number[][] = [];
     for (const index of indices) {
       const data = scenario.participant(index);
-      const curve = await adaptationCurve(config.model, startFor(data.support), data.support, data.test, { steps, lr, rates, adaptFrom });
+      const curve = await adaptationCurve(config.model, await startFor(data.support), data.support, data.test, {
+        steps,
+        lr,
+        rates,
+        adaptFrom,
+      });
       perParticipant.push(curve.scores.map(headline));
     }
     const mean = steps.map((_, s) => perParticipant.reduce((sum, row) => sum + row[s]!, 0) / Math.max(1, perParticipant.length));
