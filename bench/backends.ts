@@ -1,6 +1,6 @@
 /**
- * bench/backends.ts — ms per training step (batch 32) of the MNIST MLP and CNN on TF.js's webgl, wasm and cpu
- * backends inside Debian's Chromium, measured in one page, interleaved over repetitions; and what the
+ * bench/backends.ts — ms per training step (batch 32) of the MNIST MLP and CNN on TF.js's webgpu, webgl, wasm and cpu
+ * backends inside Debian's Chromium (WebGPU through --enable-unsafe-webgpu: SwiftShader's adapter without a GPU), measured in one page, interleaved over repetitions; and what the
  * participant page's automatic choice picked. Why: the tab's backend choice is a claim ("fastest here") that
  * should rest on a measurement, and WebGL without a GPU is SwiftShader, a software renderer.
  *
@@ -32,13 +32,16 @@ if (v.help) failUsage('', HELP);
 const reps = v.quick ? 1 : positiveInt(v.reps, '--reps');
 const budgetMs = v.quick ? 500 : positiveInt(v['budget-ms'], '--budget-ms');
 
-const BACKENDS = ['webgl', 'wasm', 'cpu'] as const;
+const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 const MODELS = ['mlp', 'cnn'] as const;
 type Sample = { msPerStep: number; firstStepMs: number; steps: number } | { error: string };
 
 const started = performance.now();
 const hub = await startHubProcess(await freePort());
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--disable-sync'] });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--disable-sync', '--enable-unsafe-webgpu'],
+});
 try {
   const page = await browser.newPage();
   await page.goto(`${hub.url}/`);
@@ -49,6 +52,7 @@ try {
     backend: window.tabula.backend,
     reason: document.querySelector('[data-testid="backend-reason"]')?.textContent ?? '',
     renderer: document.querySelector('[data-testid="renderer"]')?.textContent ?? '',
+    gpuAdapter: document.querySelector('[data-testid="gpu-adapter"]')?.textContent ?? '',
   }));
   const samples = new Map<string, Sample[]>();
   for (let rep = 0; rep < reps; rep++) {
@@ -102,16 +106,17 @@ try {
     name: 'backends',
     title: 'Browser backends: ms per training step in Chromium',
     description:
-      "One participant page in headless Debian Chromium (no GPU: WebGL is SwiftShader, a software renderer) measures the MNIST MLP (784-100-10) and the small CNN (conv 8, conv 16, dense) training step on webgl, wasm and cpu through the page's own measurement hook, interleaved; and records what the page chose automatically on load.",
+      "One participant page in headless Debian Chromium (no GPU: WebGL and WebGPU are SwiftShader, software) measures the MNIST MLP (784-100-10) and the small CNN (conv 8, conv 16, dense) training step on webgpu, webgl, wasm and cpu through the page's own measurement hook, interleaved; and records what the page chose automatically on load.",
     ...runInfo(started, v.quick),
     headline: [
-      `MLP: webgl ${mlp('webgl').toFixed(1)} ms, wasm ${mlp('wasm').toFixed(1)} ms, cpu ${mlp('cpu').toFixed(1)} ms per step (webgl/wasm ${(mlp('webgl') / mlp('wasm')).toFixed(1)}x)`,
-      `CNN: webgl ${cnn('webgl').toFixed(0)} ms, cpu ${cnn('cpu').toFixed(0)} ms per step; wasm ${Number.isFinite(cnn('wasm')) ? `${cnn('wasm').toFixed(0)} ms` : 'cannot train it (no Conv2DBackpropFilter in tfjs-backend-wasm 4.22)'}`,
+      `MLP: webgpu ${mlp('webgpu').toFixed(1)} ms, webgl ${mlp('webgl').toFixed(1)} ms, wasm ${mlp('wasm').toFixed(1)} ms, cpu ${mlp('cpu').toFixed(1)} ms per step (webgl/wasm ${(mlp('webgl') / mlp('wasm')).toFixed(1)}x)`,
+      `CNN: webgpu ${cnn('webgpu').toFixed(0)} ms, webgl ${cnn('webgl').toFixed(0)} ms, cpu ${cnn('cpu').toFixed(0)} ms per step; wasm ${Number.isFinite(cnn('wasm')) ? `${cnn('wasm').toFixed(0)} ms` : 'cannot train it (no Conv2DBackpropFilter in tfjs-backend-wasm 4.22)'}`,
       `automatic choice on load: ${auto.backend} — ${auto.reason}`,
     ],
     tables: [table],
     notes: [
       `renderer: ${auto.renderer}`,
+      `WebGPU adapter: ${auto.gpuAdapter}`,
       'The tab runs alone here; with many tabs on 2 cores each slows down (SwiftShader and wasm both compete for the same cores).',
     ],
     data: { samples: Object.fromEntries(samples), auto, reps, budgetMs },

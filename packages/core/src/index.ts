@@ -143,6 +143,7 @@ export {
   type RunEnd,
 } from './federation/round-engine.js';
 export { roundTask, type RoundAddress } from './federation/round-task.js';
+export { checkMamlGradient, type MetaGradientCheck } from './learn/meta-gradient-check.js';
 export { secureGroup, type SecureGroupOptions, type SecureGroupResult } from './secagg/secure-group.js';
 export { RoundCollector, type RoundSettlement } from './federation/round-collector.js';
 export {

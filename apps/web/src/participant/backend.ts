@@ -1,4 +1,16 @@
-import { MNIST_CNN, MNIST_MLP, disposeAll, initialWeights, sgdStep, tf, toTensors, useBackend, type ModelSpec } from '@tabula/core';
+import {
+  MNIST_CNN,
+  MNIST_MLP,
+  checkMamlGradient,
+  disposeAll,
+  initialWeights,
+  sgdStep,
+  tf,
+  toTensors,
+  useBackend,
+  type MetaGradientCheck,
+  type ModelSpec,
+} from '@tabula/core';
 import '@tensorflow/tfjs-backend-webgpu';
 import { errorMessage } from '../shared/dom.js';
 import {
@@ -121,6 +133,17 @@ export async function measureBackend(
   await activateBackend(name);
   try {
     return await measureActive(model === 'cnn' ? MNIST_CNN : MNIST_MLP, budgetMs, 200);
+  } finally {
+    await activateBackend(previous);
+  }
+}
+
+/** Full MAML's meta-gradient against finite differences on one backend (core's check), then back to the tab's backend. */
+export async function checkGradientOn(name: BackendName): Promise<MetaGradientCheck> {
+  const previous = tf.getBackend() as BackendName;
+  await activateBackend(name);
+  try {
+    return await checkMamlGradient();
   } finally {
     await activateBackend(previous);
   }

@@ -17,7 +17,7 @@ import '../shared/style.css';
 import { byId, errorMessage, h } from '../shared/dom.js';
 import { GuaranteeView } from './guarantee-view.js';
 import { loadShard } from './assigned-data.js';
-import { activateBackend, measureBackend, selectBackend, type BackendReport } from './backend.js';
+import { activateBackend, checkGradientOn, measureBackend, selectBackend, type BackendReport } from './backend.js';
 import { BACKEND_LABEL, canTrain, chooseBackend, WASM_CNN_REASON } from './backend-choice.js';
 import { BackendView } from './backend-view.js';
 import { DataSourceView, type DataSource } from './data-source-view.js';
@@ -110,6 +110,7 @@ installHook({
   },
   tf,
   measure: measureBackend,
+  gradientCheck: checkGradientOn,
   secagg: secAggCheck,
 });
 

@@ -1,4 +1,4 @@
-import type { ParticipantState, RoundRecord, tf } from '@tabula/core';
+import type { MetaGradientCheck, ParticipantState, RoundRecord, tf } from '@tabula/core';
 import type { DataSource } from './data-source-view.js';
 import type { secAggCheck } from './secagg-check.js';
 import type { ViewStatus } from './state-view.js';
@@ -22,10 +22,12 @@ export interface TabulaHook {
    * Switches to that backend for the measurement and back afterwards.
    */
   measure(
-    backend: 'webgl' | 'wasm' | 'cpu',
+    backend: 'webgpu' | 'webgl' | 'wasm' | 'cpu',
     model: 'mlp' | 'cnn',
     budgetMs?: number,
   ): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
+  /** Full MAML's meta-gradient against central finite differences on one backend (core's checkMamlGradient). */
+  gradientCheck(backend: 'webgpu' | 'webgl' | 'wasm' | 'cpu'): Promise<MetaGradientCheck>;
   /** The page's secure aggregation crypto on hex strings: check it against RFC 7748, RFC 5869 and NIST SP 800-38A. */
   readonly secagg: typeof secAggCheck;
 }
