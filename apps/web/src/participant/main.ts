@@ -111,6 +111,11 @@ installHook({
   tf,
   measure: measureBackend,
   gradientCheck: checkGradientOn,
+  memory: () => ({
+    tensors: tf.memory().numTensors,
+    tensorBytes: tf.memory().numBytes,
+    heapBytes: (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? null,
+  }),
   secagg: secAggCheck,
 });
 

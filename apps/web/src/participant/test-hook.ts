@@ -26,6 +26,8 @@ export interface TabulaHook {
     model: 'mlp' | 'cnn',
     budgetMs?: number,
   ): Promise<{ msPerStep: number; firstStepMs: number; steps: number }>;
+  /** TF.js's live tensors and bytes, and the page's JS heap where the browser tells it: flat across rounds, or a leak. */
+  memory(): { tensors: number; tensorBytes: number; heapBytes: number | null };
   /** Full MAML's meta-gradient against central finite differences on one backend (core's checkMamlGradient). */
   gradientCheck(backend: 'webgpu' | 'webgl' | 'wasm' | 'cpu'): Promise<MetaGradientCheck>;
   /** The page's secure aggregation crypto on hex strings: check it against RFC 7748, RFC 5869 and NIST SP 800-38A. */
