@@ -90,3 +90,32 @@ test('a person leaves and deletes the tab’s data: the hub sees it go, and it s
   await expect.poll(() => stateAtHub(baseURL!, fresh!)).toBe('waiting');
   await context.close();
 });
+
+test('“only while this tab is visible”: hidden, the tab sits out and the hub sees it paused; visible again, it takes part', async ({
+  browser,
+  baseURL,
+}) => {
+  // Prepare
+  const context = await browser.newContext();
+  const [tab] = await openShardTabs(context, scenario, trainerIndices(scenario, 4).slice(3));
+  const [id] = await participantIds([tab!]);
+  await tab!.getByLabel('Take part only while this tab is visible').check();
+  await expect.poll(() => stateAtHub(baseURL!, id!)).toBe('waiting');
+  const setVisibility = (state: 'hidden' | 'visible') =>
+    tab!.evaluate((next) => {
+      // Headless pages are always visible: the browser's own signal is emulated here, as a hidden tab would send it.
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => next });
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => next === 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+    }, state);
+
+  // Execute and assert
+  await setVisibility('hidden');
+  await expect(tab!.getByTestId('participant-state')).toHaveText(
+    /^paused: this tab is hidden, and you asked to take part only while it is visible/,
+  );
+  await expect.poll(() => stateAtHub(baseURL!, id!)).toBe('paused');
+  await setVisibility('visible');
+  await expect.poll(() => stateAtHub(baseURL!, id!)).toBe('waiting');
+  await context.close();
+});

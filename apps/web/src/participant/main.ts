@@ -197,7 +197,7 @@ const participationView = new ParticipationView(participation.settings, {
     session?.connect();
   },
 });
-addEventListener('visibilitychange', applyParticipation);
+document.addEventListener('visibilitychange', applyParticipation);
 
 /** Says goodbye to the hub and stays away, across reloads, until the person joins again; optionally deletes the tab's data. */
 async function leave(deleteData: boolean): Promise<void> {
