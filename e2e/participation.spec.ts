@@ -70,6 +70,7 @@ test('a person leaves and deletes the tab’s data: the hub sees it go, and it s
   await tab!.getByLabel("and delete this tab's data (drawn digits, personal heads, its participant id)").check();
   await press(tab!, 'leave');
   await expect.poll(() => stateAtHub(baseURL!, id!)).toBeUndefined();
+  await expect(tab!.locator('ul.notes')).toContainText("you left and this tab's data is deleted");
   await tab!.reload();
   await expect(tab!.getByTestId('participant-state')).toHaveText(/^paused: you left: join again to take part/, { timeout: 60_000 });
   const stillAway = await stateAtHub(baseURL!, id!);

@@ -119,10 +119,11 @@ export class TabHeadStore implements HeadStore {
   }
 
   /** Deletes this participant's heads (the person at the tab left and asked for its data to go). */
-  async forget(): Promise<void> {
+  forget(): Promise<void> {
+    // The id is read now, before the caller forgets it.
     const id = this.participantId();
     this.latest.clear();
-    if (id !== null) await this.attempt((r) => r.update(id, () => []));
+    return id === null ? Promise.resolve() : this.attempt((r) => r.update(id, () => []));
   }
 
   /** The head this tab last loaded or saved for `runId` in this page, if any. */

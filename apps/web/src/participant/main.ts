@@ -205,10 +205,13 @@ async function leave(deleteData: boolean): Promise<void> {
   applyParticipation();
   session?.disconnect();
   if (!deleteData) return note('you left: this tab keeps its data and identity for when you join again');
-  await store?.clear().catch((error: unknown) => note(`could not delete the drawn digits: ${errorMessage(error)}`));
-  await heads.forget().catch((error: unknown) => note(`could not delete the personal heads: ${errorMessage(error)}`));
+  // The heads are stored under the id: read it before the id goes. The id goes first, synchronously, so that a tab
+  // closed or reloaded at once does not come back as the participant it was.
+  const heldHeads = heads.forget();
   identity.forget();
   idText.textContent = '(new: the hub assigns one)';
+  await heldHeads.catch((error: unknown) => note(`could not delete the personal heads: ${errorMessage(error)}`));
+  await store?.clear().catch((error: unknown) => note(`could not delete the drawn digits: ${errorMessage(error)}`));
   await ownPanel.load();
   note("you left and this tab's data is deleted: drawn digits, personal heads and its participant id");
 }
