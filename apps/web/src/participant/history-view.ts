@@ -3,6 +3,12 @@ import { h, replaceChildren } from '../shared/dom.js';
 import { formatBytes, formatMetric, formatMs, formatNumber } from '../shared/format.js';
 import { createLineChart, type LineChart } from '../shared/line-chart.js';
 
+/**
+ * Rows the table shows, newest first: a tab that runs for hours would otherwise grow the page (and re-render it) by one
+ * row per round without end. The chart and the totals keep every round.
+ */
+export const HISTORY_ROWS = 50;
+
 /** This tab's rounds: accuracy before and after adaptation (chart and table) and bytes up/down. */
 export class HistoryView {
   readonly element: HTMLElement;
@@ -55,7 +61,8 @@ export class HistoryView {
       history.map((r) => r.round),
       [history.map((r) => r.evaluation?.before ?? null), history.map((r) => r.evaluation?.after ?? null)],
     );
-    const rows = [...history]
+    const rows = history
+      .slice(-HISTORY_ROWS)
       .reverse()
       .map((r) =>
         h(
@@ -72,7 +79,22 @@ export class HistoryView {
           h('td', { text: r.accepted ? 'accepted' : `rejected: ${r.error ?? ''}` }),
         ),
       );
-    replaceChildren(this.body, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, className: 'muted', text: 'No rounds yet.' })));
+    const earlier = history.length - rows.length;
+    replaceChildren(
+      this.body,
+      rows.length ? rows : h('tr', {}, h('td', { colspan: 9, className: 'muted', text: 'No rounds yet.' })),
+      earlier > 0
+        ? h(
+            'tr',
+            {},
+            h('td', {
+              colspan: 9,
+              className: 'muted',
+              text: `…and ${earlier} earlier round${earlier === 1 ? '' : 's'}: in the chart and the totals`,
+            }),
+          )
+        : null,
+    );
     const down = history.reduce((n, r) => n + r.bytesDown, 0);
     const up = history.reduce((n, r) => n + r.bytesUp, 0);
     const last = history[history.length - 1]?.evaluation;
