@@ -1,9 +1,9 @@
 /**
  * bench/tab-runtime.ts — how much a training tab's own page suffers while it trains: long tasks (> 50 ms) on the
- * page's main thread and the frame rate of an animation, idle and during rounds, per backend. This is the "before"
- * of issue 15's move of training into a Worker (today the tab trains on its main thread, yielding every 30 ms).
+ * page's main thread and the frame rate of an animation, idle and during rounds, per backend, with training on the
+ * page's main thread (yielding every 30 ms) against training in its Worker (?runtime=worker, issue 15).
  *
- *   npx tsx bench/tab-runtime.ts [--rounds 4] [--backends wasm,webgl] [--quick]
+ *   npx tsx bench/tab-runtime.ts [--rounds 4] [--backends wasm,webgl] [--runtimes page,worker] [--quick]
  *
  * One participant page in headless Debian Chromium on its own hub process: a PerformanceObserver records long tasks,
  * a requestAnimationFrame loop counts frames; the page idles 3 s (the idle frame rate), then a Reptile run on the
@@ -19,12 +19,14 @@ import { finish, parseFlags, positiveInt, printTable, runInfo, type Table } from
 
 const HELP = `Usage: npx tsx bench/tab-runtime.ts [--rounds N] [--backends wasm,webgl,webgpu,cpu] [--quick]
   --rounds N     rounds the tab trains per backend (default 4; quick 2)
-  --backends     backends to force, in turn (default wasm,webgl)`;
+  --backends     backends to force, in turn (default wasm,webgl)
+  --runtimes     where the tab trains: page (its main thread), worker (default both)`;
 
-const flags = parseFlags({ rounds: { type: 'string' }, backends: { type: 'string' } }, HELP);
+const flags = parseFlags({ rounds: { type: 'string' }, backends: { type: 'string' }, runtimes: { type: 'string' } }, HELP);
 const quick = flags.quick === true;
 const ROUNDS = flags.rounds ? positiveInt(flags.rounds, '--rounds') : quick ? 2 : 4;
 const BACKENDS = (flags.backends ?? 'wasm,webgl').split(',').map((b) => b.trim());
+const RUNTIMES = (flags.runtimes ?? 'page,worker').split(',').map((r) => r.trim());
 const IDLE_MS = 3000;
 const started = performance.now();
 
@@ -37,6 +39,7 @@ declare global {
 
 interface Sample {
   readonly backend: string;
+  readonly runtime: string;
   readonly rounds: number;
   readonly trainMs: number;
   readonly longTasks: number;
@@ -53,7 +56,8 @@ const browser = await chromium.launch({
 });
 const samples: Sample[] = [];
 try {
-  for (const [k, backend] of BACKENDS.entries()) {
+  const configurations = BACKENDS.flatMap((backend) => RUNTIMES.map((runtime) => ({ backend, runtime })));
+  for (const [k, { backend, runtime }] of configurations.entries()) {
     const scenario = { name: 'shards', participants: 10, seed: 100 + k };
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -69,7 +73,7 @@ try {
         requestAnimationFrame(frame);
       });
     `);
-    await page.goto(`${hub.url}${shardUrl(scenario, 0, `&backend=${backend}`)}`);
+    await page.goto(`${hub.url}${shardUrl(scenario, 0, `&backend=${backend}&runtime=${runtime}`)}`);
     await page.waitForFunction(() => window.tabula?.state === 'waiting' && (window.tabula.examples ?? 0) > 0, null, { timeout: 60_000 });
     const idleFrom = await page.evaluate(() => performance.now());
     await page.waitForTimeout(IDLE_MS);
@@ -96,6 +100,7 @@ try {
     const rounds = result.history.length;
     samples.push({
       backend,
+      runtime: await page.evaluate(() => window.tabula.runtime),
       rounds,
       trainMs: result.history.reduce((a, b) => a + b, 0) / Math.max(1, rounds),
       longTasks: result.longTasks / Math.max(1, rounds),
@@ -104,7 +109,7 @@ try {
       idleFps: result.idleFps,
       trainingFps: result.trainingFps,
     });
-    console.log(`${backend}: ${JSON.stringify(samples.at(-1))}`);
+    console.log(`${backend} on the ${runtime}: ${JSON.stringify(samples.at(-1))}`);
     await context.close();
   }
 } finally {
@@ -133,15 +138,15 @@ finish({
   name: 'tab-runtime',
   title: 'Tab runtime: the main thread while a tab trains',
   description:
-    'One participant page in headless Chromium trains rounds of a Reptile run on the MNIST MLP on its main thread (as it does before issue 15 moves training into a Worker): long tasks on that thread and the frame rate of an animation, idle and during the run, per forced backend.',
+    'One participant page in headless Chromium trains rounds of a Reptile run on the MNIST MLP, on its main thread or in its training Worker (?runtime=worker): long tasks on the page’s main thread and the frame rate of an animation, idle and during the run, per forced backend.',
   ...runInfo(started, quick),
   headline: samples.map(
     (s) =>
-      `${s.backend}: ${s.longTasks.toFixed(1)} long tasks per round (${s.longTaskMs.toFixed(0)} ms of ${s.trainMs.toFixed(0)} ms training; longest ${s.longestMs.toFixed(0)} ms), ${s.idleFps.toFixed(0)} fps idle, ${s.trainingFps.toFixed(0)} fps during the run`,
+      `${s.backend} on the ${s.runtime === 'worker' ? 'Worker' : 'page'}: ${s.longTasks.toFixed(1)} long tasks per round (${s.longTaskMs.toFixed(0)} ms of ${s.trainMs.toFixed(0)} ms training; longest ${s.longestMs.toFixed(0)} ms), ${s.idleFps.toFixed(0)} fps idle, ${s.trainingFps.toFixed(0)} fps during the run`,
   ),
   tables: [table],
   notes: [
-    `The goal after the Worker move is none from training: the most now is ${worst.backend}'s ${worst.longTaskMs.toFixed(0)} ms of long tasks per round.`,
+    `The goal of the Worker is no long task from training: the most here is ${worst.backend} on the ${worst.runtime}'s ${worst.longTaskMs.toFixed(0)} ms per round.`,
     'Headless Chromium draws frames without a display, and SwiftShader renders WebGL on the same 2 cores: the frame rates compare idle with training here, not with a real screen.',
   ],
   data: { samples, rounds: ROUNDS, idleMs: IDLE_MS },

@@ -8,6 +8,8 @@ const hub = process.env.TABULA_HUB ?? 'http://localhost:8080';
 
 export default defineConfig({
   base: '/',
+  // The training worker is a module worker (training-worker.ts): ES output, so it shares chunks with the page.
+  worker: { format: 'es' },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -77,7 +77,7 @@ export { freshHead, headLength, localModel, withHead, type LocalModel } from './
 export { imprintedHead, startingHead } from './learn/imprint.js';
 export { toBatch } from './learn/batch.js';
 export { adaptOnBatch, sgdStep } from './learn/steps.js';
-export { adaptationCurve, headline } from './learn/evaluate.js';
+export { adaptationCurve, headline, type AdaptationCurve } from './learn/evaluate.js';
 export {
   createServerOptimizer,
   decodePartial,

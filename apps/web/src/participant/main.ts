@@ -35,6 +35,7 @@ import { MetaTest } from './meta-test.js';
 import { StateView, type ViewStatus } from './state-view.js';
 import { secAggCheck } from './secagg-check.js';
 import { installHook } from './test-hook.js';
+import { TrainingWorker } from './training-worker.js';
 import { TryIt } from './try-it.js';
 import { parseUrlOptions } from './url-options.js';
 import { createYielder } from './yield.js';
@@ -83,9 +84,14 @@ headView.showStorage(heads.where);
 
 /** The hub this tab is connected to: the one that served the page, or another after its own went away. */
 let hubUrl = location.origin;
+/** With ?runtime=worker, the worker the tab trains in (null: it trains on this page). */
+let trainer: TrainingWorker | null = null;
 installHook({
   get hub() {
     return hubUrl;
+  },
+  get runtime() {
+    return trainer ? 'worker' : 'page';
   },
   get backend() {
     return page.backend?.backend ?? null;
@@ -306,6 +312,7 @@ async function prepare(task: RoundTask): Promise<void> {
   if (backend.forced) throw new Error(`${WASM_CNN_REASON}, and ?backend=${backend.backend} asks for exactly this backend`);
   const choice = chooseBackend(backend.probes, kind);
   await activateBackend(choice.backend);
+  await trainer?.backend(choice.backend);
   page.backend = { ...backend, backend: choice.backend, reason: `switched for this ${kind.toUpperCase()} run: ${choice.reason}` };
   backendView.show(page.backend);
   note(`backend switched to ${BACKEND_LABEL[choice.backend]}: ${WASM_CNN_REASON}`);
@@ -372,6 +379,18 @@ if (page.backend) {
       note(`could not build participant ${url.shard.index}: ${errorMessage(error)}`);
     }
   }
+  if (url.runtime === 'worker') {
+    // The page chose the backend; the worker initialises the same one, or the tab trains here and says why.
+    const worker = new TrainingWorker();
+    try {
+      await worker.backend(page.backend.backend);
+      trainer = worker;
+      note(`training runs in a Worker (${BACKEND_LABEL[page.backend.backend]}): this page stays responsive while the tab trains`);
+    } catch (error) {
+      worker.terminate();
+      note(`training stays on this page: ${BACKEND_LABEL[page.backend.backend]} cannot run in a Worker here (${errorMessage(error)})`);
+    }
+  }
   setStatus({ state: 'connecting', message: 'joining the hub' });
   const hub = openHubSession({
     credentials: identity,
@@ -422,6 +441,12 @@ if (page.backend) {
     },
     heads,
     yieldToUi: createYielder(),
+    ...(trainer
+      ? {
+          clientUpdate: (input) => trainer!.clientUpdate(input),
+          adaptationCurve: (spec, weights, support, test, options) => trainer!.adaptationCurve(spec, weights, support, test, options),
+        }
+      : {}),
   });
   session = hub;
   participant = runtime;

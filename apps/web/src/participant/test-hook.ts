@@ -7,6 +7,8 @@ import type { ViewStatus } from './state-view.js';
 export interface TabulaHook {
   /** The hub the tab is connected to (with several hubs, another than the page's after a failover). */
   readonly hub: string;
+  /** Where the tab trains: on this page's main thread, or in its training worker. */
+  readonly runtime: 'page' | 'worker';
   readonly backend: string | null;
   readonly participantId: string | null;
   readonly state: ParticipantState;

@@ -38,10 +38,12 @@ describe('parseUrlOptions', () => {
   });
 
   it('takes ?backend=webgpu like the other backends', () => {
-    expect(parseUrlOptions('?backend=webgpu')).toEqual({ backend: 'webgpu', shard: null, errors: [] });
+    expect(parseUrlOptions('?backend=webgpu')).toEqual({ backend: 'webgpu', runtime: 'page', shard: null, errors: [] });
+    expect(parseUrlOptions('?runtime=worker').runtime).toBe('worker');
+    expect(parseUrlOptions('?runtime=gpu').errors).toEqual(['runtime=gpu is not page or worker: training on this page']);
   });
 
   it('is empty without parameters', () => {
-    expect(parseUrlOptions('')).toEqual({ backend: null, shard: null, errors: [] });
+    expect(parseUrlOptions('')).toEqual({ backend: null, runtime: 'page', shard: null, errors: [] });
   });
 });

@@ -5,6 +5,8 @@ import { isBackendName, type BackendName, BACKENDS } from './backend-choice.js';
 export interface UrlOptions {
   /** `?backend=webgpu|webgl|wasm|cpu`: honoured exactly; null = choose automatically. */
   readonly backend: BackendName | null;
+  /** `?runtime=worker`: train in a dedicated Worker (training-worker.ts); default 'page', the main thread. */
+  readonly runtime: 'page' | 'worker';
   /**
    * `?scenario=shards&participants=6&participant=2[&seed=1][&heldOut=1][&validation=2][&alpha=0.5][&kShot=5]
    * [&supportShots=10][&labelPermutations=4][&freshPoints=1]`: the scenario's own field names.
@@ -24,6 +26,12 @@ export function parseUrlOptions(search: string): UrlOptions {
     if (isBackendName(requested)) backend = requested;
     else errors.push(`backend=${requested} is not one of ${BACKENDS.join(', ')}: choosing automatically`);
   }
+
+  const runtimeAsked = params.get('runtime');
+  let runtime: UrlOptions['runtime'] = 'page';
+  if (runtimeAsked === 'worker') runtime = 'worker';
+  else if (runtimeAsked !== null && runtimeAsked !== '' && runtimeAsked !== 'page')
+    errors.push(`runtime=${runtimeAsked} is not page or worker: training on this page`);
 
   let shard: UrlOptions['shard'] = null;
   const name = params.get('scenario');
@@ -52,5 +60,5 @@ export function parseUrlOptions(search: string): UrlOptions {
       shard = { scenario: parsed.data, index };
     }
   }
-  return { backend, shard, errors };
+  return { backend, runtime, shard, errors };
 }
