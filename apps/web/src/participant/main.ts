@@ -84,7 +84,7 @@ headView.showStorage(heads.where);
 
 /** The hub this tab is connected to: the one that served the page, or another after its own went away. */
 let hubUrl = location.origin;
-/** With ?runtime=worker, the worker the tab trains in (null: it trains on this page). */
+/** The worker the tab trains in (null: it trains on this page: ?runtime=page, or the backend cannot run in a worker). */
 let trainer: TrainingWorker | null = null;
 installHook({
   get hub() {

@@ -38,12 +38,12 @@ describe('parseUrlOptions', () => {
   });
 
   it('takes ?backend=webgpu like the other backends', () => {
-    expect(parseUrlOptions('?backend=webgpu')).toEqual({ backend: 'webgpu', runtime: 'page', shard: null, errors: [] });
-    expect(parseUrlOptions('?runtime=worker').runtime).toBe('worker');
-    expect(parseUrlOptions('?runtime=gpu').errors).toEqual(['runtime=gpu is not page or worker: training on this page']);
+    expect(parseUrlOptions('?backend=webgpu')).toEqual({ backend: 'webgpu', runtime: 'worker', shard: null, errors: [] });
+    expect(parseUrlOptions('?runtime=page').runtime).toBe('page');
+    expect(parseUrlOptions('?runtime=gpu').errors).toEqual(['runtime=gpu is not page or worker: training in a Worker']);
   });
 
   it('is empty without parameters', () => {
-    expect(parseUrlOptions('')).toEqual({ backend: null, runtime: 'page', shard: null, errors: [] });
+    expect(parseUrlOptions('')).toEqual({ backend: null, runtime: 'worker', shard: null, errors: [] });
   });
 });

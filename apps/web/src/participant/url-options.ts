@@ -5,7 +5,7 @@ import { isBackendName, type BackendName, BACKENDS } from './backend-choice.js';
 export interface UrlOptions {
   /** `?backend=webgpu|webgl|wasm|cpu`: honoured exactly; null = choose automatically. */
   readonly backend: BackendName | null;
-  /** `?runtime=worker`: train in a dedicated Worker (training-worker.ts); default 'page', the main thread. */
+  /** Where the tab trains: in its dedicated Worker (training-worker.ts; the default), or with `?runtime=page` on its main thread. */
   readonly runtime: 'page' | 'worker';
   /**
    * `?scenario=shards&participants=6&participant=2[&seed=1][&heldOut=1][&validation=2][&alpha=0.5][&kShot=5]
@@ -28,10 +28,10 @@ export function parseUrlOptions(search: string): UrlOptions {
   }
 
   const runtimeAsked = params.get('runtime');
-  let runtime: UrlOptions['runtime'] = 'page';
-  if (runtimeAsked === 'worker') runtime = 'worker';
-  else if (runtimeAsked !== null && runtimeAsked !== '' && runtimeAsked !== 'page')
-    errors.push(`runtime=${runtimeAsked} is not page or worker: training on this page`);
+  let runtime: UrlOptions['runtime'] = 'worker';
+  if (runtimeAsked === 'page') runtime = 'page';
+  else if (runtimeAsked !== null && runtimeAsked !== '' && runtimeAsked !== 'worker')
+    errors.push(`runtime=${runtimeAsked} is not page or worker: training in a Worker`);
 
   let shard: UrlOptions['shard'] = null;
   const name = params.get('scenario');
