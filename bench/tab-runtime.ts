@@ -3,7 +3,7 @@
  * page's main thread and the frame rate of an animation, idle and during rounds, per backend, with training on the
  * page's main thread (yielding every 30 ms) against training in its Worker (?runtime=worker, issue 15).
  *
- *   npx tsx bench/tab-runtime.ts [--rounds 4] [--backends wasm,webgl] [--runtimes page,worker] [--quick]
+ *   npx tsx bench/tab-runtime.ts [--rounds 4] [--backends wasm,webgl,webgpu] [--runtimes page,worker] [--quick]
  *
  * One participant page in headless Debian Chromium on its own hub process: a PerformanceObserver records long tasks,
  * a requestAnimationFrame loop counts frames; the page idles 3 s (the idle frame rate), then a Reptile run on the
@@ -19,13 +19,13 @@ import { finish, parseFlags, positiveInt, printTable, runInfo, type Table } from
 
 const HELP = `Usage: npx tsx bench/tab-runtime.ts [--rounds N] [--backends wasm,webgl,webgpu,cpu] [--quick]
   --rounds N     rounds the tab trains per backend (default 4; quick 2)
-  --backends     backends to force, in turn (default wasm,webgl)
+  --backends     backends to force, in turn (default wasm,webgl,webgpu)
   --runtimes     where the tab trains: page (its main thread), worker (default both)`;
 
 const flags = parseFlags({ rounds: { type: 'string' }, backends: { type: 'string' }, runtimes: { type: 'string' } }, HELP);
 const quick = flags.quick === true;
 const ROUNDS = flags.rounds ? positiveInt(flags.rounds, '--rounds') : quick ? 2 : 4;
-const BACKENDS = (flags.backends ?? 'wasm,webgl').split(',').map((b) => b.trim());
+const BACKENDS = (flags.backends ?? 'wasm,webgl,webgpu').split(',').map((b) => b.trim());
 const RUNTIMES = (flags.runtimes ?? 'page,worker').split(',').map((r) => r.trim());
 const IDLE_MS = 3000;
 const started = performance.now();
