@@ -4,6 +4,7 @@
  * that got a second derivative wrong would still train, just worse: so the Node tests check it on the CPU backend and
  * the browser tests through the page on WebGL, WASM and WebGPU. Every read is asynchronous (WebGPU: readTensors).
  */
+import { l2Norm } from '../aggregate/norm.js';
 import type { Examples } from '../data/dataset.js';
 import { forward } from '../model/forward.js';
 import { disposeAll, initialWeights, readTensors, toTensors } from '../model/params.js';
@@ -48,10 +49,24 @@ async function objective(weights: Float32Array, support: Examples, query: Exampl
   return value!;
 }
 
-function norm(v: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += (v[i] as number) ** 2;
-  return Math.sqrt(s);
+/**
+ * Central finite differences of `objective` at `at`, one value at a time: what an analytic gradient is checked
+ * against (here, and in the Meta-SGD tests over weights and rates together).
+ */
+export async function centralDifferences(
+  objective: (values: Float32Array) => number | Promise<number>,
+  at: Float32Array,
+  eps: number,
+): Promise<Float32Array> {
+  const numeric = new Float32Array(at.length);
+  for (let i = 0; i < at.length; i++) {
+    const plus = at.slice();
+    const minus = at.slice();
+    plus[i] = plus[i]! + eps;
+    minus[i] = minus[i]! - eps;
+    numeric[i] = ((await objective(plus)) - (await objective(minus))) / (2 * eps);
+  }
+  return numeric;
 }
 
 /** Checks the meta-gradient at seeded weights and data; `eps` is small enough to cross no ReLU kink, large enough for float32. */
@@ -78,18 +93,11 @@ export async function checkMamlGradient(options: { seed?: number; eps?: number }
     tf.dispose([...s, ...q]);
     disposeAll(params);
   }
-  const numeric = new Float32Array(weights.length);
-  for (let i = 0; i < weights.length; i++) {
-    const plus = weights.slice();
-    const minus = weights.slice();
-    plus[i] = plus[i]! + eps;
-    minus[i] = minus[i]! - eps;
-    numeric[i] = ((await objective(plus, support, query)) - (await objective(minus, support, query))) / (2 * eps);
-  }
+  const numeric = await centralDifferences((w) => objective(w, support, query), weights, eps);
   return {
-    relativeError: norm(analytic.map((a, i) => a - numeric[i]!)) / norm(numeric),
-    numericNorm: norm(numeric),
-    secondOrderShare: norm(analytic.map((a, i) => a - firstOrder[i]!)) / norm(analytic),
+    relativeError: l2Norm(analytic.map((a, i) => a - numeric[i]!)) / l2Norm(numeric),
+    numericNorm: l2Norm(numeric),
+    secondOrderShare: l2Norm(analytic.map((a, i) => a - firstOrder[i]!)) / l2Norm(analytic),
     lossGap: Math.abs(reported - (await objective(weights, support, query))),
     backend: tf.getBackend(),
   };

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { l2Norm } from '../aggregate/norm.js';
 import type { Examples } from '../data/dataset.js';
 import { forward } from '../model/forward.js';
 import { parameterCount } from '../model/layout.js';
@@ -8,6 +9,7 @@ import { createRng } from '../rng.js';
 import { tf, useBackend } from '../tf.js';
 import { toBatch } from './batch.js';
 import { taskLoss } from './loss.js';
+import { centralDifferences } from './meta-gradient-check.js';
 import { metaSgdGradient } from './meta-sgd.js';
 import { fomamlGradient } from './steps.js';
 import { randomExamples } from './random-examples.js';
@@ -41,18 +43,12 @@ function metaSgdObjective(vector: Float32Array, support: Examples, query: Exampl
   });
 }
 
-function norm(v: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += (v[i] as number) ** 2;
-  return Math.sqrt(s);
-}
-
 describe('Meta-SGD meta-gradient', () => {
   beforeAll(async () => {
     await useBackend('cpu');
   });
 
-  it('matches central finite differences in the weights and the learned rates (relative error < 1e-3)', () => {
+  it('matches central finite differences in the weights and the learned rates (relative error < 1e-3)', async () => {
     // Prepare
     const weights = initialWeights(spec, 7);
     const rates = someRates(weights.length);
@@ -70,22 +66,14 @@ describe('Meta-SGD meta-gradient', () => {
     tf.dispose([...weightGrads, ...rateGrads, loss, ...s, ...q]);
     disposeAll([...params, ...alphas]);
     // Central differences, one value at a time (eps as in MAML's check: no ReLU kink crossed, above round-off).
-    const eps = 3e-3;
-    const numeric = new Float32Array(vector.length);
-    for (let i = 0; i < vector.length; i++) {
-      const plus = vector.slice();
-      const minus = vector.slice();
-      plus[i] = plus[i]! + eps;
-      minus[i] = minus[i]! - eps;
-      numeric[i] = (metaSgdObjective(plus, support, query) - metaSgdObjective(minus, support, query)) / (2 * eps);
-    }
+    const numeric = await centralDifferences((v) => metaSgdObjective(v, support, query), vector, 3e-3);
     // Assert: both halves carry signal, and both match.
     const p = weights.length;
     expect(lossValue).toBeCloseTo(metaSgdObjective(vector, support, query), 5);
-    expect(norm(numeric.subarray(0, p))).toBeGreaterThan(0.05);
-    expect(norm(numeric.subarray(p))).toBeGreaterThan(0.05);
+    expect(l2Norm(numeric.subarray(0, p))).toBeGreaterThan(0.05);
+    expect(l2Norm(numeric.subarray(p))).toBeGreaterThan(0.05);
     const diff = analytic.map((a, i) => a - numeric[i]!);
-    expect(norm(diff) / norm(numeric)).toBeLessThan(1e-3);
+    expect(l2Norm(diff) / l2Norm(numeric)).toBeLessThan(1e-3);
   });
 
   it('on the CNN, first order: the weights get FOMAML gradient with the learned rates, the rates −∇L_q ⊙ ∇L_s', () => {
@@ -99,7 +87,7 @@ describe('Meta-SGD meta-gradient', () => {
     const { weightGrads, rateGrads, loss } = metaSgdGradient(MNIST_CNN, params, rates, s, q, 1);
     const fomaml = fomamlGradient(MNIST_CNN, params, s, q, 0.05, 1);
     // Assert
-    expect(norm(fromTensors(weightGrads).map((g, i) => g - fromTensors(fomaml.grads)[i]!))).toBeLessThan(1e-5);
+    expect(l2Norm(fromTensors(weightGrads).map((g, i) => g - fromTensors(fomaml.grads)[i]!))).toBeLessThan(1e-5);
     expect(fromTensors(rateGrads).every(Number.isFinite)).toBe(true);
     expect(loss.dataSync()[0]).toBeCloseTo(fomaml.loss.dataSync()[0]!, 5);
     tf.dispose([...weightGrads, ...rateGrads, loss, ...fomaml.grads, fomaml.loss]);
