@@ -21,23 +21,13 @@ import {
   type Welcome,
 } from '@tabula/core';
 import { pino } from 'pino';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openStore } from './store.js';
-import { TEST_TOKEN, TINY_LENGTH, afterThisTest, deltaFrame, runConfig, startTestHub, waitFor } from './test-hub.js';
+import { TEST_TOKEN, TINY_LENGTH, afterThisTest, connectedSocket, deltaFrame, runConfig, startTestHub, waitFor } from './test-hub.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-async function connect(url: string): Promise<ClientSocket> {
-  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  afterThisTest(() => void socket.disconnect());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
 
 function hello(overrides: Partial<Hello> = {}): Hello {
   return { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 10, heldOut: false, dataSource: 'own', ...overrides };
@@ -48,7 +38,7 @@ const sayHello = (socket: ClientSocket, body: Partial<Hello> | Record<string, un
 
 /** A participant that keeps its tasks; `answer` decides what it does with each. */
 async function participant(url: string, body: Partial<Hello> = {}) {
-  const socket = await connect(url);
+  const socket = await connectedSocket(url);
   const tasks: RoundTask[] = [];
   socket.on('round:start', (task, frame) => {
     decodeFrame(frame);
@@ -93,7 +83,7 @@ describe('hub hardening: crashes', () => {
     const started = await post(url, '/api/runs', runConfig({ scenario: bad as never }));
     expect(started.status).toBe(400);
     expect(String(started.body.error)).toMatch(/scenario: heldOut must be an integer in \[0, 5\], got 20/);
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     const reply = await sayHello(socket, { dataSource: 'assigned', scenario: bad });
     expect(reply).toMatchObject({ ok: false });
     expect(reply).toHaveProperty('error', expect.stringMatching(/malformed hello: scenario: heldOut/));
@@ -117,7 +107,7 @@ describe('hub hardening: crashes', () => {
     expect(hub.active()).toBeNull();
     expect(hub.store.getRun('run-old')).toMatchObject({ status: 'failed' });
     expect(hub.store.getRun('run-old')).toHaveProperty('error', expect.stringMatching(/cannot resume: .*scenario: heldOut must be/));
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     expect(await sayHello(socket, { dataSource: 'assigned' })).toMatchObject({ ok: true });
   });
 
@@ -127,7 +117,7 @@ describe('hub hardening: crashes', () => {
     hub.registry.join = () => {
       throw new Error('boom on purpose');
     };
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     expect(await sayHello(socket, {})).toEqual({
       ok: false,
       code: 'internal',
@@ -150,7 +140,7 @@ describe('hub hardening: crashes', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const { url } = await startTestHub();
-    const sockets = await Promise.all(Array.from({ length: 10 }, () => connect(url)));
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => connectedSocket(url)));
     const hellos = async (from: number, count: number) => {
       await Promise.all(
         sockets.map(async (socket, k) => {
@@ -185,7 +175,7 @@ describe('hub hardening: identity', () => {
     const listed = await (await fetch(`${url}/api/participants`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
     expect(listed).toContain('victim-1');
     expect(listed).not.toContain(victim.welcome.participantSecret);
-    const stranger = await connect(url);
+    const stranger = await connectedSocket(url);
     for (const body of [{ participantId: 'victim-1' }, { participantId: 'victim-1', participantSecret: 'guessed-secret-0123456' }]) {
       const reply = await sayHello(stranger, body);
       expect(reply).toMatchObject({ ok: false, code: 'identity-refused' });
@@ -213,7 +203,7 @@ describe('hub hardening: identity', () => {
 
   it('gives one connection one identity, and forgets disconnected participants after the retention period', async () => {
     const { hub, url } = await startTestHub({ participantRetentionMs: 300 });
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     const first = await sayHello(socket, {});
     expect(first.ok).toBe(true);
     let refused = 0;
@@ -271,7 +261,7 @@ describe('hub hardening: logs and small things', () => {
   it('logs client text escaped and cut, and only a few refusals per connection', async () => {
     const { logger, lines } = capturedLogger();
     const { url } = await startTestHub({ logger });
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     const untyped = socket as unknown as { emit(event: string, ...args: unknown[]): void };
     untyped.emit('forged\n{"level":30,"msg":"admin signed in"}');
     untyped.emit('x'.repeat(1_000_000));
@@ -286,7 +276,7 @@ describe('hub hardening: logs and small things', () => {
 
   it('answers update:submit with an acknowledgement but no frame', async () => {
     const { url } = await startTestHub();
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     await sayHello(socket, {});
     const untyped = socket.timeout(5000) as unknown as { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
     const reply = await untyped.emitWithAck('update:submit', { runId: 'r', round: 1 });
@@ -328,7 +318,7 @@ describe('hub hardening: memory an incomplete packet can hold', () => {
     big.ws.send(`451-["update:submit",{"pad":"${'y'.repeat(100_000)}"},{"_placeholder":true,"num":0}]`);
     await big.closed();
     // One attachment with a small header is what a participant sends: the hub answers it.
-    const socket = await connect(url);
+    const socket = await connectedSocket(url);
     await sayHello(socket, {});
     expect(
       await submit(socket, { runId: 'r', round: 1, modelVersion: 0, numExamples: 1, loss: 0, trainMs: 0 }, new Uint8Array(16)),

@@ -28,6 +28,7 @@ import {
   TEST_TOKEN,
   TINY_LENGTH,
   afterThisTest,
+  connectedSocket,
   deltaFrame,
   runConfig,
   sayHello,
@@ -189,17 +190,11 @@ describe('several hubs: what a tab and an admin may do', () => {
       heldOut: false,
       dataSource: 'own' as const,
     };
-    const connectTo = async (url: string) => {
-      const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-      afterThisTest(() => void socket.disconnect());
-      await new Promise<void>((resolve) => socket.once('connect', resolve));
-      return socket;
-    };
 
     // Execute
-    const withoutSecret = await sayHello(await connectTo(b.url), hello);
-    const wrongSecret = await sayHello(await connectTo(b.url), { ...hello, participantSecret: 'guessed-secret-000000' });
-    const moved = await sayHello(await connectTo(b.url), { ...hello, participantSecret: tab.participantSecret });
+    const withoutSecret = await sayHello(await connectedSocket(b.url), hello);
+    const wrongSecret = await sayHello(await connectedSocket(b.url), { ...hello, participantSecret: 'guessed-secret-000000' });
+    const moved = await sayHello(await connectedSocket(b.url), { ...hello, participantSecret: tab.participantSecret });
 
     // Assert
     expect(withoutSecret).toMatchObject({ ok: false, code: 'identity-refused' });
@@ -274,13 +269,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     await freshServices();
     const [a, b] = [await clusterHub('hub-a'), await clusterHub('hub-b')];
     const assigned = { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 0, heldOut: false, dataSource: 'assigned' as const };
-    const connectTo = async (url: string) => {
-      const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-      afterThisTest(() => void socket.disconnect());
-      await new Promise<void>((resolve) => socket.once('connect', resolve));
-      return socket;
-    };
-    const first = await sayHello(await connectTo(a.url), assigned);
+    const first = await sayHello(await connectedSocket(a.url), assigned);
     if (!first.ok) throw new Error(first.error);
     await waitFor(async () => {
       const listed = (await (await fetch(`${b.url}/api/participants`, { headers: admin })).json()) as ParticipantInfo[];
@@ -288,7 +277,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     }, 'hub B to see the tab at A');
 
     // Execute
-    const second = await sayHello(await connectTo(b.url), assigned);
+    const second = await sayHello(await connectedSocket(b.url), assigned);
 
     // Assert
     if (!second.ok) throw new Error(second.error);
@@ -305,9 +294,7 @@ describe('several hubs: what a tab and an admin may do', () => {
     await scriptedClient(a.url, 'tab-first', 4);
     await scriptedClient(b.url, 'tab-on-b', 4);
     const hello = { protocolVersion: PROTOCOL_VERSION, backend: 'test', examples: 4, heldOut: false, dataSource: 'own' as const };
-    const socket: ClientSocket = io(a.url, { transports: ['websocket'], reconnection: false, forceNew: true });
-    afterThisTest(() => void socket.disconnect());
-    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const socket = await connectedSocket(a.url);
 
     // Execute: the beats carry the counts within a fifth of a heartbeat.
     const refusal = await waitFor(async () => {
@@ -574,7 +561,7 @@ class FailoverTab {
   }
 
   async connect(url: string): Promise<void> {
-    const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const socket = await connectedSocket(url);
     this.socket = socket;
     this.hub = url;
     socket.on('round:start', (task, frame) => {
@@ -585,10 +572,6 @@ class FailoverTab {
     socket.on('disconnect', () => {
       if (this.closed || this.socket !== socket) return;
       void this.failover(url);
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', reject);
     });
     const welcome = await sayHello(socket, {
       protocolVersion: PROTOCOL_VERSION,

@@ -114,21 +114,28 @@ export interface ScriptedTask {
 /** Says hello through core's typed view of the socket: socket.io-client types `timeout().emitWithAck` as any. */
 export const sayHello = (socket: ParticipantSocket, hello: Hello) => socket.timeout(5000).emitWithAck('participant:hello', hello);
 
+/** A socket.io connection to the hub as a test client (WebSocket, no reconnection), closed after the test. */
+export async function connectedSocket(url: string, auth?: Record<string, string>): Promise<ClientSocket> {
+  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...(auth ? { auth } : {}) });
+  afterThisTest(() => void socket.disconnect());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
 /** A participant that speaks the protocol by hand, so the test controls every byte it sends. */
 export async function scriptedClient(url: string, id: string, examples = 10, secret?: string) {
-  const socket: ClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  afterThisTest(() => void socket.disconnect());
+  const socket = await connectedSocket(url);
   const tasks: ScriptedTask[] = [];
   const waiters: ((t: ScriptedTask) => void)[] = [];
+  // Tasks come only after the hello below: listening once connected misses none.
   socket.on('round:start', (task, frame) => {
     const t = { task, weights: decodeFrame(frame).values };
     const waiter = waiters.shift();
     if (waiter) waiter(t);
     else tasks.push(t);
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
   });
   const welcome = await sayHello(socket, {
     protocolVersion: PROTOCOL_VERSION,
