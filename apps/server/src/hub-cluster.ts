@@ -155,6 +155,8 @@ export class HubCluster {
   /** The web origins of the live hubs, as their heartbeats give their URLs. */
   private peers: readonly string[] = [];
   private publishTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The tab list as last written to Redis (publishTabs). */
+  private publishedTabs: string | null = null;
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
   private stopHandler: (runId: string, reason: string) => void = () => undefined;
@@ -259,10 +261,21 @@ export class HubCluster {
     }, 50);
   }
 
+  /**
+   * Writes this hub's tab list when it changed; when it did not, only extends its life (a list of thousands of tabs is
+   * megabytes, and it is refreshed several times a heartbeat). A list Redis lost (a restart) is written again.
+   */
   private async publishTabs(): Promise<void> {
     if (this.closed) return;
-    const tabs = this.options.participants().filter((p) => p.connected);
-    await this.redis.set(this.key(`tabs:${this.hubId}`), JSON.stringify(tabs), 'PX', this.heartbeatMs).catch(() => undefined);
+    const key = this.key(`tabs:${this.hubId}`);
+    const list = JSON.stringify(this.options.participants().filter((p) => p.connected));
+    try {
+      if (list === this.publishedTabs && (await this.redis.pexpire(key, this.heartbeatMs)) === 1) return;
+      await this.redis.set(key, list, 'PX', this.heartbeatMs);
+      this.publishedTabs = list;
+    } catch {
+      this.publishedTabs = null; // Redis unreachable: write it whole next time
+    }
   }
 
   // --- the coordinator ---------------------------------------------------------------------------------------------
