@@ -291,11 +291,6 @@ export class HubCluster {
     return this.lease.epoch;
   }
 
-  /** Stops being coordinator at once and lets another hub take over (tests; a planned hand-over). */
-  async resign(): Promise<void> {
-    await this.lease.stop();
-  }
-
   /** Reads every live hub's tabs; the coordinator calls it on a timer while it runs a run. */
   async refreshDirectory(): Promise<void> {
     const hubs = await HubHeartbeat.live(this.redis, this.prefix);

@@ -16,7 +16,7 @@ export interface ParticipationSettings {
   readonly left: boolean;
 }
 
-export const DEFAULT_SETTINGS: ParticipationSettings = { paused: false, visibleOnly: false, maxRoundsPerHour: null, left: false };
+const DEFAULT_SETTINGS: ParticipationSettings = { paused: false, visibleOnly: false, maxRoundsPerHour: null, left: false };
 export const STORAGE_KEY = 'tabula.participation';
 const HOUR_MS = 3_600_000;
 
